@@ -1,0 +1,3 @@
+from progdemix_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""Command line: ``progdemix-tui [PATH]`` opens the TUI; subcommands run headless.
+
+Each subcommand lives in its own module exposing ``register(subparsers)``, which adds a
+parser whose ``handler`` default is ``handler(args) -> int``. Heavy imports (torch, demucs,
+Textual) happen inside handlers so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from progdemix_tui import __version__
+
+COMMAND_MODULES = ("run", "models", "eval", "report", "demo")
+
+EXAMPLES = """\
+examples:
+  progdemix-tui                                   open the TUI in the current folder
+  progdemix-tui demo songs/                       write synthetic demo songs (with stems)
+  progdemix-tui run songs/demo-001 --model demo --steps 4
+  progdemix-tui run song.wav --target vocals --steps 10 --schedule cosine --beta-max 0.6
+  progdemix-tui models                            list models and whether they are cached
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="progdemix-tui",
+        description="Progressive inference music demixing with Hybrid Demucs.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"progdemix-tui {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"progdemix_tui.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"progdemix_tui.cli.{name}":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if argv and not argv[0].startswith("-") and argv[0] not in parser._subparsers._group_actions[0].choices:  # noqa: SLF001
+        return _open_tui(parser, argv)
+    if not argv:
+        return _open_tui(parser, [])
+    args = parser.parse_args(argv)
+    if args.command is None:
+        return _open_tui(parser, [])
+    return args.handler(args)
+
+
+def _open_tui(parser: argparse.ArgumentParser, argv: list[str]) -> int:
+    try:
+        tui = importlib.import_module("progdemix_tui.tui.app")
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("progdemix_tui.tui"):
+            raise
+        parser.print_help()
+        return 0
+    return tui.main(argv)

@@ -1,0 +1,153 @@
+"""``progdemix-tui run INPUT``: progressive inference on one file, headless."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from pathlib import Path
+
+from rich import box
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .common import (
+    add_loop_arguments,
+    add_model_arguments,
+    config_from_args,
+    err_console,
+    fmt_db,
+    handles_errors,
+    out_console,
+)
+
+EPILOG = """\
+examples:
+  progdemix-tui run song.wav --steps 10 --out sessions/song
+  progdemix-tui run musdb/test/SomeTrack --target vocals --mode oracle --steps 10
+  progdemix-tui run song.flac --start 60 --duration 30 --schedule cosine --beta-max 0.5
+  progdemix-tui run song.wav --adaptive 4 --early-stop 30 --wiener
+
+INPUT may be an audio file (WAV/FLAC/OGG/MP3) or a MUSDB-style track folder (mixture +
+drums/bass/other/vocals files), whose stems are then used as references for SI-SDR.
+Exit codes: 0 done, 2 usage or input error, 130 cancelled (the session keeps finished steps).
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run", help="progressive inference on one file (headless)",
+        description="Run progressive inference on one file and write a session folder.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("input", metavar="INPUT", help="audio file or MUSDB-style track folder")
+    io = parser.add_argument_group("input and output")
+    io.add_argument("--references", metavar="DIR",
+                    help="folder with drums/bass/other/vocals reference stems")
+    io.add_argument("--start", type=float, default=0.0, metavar="SEC", help="excerpt start")
+    io.add_argument("--duration", type=float, metavar="SEC", help="excerpt length (default: all)")
+    io.add_argument("--out", metavar="DIR",
+                    help="session folder to create (default sessions/<time>-<name>-<target>-<mode>)")
+    io.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out folder")
+    io.add_argument("--stem-format", choices=("flac", "wav"), default="flac",
+                    help="how step audio is stored (flac: 24-bit, wav: float32)")
+    io.add_argument("--json", action="store_true", help="print the per-step metrics as JSON")
+    add_loop_arguments(parser)
+    add_model_arguments(parser)
+    parser.set_defaults(handler=handle)
+
+
+@handles_errors
+def handle(args: argparse.Namespace) -> int:
+    from progdemix_tui import engine
+    from progdemix_tui.engine import audio, tracks
+    from progdemix_tui.engine.progressive import check_references
+    from progdemix_tui.engine.session import default_session_name
+
+    config = config_from_args(args)
+    source = Path(args.input)
+    if not (source.is_dir() and tracks.find_stem(source, "mixture")):
+        audio.info(source)  # fail fast on bad input, before loading a model
+    has_refs = args.references is not None or tracks.is_track_folder(source)
+    check_references(config, has_refs)
+    out = Path(args.out) if args.out else Path("sessions") / default_session_name(
+        source, config.target, config.mode)
+
+    with err_console.status(f"loading model {config.separator.model}…"):
+        separator = engine.Separator.from_config(config.separator)
+    prepared = engine.load_input(source, separator.samplerate, separator.sources, args.start,
+                                 args.duration, args.references)
+    for note in prepared.notes:
+        err_console.print(f"[dim]note:[/] {note}")
+    err_console.print(
+        f"model [bold]{separator.model.name}[/] on {separator.device_name}, "
+        f"{prepared.mixture.shape[-1] / prepared.samplerate:.1f} s, target "
+        f"[bold]{config.target}[/], {config.steps} steps, {config.mode}, {config.schedule}"
+    )
+    results = []
+    cancel = threading.Event()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=False) as progress:
+        steps_task = progress.add_task("steps", total=config.steps + 1)
+        chunk_task = progress.add_task("chunks", total=None)
+
+        def on_chunk(step: int, done: int, total: int) -> None:
+            progress.update(chunk_task, description=f"step {step} chunks", completed=done,
+                            total=total)
+
+        try:
+            for result in engine.execute(separator, prepared, config, out, cancel, on_chunk,
+                                         overwrite=args.overwrite,
+                                         stem_format=args.stem_format):
+                results.append(result.metrics)
+                progress.advance(steps_task)
+        except KeyboardInterrupt:
+            cancel.set()
+            progress.stop()
+            err_console.print(f"[yellow]cancelled[/]: session {out} keeps {len(results)} "
+                              "completed step(s).")
+            return 130
+    _print_results(results, config, prepared.references is not None, args.json)
+    err_console.print(f"session written to [bold]{out}[/]")
+    return 0
+
+
+def _print_results(metrics: list, config, has_refs: bool, as_json: bool) -> None:
+    if as_json:
+        import json
+
+        out_console.print_json(json.dumps([m.to_dict() for m in metrics]))
+        return
+    out_console.print(results_table(metrics, config.target, has_refs))
+
+
+def results_table(metrics: list, target: str, has_refs: bool) -> Table:
+    """Per-step table: β, time, clip factor, residual, estimate change, SI-SDR per stem."""
+    table = Table(title=f"progressive inference — target {target} (dB)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0, 0, 1))
+    for name in ("step", "β", "sec", "clip", "resid", "Δest"):
+        table.add_column(name, justify="right", no_wrap=True)
+    stems: list[str] = []
+    if has_refs and metrics and metrics[0].si_sdr:
+        stems = list(metrics[0].si_sdr)
+        for stem in stems:
+            label = f"[bold]{stem}[/]" if stem == target else stem
+            table.add_column(label, justify="right", no_wrap=True)
+        table.add_column("Δ0", justify="right", no_wrap=True)
+    best = None
+    if stems:
+        scored = [(m.si_sdr[target], m.step) for m in metrics if m.si_sdr.get(target) is not None]
+        best = max(scored)[1] if scored else None
+    for m in metrics:
+        change = m.estimate_change.get(target) if m.estimate_change else None
+        row = [f"{m.step}{' *' if m.step == best else ''}",
+               "—" if m.beta is None else f"{m.beta:.3f}", f"{m.seconds:.2f}",
+               f"{m.clip_factor:.3f}", fmt_db(m.residual_db), fmt_db(change)]
+        if stems:
+            row += [fmt_db(m.si_sdr.get(s)) for s in stems]
+            row.append(fmt_db(m.si_sdr_delta, signed=True))
+        table.add_row(*row)
+    table.caption = ("resid: mixture-consistency residual; Δest: SI-SDR of the target against "
+                     "the previous step")
+    if best is not None:
+        table.caption += "; Δ0: target SI-SDR change since step 0; * best step"
+    return table

@@ -1,0 +1,60 @@
+"""The progdemix-tui engine: audio io, models, separation, the progressive loop, metrics and
+sessions. It never imports Textual or Rich, so it can be used and tested alone.
+
+Typical use::
+
+    from progdemix_tui import engine
+    cfg = engine.RunConfig(target="vocals", steps=4, separator=engine.SeparatorConfig(model="demo"))
+    sep = engine.Separator.from_config(cfg.separator)
+    inp = engine.load_input("song/", sep.samplerate, sep.sources, duration=30)
+    for result in engine.execute(sep, inp, cfg, "sessions/song"):
+        print(result.metrics)
+"""
+
+from .config import (
+    ADAPTIVE_SCORES,
+    MODES,
+    SCHEDULES,
+    STEMS,
+    AdaptiveConfig,
+    Mode,
+    RunConfig,
+    ScheduleName,
+    SeparatorConfig,
+)
+from .errors import (
+    AudioInputError,
+    Cancelled,
+    ConfigError,
+    DeviceError,
+    ModelUnavailable,
+    OutputError,
+    ProgdemixError,
+    ReferencesRequired,
+    UntrustedCheckpoint,
+)
+from .job import execute, model_description
+from .models import DEFAULT_MODEL, LoadedModel, ModelStatus, list_models, load_model, model_status
+from .progressive import IterationResult, StepMetrics, run
+from .schedules import beta, betas
+from .separator import Separator
+from .session import (
+    Session,
+    SessionSummary,
+    SessionWriter,
+    export_step,
+    list_sessions,
+    open_session,
+)
+from .tracks import PreparedInput, is_track_folder, load_input
+
+__all__ = [
+    "ADAPTIVE_SCORES", "DEFAULT_MODEL", "MODES", "SCHEDULES", "STEMS", "AdaptiveConfig",
+    "AudioInputError", "Cancelled", "ConfigError", "DeviceError", "IterationResult",
+    "LoadedModel", "Mode", "ModelStatus", "ModelUnavailable", "OutputError", "PreparedInput",
+    "ProgdemixError", "ReferencesRequired", "RunConfig", "ScheduleName", "Separator",
+    "SeparatorConfig", "Session", "SessionSummary", "SessionWriter", "StepMetrics",
+    "UntrustedCheckpoint", "beta", "betas", "execute", "export_step", "is_track_folder",
+    "list_models", "list_sessions", "load_input", "load_model", "model_description",
+    "model_status", "open_session", "run",
+]

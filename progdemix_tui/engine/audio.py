@@ -1,0 +1,236 @@
+"""Reading, converting and writing audio files.
+
+Audio travels through the engine as ``torch.float32`` tensors shaped ``[channels, time]``.
+Files are read with soundfile, resampled with julius, and written atomically (a temporary
+file in the same folder, then a rename) so no half-written file ever looks complete.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import julius
+import numpy as np
+import soundfile as sf
+import torch
+
+from .errors import AudioInputError, OutputError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
+Subtype = Literal["PCM_16", "PCM_24", "FLOAT"]
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds, read from its header without decoding it."""
+
+    path: Path
+    frames: int
+    samplerate: int
+    channels: int
+    format: str
+    subtype: str
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.samplerate if self.samplerate else 0.0
+
+
+@dataclass
+class Audio:
+    """Decoded audio: ``samples`` is ``[channels, time]`` float32 at ``samplerate``."""
+
+    samples: torch.Tensor
+    samplerate: int
+    notes: list[str] = field(default_factory=list)
+    source: AudioInfo | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.samples.shape[-1] / self.samplerate
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise AudioInputError(f"{path}: no such file; check the path.")
+    if path.is_dir():
+        raise AudioInputError(f"{path} is a folder; give an audio file (WAV, FLAC, OGG, MP3).")
+    if path.stat().st_size == 0:
+        raise AudioInputError(f"{path} is an empty file (0 bytes); give a valid audio file.")
+
+
+def info(path: str | os.PathLike) -> AudioInfo:
+    """Read a file's header. Raises :class:`AudioInputError` for anything unreadable."""
+    path = Path(path)
+    _check_path(path)
+    try:
+        meta = sf.info(str(path))
+    except Exception as exc:  # soundfile raises RuntimeError / LibsndfileError / TypeError
+        raise AudioInputError(
+            f"{path} is not a readable audio file ({_short(exc)}); use WAV, FLAC, OGG or MP3."
+        ) from None
+    return AudioInfo(path, int(meta.frames), int(meta.samplerate), int(meta.channels),
+                     meta.format, meta.subtype)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def load(
+    path: str | os.PathLike,
+    samplerate: int | None = None,
+    start: float = 0.0,
+    duration: float | None = None,
+    channels: int = 2,
+) -> Audio:
+    """Decode ``path`` into ``[channels, time]`` float32, optionally an excerpt and resampled.
+
+    Mono is duplicated to stereo; more channels than ``channels`` are downmixed (noted).
+    Resampling to ``samplerate`` (if given and different) uses julius. Raises
+    :class:`AudioInputError` for missing, empty, zero-length or non-finite audio.
+    """
+    meta = info(path)
+    if start < 0 or (duration is not None and duration <= 0):
+        raise AudioInputError("--start must be ≥ 0 and --duration > 0.")
+    first = int(round(start * meta.samplerate))
+    if meta.frames == 0:
+        raise AudioInputError(f"{meta.path} holds no audio (0 frames); give a longer file.")
+    if first >= meta.frames:
+        raise AudioInputError(
+            f"{meta.path} is {meta.duration:.2f} s long; --start {start:g} s is past its end."
+        )
+    count = -1 if duration is None else max(1, int(round(duration * meta.samplerate)))
+    try:
+        data, rate = sf.read(str(meta.path), start=first, frames=count, dtype="float32",
+                             always_2d=True)
+    except Exception as exc:
+        raise AudioInputError(f"{meta.path} could not be decoded ({_short(exc)}).") from None
+    if data.shape[0] == 0:
+        raise AudioInputError(f"{meta.path} holds no audio (0 frames); give a longer file.")
+    if not np.isfinite(data).all():
+        bad = int((~np.isfinite(data)).sum())
+        raise AudioInputError(
+            f"{meta.path} contains {bad} NaN or infinite samples; repair or re-export the file."
+        )
+    notes: list[str] = []
+    samples = torch.from_numpy(np.ascontiguousarray(data.T))
+    samples, note = _fit_channels(samples, channels)
+    if note:
+        notes.append(note)
+    if samplerate is not None and rate != samplerate:
+        samples = resample(samples, rate, samplerate)
+        notes.append(f"resampled {rate} Hz → {samplerate} Hz")
+        rate = samplerate
+    return Audio(samples.contiguous(), int(rate), notes, meta)
+
+
+def _fit_channels(samples: torch.Tensor, channels: int) -> tuple[torch.Tensor, str | None]:
+    """Map ``[c, t]`` to ``[channels, t]``: duplicate mono, downmix extra channels."""
+    have = samples.shape[0]
+    if have == channels:
+        return samples, None
+    if have == 1:
+        return samples.expand(channels, -1).clone(), f"mono duplicated to {channels} channels"
+    if channels == 1:
+        return samples.mean(0, keepdim=True), f"{have} channels downmixed to mono"
+    if channels == 2:
+        # Odd-indexed channels go right, even-indexed left (L, R, C, LFE, Ls, Rs → L+C+Ls, R+LFE+Rs).
+        left = samples[0::2].mean(0)
+        right = samples[1::2].mean(0)
+        return torch.stack([left, right]), f"warning: {have} channels downmixed to stereo"
+    raise AudioInputError(f"cannot map {have} channels to {channels}.")
+
+
+def resample(samples: torch.Tensor, old_rate: int, new_rate: int) -> torch.Tensor:
+    """Resample ``[..., time]`` from ``old_rate`` to ``new_rate`` with julius."""
+    if old_rate == new_rate:
+        return samples
+    g = math.gcd(int(old_rate), int(new_rate))
+    return julius.resample_frac(samples, int(old_rate) // g, int(new_rate) // g)
+
+
+def save(
+    path: str | os.PathLike,
+    samples: torch.Tensor | np.ndarray,
+    samplerate: int,
+    subtype: Subtype | None = None,
+) -> Path:
+    """Write ``[channels, time]`` samples to WAV or FLAC (by extension), atomically.
+
+    ``subtype`` defaults to FLOAT for WAV and PCM_24 for FLAC (FLAC has no float). Integer
+    formats clip at ±1. Raises :class:`OutputError` when the folder cannot be written.
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in (".wav", ".flac"):
+        raise OutputError(f"{path}: can only write .wav or .flac files.")
+    if subtype is None:
+        subtype = "FLOAT" if ext == ".wav" else "PCM_24"
+    if ext == ".flac" and subtype == "FLOAT":
+        raise OutputError("FLAC cannot hold float samples; use PCM_16 or PCM_24.")
+    if isinstance(samples, torch.Tensor):
+        samples = samples.detach().to("cpu", torch.float32).numpy()
+    data = np.ascontiguousarray(np.asarray(samples, dtype=np.float32).T)
+    if subtype != "FLOAT":
+        data = np.clip(data, -1.0, 1.0)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), data, int(samplerate), subtype=subtype,
+                 format="WAV" if ext == ".wav" else "FLAC")
+    return path
+
+
+class atomic_path:  # noqa: N801 - used as a context manager like open()
+    """Context manager giving a temporary path beside ``path``; renamed over it on success.
+
+    On any error the temporary file is removed, so ``path`` is either the old file, absent,
+    or complete. Write errors (read-only folder, full disk) become :class:`OutputError`.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> Path:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part",
+                                        dir=self.path.parent)
+            os.close(fd)
+        except OSError as exc:
+            raise OutputError(
+                f"cannot write in {self.path.parent} ({exc.strerror}); choose another folder."
+            ) from None
+        self.tmp = Path(name)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        assert self.tmp is not None
+        if exc_type is None:
+            try:
+                os.replace(self.tmp, self.path)
+                return False
+            except OSError as err:
+                exc = err
+        self.tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(
+                f"cannot write {self.path} ({exc.strerror or exc}); free space or choose another folder."
+            ) from None
+        if exc is not None and isinstance(exc, (RuntimeError, sf.LibsndfileError)):
+            raise OutputError(f"cannot write {self.path} ({_short(exc)}).") from None
+        return False
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write a text file atomically (temp file + rename)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path

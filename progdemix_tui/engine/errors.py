@@ -1,0 +1,47 @@
+"""Named exceptions of the engine.
+
+Every error a user can cause or fix derives from :class:`ProgdemixError`; its message is a
+single line saying what went wrong and what to do. ``exit_code`` is what the CLI exits with.
+"""
+
+from __future__ import annotations
+
+
+class ProgdemixError(Exception):
+    """Base class: a problem the user can understand and act on (exit code 2)."""
+
+    exit_code = 2
+
+
+class AudioInputError(ProgdemixError):
+    """An input file is missing, unreadable, empty or holds invalid samples."""
+
+
+class OutputError(ProgdemixError):
+    """An output folder or file cannot be written."""
+
+
+class ConfigError(ProgdemixError):
+    """Parameters are invalid or inconsistent."""
+
+
+class ReferencesRequired(ConfigError):
+    """The requested mode or score needs reference stems and none were given."""
+
+
+class ModelUnavailable(ProgdemixError):
+    """A model's weights cannot be found or fetched."""
+
+
+class UntrustedCheckpoint(ProgdemixError):
+    """A pickled checkpoint was given without ``trust_checkpoint``."""
+
+
+class DeviceError(ProgdemixError):
+    """The requested compute device is not available, or ran out of memory."""
+
+
+class Cancelled(ProgdemixError):
+    """The run was cancelled by the user; completed steps are kept."""
+
+    exit_code = 130

@@ -1,0 +1,261 @@
+"""The progressive inference loop.
+
+Step 0 separates the original mixture y (the one-shot baseline). Each step n = 1..N builds a
+new mixture y_n from the previous estimates (see :mod:`.mixing`) and separates it again.
+:func:`run` is a generator yielding one :class:`IterationResult` per step, so consumers
+(CLI, TUI worker, evaluator, session writer) see each step as soon as it exists and only the
+current step's audio lives in memory.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+
+import torch
+
+from . import adaptive as adaptive_beta
+from .config import RunConfig
+from .errors import AudioInputError, ReferencesRequired
+from .metrics import estimate_change_db, residual_db, si_sdr_db
+from .mixing import build_mixture, clip_guard, integrated_loudness, match_loudness
+from .postfilter import wiener_target
+from .schedules import beta as schedule_beta
+
+StepProgress = Callable[[int, int, int], None]
+"""Called as ``on_chunk(step, done, total)`` after each chunk the separator processes."""
+
+
+class SeparatorLike:
+    """What :func:`run` needs from a separator (see :class:`.separator.Separator`)."""
+
+    sources: tuple[str, ...]
+    samplerate: int
+
+    def separate(self, mix: torch.Tensor, on_chunk=None, cancel=None) -> torch.Tensor:
+        """``[batch, channels, time]`` → ``[batch, sources, channels, time]``."""
+        raise NotImplementedError
+
+
+@dataclass
+class StepMetrics:
+    """Numbers for one step, free of audio: what manifests, tables and the timeline show.
+
+    Undefined values are ``None`` (shown as n/a). ``si_sdr`` and ``si_sdr_delta`` exist only
+    with references; ``si_sdr_delta`` is the target's SI-SDR minus step 0's.
+    """
+
+    step: int
+    beta: float | None
+    seconds: float
+    clip_factor: float
+    loudness_gain_db: float
+    residual_db: float | None
+    estimate_change: dict[str, float | None] | None
+    si_sdr: dict[str, float | None] | None
+    si_sdr_delta: float | None
+    adaptive_beta_mean: float | None = None
+    adaptive_kept_previous: float | None = None
+    converged: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> StepMetrics:
+        return cls(**data)
+
+
+@dataclass
+class IterationResult:
+    """One step of a run: its metrics plus its audio.
+
+    ``mixture`` is y_n ``[channels, time]`` (y itself at step 0); ``estimates`` is
+    ``[sources, channels, time]`` in the order of ``sources``.
+    """
+
+    metrics: StepMetrics
+    mixture: torch.Tensor
+    estimates: torch.Tensor
+    sources: tuple[str, ...]
+    target: str
+    samplerate: int
+    total_steps: int
+
+    @property
+    def step(self) -> int:
+        return self.metrics.step
+
+    def stem(self, name: str) -> torch.Tensor:
+        """``[channels, time]`` estimate of stem ``name``."""
+        return self.estimates[self.sources.index(name)]
+
+
+def run(
+    separator: SeparatorLike,
+    mixture: torch.Tensor,
+    config: RunConfig,
+    references: torch.Tensor | None = None,
+    cancel: threading.Event | None = None,
+    on_chunk: StepProgress | None = None,
+) -> Iterator[IterationResult]:
+    """Run progressive inference on ``mixture`` ``[channels, time]``.
+
+    ``references`` (``[sources, channels, time]``, same order as ``separator.sources``)
+    enable SI-SDR and are required by oracle mode and the oracle adaptive score. Yields
+    N+1 results (fewer on early stop). Raises :class:`.errors.Cancelled` when ``cancel`` is
+    set (within one chunk); results already yielded stay valid.
+    """
+    sources = tuple(separator.sources)
+    config.validate(sources)
+    _check_inputs(mixture, references, sources)
+    target = sources.index(config.target)
+    score_kind = check_references(config, references is not None)
+    rate = separator.samplerate
+    loudness = integrated_loudness(mixture, rate) if config.loudness_match else None
+
+    def progress(step: int):
+        if on_chunk is None:
+            return None
+        return lambda done, total: on_chunk(step, done, total)
+
+    # Step 0: the one-shot baseline.
+    start = time.perf_counter()
+    first = separator.separate(mixture[None], progress(0), cancel)[0]
+    first = _postfilter(first, mixture, target, config)
+    baseline = _metrics(0, None, first, mixture, None, references, sources, target, None,
+                        time.perf_counter() - start, 1.0, 0.0)
+    yield IterationResult(baseline, mixture, first, sources, config.target, rate, config.steps)
+    base_target_sdr = baseline.si_sdr[config.target] if baseline.si_sdr else None
+    accompaniment0 = first.sum(0) - first[target]
+    previous, previous_mix = first, mixture
+    del first
+
+    for n in range(1, config.steps + 1):
+        start = time.perf_counter()
+        b = schedule_beta(config.schedule, n, config.steps, config.beta_max)
+        extra: dict = {}
+        if config.adaptive is None:
+            y_n = build_mixture(config.mode, b, mixture, previous, target, references)
+            y_n, gain_db, clip = _guard(y_n, loudness, rate, config)
+            estimates = separator.separate(y_n[None], progress(n), cancel)[0]
+            estimates = _postfilter(estimates, y_n, target, config)
+        else:
+            estimates, y_n, gain_db, clip, extra = _adaptive_step(
+                separator, config, b, mixture, previous, previous_mix, target, references,
+                score_kind, accompaniment0, loudness, rate, progress(n), cancel)
+        metrics = _metrics(n, b, estimates, y_n, previous, references, sources, target,
+                           base_target_sdr, time.perf_counter() - start, clip, gain_db, **extra)
+        change = metrics.estimate_change[config.target] if metrics.estimate_change else None
+        metrics.converged = bool(config.early_stop_db is not None and change is not None
+                                 and change >= config.early_stop_db)
+        yield IterationResult(metrics, y_n, estimates, sources, config.target, rate, config.steps)
+        if metrics.converged:
+            return
+        previous, previous_mix = estimates, y_n
+
+
+def _check_inputs(mixture: torch.Tensor, references: torch.Tensor | None,
+                  sources: tuple[str, ...]) -> None:
+    if mixture.dim() != 2 or mixture.shape[-1] == 0:
+        raise AudioInputError(f"mixture must be [channels, time] with samples, got {tuple(mixture.shape)}.")
+    if not torch.isfinite(mixture).all():
+        raise AudioInputError("the mixture contains NaN or infinite samples.")
+    if references is not None and (references.shape[0] != len(sources)
+                                   or references.shape[1:] != mixture.shape):
+        raise AudioInputError(
+            f"reference stems have shape {tuple(references.shape)}, expected "
+            f"{(len(sources), *mixture.shape)} (one per source, like the mixture)."
+        )
+
+
+def check_references(config: RunConfig, has_references: bool) -> str | None:
+    """Raise :class:`ReferencesRequired` if ``config`` needs references that are absent.
+
+    Returns the adaptive score to use (None without adaptive β).
+    """
+    if config.mode == "oracle" and not has_references:
+        raise ReferencesRequired(
+            "oracle mode needs the true stems: use a MUSDB-style track folder or --references DIR."
+        )
+    if config.adaptive is None:
+        return None
+    kind = config.adaptive.score
+    if kind == "auto":
+        return "oracle" if has_references else "consistency"
+    if kind == "oracle" and not has_references:
+        raise ReferencesRequired(
+            "the oracle adaptive score needs reference stems; use --adaptive-score consistency."
+        )
+    return kind
+
+
+def _guard(y_n: torch.Tensor, loudness: float | None, rate: int,
+           config: RunConfig) -> tuple[torch.Tensor, float, float]:
+    gain_db = 0.0
+    if config.loudness_match:
+        y_n, gain_db = match_loudness(y_n, loudness, rate)
+    clip = 1.0
+    if config.clip_guard:
+        y_n, clip = clip_guard(y_n)
+    return y_n, gain_db, clip
+
+
+def _postfilter(estimates: torch.Tensor, y: torch.Tensor, target: int,
+                config: RunConfig) -> torch.Tensor:
+    if not config.wiener:
+        return estimates
+    estimates = estimates.clone()
+    estimates[target] = wiener_target(estimates, y, target)
+    return estimates
+
+
+def _adaptive_step(separator, config, beta_n, mixture, previous, previous_mix, target,
+                   references, score_kind, accompaniment0, loudness, rate, on_chunk, cancel):
+    """One adaptive step: K candidates in one batch, best kept per chunk and channel."""
+    assert config.adaptive is not None
+    betas = adaptive_beta.candidate_betas(beta_n, config.adaptive.candidates)
+    mixes, gains, clips = [], [], []
+    for b in betas:
+        y, gain_db, clip = _guard(build_mixture(config.mode, b, mixture, previous, target,
+                                                references), loudness, rate, config)
+        mixes.append(y)
+        gains.append(gain_db)
+        clips.append(clip)
+    batch = torch.stack(mixes)
+    outs = separator.separate(batch, on_chunk, cancel)  # [K, S, C, T]
+    outs = torch.stack([_postfilter(o, y, target, config) for o, y in zip(outs, batch, strict=True)])
+    cand_stems = torch.cat([previous[None], outs])
+    cand_mixes = torch.cat([previous_mix[None], batch])
+    chunk = max(1, int(config.adaptive.chunk_seconds * rate))
+    scores = adaptive_beta.chunk_scores(
+        cand_stems[:, target], references[target] if references is not None else None,
+        chunk, score_kind, mixture, accompaniment0)
+    chosen = adaptive_beta.select(cand_stems, cand_mixes, betas, scores, chunk)
+    extra = {
+        "adaptive_beta_mean": float(chosen.betas.mean()),
+        "adaptive_kept_previous": float((chosen.choice == 0).float().mean()),
+    }
+    return chosen.stems, chosen.mixture, max(gains, key=abs), min(clips), extra
+
+
+def _metrics(step, b, estimates, y_n, previous, references, sources, target, base_sdr,
+             seconds, clip, gain_db, **extra) -> StepMetrics:
+    si_sdr = None
+    delta = None
+    if references is not None:
+        si_sdr = {name: si_sdr_db(estimates[i], references[i]) for i, name in enumerate(sources)}
+        value = si_sdr[sources[target]]
+        if base_sdr is not None and value is not None:
+            delta = value - base_sdr
+        elif step == 0:
+            delta = 0.0 if value is not None else None
+    change = None
+    if previous is not None:
+        change = {name: estimate_change_db(estimates[i], previous[i])
+                  for i, name in enumerate(sources)}
+    return StepMetrics(step=step, beta=b, seconds=seconds, clip_factor=clip,
+                       loudness_gain_db=gain_db, residual_db=residual_db(y_n, estimates),
+                       estimate_change=change, si_sdr=si_sdr, si_sdr_delta=delta, **extra)

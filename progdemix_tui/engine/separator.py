@@ -1,0 +1,151 @@
+"""The separator: a demucs model applied in chunks with ``demucs.apply.apply_model``.
+
+``Separator.separate`` maps ``[batch, channels, time]`` to ``[batch, sources, channels, time]``,
+reports progress once per processed chunk and checks a cancel ``threading.Event`` before each
+chunk, so a cancel takes effect within one chunk.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from .config import SeparatorConfig
+from .device import describe, resolve_device
+from .errors import Cancelled, DeviceError
+from .models import LoadedModel, load_model
+
+ChunkCallback = Callable[[int, int], None]
+"""Called as ``on_chunk(done, total)`` after each chunk of one ``separate`` call."""
+
+DEFAULT_SEGMENT = 10.0
+MIN_SEGMENT = 1.0
+
+
+@dataclass
+class Separator:
+    """A loaded model plus how to run it. Build with :meth:`from_config`."""
+
+    model: LoadedModel
+    device: torch.device
+    segment: float
+    overlap: float = 0.25
+    shifts: int = 0
+    half: bool = False
+    seed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_config(cls, config: SeparatorConfig, model: LoadedModel | None = None) -> Separator:
+        """Resolve the device, load the model (unless given) and pick the segment length."""
+        device = resolve_device(config.device)
+        if config.half and device.type != "cuda":
+            raise DeviceError("--half needs a CUDA device; drop --half or use --device cuda.")
+        model = model or load_model(config.model, config.repo, config.trust_checkpoint)
+        segment = config.segment if config.segment is not None else DEFAULT_SEGMENT
+        segment = min(segment, model.max_segment)
+        sep = cls(model, device, float(segment), config.overlap, config.shifts, config.half,
+                  config.seed)
+        sep.model.module.to(device)
+        if config.half:
+            sep.model.module.half()
+        return sep
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return self.model.sources
+
+    @property
+    def samplerate(self) -> int:
+        return self.model.samplerate
+
+    @property
+    def device_name(self) -> str:
+        return describe(self.device)
+
+    def chunks(self, length: int) -> int:
+        """How many model calls one ``separate`` of ``length`` samples makes."""
+        segment_length = int(self.samplerate * self.segment)
+        stride = max(1, int((1 - self.overlap) * segment_length))
+        per_pass = math.ceil(length / stride)
+        bag = len(getattr(self.model.module, "models", [None]))
+        return per_pass * max(1, self.shifts) * bag
+
+    def separate(
+        self,
+        mix: torch.Tensor,
+        on_chunk: ChunkCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> torch.Tensor:
+        """Separate ``mix`` ``[batch, channels, time]`` (or ``[channels, time]``).
+
+        Returns ``[batch, sources, channels, time]`` (or ``[sources, channels, time]``) on the
+        CPU in float32. On CUDA out-of-memory the segment is halved and the call retried.
+        Raises :class:`Cancelled` if ``cancel`` is set.
+        """
+        squeeze = mix.dim() == 2
+        if squeeze:
+            mix = mix[None]
+        while True:
+            try:
+                out = self._apply(mix, on_chunk, cancel)
+                break
+            except torch.OutOfMemoryError:
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                if self.segment / 2 < MIN_SEGMENT:
+                    raise DeviceError(
+                        f"out of memory on {self.device_name} even with {self.segment:.1f} s "
+                        "segments; use a shorter --duration, --device cpu, or --half."
+                    ) from None
+                self.segment /= 2
+                self.notes.append(f"out of memory: segment reduced to {self.segment:.2f} s")
+        return out[0] if squeeze else out
+
+    def _apply(self, mix: torch.Tensor, on_chunk: ChunkCallback | None,
+               cancel: threading.Event | None) -> torch.Tensor:
+        from demucs.apply import apply_model
+
+        total = self.chunks(mix.shape[-1])
+        done = 0
+
+        def callback(info: dict) -> None:
+            nonlocal done
+            if info.get("state") == "start":
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("cancelled")
+            elif info.get("state") == "end":
+                done += 1
+                if on_chunk is not None:
+                    on_chunk(min(done, total), total)
+
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+        random.seed(self.seed)  # apply_model's shift trick draws from `random`
+        dtype = torch.float16 if self.half else torch.float32
+        # Normalise like demucs.separate does, so quiet and loud inputs behave alike.
+        ref = mix.mean(1)  # [batch, time]
+        mean = ref.mean(-1)[:, None, None]
+        std = ref.std(-1, correction=0).clamp_min(1e-8)[:, None, None]
+        normalised = ((mix - mean) / std).to(dtype)
+        with torch.inference_mode():
+            out = apply_model(self.model.module, normalised, shifts=self.shifts, split=True,
+                              overlap=self.overlap, device=self.device, segment=self.segment,
+                              callback=callback)
+        out = out.float() * std[..., None] + mean[..., None] / len(self.sources)
+        if on_chunk is not None and done < total:
+            on_chunk(total, total)
+        return out.cpu()
+
+
+def timed(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
+    """Run ``fn`` and return its result and wall time in seconds."""
+    start = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - start

@@ -1,0 +1,116 @@
+"""Inputs with optional reference stems: plain files, MUSDB-style track folders.
+
+A MUSDB18-HQ track folder holds ``mixture`` and ``drums``, ``bass``, ``other``, ``vocals``
+files (WAV or FLAC). Given such a folder, its stems become the references of the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import audio
+from .config import STEMS
+from .errors import AudioInputError
+
+STEM_EXTENSIONS = (".wav", ".flac")
+
+
+def find_stem(folder: Path, name: str) -> Path | None:
+    """``folder/name.wav`` or ``.flac``, whichever exists."""
+    for ext in STEM_EXTENSIONS:
+        candidate = folder / f"{name}{ext}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def is_track_folder(folder: str | Path) -> bool:
+    """True if ``folder`` holds a mixture file and all four stems."""
+    folder = Path(folder)
+    return folder.is_dir() and all(find_stem(folder, n) for n in ("mixture", *STEMS))
+
+
+def missing_stems(folder: Path, sources: tuple[str, ...] = STEMS) -> list[str]:
+    return [name for name in sources if find_stem(folder, name) is None]
+
+
+@dataclass
+class PreparedInput:
+    """A mixture ``[channels, time]`` at the model rate, and references if found.
+
+    ``references`` is ``[sources, channels, time]`` in the model's source order.
+    """
+
+    path: Path
+    mixture: torch.Tensor
+    samplerate: int
+    references: torch.Tensor | None
+    start: float
+    info: audio.AudioInfo
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict:
+        """JSON-ready description for manifests."""
+        return {"path": str(self.path), "start": self.start,
+                "duration": self.mixture.shape[-1] / self.samplerate,
+                "file_samplerate": self.info.samplerate, "file_channels": self.info.channels,
+                "format": f"{self.info.format}/{self.info.subtype}",
+                "references": self.references is not None, "notes": self.notes}
+
+
+def load_input(path: str | Path, samplerate: int, sources: tuple[str, ...] = STEMS,
+               start: float = 0.0, duration: float | None = None,
+               references: str | Path | None = None) -> PreparedInput:
+    """Load a file or MUSDB-style track folder (plus ``references`` folder if given)."""
+    path = Path(path)
+    ref_folder: Path | None = Path(references) if references is not None else None
+    mixture_path = path
+    if path.is_dir():
+        mix = find_stem(path, "mixture")
+        if mix is None:
+            raise AudioInputError(
+                f"{path} is a folder without mixture.wav/.flac; give an audio file or a "
+                "MUSDB-style track folder."
+            )
+        mixture_path = mix
+        if ref_folder is None and not missing_stems(path, sources):
+            ref_folder = path
+    loaded = audio.load(mixture_path, samplerate, start, duration)
+    notes = list(loaded.notes)
+    refs = None
+    if ref_folder is not None:
+        refs, ref_notes = _load_references(ref_folder, sources, samplerate, start,
+                                           loaded.samples.shape[-1])
+        notes += ref_notes
+    assert loaded.source is not None
+    return PreparedInput(mixture_path, loaded.samples, samplerate, refs, start, loaded.source,
+                         notes)
+
+
+def _load_references(folder: Path, sources: tuple[str, ...], samplerate: int, start: float,
+                     length: int) -> tuple[torch.Tensor, list[str]]:
+    if not folder.is_dir():
+        raise AudioInputError(f"--references {folder} is not a folder.")
+    missing = missing_stems(folder, sources)
+    if missing:
+        raise AudioInputError(
+            f"{folder} lacks reference stems {', '.join(missing)} (.wav or .flac)."
+        )
+    stems, notes = [], []
+    for name in sources:
+        stem_path = find_stem(folder, name)
+        assert stem_path is not None
+        loaded = audio.load(stem_path, samplerate, start, length / samplerate)
+        x = loaded.samples
+        if abs(x.shape[-1] - length) > 2:
+            raise AudioInputError(
+                f"reference {stem_path.name} is {x.shape[-1]} samples long but the mixture is "
+                f"{length}; stems must match the mixture."
+            )
+        x = torch.nn.functional.pad(x[..., :length], (0, max(0, length - x.shape[-1])))
+        stems.append(x)
+    notes.append(f"references from {folder}")
+    return torch.stack(stems), notes
