@@ -71,8 +71,7 @@ def handle(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("sessions") / default_session_name(
         source, config.target, config.mode)
 
-    with err_console.status(f"loading model {config.separator.model}…"):
-        separator = engine.Separator.from_config(config.separator)
+    separator = load_separator(config)
     prepared = engine.load_input(source, separator.samplerate, separator.sources, args.start,
                                  args.duration, args.references)
     for note in prepared.notes:
@@ -109,6 +108,19 @@ def handle(args: argparse.Namespace) -> int:
     _print_results(results, config, prepared.references is not None, args.json)
     err_console.print(f"session written to [bold]{out}[/]")
     return 0
+
+
+def load_separator(config) -> object:
+    """Load the model; a spinner when cached, the downloader's own progress bar otherwise."""
+    from progdemix_tui import engine
+    from progdemix_tui.engine.models import known_models, model_status
+
+    spec = config.separator
+    if spec.repo is None and spec.model in known_models() and not model_status(spec.model).cached:
+        err_console.print(f"model {spec.model} is not cached yet: downloading it…")
+        return engine.Separator.from_config(spec)
+    with err_console.status(f"loading model {spec.model}…"):
+        return engine.Separator.from_config(spec)
 
 
 def _print_results(metrics: list, config, has_refs: bool, as_json: bool) -> None:

@@ -59,7 +59,10 @@ def _check_path(path: Path) -> None:
     if not path.exists():
         raise AudioInputError(f"{path}: no such file; check the path.")
     if path.is_dir():
-        raise AudioInputError(f"{path} is a folder; give an audio file (WAV, FLAC, OGG, MP3).")
+        raise AudioInputError(
+            f"{path} is a folder without mixture.wav/.flac; give an audio file "
+            "(WAV, FLAC, OGG, MP3) or a MUSDB-style track folder."
+        )
     if path.stat().st_size == 0:
         raise AudioInputError(f"{path} is an empty file (0 bytes); give a valid audio file.")
 

@@ -51,12 +51,12 @@ def residual_db(mixture: torch.Tensor, stems: torch.Tensor) -> float | None:
     energy = float(mixture.to(torch.float64).pow(2).sum())
     if energy <= 1e-12:
         return None
-    error = float((mixture - stems.sum(0)).to(torch.float64).pow(2).sum())
+    error = float((mixture.double() - stems.double().sum(0)).pow(2).sum())
     if error == 0.0:
         return None
-    return _finite(torch.tensor(10 * math.log10(error / energy)))
+    return _finite(10 * math.log10(error / energy))
 
 
-def _finite(value: torch.Tensor) -> float | None:
+def _finite(value: torch.Tensor | float) -> float | None:
     out = float(value)
     return out if math.isfinite(out) else None

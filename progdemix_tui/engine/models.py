@@ -214,11 +214,11 @@ def _load_from_repo(name: str, repo: Path, trust: bool) -> LoadedModel:
         except Exception as exc:
             raise ModelUnavailable(f"{pickled[0]} could not be loaded ({exc}).") from None
         modules.append(loaded)
-    if bag is None and len(modules) == 1:
-        return _wrap(name, modules[0], str(repo))
     from demucs.apply import BagOfModels
 
-    return _wrap(name, BagOfModels(modules, bag.get("weights"), bag.get("segment")), str(repo))
+    weights = bag.get("weights") if bag else None
+    module = BagOfModels(modules, weights, bag.get("segment") if bag else None)
+    return _wrap(name, _unwrap(module), str(repo))
 
 
 def _load_from_hub(name: str, trust: bool) -> LoadedModel:
@@ -243,9 +243,7 @@ def _load_from_hub(name: str, trust: bool) -> LoadedModel:
             f"{short}.yaml plus its .safetensors files in a folder given with --repo "
             "(README: 'Offline weights'). Offline, try --model demo."
         ) from None
-    bag.eval()
-    module: torch.nn.Module = bag.models[0] if len(bag.models) == 1 and _unit_weights(bag) else bag
-    return _wrap(name, module, f"Hugging Face cache ({_hf_cache_dir()})")
+    return _wrap(name, _unwrap(bag), f"Hugging Face cache ({_hf_cache_dir()})")
 
 
 def _load_legacy_remote(name: str, first_error: Exception) -> LoadedModel:
@@ -262,8 +260,11 @@ def _load_legacy_remote(name: str, first_error: Exception) -> LoadedModel:
     return _wrap(name, model, "legacy demucs repo (torch hub cache)")
 
 
-def _unit_weights(bag) -> bool:
-    return all(all(w == 1 for w in ws) for ws in bag.weights)
+def _unwrap(bag) -> torch.nn.Module:
+    """A bag of one model with unit weights is just that model."""
+    if len(bag.models) == 1 and all(w == 1 for w in bag.weights[0]):
+        return bag.models[0]
+    return bag
 
 
 def _reason(exc: Exception) -> str:
