@@ -13,7 +13,7 @@ import sys
 
 from progdemix_tui import __version__
 
-COMMAND_MODULES = ("run", "models", "eval", "report", "demo")
+COMMAND_MODULES = ("run", "models", "eval", "report", "demo", "devices")
 
 EXAMPLES = """\
 examples:

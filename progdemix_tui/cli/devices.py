@@ -1,0 +1,36 @@
+"""``progdemix-tui devices``: audio output devices for audition."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from .common import fail, out_console
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "devices", help="list audio output devices (for the TUI's --audio-device)",
+        description="List audio output devices that PortAudio sees.")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from progdemix_tui.audio import AudioUnavailable, list_output_devices
+
+    try:
+        devices = list_output_devices()
+    except AudioUnavailable as exc:
+        return fail(str(exc))
+    if not devices:
+        return fail("no audio output device found; audition can still export A/B clips "
+                    "(README: 'Listening over SSH').")
+    table = Table(title="audio output devices", title_justify="left")
+    for col in ("index", "name", "host API", "channels", "rate", "default"):
+        table.add_column(col)
+    for d in devices:
+        table.add_row(str(d.index), d.name, d.hostapi, str(d.channels),
+                      f"{d.default_samplerate:.0f}", "*" if d.is_default else "")
+    out_console.print(table)
+    return 0
