@@ -1,0 +1,70 @@
+"""Every key of the app, in one place: the bindings, the help screen and docs/tui.md."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+# (key, action, description, show in footer)
+APP_KEYS: list[tuple[str, str, str, bool]] = [
+    ("r", "run", "Run", True),
+    ("c", "cancel", "Cancel", True),
+    ("escape", "leave_field", "Cancel run / leave field", False),
+    ("e", "export", "Export", True),
+    ("o", "sessions", "Sessions", True),
+    ("question_mark", "help", "Help", True),
+    ("f1", "help", "Help", False),
+    ("f", "show_tab('files')", "Files", False),
+    ("p", "show_tab('params')", "Params", False),
+    ("t", "focus_timeline", "Timeline", False),
+    ("z", "toggle_sidebar", "Zoom timeline", False),
+    ("space", "play_pause", "Play/pause", False),
+    ("a", "mark('A')", "Mark A", False),
+    ("b", "mark('B')", "Mark B", False),
+    ("x", "toggle_ab", "A↔B", False),
+    ("left_square_bracket", "seek(-5)", "Seek −5 s", False),
+    ("right_square_bracket", "seek(5)", "Seek +5 s", False),
+    ("shift+left", "seek(-5)", "Seek −5 s", False),
+    ("shift+right", "seek(5)", "Seek +5 s", False),
+    ("l", "loop", "Loop set/clear", False),
+    ("m", "blind", "Blind A/B", False),
+    ("s", "cycle_stem", "Next stem", False),
+    ("v", "cycle_source", "Next source", False),
+    ("d", "toggle_theme", "Light/dark", False),
+    ("q", "quit", "Quit", True),
+]
+
+HELP: list[tuple[str, list[tuple[str, str]]]] = [
+    ("Run", [
+        ("r", "run with the current file and parameters"),
+        ("c / Esc", "cancel the run (completed steps are kept)"),
+        ("Esc", "in a text field: leave it, so the letter keys work again"),
+        ("o", "sessions: open a previous run (restores its timeline)"),
+        ("e", "export the selected step (target / all stems, WAV/FLAC) or A/B clips"),
+    ]),
+    ("Navigate", [
+        ("Tab / Shift+Tab", "move focus between panels and fields"),
+        ("f / p", "show the Files / Params tab"),
+        ("t", "focus the timeline; ↑/↓ select a step"),
+        ("z", "hide/show the side panel (wide timeline)"),
+        ("Enter", "files: choose file or track folder; path box: choose typed path"),
+        ("Ctrl+P", "command palette"),
+    ]),
+    ("Listen (A/B)", [
+        ("s / v", "next stem / next source (estimate, y_n, mixture, reference, residual)"),
+        ("a / b", "mark the selected step+stem+source as A / B"),
+        ("x", "switch between A and B (level-matched)"),
+        ("Space", "play / pause"),
+        ("[ / ]  Shift+←/→", "seek −5 s / +5 s"),
+        ("l", "loop: set start, set end, clear"),
+        ("m", "blind mode: A/B shown as X/Y in random order; m again reveals"),
+    ]),
+    ("App", [
+        ("d", "toggle light / dark theme"),
+        ("? / F1", "this help"),
+        ("q / Ctrl+Q", "quit (parameters are saved)"),
+    ]),
+]
+
+
+def bindings() -> list[Binding]:
+    return [Binding(key, action, desc, show=show) for key, action, desc, show in APP_KEYS]

@@ -1,0 +1,73 @@
+"""The sessions screen: previous runs in the sessions folder; Enter opens one.
+
+Opening a session restores its timeline; A/B marks keep pointing at their own session, so
+A from one run and B from another can be compared.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Input, Static
+
+from progdemix_tui.engine.session import SessionSummary, list_sessions
+
+
+class SessionsScreen(ModalScreen[Path | None]):
+    """Pick a session folder (returned on dismiss), or Esc for none."""
+
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("enter", "open", "Open")]
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+        self.sessions: list[SessionSummary] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="sessions-box"):
+            yield Static("sessions — Enter opens, Esc closes", id="sessions-title")
+            yield Input(str(self.root), id="sessions-root", compact=True)
+            yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="sessions-info", markup=False)
+
+    def on_mount(self) -> None:
+        self.load(self.root)
+        self.query_one("#sessions-table", DataTable).focus()
+
+    def load(self, root: Path) -> None:
+        self.root = root
+        self.sessions = list_sessions(root)
+        table = self.query_one("#sessions-table", DataTable)
+        table.clear(columns=True)
+        for col in ("name", "status", "steps", "target", "mode", "model", "created"):
+            table.add_column(col)
+        for s in self.sessions:
+            table.add_row(s.folder.name, s.status, f"{s.steps_done}/{s.steps_planned}", s.target,
+                          s.mode, s.model, s.created[:19].replace("T", " "))
+        info = self.query_one("#sessions-info", Static)
+        info.update(f"{len(self.sessions)} session(s) in {root}" if self.sessions
+                    else f"no sessions in {root}; type another folder above")
+
+    @on(Input.Submitted, "#sessions-root")
+    def _root(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.load(Path(event.value.strip() or ".").expanduser())
+        self.query_one("#sessions-table", DataTable).focus()
+
+    @on(DataTable.RowSelected, "#sessions-table")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        table = self.query_one("#sessions-table", DataTable)
+        if self.sessions and 0 <= table.cursor_row < len(self.sessions):
+            self.dismiss(self.sessions[table.cursor_row].folder)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

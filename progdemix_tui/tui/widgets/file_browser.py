@@ -1,0 +1,129 @@
+"""File browser: a directory tree of audio files and MUSDB-style track folders, a path
+input, and one line of information about the highlighted entry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DirectoryTree, Input, Static
+
+from progdemix_tui.engine import audio, tracks
+from progdemix_tui.engine.errors import ProgdemixError
+
+
+def is_audio(path: Path) -> bool:
+    return path.suffix.lower() in audio.AUDIO_EXTENSIONS
+
+
+def describe(path: Path) -> tuple[str, bool]:
+    """One line about ``path`` and whether it can be used as an input."""
+    try:
+        if path.is_dir():
+            mix = tracks.find_stem(path, "mixture")
+            if mix is None:
+                return "folder (no mixture file)", False
+            meta = audio.info(mix)
+            refs = ("reference stems found: metrics will be shown" if tracks.is_track_folder(path)
+                    else "no reference stems")
+            return f"track folder · {_info(meta)} · {refs}", True
+        meta = audio.info(path)
+        return f"{_info(meta)} · no reference stems", True
+    except ProgdemixError as exc:
+        return str(exc), False
+
+
+def _info(meta: audio.AudioInfo) -> str:
+    minutes, seconds = divmod(meta.duration, 60)
+    return (f"{int(minutes)}:{seconds:04.1f} · {meta.samplerate} Hz · {meta.channels} ch · "
+            f"{meta.format}/{meta.subtype}")
+
+
+class AudioTree(DirectoryTree):
+    """A DirectoryTree showing only folders and audio files (hidden entries skipped)."""
+
+    def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
+        return [p for p in paths if not p.name.startswith(".")
+                and (self._safe_is_dir(p) or is_audio(p))]
+
+
+class FileBrowser(Vertical):
+    """Tree + path input + info line. Posts :class:`FileBrowser.Chosen` for an input."""
+
+    class Chosen(Message):
+        """``path`` (an audio file or track folder) was chosen as the run's input."""
+
+        def __init__(self, path: Path, info: str) -> None:
+            super().__init__()
+            self.path = path
+            self.info = info
+
+    def __init__(self, root: Path, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.root = root
+        self.info = ""
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="type a path, Enter to choose", id="path-input", compact=True)
+        yield AudioTree(self.root, id="tree")
+        yield Static("", id="file-info", markup=False)
+
+    @property
+    def tree(self) -> AudioTree:
+        return self.query_one(AudioTree)
+
+    def show_info(self, path: Path) -> tuple[str, bool]:
+        text, ok = describe(path)
+        self.info = f"{_short(path)}: {text}"
+        self.query_one("#file-info", Static).update(self.info)
+        return text, ok
+
+    def choose(self, path: Path) -> bool:
+        """Make ``path`` the input if it is usable; returns whether it was."""
+        text, ok = self.show_info(path)
+        if ok:
+            self.post_message(self.Chosen(path, text))
+        return ok
+
+    @on(DirectoryTree.NodeHighlighted)
+    def _highlighted(self, event: DirectoryTree.NodeHighlighted) -> None:
+        event.stop()
+        entry = event.node.data
+        if entry is not None:
+            self.show_info(Path(entry.path))
+
+    @on(DirectoryTree.FileSelected)
+    def _file_selected(self, event: DirectoryTree.FileSelected) -> None:
+        event.stop()
+        self.choose(Path(event.path))
+
+    @on(DirectoryTree.DirectorySelected)
+    def _dir_selected(self, event: DirectoryTree.DirectorySelected) -> None:
+        event.stop()
+        if tracks.find_stem(Path(event.path), "mixture") is not None:
+            self.choose(Path(event.path))
+
+    @on(Input.Submitted, "#path-input")
+    def _typed(self, event: Input.Submitted) -> None:
+        event.stop()
+        text = event.value.strip()
+        if not text:
+            return
+        path = Path(text).expanduser()
+        if path.is_dir() and tracks.find_stem(path, "mixture") is None:
+            self.tree.path = path  # browse there
+            self.show_info(path)
+            return
+        if self.choose(path):
+            self.tree.focus()
+
+
+def _short(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,163 @@
+"""Parameter panel: every knob of a run, validated as it is typed.
+
+Values are kept as text (see :mod:`..settings`); :meth:`ParamPanel.plan` parses them with
+:func:`..parameters.parse`. Invalid fields get the ``-invalid`` class and their reasons
+appear in the panel's error line; the app refuses to run until they are fixed.
+"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Grid, VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from progdemix_tui.engine.config import ADAPTIVE_SCORES, MODES, SCHEDULES, STEMS
+
+from ..parameters import LABELS, RunPlan, describe_errors, field_error, parse
+
+SELECTS: dict[str, tuple[str, ...]] = {
+    "target": STEMS, "mode": MODES, "schedule": SCHEDULES, "adaptive_score": ADAPTIVE_SCORES,
+    "stem_format": ("flac", "wav"),
+}
+CHECKS = ("wiener", "loudness_match")
+PLACEHOLDERS = {
+    "model_path": ".safetensors path (overrides)", "early_stop": "off (dB)",
+    "segment": "default (s)", "duration": "whole file (s)", "adaptive_k": "0 = off",
+}
+CHECK_TEXT = {"wiener": "post-filter target", "loudness_match": "match y_n to y"}
+SHORT = {"adaptive_k": "adaptive K", "adaptive_score": "adapt score", "loudness_match": "loudness",
+         "model_path": "model path", "stem_format": "store as", "out": "sessions"}
+ORDER = ("model", "model_path", "device", "target", "steps", "mode", "schedule", "beta_max",
+         "adaptive_k", "adaptive_score", "early_stop", "wiener", "loudness_match", "segment",
+         "overlap", "shifts", "start", "duration", "out", "stem_format")
+
+
+def model_options() -> list[tuple[str, str]]:
+    """(label, name) for the model select: known models marked cached or not."""
+    from progdemix_tui.engine.models import known_models, model_status
+
+    out = []
+    for name in known_models():
+        try:
+            cached = model_status(name).cached
+        except Exception:  # a broken cache entry must not break the panel
+            cached = False
+        out.append((f"{name} {'(cached)' if cached else '(not cached)'}", name))
+    return out
+
+
+class ParamPanel(VerticalScroll):
+    """The run parameters as compact inputs, selects and checkboxes."""
+
+    class Changed(Message):
+        """A parameter changed; ``values`` is the whole panel's state."""
+
+        def __init__(self, values: dict) -> None:
+            super().__init__()
+            self.values = values
+
+    def __init__(self, values: dict, models: list[tuple[str, str]] | None = None, *,
+                 id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.initial = dict(values)
+        self.models = models if models is not None else model_options()
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="param-errors", markup=False)
+        with Grid(id="param-grid"):
+            for name in ORDER:
+                yield Label(SHORT.get(name, LABELS[name]), classes="param-label")
+                yield self._make(name)
+
+    def _make(self, name: str) -> Widget:
+        value = self.initial.get(name, "")
+        wid = f"p-{name}"
+        if name == "model":
+            options = list(self.models)
+            if value and value not in {v for _, v in options}:
+                options.append((str(value), str(value)))
+            return Select(options, value=value or options[0][1], allow_blank=False, id=wid,
+                          compact=True)
+        if name in SELECTS:
+            choices = SELECTS[name]
+            return Select([(c, c) for c in choices], allow_blank=False, compact=True, id=wid,
+                          value=value if value in choices else choices[0])
+        if name in CHECKS:
+            return Checkbox(CHECK_TEXT[name], value=bool(value), id=wid, compact=True)
+        return Input(str(value), placeholder=PLACEHOLDERS.get(name, ""), id=wid, compact=True)
+
+    def values(self) -> dict:
+        """The panel's current values, as stored in the settings file."""
+        out: dict = {}
+        for name in ORDER:
+            widget = self.query_one(f"#p-{name}")
+            if isinstance(widget, Select):
+                out[name] = "" if widget.value is Select.NULL else str(widget.value)
+            elif isinstance(widget, Checkbox):
+                out[name] = bool(widget.value)
+            elif isinstance(widget, Input):
+                out[name] = widget.value
+        return out
+
+    def set_value(self, name: str, value: str | bool) -> None:
+        """Set one parameter programmatically (tests, command line, restored sessions)."""
+        widget = self.query_one(f"#p-{name}")
+        if isinstance(widget, Select):
+            widget.value = value
+        elif isinstance(widget, Checkbox):
+            widget.value = bool(value)
+        elif isinstance(widget, Input):
+            widget.value = str(value)
+
+    def plan(self) -> RunPlan | dict[str, str]:
+        """Parse and flag: a :class:`RunPlan`, or ``{field: reason}``."""
+        result = parse(self.values())
+        self._flag(result if isinstance(result, dict) else {})
+        return result
+
+    def _flag(self, errors: dict[str, str]) -> None:
+        for name in ORDER:
+            self.query_one(f"#p-{name}").set_class(name in errors, "-invalid")
+        self._show_errors(errors)
+
+    def _show_errors(self, errors: dict[str, str]) -> None:
+        line = self.query_one("#param-errors", Static)
+        line.update(describe_errors(errors) if errors else "")
+        line.display = bool(errors)
+        self.set_class(bool(errors), "-has-errors")
+
+    def on_mount(self) -> None:
+        values = self.values()
+        self._show_errors({n: e for n in ORDER if (e := field_error(n, values)) is not None})
+        for name in ORDER:
+            self.query_one(f"#p-{name}").set_class(field_error(name, values) is not None,
+                                                   "-invalid")
+
+    def _changed(self, name: str) -> None:
+        values = self.values()
+        error = field_error(name, values)
+        self.query_one(f"#p-{name}").set_class(error is not None, "-invalid")
+        errors = {n: e for n in ORDER if (e := field_error(n, values)) is not None}
+        self._show_errors(errors)
+        self.post_message(self.Changed(values))
+
+    @on(Input.Changed)
+    def _input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if event.input.id and event.input.id.startswith("p-"):
+            self._changed(event.input.id[2:])
+
+    @on(Select.Changed)
+    def _select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.select.id and event.select.id.startswith("p-"):
+            self._changed(event.select.id[2:])
+
+    @on(Checkbox.Changed)
+    def _check_changed(self, event: Checkbox.Changed) -> None:
+        event.stop()
+        if event.checkbox.id and event.checkbox.id.startswith("p-"):
+            self._changed(event.checkbox.id[2:])

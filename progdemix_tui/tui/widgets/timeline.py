@@ -1,0 +1,170 @@
+"""Iteration timeline: one row per completed step, a sparkline of the target's metric, and
+the best step marked. Selecting a row selects that step for audition and export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Sparkline, Static
+
+from progdemix_tui.engine.progressive import StepMetrics
+
+BEST = "★"
+
+
+def fmt(value: float | None, signed: bool = False, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def best_step(rows: list[StepMetrics], target: str) -> int | None:
+    """Step with the highest target SI-SDR, or None without references."""
+    scored = [(m.si_sdr[target], m.step) for m in rows
+              if m.si_sdr and m.si_sdr.get(target) is not None]
+    return max(scored)[1] if scored else None
+
+
+class Timeline(Vertical):
+    """DataTable of steps + sparkline + a caption line."""
+
+    class StepSelected(Message):
+        """Row for ``step`` of the session in ``folder`` was highlighted."""
+
+        def __init__(self, folder: Path | None, step: int) -> None:
+            super().__init__()
+            self.folder = folder
+            self.step = step
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rows: list[StepMetrics] = []
+        self.folder: Path | None = None
+        self.target = "vocals"
+        self.sources: tuple[str, ...] = ()
+        self.has_references = False
+        self.best: int | None = None
+        self.label = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static("no run yet: choose a file, press r to run, o to open a session",
+                     id="timeline-title", markup=False)
+        table: DataTable = DataTable(id="timeline-table", cursor_type="row", zebra_stripes=True)
+        yield table
+        with Horizontal(id="spark-row"):
+            yield Static("", id="spark-label", markup=False)
+            yield Sparkline([], id="spark")
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one("#timeline-table", DataTable)
+
+    def reset(self, folder: Path | None, target: str, sources: tuple[str, ...],
+              has_references: bool, label: str) -> None:
+        """Start an empty timeline for a run (or a session about to be restored)."""
+        self.rows = []
+        self.folder = folder
+        self.target = target
+        self.sources = tuple(sources)
+        self.has_references = has_references
+        self.best = None
+        self.label = label
+        table = self.table
+        table.clear(columns=True)
+        table.add_column("step", key="step")
+        table.add_column("β", key="beta")
+        if has_references:
+            table.add_column(Text(f"{target}", style="bold reverse"), key=f"sdr-{target}")
+            table.add_column("Δ0", key="delta")
+            for name in self.sources:
+                if name != target:
+                    table.add_column(name, key=f"sdr-{name}")
+        table.add_column("Δest", key="change")
+        table.add_column("resid", key="resid")
+        table.add_column("clip", key="clip")
+        table.add_column("sec", key="sec")
+        self._caption("")
+        self.query_one("#spark", Sparkline).data = []
+
+    def set_title(self, text: str) -> None:
+        self.query_one("#timeline-title", Static).update(text)
+
+    def _caption(self, status: str) -> None:
+        what = f"{self.target} SI-SDR" if self.has_references else f"{self.target} Δest"
+        best = f" best {BEST}{self.best}" if self.best is not None else ""
+        self.query_one("#spark-label", Static).update(f"{what}{best}")
+        self.set_title(f"{self.label}{'  ' + status if status else ''}")
+
+    def add_step(self, m: StepMetrics, status: str = "") -> None:
+        """Append a completed step (rows arrive in step order)."""
+        self.rows.append(m)
+        target = self.target
+        cells: list = [Text(str(m.step)), fmt(None if m.beta is None else m.beta, digits=3)]
+        if self.has_references:
+            sdr = m.si_sdr or {}
+            cells.append(Text(fmt(sdr.get(target)), style="bold"))
+            cells.append(fmt(m.si_sdr_delta, signed=True))
+            cells += [fmt(sdr.get(n)) for n in self.sources if n != target]
+        change = m.estimate_change.get(target) if m.estimate_change else None
+        cells += [fmt(change), fmt(m.residual_db), fmt(m.clip_factor, digits=3),
+                  fmt(m.seconds)]
+        if m.beta is None:
+            cells[1] = "—"
+        self.table.add_row(*cells, key=str(m.step))
+        self._update_best()
+        values = [self._metric(r) for r in self.rows]
+        self.query_one("#spark", Sparkline).data = [v for v in values if v is not None] or []
+        self._caption(status)
+
+    def _metric(self, m: StepMetrics) -> float | None:
+        if self.has_references:
+            return (m.si_sdr or {}).get(self.target)
+        return (m.estimate_change or {}).get(self.target)
+
+    def _update_best(self) -> None:
+        best = best_step(self.rows, self.target)
+        if best == self.best:
+            return
+        table = self.table
+        if self.best is not None:
+            table.update_cell(str(self.best), "step", Text(str(self.best)))
+        if best is not None:
+            table.update_cell(str(best), "step", Text(f"{best}{BEST}", style="bold green"))
+        self.best = best
+
+    def finish(self, status: str) -> None:
+        self._caption(status)
+
+    def load(self, folder: Path, rows: list[StepMetrics], target: str,
+             sources: tuple[str, ...], has_references: bool, label: str, status: str) -> None:
+        """Show a stored session's steps."""
+        self.reset(folder, target, sources, has_references, label)
+        for m in rows:
+            self.add_step(m)
+        self._caption(status)
+
+    @property
+    def selected_step(self) -> int | None:
+        table = self.table
+        if not self.rows or table.row_count == 0:
+            return None
+        row = min(max(table.cursor_row, 0), len(self.rows) - 1)
+        return self.rows[row].step
+
+    def select_step(self, step: int) -> None:
+        for i, m in enumerate(self.rows):
+            if m.step == step:
+                self.table.move_cursor(row=i)
+                return
+
+    @on(DataTable.RowHighlighted, "#timeline-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        step = self.selected_step
+        if step is not None:
+            self.post_message(self.StepSelected(self.folder, step))

@@ -1,0 +1,170 @@
+"""The background run: consumes :func:`progdemix_tui.engine.execute` in a thread.
+
+:func:`run_job` is called from a Textual thread worker. It never touches widgets: it
+reports through ``emit`` (the app's ``post_message``, which is thread-safe) with the small
+messages below, carrying numbers only — step audio stays in the session folder on disk.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual.message import Message
+
+from progdemix_tui import engine
+from progdemix_tui.engine.progressive import StepMetrics
+
+from ..parameters import RunPlan
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One run: the input file or track folder, the plan, and the session folder to write."""
+
+    input: Path
+    plan: RunPlan
+    folder: Path
+    torch_threads: int | None = None
+
+
+class RunStatus(Message):
+    """A line of status while the run prepares (loading the model, reading the input)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class RunStarted(Message):
+    """The model and input are ready; steps are about to run."""
+
+    def __init__(self, folder: Path, config: engine.RunConfig, sources: tuple[str, ...],
+                 has_references: bool, chunks_per_step: int, description: str) -> None:
+        super().__init__()
+        self.folder = folder
+        self.config = config
+        self.sources = sources
+        self.has_references = has_references
+        self.chunks_per_step = chunks_per_step
+        self.description = description
+
+
+class ChunkProgress(Message):
+    """Chunk ``done`` of ``total`` of step ``step`` is separated."""
+
+    def __init__(self, step: int, done: int, total: int) -> None:
+        super().__init__()
+        self.step = step
+        self.done = done
+        self.total = total
+
+
+class StepCompleted(Message):
+    """A step is on disk; ``metrics`` holds its numbers."""
+
+    def __init__(self, folder: Path, metrics: StepMetrics, total_steps: int) -> None:
+        super().__init__()
+        self.folder = folder
+        self.metrics = metrics
+        self.total_steps = total_steps
+
+
+class RunEnded(Message):
+    """The run is over: ``status`` is complete, converged, cancelled or failed."""
+
+    def __init__(self, folder: Path | None, status: str, steps_done: int,
+                 error: str | None = None) -> None:
+        super().__init__()
+        self.folder = folder
+        self.status = status
+        self.steps_done = steps_done
+        self.error = error
+
+
+_cache_lock = threading.Lock()
+_cached: tuple[engine.SeparatorConfig, engine.Separator] | None = None
+
+
+def get_separator(config: engine.SeparatorConfig) -> engine.Separator:
+    """A separator for ``config``, reusing the last one when the config is unchanged."""
+    global _cached
+    with _cache_lock:
+        if _cached is not None and _cached[0] == config:
+            return _cached[1]
+        _cached = None
+        separator = engine.Separator.from_config(config)
+        _cached = (config, separator)
+        return separator
+
+
+def check_input(path: Path, config: engine.RunConfig) -> bool:
+    """Fail fast, before loading a model, on a bad input. Returns whether references exist."""
+    from progdemix_tui.engine import audio, tracks
+    from progdemix_tui.engine.progressive import check_references
+
+    if not (path.is_dir() and tracks.find_stem(path, "mixture")):
+        audio.info(path)
+    has_refs = tracks.is_track_folder(path)
+    check_references(config, has_refs)
+    return has_refs
+
+
+def run_job(request: RunRequest, cancel: threading.Event,
+            emit: Callable[[Message], object], progress_interval: float = 0.1) -> None:
+    """Run one job to the end, reporting through ``emit``. Never raises."""
+    plan = request.plan
+    done = 0
+    started = False
+    try:
+        if request.torch_threads:
+            import torch
+
+            torch.set_num_threads(request.torch_threads)
+        check_input(request.input, plan.config)
+        emit(RunStatus(f"loading model {plan.model}…"))
+        separator = get_separator(plan.config.separator)
+        if cancel.is_set():
+            raise engine.Cancelled("cancelled")
+        emit(RunStatus(f"reading {request.input.name}…"))
+        prepared = engine.load_input(request.input, separator.samplerate, separator.sources,
+                                     plan.start, plan.duration)
+        length = prepared.mixture.shape[-1]
+        chunks = separator.chunks(length)  # adaptive candidates share each chunk's pass
+        seconds = length / separator.samplerate
+        emit(RunStarted(request.folder, plan.config, separator.sources,
+                        prepared.references is not None, chunks,
+                        f"{separator.model.name} on {separator.device_name}, {seconds:.1f} s"))
+        started = True
+        last = [0.0]
+
+        def on_chunk(step: int, chunk: int, total: int) -> None:
+            now = time.monotonic()
+            if chunk >= total or now - last[0] >= progress_interval:
+                last[0] = now
+                emit(ChunkProgress(step, chunk, total))
+
+        for result in engine.execute(separator, prepared, plan.config, request.folder, cancel,
+                                     on_chunk, stem_format=plan.stem_format):
+            done += 1
+            emit(StepCompleted(request.folder, result.metrics, result.total_steps))
+            del result
+        status = _final_status(request.folder)
+        emit(RunEnded(request.folder, status, done))
+    except engine.Cancelled:
+        emit(RunEnded(request.folder if started else None, "cancelled", done))
+    except engine.ProgdemixError as exc:
+        emit(RunEnded(request.folder if started else None, "failed", done, str(exc)))
+    except Exception as exc:  # a bug or an unexpected library error: report, don't crash
+        emit(RunEnded(request.folder if started else None, "failed", done,
+                      f"{type(exc).__name__}: {exc}"))
+
+
+def _final_status(folder: Path) -> str:
+    try:
+        return engine.open_session(folder).status
+    except engine.ProgdemixError:
+        return "complete"

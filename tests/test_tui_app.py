@@ -1,0 +1,189 @@
+"""End-to-end pilot tests of the TUI at 80×24 with the tiny model and 2 s tracks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from conftest import write_track
+from tui_helpers import screen_text, sync, wait_for, write_fake_session
+
+from progdemix_tui.engine import open_session
+from progdemix_tui.tui.app import ProgdemixApp
+from progdemix_tui.tui.audition import NullBackend
+from progdemix_tui.tui.settings import ENV_DIR, Settings
+from progdemix_tui.tui.widgets.file_browser import FileBrowser
+
+MODELS = [("hdemucs_mmi (not cached)", "hdemucs_mmi"), ("demo (not cached)", "demo")]
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch) -> Path:
+    """A working folder (the cwd) with a track folder, and settings in a tmp config dir."""
+    monkeypatch.setenv(ENV_DIR, str(tmp_path / "config"))
+    folder = tmp_path / "work"
+    write_track(folder / "track", seconds=2.0)
+    monkeypatch.chdir(folder)
+    return folder
+
+
+def make_app(path, model_file, **params) -> ProgdemixApp:
+    settings = Settings.load()
+    settings.params.update({"model_path": str(model_file), "steps": "2", "segment": "1",
+                            "duration": "2", "device": "cpu"})
+    settings.params.update(params)
+    # torch_threads=None: leave the test process's torch threads alone
+    return ProgdemixApp(path, settings=settings, backend=NullBackend("no audio device"),
+                        models=MODELS, torch_threads=None)
+
+
+def session_dirs(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "sessions").glob("*") if p.is_dir())
+
+
+@sync
+async def test_pick_run_select_export(work, tiny_model_path):
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        # pick the track by typing its path
+        await pilot.click("#path-input")
+        await pilot.press(*"track", "enter")
+        await wait_for(pilot, lambda: app.input is not None)
+        assert app.input == Path("track")
+        assert "reference stems found" in app.query_one(FileBrowser).info
+        # set a parameter through the panel
+        await pilot.press("p")
+        app.panel.set_value("steps", "2")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not app.running and len(app.timeline.rows) == 3, 60)
+        assert app.timeline.table.row_count == 3
+        await wait_for(pilot, lambda: "complete" in screen_text(app))
+        assert "★" in screen_text(app)
+        # select step 1 and export its target
+        await pilot.press("t", "down")
+        await wait_for(pilot, lambda: app.player.selection and app.player.selection.step == 1)
+        folder = session_dirs(work)[0]
+        await pilot.press("e")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ExportScreen")
+        await pilot.press("enter")
+        export = folder / "export"
+        await wait_for(pilot, lambda: (export / "manifest.json").is_file(), 20)
+        assert (export / "step001_vocals.wav").is_file()
+        # settings were saved on run
+    saved = json.loads(Settings.load().path.read_text())
+    assert saved["params"]["steps"] == "2"
+    session = open_session(folder)
+    assert session.status == "complete" and len(session.steps) == 3
+
+
+@sync
+async def test_cancel_keeps_completed_steps(work, tiny_model_path):
+    app = make_app("track", tiny_model_path, steps="500")
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.input == Path("track")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(app.timeline.rows) >= 1, 60)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: not app.running, 30)
+        await wait_for(pilot, lambda: "cancelled" in screen_text(app))
+    folder = session_dirs(work)[0]
+    session = open_session(folder)
+    assert session.status == "cancelled"
+    assert 1 <= len(session.steps) < 501
+
+
+@sync
+async def test_invalid_parameters_block_the_run(work, tiny_model_path):
+    app = make_app("track", tiny_model_path, steps="abc", beta_max="2")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r")
+        await pilot.pause()
+        assert not app.running
+        assert app.query_one("#p-steps").has_class("-invalid")
+        assert app.query_one("#p-beta_max").has_class("-invalid")
+        await wait_for(pilot, lambda: "steps must be a whole number" in screen_text(app))
+        assert "cannot run" in screen_text(app)
+        # fixing them clears the flags
+        app.panel.set_value("steps", "1")
+        app.panel.set_value("beta_max", "0.5")
+        await pilot.pause()
+        assert not app.query_one("#p-steps").has_class("-invalid")
+    assert not (work / "sessions").exists()
+
+
+@sync
+async def test_engine_errors_are_shown_and_the_app_survives(work, tiny_model_path):
+    (work / "bad.wav").write_bytes(b"this is not audio at all" * 10)
+    app = make_app("track", tiny_model_path, model_path="", model="no_such_model")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not app.running and app.last_error is not None, 30)
+        assert "unknown model 'no_such_model'" in app.last_error
+        await wait_for(pilot, lambda: "failed" in screen_text(app))
+        assert any("unknown model" in str(n.message) for n in app._notifications)
+        # a file that is not audio is refused as an input, with the reason
+        await pilot.click("#path-input")
+        await pilot.press(*"bad.wav", "enter")
+        await wait_for(pilot, lambda: "not a readable audio" in app.query_one(FileBrowser).info)
+        assert app.input == Path("track")
+        # still responsive: Esc leaves the field, the help screen opens and closes
+        await pilot.press("escape", "question_mark")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "HelpScreen")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "Screen")
+
+
+@sync
+async def test_reopen_session_restores_timeline(work, tiny_model_path):
+    write_fake_session(work / "sessions" / "old-run", steps=3)
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("o")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SessionsScreen")
+        assert "old-run" in screen_text(app)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(app.timeline.rows) == 3)
+        assert app.timeline.best == 1
+        await wait_for(pilot, lambda: "old-run: vocals" in screen_text(app))
+        # A from this session, B from another one
+        write_fake_session(work / "sessions" / "other-run", steps=2)
+        await pilot.press("a")
+        app.open_session_folder(work / "sessions" / "other-run")
+        await pilot.pause()
+        await pilot.press("b")
+        await wait_for(pilot, lambda: app.player.gain_b_db is not None)
+        assert app.player.a.folder.name == "old-run"
+        assert app.player.b.folder.name == "other-run"
+        # export the A/B clips (useful without an audio device)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ExportScreen")
+        await pilot.click("#what-ab")
+        await pilot.click("#export-go")
+        dest = work / "sessions" / "other-run" / "export"
+        await wait_for(pilot, lambda: (dest / "B.wav").is_file(), 20)
+        assert sf.info(str(dest / "A.wav")).frames > 0
+
+
+@sync
+async def test_player_keys_without_audio_device(work, tiny_model_path):
+    write_fake_session(work / "sessions" / "s", steps=3)
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_session_folder(work / "sessions" / "s")
+        await pilot.press("down", "a", "s", "v", "down", "b")
+        await wait_for(pilot, lambda: app.player.b is not None)
+        assert app.player.b.stem == "drums" and app.player.b.source == "y_n"
+        await pilot.press("space")
+        await wait_for(pilot, lambda: "no audio device" in screen_text(app))
+        await pilot.press("right_square_bracket", "l", "right_square_bracket", "l")
+        assert app.player.loop is not None
+        await pilot.press("x")
+        assert app.player.active == "B"
+        await pilot.press("m")
+        await wait_for(pilot, lambda: "X: ?" in screen_text(app))
+        await pilot.press("d")
+        assert app.theme == "textual-light"
+        await pilot.press("z")
+        assert not app.query_one("#sidebar").display

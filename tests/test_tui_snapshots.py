@@ -1,0 +1,65 @@
+"""Snapshot tests of the TUI (pytest-textual-snapshot). Update with --snapshot-update.
+
+Everything rendered is independent of tmp paths and times: the app runs in a tmp folder
+given as ".", the model list is fixed, and the timeline comes from a session with fixed
+metrics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import write_track
+from tui_helpers import write_fake_session
+
+from progdemix_tui.tui.app import ProgdemixApp
+from progdemix_tui.tui.audition import NullBackend
+from progdemix_tui.tui.settings import ENV_DIR, Settings
+
+MODELS = [("hdemucs_mmi (not cached)", "hdemucs_mmi"), ("demo (cached)", "demo")]
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch) -> ProgdemixApp:
+    monkeypatch.setenv(ENV_DIR, str(tmp_path / "config"))
+    work = tmp_path / "work"
+    write_track(work / "track", seconds=1.0)
+    write_fake_session(work / "sessions" / "demo-session", steps=3)
+    monkeypatch.chdir(work)
+    return ProgdemixApp(".", settings=Settings.load(), backend=NullBackend("no audio device"),
+                        models=MODELS, save_settings=False)
+
+
+def test_main_screen_80x24(app, snap_compare):
+    assert snap_compare(app, terminal_size=(80, 24))
+
+
+def test_main_screen_160x48(app, snap_compare):
+    assert snap_compare(app, terminal_size=(160, 48))
+
+
+def test_help_screen(app, snap_compare):
+    assert snap_compare(app, press=["question_mark"], terminal_size=(80, 24))
+
+
+def test_params_tab(app, snap_compare):
+    assert snap_compare(app, press=["p"], terminal_size=(80, 24))
+
+
+def test_timeline_with_metrics(app, snap_compare):
+    async def open_session(pilot) -> None:
+        pilot.app.open_session_folder(Path("sessions/demo-session"))
+        await pilot.press("down")
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=open_session, terminal_size=(80, 24))
+
+
+def test_timeline_wide_without_sidebar(app, snap_compare):
+    async def open_session(pilot) -> None:
+        pilot.app.open_session_folder(Path("sessions/demo-session"))
+        await pilot.press("z", "down", "down", "a")
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=open_session, terminal_size=(100, 24))
