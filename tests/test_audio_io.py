@@ -93,3 +93,14 @@ def test_save_is_atomic_and_reports_unwritable(tmp_path):
     back, rate = sf.read(out)
     assert rate == 44100 and back.shape == (100, 2)
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        out = audio.write_text_atomic(tmp_path / "m.json", "{}")
+    finally:
+        os.umask(old)
+    assert (out.stat().st_mode & 0o777) == 0o644

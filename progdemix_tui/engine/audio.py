@@ -211,6 +211,7 @@ class atomic_path:  # noqa: N801 - used as a context manager like open()
                 f"cannot write in {self.path.parent} ({exc.strerror}); choose another folder."
             ) from None
         self.tmp = Path(name)
+        os.chmod(self.tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; follow the umask instead
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -229,6 +230,19 @@ class atomic_path:  # noqa: N801 - used as a context manager like open()
         if exc is not None and isinstance(exc, (RuntimeError, sf.LibsndfileError)):
             raise OutputError(f"cannot write {self.path} ({_short(exc)}).") from None
         return False
+
+
+def _current_umask() -> int:
+    """The process umask, read from /proc where possible (os.umask would briefly change it,
+    which is not thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

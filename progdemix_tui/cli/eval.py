@@ -1,0 +1,286 @@
+"""``progdemix-tui eval DATASET`` and ``eval-merge``: the study over a MUSDB18-HQ-style dataset.
+
+The work happens in :mod:`progdemix_tui.engine.evaluation`; this module parses arguments,
+shows progress and prints the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import threading
+from pathlib import Path
+
+from rich import box
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from progdemix_tui.engine.config import STEMS
+from progdemix_tui.engine.errors import ConfigError
+
+from .common import (
+    add_loop_arguments,
+    add_model_arguments,
+    config_from_args,
+    err_console,
+    fmt_db,
+    handles_errors,
+    out_console,
+)
+
+EPILOG = """\
+examples:
+  progdemix-tui eval musdb18hq/ --target vocals --steps 10 --new-mixture
+  progdemix-tui eval musdb18hq/ --targets all --steps 10 --sdr --out eval-study
+  progdemix-tui eval musdb18hq/ --mode oracle --steps 10 --oracle-gain 0,3,6,12,inf
+  progdemix-tui eval musdb18hq/ --shard 0/4 --out eval-shard0   (then: eval-merge eval-shard*)
+
+DATASET is a folder of MUSDB18-HQ-style track folders (mixture + drums/bass/other/vocals,
+WAV or FLAC), or a MUSDB18-HQ root (its test/ subset is used). Re-running with the same
+parameters into the same --out resumes: finished tracks are skipped.
+Exit codes: 0 done, 2 usage/input error or parameter mismatch, 130 cancelled (finished
+tracks are kept).
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval", help="evaluate progressive inference over a MUSDB18-HQ-style dataset",
+        description="Evaluate progressive inference on every track of a dataset: per-step "
+                    "SI-SDR (and SDR) tables, summaries and plots; resumable and shardable.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset", metavar="DATASET", help="folder of track folders")
+    group = parser.add_argument_group("evaluation")
+    group.add_argument("--out", metavar="DIR", help="output folder (default eval-<time>); "
+                       "an existing one made with the same parameters is resumed")
+    group.add_argument("--excerpt", type=float, default=30.0, metavar="SEC",
+                       help="excerpt length, starting where no stem is silent (default 30; "
+                            "0: whole tracks)")
+    group.add_argument("--silence-db", type=float, default=-60.0, metavar="DB",
+                       help="a stem quieter than this RMS (dBFS) counts as silent (default -60)")
+    group.add_argument("--new-mixture", action="store_true",
+                       help="use the exact sum of the stems as the mixture (linear mix)")
+    group.add_argument("--sdr", action="store_true",
+                       help="also compute SDR (BSSEval v4 as museval: median over 1 s frames; "
+                            "slow, a few seconds per step)")
+    group.add_argument("--oracle-gain", metavar="G1,G2,…",
+                       help="also sweep the target's relative gain with the true stems: dB "
+                            "values (0,3,6,12,inf) or β values (beta:0,0.5,0.9)")
+    group.add_argument("--shard", metavar="I/N", help="process only tracks I, I+N, I+2N… "
+                       "of the sorted tracks (I from 0 to N-1)")
+    group.add_argument("--no-plots", action="store_true", help="write tables only")
+    add_loop_arguments(parser, target_all=True)
+    add_model_arguments(parser)
+    parser.set_defaults(handler=handle)
+
+    merge = subparsers.add_parser(
+        "eval-merge", help="merge evaluation folders (shards) into one table and plots",
+        description="Merge the outputs of `eval --shard I/N` runs (or any evaluation folders "
+                    "made with the same parameters) into one folder, then rebuild the tables "
+                    "and plots.")
+    merge.add_argument("folders", nargs="+", metavar="DIR", help="evaluation folders")
+    merge.add_argument("--out", metavar="DIR", required=True, help="merged output folder")
+    merge.add_argument("--no-plots", action="store_true", help="write tables only")
+    merge.set_defaults(handler=handle_merge)
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``"I/N"`` → ``(I, N)`` with ``0 <= I < N``; None → ``(0, 1)``."""
+    if text is None:
+        return 0, 1
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard must look like I/N (e.g. 0/4), not {text!r}.") from None
+    if count < 1 or not 0 <= index < count:
+        raise ConfigError(f"--shard {text}: need N ≥ 1 and 0 ≤ I < N.")
+    return index, count
+
+
+@handles_errors
+def handle(args: argparse.Namespace) -> int:
+    from progdemix_tui import engine
+    from progdemix_tui.engine import dataset as ds
+    from progdemix_tui.engine import evaluation as ev
+    from progdemix_tui.engine.job import model_description
+    from progdemix_tui.engine.progressive import check_references
+    from progdemix_tui.engine.session import versions
+
+    targets = STEMS if args.target == "all" else (args.target,)
+    config = config_from_args(args, target=targets[0])
+    if args.excerpt < 0:
+        raise ConfigError("--excerpt must be ≥ 0 seconds (0: whole tracks).")
+    betas = ev.parse_oracle_gains(args.oracle_gain) if args.oracle_gain else ()
+    shard = parse_shard(args.shard)
+    if args.sdr:
+        from progdemix_tui.engine.sdr import check_available
+
+        check_available()
+    settings = ev.EvalSettings(config, tuple(targets), args.excerpt or None, args.new_mixture,
+                               args.sdr, args.silence_db, betas)
+    for target in targets:
+        check_references(settings.config_for(target), True)
+    dataset = ds.open_dataset(args.dataset)
+    out = Path(args.out) if args.out else Path(
+        f"eval-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
+    ev.EvalFolder.check(out, settings)
+    warning = ds.leakage_warning(config.separator.model, dataset)
+    if warning:
+        err_console.print(f"[bold yellow]warning:[/] {warning}")
+
+    with err_console.status(f"loading model {config.separator.model}…"):
+        separator = engine.Separator.from_config(config.separator)
+    for target in targets:
+        settings.config_for(target).validate(separator.sources)
+    info = {"model": model_description(separator), "device": separator.device_name,
+            "versions": versions(), "shard": args.shard,
+            "dataset": {"root": str(dataset.root), "tracks": len(dataset.tracks),
+                        "notes": dataset.notes},
+            "warnings": [warning] if warning else []}
+    folder = ev.EvalFolder.create_or_resume(out, settings, info)
+    work = ev.plan(dataset, settings, folder, shard)
+    for note in dataset.notes:
+        err_console.print(f"[dim]note:[/] {note}")
+    err_console.print(
+        f"model [bold]{separator.model.name}[/] on {separator.device_name}; "
+        f"{len(work.tracks)} track(s)"
+        + (f" in shard {shard[0]}/{shard[1]}" if shard[1] > 1 else "")
+        + f", targets {', '.join(targets)}, {config.steps} steps, {config.mode}"
+        + (f"; resuming: {work.done} done" if work.done else "")
+    )
+    cancel = threading.Event()
+    cancelled = False
+    events = _ProgressEvents(work.runs_left, "tracks" if len(targets) == 1 else "track×target")
+    with events.progress:
+        try:
+            ev.evaluate(separator, work, settings, folder, events, cancel)
+        except KeyboardInterrupt:
+            cancel.set()
+            cancelled = True
+        except engine.Cancelled:
+            cancelled = True
+    tables = ev.finalize(folder, plots=not args.no_plots)
+    print_summary(folder, tables)
+    if cancelled:
+        err_console.print(f"[yellow]cancelled[/]: {out} keeps "
+                          f"{len(folder.results())} finished track run(s); re-run the same "
+                          "command to resume.")
+        return 130
+    err_console.print(f"results written to [bold]{out}[/]")
+    return 0
+
+
+class _ProgressEvents:
+    """Rich progress over (track, target) runs and the steps of the current one."""
+
+    def __init__(self, runs: int, label: str):
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+            console=err_console, transient=False)
+        self.runs = self.progress.add_task(label, total=runs)
+        self.steps = self.progress.add_task("steps", total=None)
+
+    def track_loaded(self, track) -> None:
+        for note in track.notes:
+            self.progress.console.print(f"[dim]note:[/] {track.name}: {note}")
+
+    def track_started(self, name: str, target: str, steps: int) -> None:
+        self.progress.reset(self.steps, total=steps, description=f"{name[:30]} · {target}")
+
+    def chunk(self, step: int, done: int, total: int) -> None:
+        return None
+
+    def step_done(self, step: int) -> None:
+        self.progress.advance(self.steps)
+
+    def track_done(self, result) -> None:
+        self.progress.advance(self.runs)
+
+    def track_skipped(self, name: str, reason: str, runs: int) -> None:
+        self.progress.console.print(f"[yellow]skipped[/] {name}: {reason}")
+        self.progress.advance(self.runs, runs)
+
+
+def summary_table(summary: list[dict], target: str, metric: str = "si_sdr") -> Table:
+    """Per-step table for one target: the target's mean, median, std, min and max over
+    tracks, its mean change since step 0, then the other stems' means."""
+    rows = [r for r in summary if r["target"] == target]
+    stems = [s for s in dict.fromkeys(r["stem"] for r in rows) if s != target]
+    count = max((r["n"] for r in rows if r["metric"] == metric), default=0)
+    label = "SI-SDR" if metric == "si_sdr" else metric.upper()
+    table = Table(title=f"{label} (dB) of target [bold]{target}[/] over {count} track(s); "
+                        "other stems: mean", title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False, padding=(0, 0, 0, 0))
+    for name in ("step", "β", "mean", "median", "std", "min", "max",
+                 "Δ0" if metric == "si_sdr" else "", *stems):
+        table.add_column(name, justify="right", no_wrap=True)
+    index = {(r["step"], r["stem"], r["metric"]): r for r in rows}
+    for step in sorted({r["step"] for r in rows}):
+        main = index.get((step, target, metric))
+        delta = index.get((step, target, "si_sdr_delta"))
+        beta = next((r["beta"] for r in rows if r["step"] == step), None)
+        table.add_row(
+            str(step), "—" if beta is None else f"{beta:.2f}",
+            *[fmt_db(main[k]) if main else "n/a"
+              for k in ("mean", "median", "std", "min", "max")],
+            fmt_db(delta["mean"], signed=True) if delta and metric == "si_sdr" else "",
+            *[fmt_db(index[(step, s, metric)]["mean"]) if (step, s, metric) in index else "n/a"
+              for s in stems],
+        )
+    if metric == "si_sdr":
+        table.caption = "Δ0: mean change of the target since step 0"
+    return table
+
+
+def oracle_table(oracle_summary: list[dict], target: str) -> Table:
+    table = Table(title=f"oracle gain sweep — {target} SI-SDR (dB)", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0, 0, 1))
+    for name in ("gain dB", "β", "n", "mean", "median", "min", "max"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in oracle_summary:
+        if r["target"] == target:
+            table.add_row("alone" if r["gain_db"] is None else f"{r['gain_db']:.1f}",
+                          f"{r['beta']:.3f}", str(r["n"]),
+                          *[fmt_db(r[k]) for k in ("mean", "median", "min", "max")])
+    return table
+
+
+def print_summary(folder, tables) -> None:
+    targets = list(dict.fromkeys(r["target"] for r in tables.rows))
+    for target in targets:
+        out_console.print(summary_table(tables.summary, target))
+        if any(r["metric"] == "sdr" and r["target"] == target for r in tables.summary):
+            out_console.print(summary_table(tables.summary, target, "sdr"))
+        if any(r["target"] == target for r in tables.oracle_summary):
+            out_console.print(oracle_table(tables.oracle_summary, target))
+    if not targets:
+        err_console.print("[yellow]no finished tracks yet[/]")
+    skipped = folder.meta.get("skipped", [])
+    if skipped:
+        err_console.print(f"[yellow]{len(skipped)} track(s) skipped:[/]")
+        for entry in skipped:
+            err_console.print(f"  {entry['track']}: {entry['reason']}")
+    for warning in folder.meta.get("warnings", []):
+        err_console.print(f"[bold yellow]warning:[/] {warning}")
+
+
+@handles_errors
+def handle_merge(args: argparse.Namespace) -> int:
+    from progdemix_tui.engine import evaluation as ev
+
+    report = ev.merge(args.folders, args.out, plots=not args.no_plots)
+    print_summary(report.folder, report.tables)
+    if report.duplicates:
+        err_console.print(f"[yellow]note:[/] {len(report.duplicates)} track run(s) appeared in "
+                          "several folders; the first copy was kept.")
+    err_console.print(f"merged {len(args.folders)} folder(s), "
+                      f"{len(report.folder.results())} track run(s) into [bold]{args.out}[/]")
+    return 0
