@@ -75,7 +75,7 @@ def main() -> None:
           f"{bool(torch.isfinite(out).all())}")
 
     torch.cuda.empty_cache()
-    torch.cuda.set_per_process_memory_fraction(0.04, device)
+    torch.cuda.set_per_process_memory_fraction(0.04, torch.cuda.current_device())
     oom = Separator.from_config(SeparatorConfig(device="cuda", segment=120.0),
                                 model=_wrap("o", HDemucs(sources=SOURCES, channels=48), "o"))
     long_mix = 0.1 * torch.randn(1, 2, 120 * 44100)

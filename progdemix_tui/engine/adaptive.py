@@ -88,5 +88,5 @@ def select(candidate_stems: torch.Tensor, candidate_mixtures: torch.Tensor, beta
     stems_idx = index[None, None].expand(1, candidate_stems.shape[1], -1, -1)
     stems = candidate_stems.gather(0, stems_idx)[0]
     mixture = candidate_mixtures.gather(0, index[None])[0]
-    beta_table = torch.tensor([0.0, *betas])
+    beta_table = torch.tensor([0.0, *betas], device=choice.device)
     return Selection(stems, mixture, choice, beta_table[choice], scores)

@@ -216,7 +216,7 @@ def oracle_gain_sweep(
         y = build_mixture("oracle", b, track.mixture, track.references, index, track.references)
         chunk = None if on_chunk is None else (
             lambda done, total, s=first_step + k: on_chunk(s, done, total))
-        estimate = separator.separate(y[None], chunk, cancel)[0, index]
+        estimate = separator.separate(y[None], chunk, cancel)[0, index].cpu()
         points.append({"beta": b, "gain_db": beta_to_gain(b),
                        "si_sdr": si_sdr_db(estimate, track.references[index]),
                        "input_si_sdr": si_sdr_db(y, track.references[index])})

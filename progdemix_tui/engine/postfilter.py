@@ -21,7 +21,7 @@ def wiener_target(stems: torch.Tensor, mixture: torch.Tensor, target: int,
     length = mixture.shape[-1]
     if length < N_FFT:
         return stems[target]
-    window = torch.hann_window(N_FFT)
+    window = torch.hann_window(N_FFT, device=mixture.device)
     spec = torch.stft(mixture.float(), N_FFT, HOP, window=window, return_complex=True)
     mags = torch.stft(stems.reshape(-1, length).float(), N_FFT, HOP, window=window,
                       return_complex=True).abs()

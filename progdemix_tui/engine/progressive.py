@@ -113,6 +113,10 @@ def run(
     _check_inputs(mixture, references, sources)
     target = sources.index(config.target)
     score_kind = check_references(config, references is not None)
+    # All maths happens on the separator's device; results are handed out on the CPU.
+    device = getattr(separator, "device", torch.device("cpu"))
+    mixture = mixture.to(device)
+    references = references.to(device) if references is not None else None
     rate = separator.samplerate
     loudness = integrated_loudness(mixture, rate) if config.loudness_match else None
 
@@ -127,7 +131,8 @@ def run(
     first = _postfilter(first, mixture, target, config)
     baseline = _metrics(0, None, first, mixture, None, references, sources, target, None,
                         time.perf_counter() - start, 1.0, 0.0)
-    yield IterationResult(baseline, mixture, first, sources, config.target, rate, config.steps)
+    yield IterationResult(baseline, mixture.cpu(), first.cpu(), sources, config.target, rate,
+                          config.steps)
     base_target_sdr = baseline.si_sdr[config.target] if baseline.si_sdr else None
     accompaniment0 = first.sum(0) - first[target]
     previous, previous_mix = first, mixture
@@ -151,7 +156,8 @@ def run(
         change = metrics.estimate_change[config.target] if metrics.estimate_change else None
         metrics.converged = bool(config.early_stop_db is not None and change is not None
                                  and change >= config.early_stop_db)
-        yield IterationResult(metrics, y_n, estimates, sources, config.target, rate, config.steps)
+        yield IterationResult(metrics, y_n.cpu(), estimates.cpu(), sources, config.target, rate,
+                              config.steps)
         if metrics.converged:
             return
         previous, previous_mix = estimates, y_n

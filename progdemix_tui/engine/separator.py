@@ -85,8 +85,8 @@ class Separator:
     ) -> torch.Tensor:
         """Separate ``mix`` ``[batch, channels, time]`` (or ``[channels, time]``).
 
-        Returns ``[batch, sources, channels, time]`` (or ``[sources, channels, time]``) on the
-        CPU in float32. On CUDA out-of-memory the segment is halved and the call retried.
+        Returns ``[batch, sources, channels, time]`` (or ``[sources, channels, time]``) in
+        float32 on the separator's device, so the caller's maths stays there too. On CUDA out-of-memory the segment is halved and the call retried.
         Raises :class:`Cancelled` if ``cancel`` is set.
         """
         squeeze = mix.dim() == 2
@@ -127,6 +127,7 @@ class Separator:
 
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
+        mix = mix.to(self.device)
         random.seed(self.seed)  # apply_model's shift trick draws from `random`
         dtype = torch.float16 if self.half else torch.float32
         # Normalise like demucs.separate does, so quiet and loud inputs behave alike.
@@ -141,7 +142,7 @@ class Separator:
         out = out.float() * std[..., None] + mean[..., None] / len(self.sources)
         if on_chunk is not None and done < total:
             on_chunk(total, total)
-        return out.cpu()
+        return out
 
 
 def timed(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
