@@ -213,7 +213,9 @@ def test_leakage_warnings(tmp_path):
     assert leakage_warning("demo", open_dataset(songs)) is None
     assert leakage_warning("hdemucs_mmi", open_dataset(songs)) is None
     other = write_track(songs / "demo-002", seconds=0.2)
-    (other / "song.json").write_text(json.dumps({"seed": 1234}))
-    assert "1234" in leakage_warning("demo", open_dataset(songs))
+    (other / "song.json").write_text(json.dumps({"seed": 1234}))  # never trained on
+    assert leakage_warning("demo", open_dataset(songs)) is None
+    (other / "song.json").write_text(json.dumps({"seed": 100_123}))  # a training seed
+    assert "100123" in leakage_warning("demo", open_dataset(songs))
     (other / "song.json").unlink()
     assert "unknown" in leakage_warning("demo", open_dataset(songs))

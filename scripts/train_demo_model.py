@@ -1,0 +1,298 @@
+"""Train the small demo HDemucs on synthetic songs from ``progdemix_tui.demo``.
+
+Songs are rendered on the fly by CPU worker processes from training seeds
+(``--seed-base`` and up, 100000 by default; the held-out evaluation seeds 1..20 are never
+used) into a pool kept on the training device; a background thread keeps replacing pool
+entries with new songs. Each batch takes random segments, half of them from one song (a
+coherent mix) and half with every stem from a different song ("remix"), then applies a
+random gain per stem, random channel swaps and occasional silent stems. Loss: L1 on
+waveforms; Adam with warm-up and cosine decay over the time budget; the exponential moving
+average (EMA) of the weights is what gets saved.
+
+Reproduce the shipped model (on one H100, about 8 minutes)::
+
+    python scripts/train_demo_model.py --budget 450 --out $OUT
+
+then, where the whole package is installed, write the half-precision package weights::
+
+    python scripts/train_demo_model.py --export $OUT/demo_fp32.safetensors
+
+and evaluate them with ``python scripts/eval_demo_model.py``. GPU timing makes runs with the
+same seeds close but not bit-identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import queue
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_common import (  # noqa: E402
+    TRAIN_SEED_BASE,
+    VALID_SEEDS,
+    WEIGHTS,
+    build_model,
+    evaluate,
+    format_scores,
+    held_out_songs,
+    si_sdr,
+)
+
+from progdemix_tui.demo import generate_song  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default="out/demo-train", help="folder for checkpoint and log")
+    p.add_argument("--budget", type=float, default=450.0, help="training time budget, seconds")
+    p.add_argument("--max-steps", type=int, default=1_000_000)
+    p.add_argument("--channels", type=int, default=10, help="HDemucs base channels")
+    p.add_argument("--batch", type=int, default=48)
+    p.add_argument("--segment", type=float, default=4.0, help="training segment, seconds")
+    p.add_argument("--song-duration", type=float, default=8.0)
+    p.add_argument("--pool", type=int, default=1024, help="songs kept on the device")
+    p.add_argument("--pool-start", type=int, default=256, help="songs ready before step 1")
+    p.add_argument("--workers", type=int, default=max(1, (mp.cpu_count() or 2) // 2))
+    p.add_argument("--refresh", type=int, default=2, help="most new songs swapped in per step")
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--remix", type=float, default=0.5, help="share of cross-song mixes")
+    p.add_argument("--seed", type=int, default=0, help="torch seed (init, batches)")
+    p.add_argument("--seed-base", type=int, default=TRAIN_SEED_BASE)
+    p.add_argument("--log-every", type=float, default=30.0, help="seconds between log lines")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--resume", metavar="CKPT", help="start from a fp32 checkpoint's weights")
+    p.add_argument("--export", metavar="CKPT",
+                   help="only convert a fp32 checkpoint to the half-precision package weights")
+    p.add_argument("--weights", default=str(WEIGHTS), help="where --export writes")
+    args = p.parse_args(argv)
+    if args.seed_base <= 20:
+        p.error("--seed-base must be above the held-out seeds 1..20")
+    return args
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+
+
+def _render(job: tuple[int, float]) -> np.ndarray:
+    seed, duration = job
+    return generate_song(seed, duration).stems.astype(np.float16)
+
+
+class SongFeeder:
+    """Renders training songs in worker processes; ``get`` returns one if ready."""
+
+    def __init__(self, workers: int, first_seed: int, duration: float, backlog: int = 64):
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = "1"  # inherited by the workers: one thread each
+        self.pool = mp.get_context("spawn").Pool(workers, initializer=_worker_init)
+        self.queue: queue.Queue[np.ndarray] = queue.Queue(maxsize=backlog)
+        self.next_seed, self.duration, self.workers = first_seed, duration, workers
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        pending = []
+        while not self.stop.is_set():
+            while len(pending) < 2 * self.workers:
+                pending.append(self.pool.apply_async(_render, ((self.next_seed, self.duration),)))
+                self.next_seed += 1
+            song = pending.pop(0).get()
+            while not self.stop.is_set():
+                try:
+                    self.queue.put(song, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+
+    def get(self, block: bool = False) -> np.ndarray | None:
+        try:
+            return self.queue.get(block=block)
+        except queue.Empty:
+            return None
+
+    def close(self) -> int:
+        self.stop.set()
+        self.pool.terminate()
+        return self.next_seed
+
+
+def make_batch(pool: torch.Tensor, batch: int, length: int, remix: float,
+               gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random segments ``[B, 4, 2, L]`` (augmented) and their mixtures ``[B, 2, L]``."""
+    n, sources, _, total = pool.shape
+    dev = pool.device
+
+    def rand(*shape):
+        return torch.rand(*shape, generator=gen, device=dev)
+
+    coherent = rand(batch) >= remix
+    idx = (rand(batch, sources) * n).long()
+    idx = torch.where(coherent[:, None], idx[:, :1], idx)
+    offset = (rand(batch, sources) * (total - length)).long()
+    offset = torch.where(coherent[:, None], offset[:, :1], offset)
+    time_idx = offset[..., None] + torch.arange(length, device=dev)
+    src = torch.arange(sources, device=dev)[None, :, None]
+    stems = pool.permute(0, 1, 3, 2)[idx[..., None], src, time_idx].permute(0, 1, 3, 2).float()
+    gain_db = rand(batch, sources) * 15.0 - 12.0  # -12 .. +3 dB per stem
+    gain = 10 ** (gain_db / 20) * (rand(batch, sources) >= 0.03)  # 3 % silent stems
+    stems = stems * gain[..., None, None]
+    swap = rand(batch, sources) < 0.5
+    stems = torch.where(swap[..., None, None], stems.flip(2), stems)
+    return stems.sum(1), stems
+
+
+# --------------------------------------------------------------------------- training
+
+
+def save_checkpoint(model: torch.nn.Module, path: Path) -> None:
+    """fp32 weights in demucs's safetensors format (class/args/kwargs metadata)."""
+    from safetensors.torch import save_file
+
+    args, kwargs = model._init_args_kwargs
+    state = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"klass": "demucs.hdemucs.HDemucs", "args": json.dumps(list(args)),
+            "kwargs": json.dumps(kwargs)}
+    tmp = path.with_suffix(".tmp")
+    save_file(state, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def export(checkpoint: str, weights: str) -> None:
+    """Convert a fp32 checkpoint into the package's half-precision demo weights."""
+    from demucs.hf import load_safetensors_model
+
+    from progdemix_tui.engine.models import save_safetensors
+
+    model = load_safetensors_model(checkpoint)
+    path = save_safetensors(model, weights, half=True)
+    path.chmod(0o644)  # package data: readable by everyone
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB, "
+          f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters)")
+
+
+def train(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log_file = open(out / "train_log.txt", "a", buffering=1)  # noqa: SIM115
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+        log_file.write(msg + "\n")
+
+    t_start = time.time()
+    feeder = SongFeeder(args.workers, args.seed_base, args.song_duration)
+    torch.manual_seed(args.seed)
+    dev = torch.device(args.device)
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    model = build_model(channels=args.channels).to(dev)
+    if args.resume:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(args.resume))
+    ema = build_model(channels=args.channels).to(dev)
+    ema.load_state_dict(model.state_dict())
+    params = sum(p.numel() for p in model.parameters())
+    log(f"args {json.dumps(vars(args))}")
+    log(f"device {dev} {torch.cuda.get_device_name(dev) if dev.type == 'cuda' else ''} "
+        f"torch {torch.__version__}; model {params / 1e6:.2f} M parameters")
+
+    samples = int(args.song_duration * 44100)
+    pool = torch.empty(args.pool, 4, 2, samples, dtype=torch.float16, device=dev)
+    filled = min(args.pool_start, args.pool)
+    for i in range(filled):
+        pool[i] = torch.from_numpy(feeder.get(block=True))
+    log(f"{filled} songs ready after {time.time() - t_start:.1f} s (pool fills up to {args.pool})")
+    valid = torch.from_numpy(np.stack([generate_song(s, 6.0).stems for s in VALID_SEEDS])).to(dev)
+
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    gen = torch.Generator(device=dev).manual_seed(args.seed)
+    length = int(args.segment * 44100)
+    t0 = time.time()
+    last_log, step, slot, swapped, losses = t0, 0, 0, 0, []
+    while step < args.max_steps:
+        frac = (time.time() - t0) / args.budget
+        if frac >= 1.0:
+            break
+        lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        for _ in range(args.refresh):
+            song = feeder.get()
+            if song is None:
+                break
+            if filled < args.pool:  # grow the pool first, then replace the oldest songs
+                pool[filled] = torch.from_numpy(song).to(dev)
+                filled += 1
+            else:
+                pool[slot] = torch.from_numpy(song).to(dev)
+                slot = (slot + 1) % args.pool
+            swapped += 1
+        mix, stems = make_batch(pool[:filled], args.batch, length, args.remix, gen)
+        est = model(mix)
+        loss = torch.nn.functional.l1_loss(est, stems)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        with torch.no_grad():
+            decay = min(args.ema, (1 + step) / (10 + step))
+            torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - decay)
+            for b_ema, b in zip(ema.buffers(), model.buffers(), strict=True):
+                b_ema.copy_(b)
+        losses.append(loss.detach())
+        step += 1
+        if time.time() - last_log >= args.log_every:
+            last_log = time.time()
+            with torch.no_grad():
+                ema.eval()
+                v = si_sdr(ema(valid.sum(1)), valid).mean(-1).mean(0).cpu().numpy()
+            mean_loss = torch.stack(losses).mean().item()
+            losses.clear()
+            log(f"t {last_log - t0:6.0f} s  step {step:6d}  lr {lr:.2e}  loss {mean_loss:.4f}  "
+                f"valid SI-SDR d/b/o/v {' '.join(f'{x:5.2f}' for x in v)}  "
+                f"songs seen {args.pool_start + swapped}")
+            save_checkpoint(ema, out / "demo_fp32.safetensors")
+    last_seed = feeder.close()
+    train_s = time.time() - t0
+    log(f"trained {step} steps in {train_s:.0f} s ({step / train_s:.2f} steps/s); "
+        f"training seeds {args.seed_base}..{last_seed - 1} (held-out 1..20 unused)")
+    save_checkpoint(ema, out / "demo_fp32.safetensors")
+    ema.half().float()  # score what the fp16 package file will hold
+    scores = evaluate(ema, held_out_songs(), device=str(dev))
+    log("held-out seeds 1..20, 6 s each, one-shot apply_model SI-SDR (EMA, fp16-rounded):\n"
+        + format_scores(scores))
+    log(f"total {time.time() - t_start:.0f} s")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.export:
+        export(args.export, args.weights)
+        return 0
+    train(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
