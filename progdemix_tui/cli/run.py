@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -19,6 +20,9 @@ from .common import (
     handles_errors,
     out_console,
 )
+
+if TYPE_CHECKING:
+    from progdemix_tui.engine import Separator
 
 EPILOG = """\
 examples:
@@ -105,12 +109,14 @@ def handle(args: argparse.Namespace) -> int:
             err_console.print(f"[yellow]cancelled[/]: session {out} keeps {len(results)} "
                               "completed step(s).")
             return 130
+    for note in separator.notes:
+        err_console.print(f"[yellow]note:[/] {note}")
     _print_results(results, config, prepared.references is not None, args.json)
     err_console.print(f"session written to [bold]{out}[/]")
     return 0
 
 
-def load_separator(config) -> object:
+def load_separator(config) -> Separator:
     """Load the model; a spinner when cached, the downloader's own progress bar otherwise."""
     from progdemix_tui import engine
     from progdemix_tui.engine.models import known_models, model_status
