@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 import torch
 
@@ -28,7 +29,7 @@ StepProgress = Callable[[int, int, int], None]
 """Called as ``on_chunk(step, done, total)`` after each chunk the separator processes."""
 
 
-class SeparatorLike:
+class SeparatorLike(Protocol):
     """What :func:`run` needs from a separator (see :class:`.separator.Separator`)."""
 
     sources: tuple[str, ...]
@@ -36,7 +37,7 @@ class SeparatorLike:
 
     def separate(self, mix: torch.Tensor, on_chunk=None, cancel=None) -> torch.Tensor:
         """``[batch, channels, time]`` → ``[batch, sources, channels, time]``."""
-        raise NotImplementedError
+        ...
 
 
 @dataclass
