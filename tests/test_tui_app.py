@@ -182,7 +182,7 @@ async def test_player_keys_without_audio_device(work, tiny_model_path):
         await pilot.press("x")
         assert app.player.active == "B"
         await pilot.press("m")
-        await wait_for(pilot, lambda: "X: ?" in screen_text(app))
+        await wait_for(pilot, lambda: "1: ? │ 2: ?" in screen_text(app))
         await pilot.press("d")
         assert app.theme == "textual-light"
         await pilot.press("z")

@@ -63,3 +63,27 @@ def test_timeline_wide_without_sidebar(app, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, run_before=open_session, terminal_size=(100, 24))
+
+
+async def _mark_ab(pilot) -> None:
+    pilot.app.open_session_folder(Path("sessions/demo-session"))
+    await pilot.press("z", "a", "down", "down", "b")
+    for _ in range(200):  # A and B are read and level-matched in a thread
+        if pilot.app.player.levels is not None:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause()
+
+
+def test_ab_marks_with_loudness_gain(app, snap_compare):
+    assert snap_compare(app, run_before=_mark_ab, terminal_size=(100, 24))
+
+
+def test_abx_test_running(app, snap_compare):
+    async def abx(pilot) -> None:
+        await _mark_ab(pilot)
+        await pilot.press("M", "x", "x")
+        pilot.app.clear_notifications()  # the toast would hide the player bar
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=abx, terminal_size=(80, 24))

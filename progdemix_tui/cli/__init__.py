@@ -45,9 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+TUI_OPTIONS = ("--model", "--out", "--session", "--audio-device")
+"""Options of the TUI itself (``progdemix_tui.tui.app.build_parser``): a command line that
+starts with one of them opens the TUI."""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
+    if argv and argv[0].split("=", 1)[0] in TUI_OPTIONS:
+        return _open_tui(parser, argv)
     if argv and not argv[0].startswith("-") and argv[0] not in parser._subparsers._group_actions[0].choices:  # noqa: SLF001
         return _open_tui(parser, argv)
     if not argv:

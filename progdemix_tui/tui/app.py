@@ -33,7 +33,7 @@ from progdemix_tui.engine import tracks
 from progdemix_tui.engine.errors import ProgdemixError
 from progdemix_tui.engine.session import default_session_name, export_step, open_session
 
-from .audition import SOURCES, Cue, export_clips, load_cue, match_gain_db, open_backend
+from .audition import SOURCES, Cue, export_clips, load_cue, match_levels, open_backend, parse_device
 from .keys import bindings
 from .parameters import RunPlan, describe_errors
 from .screens.export import ExportRequest, ExportScreen
@@ -67,7 +67,8 @@ class ProgdemixApp(App[int]):
 
     def __init__(self, path: str | Path | None = None, *, settings: Settings | None = None,
                  backend=None, models: list[tuple[str, str]] | None = None,
-                 torch_threads: int | str | None = "auto", save_settings: bool = True) -> None:
+                 torch_threads: int | str | None = "auto", save_settings: bool = True,
+                 audio_device: int | str | None = None, notices: Iterable[str] = ()) -> None:
         super().__init__()
         self.settings = settings if settings is not None else Settings.load()
         self.save_settings = save_settings
@@ -77,7 +78,9 @@ class ProgdemixApp(App[int]):
             torch_threads = max(1, (os.cpu_count() or 2) - 1)
         self.torch_threads = torch_threads if isinstance(torch_threads, int) else None
         self.models = models
-        self.backend = backend if backend is not None else open_backend()
+        self.audio_device = audio_device
+        self.backend = backend if backend is not None else open_backend(audio_device)
+        self.notices = list(notices)
         self.input: Path | None = None
         root = Path(".")
         if path is not None:
@@ -122,6 +125,8 @@ class ProgdemixApp(App[int]):
     def on_mount(self) -> None:
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning")
+        for notice in self.notices:
+            self.notify(notice, title="model", severity="warning", timeout=12)
         if self.input is not None:
             self.query_one(FileBrowser).choose(self.input)
         else:
@@ -176,11 +181,15 @@ class ProgdemixApp(App[int]):
             if first is not None:
                 self.query_one(f"#p-{first}").focus()
             return
+        highlighted = None
         if self.input is None:
-            self._label("cannot run: choose an input first")
-            self.notify("choose an input file or track folder first (Files tab, Enter)",
-                        severity="error")
-            return
+            highlighted = self.query_one(FileBrowser).highlighted_input()
+            if highlighted is None:
+                self._label("cannot run: choose an input first")
+                self.notify("choose an input file or track folder first (Files tab, Enter)",
+                            severity="error")
+                return
+            self.input = highlighted
         text, ok = describe(self.input)
         if not ok:
             self.notify(f"cannot run: {text}", severity="error")
@@ -196,7 +205,12 @@ class ProgdemixApp(App[int]):
         self.run_chunks = 1
         self.run_started = time.monotonic()
         self.query_one("#progress", ProgressBar).update(total=None, progress=0)
-        self._label(f"starting: {self.input.name}")
+        if highlighted is not None:
+            note = f"no input chosen: running the highlighted {self.input.name}"
+            self.notify(note, timeout=4)
+            self._label(f"{note} — starting")
+        else:
+            self._label(f"starting: {self.input.name}")
         self.timeline.reset(folder, plan.config.target, (), False,
                             f"{folder.name}: preparing…")
         self._run_worker(RunRequest(self.input, plan, folder, self.torch_threads))
@@ -359,19 +373,19 @@ class ProgdemixApp(App[int]):
             xa, rate = load_cue(a) if a is not None else (None, 0)
             xb, rate_b = load_cue(b) if b is not None else (None, 0)
             rate = rate or rate_b
-            gain = match_gain_db(xa, xb) if xa is not None and xb is not None else None
-            self.backend.load(xa, xb, rate, gain or 0.0)
+            levels = match_levels(xa, xb, rate) if xa is not None and xb is not None else None
+            self.backend.load(xa, xb, rate, levels)
         except Exception as exc:  # unreadable files, device errors: report, keep going
-            self.call_from_thread(self.player.say, f"cannot load A/B: {exc}")
+            text = f"cannot load A/B: {exc}"
+
+            def failed() -> None:
+                self.player.loaded(None, self.player.duration)
+                self.player.say(text)
+
+            self.call_from_thread(failed)
             return
         lengths = [x.shape[-1] for x in (xa, xb) if x is not None]
-
-        def done() -> None:
-            self.player.gain_b_db = gain
-            self.player.duration = min(lengths) / rate
-            self.player.refresh_bar()
-
-        self.call_from_thread(done)
+        self.call_from_thread(self.player.loaded, levels, min(lengths) / rate)
 
     def action_toggle_ab(self) -> None:
         self.player.toggle_ab()
@@ -385,8 +399,12 @@ class ProgdemixApp(App[int]):
     def action_loop(self) -> None:
         self.player.toggle_loop()
 
-    def action_blind(self) -> None:
-        self.notify(self.player.toggle_blind(), timeout=4)
+    def action_blind(self, mode: str = "ab") -> None:
+        """m: blind A/B (M: ABX); while a test runs, either reveals and ends it."""
+        self.notify(self.player.start_blind(mode), timeout=5)
+
+    def action_blind_answer(self, key: str) -> None:
+        self.player.answer(str(key))
 
     # ------------------------------------------------------------------ export
 
@@ -415,7 +433,7 @@ class ProgdemixApp(App[int]):
                     raise ProgdemixError("mark A and B first (a, b)")
                 xa, rate = load_cue(a)
                 xb, _ = load_cue(b)
-                written = export_clips(xa, xb, rate, match_gain_db(xa, xb), request.dest,
+                written = export_clips(xa, xb, rate, match_levels(xa, xb, rate), request.dest,
                                        self.player.loop, request.fmt)
             else:
                 session = open_session(cue.folder)
@@ -463,6 +481,10 @@ class ProgdemixApp(App[int]):
                             self.action_export)
         yield SystemCommand("Open session", "Open a previous run from the sessions folder (o)",
                             self.action_sessions)
+        yield SystemCommand("Blind A/B test", "A and B hidden as 1/2; 1/2 picks; m reveals (m)",
+                            lambda: self.action_blind("ab"))
+        yield SystemCommand("ABX test", "Is X A or B? 1/2 answers; M reveals (M)",
+                            lambda: self.action_blind("abx"))
         yield SystemCommand("Keys", "Show every key (?)", self.action_help)
         yield SystemCommand("Toggle side panel", "Hide/show files and parameters (z)",
                             self.action_toggle_sidebar)
@@ -485,29 +507,72 @@ class ProgdemixApp(App[int]):
             self.settings.save()
 
 
+DEFAULT_MODEL = "hdemucs_mmi"
+OFFLINE_NOTICE = ("hdemucs_mmi is not cached and cannot be downloaded offline: using the demo "
+                  "model; choose another in Params")
+
+
+def offline_model_fallback(settings: Settings, status=None) -> str | None:
+    """Preselect the bundled ``demo`` model when the default one is not cached.
+
+    Only when the user has not chosen a model (no ``model`` in the saved settings, no
+    ``--model``: the caller skips this then), no model path is set, the default
+    ``hdemucs_mmi`` is not cached and the demo weights are present. Returns the one-time
+    notice to show, or None (nothing changed: then a run's error explains a missing model).
+    """
+    if "model" in settings.stored or settings.params.get("model_path") \
+            or settings.params.get("model", DEFAULT_MODEL) != DEFAULT_MODEL:
+        return None
+    if status is None:
+        from progdemix_tui.engine.models import model_status as status
+    try:
+        if status(DEFAULT_MODEL).cached or not status("demo").cached:
+            return None
+    except Exception:  # a broken cache must not stop the app from opening
+        return None
+    settings.params["model"] = "demo"
+    return OFFLINE_NOTICE
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="progdemix-tui", description="Open the progdemix-tui terminal app.")
+        prog="progdemix-tui", description="Open the progdemix-tui terminal app.",
+        epilog="`progdemix-tui devices` lists the audio output devices.")
     parser.add_argument("path", nargs="?", metavar="PATH",
                         help="folder to browse, or an audio file / track folder to open")
     parser.add_argument("--model", help="model name or .safetensors path (saved as last used)")
     parser.add_argument("--out", metavar="DIR", help="sessions folder (saved as last used)")
     parser.add_argument("--session", metavar="DIR", help="open this session folder")
+    parser.add_argument("--audio-device", metavar="NAME|INDEX",
+                        help="audio output device: index or (part of) its name, as listed by "
+                             "`progdemix-tui devices`; '' = the default (saved as last used)")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_app(argv: list[str] | None = None, **kwargs) -> ProgdemixApp:
+    """The app for command line ``argv`` (``kwargs`` go to :class:`ProgdemixApp`)."""
     args = build_parser().parse_args(argv or [])
     settings = Settings.load()
+    notices = []
     if args.model:
         key = "model_path" if Path(args.model).suffix or "/" in args.model else "model"
         settings.params[key] = args.model
         if key == "model":
             settings.params["model_path"] = ""
+    elif (notice := offline_model_fallback(settings)) is not None:
+        notices.append(notice)
     if args.out:
         settings.params["out"] = args.out
-    app = ProgdemixApp(args.path, settings=settings)
+    if args.audio_device is not None:
+        settings.ui["audio_device"] = args.audio_device.strip()
+    device = parse_device(settings.ui.get("audio_device", ""))
+    app = ProgdemixApp(args.path, settings=settings, audio_device=device, notices=notices,
+                       **kwargs)
     if args.session:
         app.call_later(app.open_session_folder, Path(args.session))
-    result = app.run()
+    return app
+
+
+def main(argv: list[str] | None = None) -> int:
+    result = build_app(argv).run()
     return int(result or 0)

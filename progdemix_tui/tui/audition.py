@@ -3,7 +3,12 @@ session folder, level matching, and an optional audio backend.
 
 No Textual here. Playback uses :mod:`progdemix_tui.audio` when it is importable and an
 output device opens; otherwise :class:`NullBackend` keeps the bar working without sound
-(A/B marks, loop and export of A/B clips all still work).
+(A/B marks, loop, blind tests and export of A/B clips all still work).
+
+Level matching (:func:`match_levels`) measures integrated loudness like the audio player
+(ITU-R BS.1770, pyloudnorm, via :func:`progdemix_tui.engine.mixing.integrated_loudness`)
+and falls back to RMS only where loudness is undefined; the same gains are played, shown in
+the player bar and applied to exported A/B clips.
 """
 
 from __future__ import annotations
@@ -68,37 +73,76 @@ def rms_db(samples: torch.Tensor) -> float | None:
     return 20 * math.log10(value) if value > 1e-9 else None
 
 
-def match_gain_db(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Gain (dB) that brings B to A's RMS level; 0 when either is silent."""
-    la, lb = rms_db(a), rms_db(b)
-    return 0.0 if la is None or lb is None else la - lb
+@dataclass(frozen=True)
+class LevelMatch:
+    """Gains (dB, attenuation only: the louder one is turned down) that give A and B the
+    same level, and how the level was measured: ``"LUFS"`` (integrated loudness, ITU-R
+    BS.1770, as the audio player does), ``"RMS"`` (only when loudness is undefined: clips
+    under 0.4 s, or below the −70 LUFS gate) or None (silence: no gain)."""
+
+    gain_a_db: float = 0.0
+    gain_b_db: float = 0.0
+    method: str | None = None
+
+    @property
+    def relative_db(self) -> float:
+        """B's gain relative to A (the figure the player bar shows)."""
+        return self.gain_b_db - self.gain_a_db
+
+    def describe(self) -> str:
+        if self.method is None:
+            return "B ±0dB (silent)"
+        return f"B{self.relative_db:+.1f}dB {self.method}"
 
 
-def export_clips(a: torch.Tensor, b: torch.Tensor, rate: int, gain_b_db: float, dest: Path,
+def match_levels(a: torch.Tensor, b: torch.Tensor, rate: int) -> LevelMatch:
+    """Level-match A and B by integrated loudness, falling back to RMS when it is undefined."""
+    from progdemix_tui.engine.mixing import integrated_loudness
+
+    la, lb = integrated_loudness(a, rate), integrated_loudness(b, rate)
+    method = "LUFS"
+    if la is None or lb is None:
+        la, lb, method = rms_db(a), rms_db(b), "RMS"
+    if la is None or lb is None:
+        return LevelMatch()
+    ref = min(la, lb)
+    return LevelMatch(ref - la, ref - lb, method)
+
+
+def apply_gain(x: torch.Tensor, db: float) -> torch.Tensor:
+    return x if db == 0.0 else x * (10 ** (db / 20))
+
+
+def export_clips(a: torch.Tensor, b: torch.Tensor, rate: int, levels: LevelMatch, dest: Path,
                  loop: tuple[float, float] | None = None, fmt: str = "wav") -> list[Path]:
-    """Write A and level-matched B (the loop region, if set) as ``A.<fmt>``, ``B.<fmt>``."""
+    """Write level-matched A and B (the loop region, if set) as ``A.<fmt>``, ``B.<fmt>``,
+    with the gains the player uses (measured over the whole cues)."""
     if loop is not None:
         s, e = int(loop[0] * rate), int(loop[1] * rate)
         a, b = a[..., s:e], b[..., s:e]
-    b = b * (10 ** (gain_b_db / 20))
-    out = []
-    for name, x in (("A", a), ("B", b)):
-        if fmt == "flac" and float(x.abs().max()) > 1.0:
-            x = x / float(x.abs().max())
-        out.append(audio.save(dest / f"{name}.{fmt}", x, rate))
-    return out
+    a, b = apply_gain(a, levels.gain_a_db), apply_gain(b, levels.gain_b_db)
+    if fmt == "flac":  # integer FLAC clips above full scale: scale both alike (keeps the match)
+        peak = max(float(a.abs().max()) if a.numel() else 0.0,
+                   float(b.abs().max()) if b.numel() else 0.0)
+        if peak > 1.0:
+            a, b = a / peak, b / peak
+    return [audio.save(dest / f"{name}.{fmt}", x, rate) for name, x in (("A", a), ("B", b))]
 
 
 class NullBackend:
-    """No audio device: nothing sounds, but the bar's state still works."""
+    """No audio device: nothing sounds, but the bar's state still works, blind tests
+    included (a :class:`progdemix_tui.audio.BlindTest` over A and B, without a player)."""
 
     available = False
 
-    def __init__(self, reason: str = "no audio device") -> None:
+    def __init__(self, reason: str = "no audio device", blind_seed: int | None = None) -> None:
         self.reason = reason
+        self.blind_seed = blind_seed
+        self._blind = None
+        self._slot: str | None = None
 
     def load(self, a: torch.Tensor | None, b: torch.Tensor | None, rate: int,
-             gain_b_db: float) -> None:
+             levels: LevelMatch | None = None) -> None:
         pass
 
     def play(self) -> None:
@@ -119,18 +163,59 @@ class NullBackend:
     def position(self) -> float | None:
         return None
 
+    # blind tests: the same calls as the player's (start_blind, select_slot, ...)
+    def start_blind(self, mode: str) -> None:
+        from progdemix_tui.audio.blind import BlindTest
+
+        self._blind = BlindTest("A", "B", mode, self.blind_seed)
+        self._slot = self._blind.slots[0]
+
+    def _test(self):
+        if self._blind is None:
+            raise ValueError("no blind test running")
+        return self._blind
+
+    def select_slot(self, slot: str) -> None:
+        self._test().source_for(slot)  # validates the slot
+        self._slot = slot
+
+    def blind_answer(self, choice: str) -> bool | None:
+        return self._test().answer(choice)
+
+    def reveal(self) -> dict[str, str]:
+        return self._test().reveal()
+
+    def stop_blind(self) -> None:
+        self._blind, self._slot = None, None
+
+    def blind_state(self):
+        return None if self._blind is None else self._blind.state()
+
     def close(self) -> None:
         pass
 
 
-def open_backend():
-    """The best available backend: :mod:`progdemix_tui.audio`'s player, else NullBackend."""
+def parse_device(text: str | int | None) -> int | str | None:
+    """``--audio-device`` text: an index (digits), a name, or None (empty: the default)."""
+    if text is None or isinstance(text, int):
+        return text
+    text = text.strip()
+    if not text:
+        return None
+    return int(text) if text.isdigit() else text
+
+
+def open_backend(device: int | str | None = None):
+    """The best available backend: :mod:`progdemix_tui.audio`'s player on ``device`` (index,
+    name or None for the default output), else NullBackend saying why."""
     try:
         from .player_backend import PlayerBackend
     except Exception as exc:  # the audio package is missing or broken
         return NullBackend(f"no audio ({type(exc).__name__})")
     try:
-        return PlayerBackend()
-    except Exception as exc:  # no PortAudio, no output device, …
+        return PlayerBackend(device=device)
+    except Exception as exc:  # no PortAudio, no output device, an unknown --audio-device…
+        if getattr(exc, "kind", None) == "invalid_device":
+            return NullBackend(f"no audio device {device!r} (progdemix-tui devices lists them)")
         reason = getattr(exc, "reason", None) or str(exc).strip() or type(exc).__name__
         return NullBackend(str(reason).splitlines()[0][:80])

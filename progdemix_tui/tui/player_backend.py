@@ -10,30 +10,47 @@ from __future__ import annotations
 
 import threading
 
-from progdemix_tui.audio import Player, list_output_devices
+from progdemix_tui.audio import BlindState, Player, list_output_devices
+from progdemix_tui.audio.devices import resolve_device
 from progdemix_tui.audio.errors import no_device
+
+from .audition import LevelMatch, apply_gain
 
 
 class PlayerBackend:
-    """A/B playback of two cues, level-matched by the player (integrated loudness)."""
+    """A/B playback of two cues on output ``device`` (index, name or None: the default).
+
+    Level matching is done by the app (:func:`.audition.match_levels`: integrated loudness,
+    RMS when undefined) and applied here as gains on the sources, so what plays is exactly
+    what the bar shows and the A/B clip export writes. Blind tests use the player's own
+    (``start_blind``, ``select_slot``, ``blind_answer``, ``reveal``), which need no stream.
+    """
 
     available = True
     reason = ""
 
-    def __init__(self, check_devices: bool = True) -> None:
-        if check_devices and not list_output_devices():  # raises AudioUnavailable
-            raise no_device("no audio output device found")
+    def __init__(self, check_devices: bool = True, device: int | str | None = None) -> None:
+        if check_devices:
+            if device is not None:
+                resolve_device(device)  # raises AudioUnavailable("invalid_device", ...)
+            elif not list_output_devices():  # raises AudioUnavailable
+                raise no_device("no audio output device found")
+        self.device = device
         self._player: Player | None = None
         self._lock = threading.Lock()
         self._which = "A"
         self._loop: tuple[float, float] | None = None
 
-    def load(self, a, b, rate: int, gain_b_db: float) -> None:
-        """Replace the sources with ``a`` and ``b`` (tensors ``[channels, time]``)."""
-        player = Player(rate)
+    def load(self, a, b, rate: int, levels: LevelMatch | None = None) -> None:
+        """Replace the sources with ``a`` and ``b`` (tensors ``[channels, time]``), with the
+        level-matching gains ``levels``."""
+        levels = levels or LevelMatch()
+        a = apply_gain(a, levels.gain_a_db) if a is not None else None
+        b = apply_gain(b, levels.gain_b_db) if b is not None else None
+        player = Player(rate, device=self.device)
         player.add("A", a if a is not None else b, rate)
         player.add("B", b if b is not None else a, rate)
-        player.set_ab("A", "B", level_match=True)
+        player.set_ab("A", "B", level_match=False)
         player.select(self._which)
         with self._lock:
             old, self._player = self._player, player
@@ -72,6 +89,31 @@ class PlayerBackend:
             self._player.clear_loop()
         else:
             self._player.set_loop(*loop)
+
+    # ------------------------------------------------------------------ blind tests
+    def _loaded(self) -> Player:
+        if self._player is None:
+            raise ValueError("A and B are not loaded yet")
+        return self._player
+
+    def start_blind(self, mode: str) -> None:
+        self._loaded().start_blind(mode)
+
+    def select_slot(self, slot: str) -> None:
+        self._loaded().select_slot(slot)
+
+    def blind_answer(self, choice: str) -> bool | None:
+        return self._loaded().blind_answer(choice)
+
+    def reveal(self) -> dict[str, str]:
+        return self._loaded().reveal()
+
+    def stop_blind(self) -> None:
+        if self._player is not None:
+            self._player.stop_blind()
+
+    def blind_state(self) -> BlindState | None:
+        return None if self._player is None else self._player.state.blind
 
     def position(self) -> float | None:
         return None if self._player is None else self._player.position

@@ -44,7 +44,9 @@ DEFAULTS: dict[str, str | bool] = {
 }
 """Every parameter of the panel with its default (text for inputs, bool for checkboxes)."""
 
-UI_DEFAULTS: dict[str, str] = {"theme": "textual-dark"}
+UI_DEFAULTS: dict[str, str] = {"theme": "textual-dark", "audio_device": ""}
+"""UI preferences: the theme, and the audio output device (``--audio-device``: an index or a
+name; empty = the default output)."""
 
 
 def config_dir() -> Path:
@@ -75,6 +77,7 @@ class Settings:
     ui: dict[str, str] = field(default_factory=lambda: dict(UI_DEFAULTS))
     path: Path | None = None
     problem: str | None = None  # why the file could not be read, if it could not
+    stored: set[str] = field(default_factory=set)  # params the file held (chosen earlier)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:
@@ -93,12 +96,14 @@ class Settings:
             value = params.get(key)
             if isinstance(default, bool) and isinstance(value, bool):
                 out.params[key] = value
+                out.stored.add(key)
             elif isinstance(default, str) and isinstance(value, (str, int, float)):
                 out.params[key] = str(value)
+                out.stored.add(key)
         ui = data.get("ui", {}) if isinstance(data, dict) else {}
         for key in UI_DEFAULTS:
-            if isinstance(ui.get(key), str):
-                out.ui[key] = ui[key]
+            if isinstance(ui.get(key), (str, int)) and not isinstance(ui.get(key), bool):
+                out.ui[key] = str(ui[key])
         return out
 
     def save(self) -> Path | None:

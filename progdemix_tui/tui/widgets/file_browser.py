@@ -82,6 +82,18 @@ class FileBrowser(Vertical):
         self.query_one("#file-info", Static).update(self.info)
         return text, ok
 
+    def highlighted_input(self) -> Path | None:
+        """The tree's highlighted entry if it is usable as an input (an audio file or a
+        MUSDB-style track folder), else None."""
+        node = self.tree.cursor_node
+        entry = node.data if node is not None else None
+        if entry is None:
+            return None
+        path = Path(entry.path)
+        if not (is_audio(path) or (path.is_dir() and tracks.find_stem(path, "mixture"))):
+            return None
+        return path if describe(path)[1] else None
+
     def choose(self, path: Path) -> bool:
         """Make ``path`` the input if it is usable; returns whether it was."""
         text, ok = self.show_info(path)

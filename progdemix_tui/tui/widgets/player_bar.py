@@ -1,18 +1,33 @@
-"""Player bar: the selection, A and B marks, what plays, position, loop, blind mode.
+"""Player bar: the selection, A and B marks, what plays, position, loop, blind tests.
 
 It keeps the A/B state and drives an audio backend (see :mod:`..audition`). Without an
-audio device it says so once and keeps working: marks, loop and A/B clip export still do.
+audio device it says so once and keeps working: marks, loop, blind tests and A/B clip
+export still do.
+
+Blind tests are the audio package's (:class:`progdemix_tui.audio.BlindTest`, through the
+backend): ``"ab"`` hides A and B as slots 1 and 2 in a random order per trial (answer: the
+one you prefer); ``"abx"`` keeps A and B and adds X, secretly one of them (answer: what X
+is). The bar shows the slot playing and the tally, never the mapping until revealed.
 """
 
 from __future__ import annotations
-
-import random
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from ..audition import Cue, NullBackend
+from ..audition import Cue, LevelMatch, NullBackend
+
+BLIND_HINT = {"ab": "blind A/B: x 1↔2 · 1/2 = prefer · m reveals",
+              "abx": "ABX: x A→B→X · 1 = X is A, 2 = X is B · M reveals"}
+
+
+def tally_text(state) -> str:
+    """The running score of a blind test (a :class:`progdemix_tui.audio.BlindState`)."""
+    t = state.tally
+    if state.mode == "abx":
+        return f"ABX #{state.trial} {t.correct}/{t.trials} right p={t.p_value:.2f}"
+    return f"blind #{state.trial} prefer A {t.prefer.get('A', 0)} B {t.prefer.get('B', 0)}"
 
 
 def clock(seconds: float | None) -> str:
@@ -37,9 +52,11 @@ class PlayerBar(Vertical):
         self.duration: float | None = None
         self.loop: tuple[float, float] | None = None
         self.loop_start: float | None = None
-        self.blind = False
-        self._swap = False
-        self.gain_b_db: float | None = None
+        self.blind_mode: str | None = None  # "ab" | "abx" while a blind test runs
+        self.blind_state = None  # the backend's BlindState (tally, trial)
+        self.slot: str | None = None  # the blind slot playing
+        self.loading = False  # A/B being read and level-matched
+        self.levels: LevelMatch | None = None
         self.message = "" if self.backend.available else f"{self.backend.reason}: " \
             "marks work; export A/B clips with e"
 
@@ -56,8 +73,20 @@ class PlayerBar(Vertical):
         self.selection = cue
         self.refresh_bar()
 
+    @property
+    def blind(self) -> bool:
+        return self.blind_mode is not None
+
+    @property
+    def gain_b_db(self) -> float | None:
+        """B's level-matching gain relative to A (dB), once A and B are loaded."""
+        return None if self.levels is None else self.levels.relative_db
+
     def mark(self, which: str) -> Cue | None:
         """Mark the selection as A or B; returns the marked cue."""
+        if self.blind:
+            self.say("a blind test is running: m reveals and ends it first")
+            return None
         if self.selection is None:
             self.say("select a step in the timeline first")
             return None
@@ -65,11 +94,26 @@ class PlayerBar(Vertical):
             self.a = self.selection
         else:
             self.b = self.selection
-        self.gain_b_db = None
+        self.levels = None
+        self.loading = True
         self.refresh_bar()
         return self.selection
 
+    def loaded(self, levels: LevelMatch | None, duration: float | None) -> None:
+        """A and B are loaded in the backend, with these level-matching gains."""
+        self.levels, self.duration, self.loading = levels, duration, False
+        self.refresh_bar()
+
     def toggle_ab(self) -> str:
+        """Switch A↔B; in a blind test, go to the next slot (1↔2, or A→B→X)."""
+        if self.blind_state is not None:
+            slots = self.blind_state.slots
+            slot = slots[(slots.index(self.slot) + 1) % len(slots)] \
+                if self.slot in slots else slots[0]
+            self._safe(self.backend.select_slot, slot)
+            self.slot = slot
+            self.refresh_bar()
+            return slot
         self.active = "B" if self.active == "A" else "A"
         self._safe(self.backend.select, self.active)
         self.refresh_bar()
@@ -117,14 +161,78 @@ class PlayerBar(Vertical):
         self._safe(self.backend.set_loop, self.loop)
         self.refresh_bar()
 
-    def toggle_blind(self) -> str:
-        self.blind = not self.blind
+    # ------------------------------------------------------------------ blind tests
+
+    def start_blind(self, mode: str = "ab") -> str:
+        """Start a blind test (``"ab"`` preference or ``"abx"``) over the marked A and B."""
         if self.blind:
-            self._swap = random.random() < 0.5
-            text = "blind mode: A and B are now X and Y (x toggles); m reveals"
+            return self.reveal_blind()
+        if self.a is None or self.b is None:
+            return self._said("blind test: mark A and B first (a, b)")
+        if self.loading:
+            return self._said("blind test: A and B are still loading, try again")
+        try:
+            self.backend.start_blind(mode)
+            self.blind_state = self.backend.blind_state()
+        except Exception as exc:  # nothing loaded (a failed load), a player error
+            return self._said(f"cannot start a blind test: {exc}")
+        self.blind_mode = mode
+        self.slot = self.blind_state.slots[0]
+        return self._said(BLIND_HINT[mode])
+
+    def answer(self, key: str) -> str:
+        """Key ``1`` or ``2``: prefer slot 1/2 (blind A/B), or X is A/B (ABX)."""
+        if self.blind_state is None:
+            return self._said("1/2 answer a blind test: m starts one (M: ABX)")
+        mode = self.blind_mode
+        choice = key if mode == "ab" else {"1": "A", "2": "B"}[key]
+        trial = self.blind_state.trial
+        try:
+            right = self.backend.blind_answer(choice)
+            self.blind_state = self.backend.blind_state()
+        except Exception as exc:
+            return self._said(f"blind test: {exc}")
+        if mode == "abx":
+            verdict = "not counted (revealed)" if right is None else \
+                ("right" if right else "wrong")
+            text = f"trial {trial}: X is {choice}? {verdict} · new trial"
         else:
-            x_is = "B" if self._swap else "A"
-            text = f"blind mode off: X was {x_is}"
+            text = f"trial {trial}: you preferred {choice} · new trial, new order"
+        return self._said(text)
+
+    def reveal_blind(self) -> str:
+        """Reveal the current trial (which slot was which), end the test, keep the tally."""
+        if self.blind_state is None:
+            return self._said("no blind test running: m starts one (M: ABX)")
+        try:
+            mapping = self.backend.reveal()
+            state = self.backend.blind_state() or self.blind_state
+        except Exception as exc:
+            mapping, state = {}, self.blind_state
+            self.say(f"blind test: {exc}")
+        self._safe(self.backend.stop_blind)
+        real = mapping.get(self.slot or "", self.active)
+        if real in ("A", "B"):
+            self.active = real
+            self._safe(self.backend.select, real)
+        self.blind_mode, self.blind_state, self.slot = None, None, None
+
+        def desc(which: str) -> str:
+            cue = self.a if which == "A" else self.b
+            return f"{which} ({cue.describe()})" if cue else which
+
+        t = state.tally
+        if state.mode == "abx":
+            was = f"X was {desc(mapping['X'])}" if "X" in mapping else "X not revealed"
+            score = f"{t.correct}/{t.trials} right, p = {t.p_value:.3f}"
+        else:
+            was = (f"1 was {desc(mapping['1'])}, 2 was {desc(mapping['2'])}"
+                   if "1" in mapping else "not revealed")
+            score = (f"{t.trials} trials: preferred A {t.prefer.get('A', 0)}×, "
+                     f"B {t.prefer.get('B', 0)}×")
+        return self._said(f"revealed: {was} · {score}")
+
+    def _said(self, text: str) -> str:
         self.say(text)
         return text
 
@@ -150,32 +258,30 @@ class PlayerBar(Vertical):
 
     # ------------------------------------------------------------------ rendering
 
-    def _shown(self, which: str) -> str:
-        if not self.blind:
-            return which
-        return "X" if (which == "A") != self._swap else "Y"
+    def _marks(self) -> str:
+        def mark(name: str, cue: Cue | None) -> str:
+            return f"{name}: {cue.describe() if cue else '—'}"
 
-    def _mark_text(self, which: str, cue: Cue | None) -> str:
-        name = self._shown(which)
-        if self.blind:
-            return f"{name}: ?" if cue else f"{name}: —"
-        return f"{name}: {cue.describe() if cue else '—'}"
+        if self.blind_mode == "ab":
+            return "1: ? │ 2: ?"
+        text = f"{mark('A', self.a)} │ {mark('B', self.b)}"
+        return f"{text} │ X: ?" if self.blind_mode == "abx" else text
 
     def refresh_bar(self) -> None:
         if not self.is_mounted:
             return
         state = "▶" if self.playing else "⏸"
-        active = self._shown(self.active)
         loop = ""
         if self.loop is not None:
             loop = f" ⟳{clock(self.loop[0])}–{clock(self.loop[1])}"
         elif self.loop_start is not None:
             loop = f" ⟳{clock(self.loop_start)}–…"
-        gain = ""
-        if self.gain_b_db is not None and not self.blind:
-            gain = f" B{self.gain_b_db:+.1f}dB"
-        line = (f"{state} {active} {clock(self.position)}{loop}  "
-                f"{self._mark_text('A', self.a)} │ {self._mark_text('B', self.b)}{gain}")
+        head = f"{state} {self.slot or self.active} {clock(self.position)}{loop}"
+        if self.blind_state is not None:
+            line = f"{head}  {tally_text(self.blind_state)}  {self._marks()}"
+        else:
+            gain = f" {self.levels.describe()}" if self.levels is not None else ""
+            line = f"{head}  {self._marks()}{gain}"
         self.query_one("#player-line", Static).update(line)
         sel = f"sel: {self.selection.describe()}" if self.selection else "sel: —"
         status = f"{sel}  {self.message}" if self.message else sel
