@@ -37,7 +37,9 @@ def main() -> None:
     torch.manual_seed(0)
     model = HDemucs(sources=SOURCES, channels=args.channels).eval()
     rate = model.samplerate
-    mixture = 0.1 * torch.randn(2, int(args.seconds * rate))
+    # Unit variance: the separator normalises its input like demucs.separate, so the bare
+    # call gets the same numbers only if the input is already normalised.
+    mixture = torch.randn(2, int(args.seconds * rate))
     references = 0.05 * torch.randn(4, *mixture.shape)
     separator = Separator.from_config(
         SeparatorConfig(device="cpu", segment=args.segment, overlap=args.overlap),

@@ -37,7 +37,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     model = HDemucs(sources=SOURCES, channels=48).eval()
-    mixture = 0.1 * torch.randn(2, int(args.seconds * 44100))
+    mixture = torch.randn(2, int(args.seconds * 44100))  # unit variance, as the separator sees it
     refs = 0.05 * torch.randn(4, *mixture.shape)
     sep = Separator.from_config(SeparatorConfig(device="auto", segment=10.0),
                                 model=_wrap("hdemucs-random", model, "gpu-check"))

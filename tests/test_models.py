@@ -118,3 +118,14 @@ def test_missing_weights_offline_message(tmp_path):
     assert "htdemucs" in err and "empty-hf" in err and "--repo" in err
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "s").exists()
+
+
+def test_torchaudio_bundle_without_torchaudio_names_the_extra():
+    """torchaudio has no CPU build here; without it, the bundles fail with one clear line."""
+    try:
+        import torchaudio  # noqa: F401
+    except Exception:
+        with pytest.raises(ModelUnavailable, match=r"progdemix-tui\[torchaudio\]"):
+            models.load_model("HDEMUCS_HIGH_MUSDB_PLUS")
+    else:
+        pytest.skip("torchaudio is installed: the bundle would download weights")

@@ -11,12 +11,19 @@ import math
 
 import torch
 
+SILENCE = 1e-12  # total energy below which a channel counts as silent
+
 
 def si_sdr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """SI-SDR in dB over the last axis: ``[..., time]`` → ``[...]`` (torchmetrics' formula)."""
-    estimate = estimate.to(torch.float64)
-    reference = reference.to(torch.float64)
-    eps = torch.finfo(torch.float32).eps
+    """SI-SDR in dB over the last axis: ``[..., time]`` → ``[...]``.
+
+    torchmetrics' formula, in the inputs' precision (float32 audio is scored in float32, as
+    torchmetrics does; pass float64 for more).
+    """
+    dtype = torch.promote_types(estimate.dtype, reference.dtype)
+    estimate = estimate.to(dtype)
+    reference = reference.to(dtype)
+    eps = torch.finfo(dtype).eps
     alpha = ((estimate * reference).sum(-1, keepdim=True) + eps) / (
         (reference**2).sum(-1, keepdim=True) + eps
     )
@@ -26,21 +33,20 @@ def si_sdr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(ratio)
 
 
-def _defined(signal: torch.Tensor) -> torch.Tensor:
-    """Channels with energy: ``[..., time]`` → bool ``[...]``."""
-    return signal.to(torch.float64).pow(2).sum(-1) > 1e-12
+def si_sdr_stems(estimates: torch.Tensor, references: torch.Tensor) -> list[float | None]:
+    """Per-stem SI-SDR, mean over channels, for ``[stems, channels, time]`` pairs in one pass.
+
+    A stem whose reference or estimate has a silent channel is undefined (None).
+    """
+    defined = ((references**2).sum(-1) > SILENCE) & ((estimates**2).sum(-1) > SILENCE)
+    values = si_sdr(estimates, references).mean(-1)
+    return [_finite(v) if ok else None
+            for v, ok in zip(values.tolist(), defined.all(-1).tolist(), strict=True)]
 
 
 def si_sdr_db(estimate: torch.Tensor, reference: torch.Tensor) -> float | None:
     """Mean over channels of SI-SDR for ``[channels, time]``; None if any channel is silent."""
-    if not bool(_defined(reference).all()) or not bool(_defined(estimate).all()):
-        return None
-    return _finite(si_sdr(estimate, reference).mean())
-
-
-def estimate_change_db(current: torch.Tensor, previous: torch.Tensor) -> float | None:
-    """SI-SDR of x̂_n against x̂_{n-1} (``[channels, time]``): high = little change."""
-    return si_sdr_db(current, previous)
+    return si_sdr_stems(estimate[None], reference[None])[0]
 
 
 def residual_db(mixture: torch.Tensor, stems: torch.Tensor) -> float | None:
@@ -48,10 +54,10 @@ def residual_db(mixture: torch.Tensor, stems: torch.Tensor) -> float | None:
 
     ``mixture`` is ``[channels, time]``, ``stems`` ``[sources, channels, time]``.
     """
-    energy = float(mixture.to(torch.float64).pow(2).sum())
-    if energy <= 1e-12:
+    energy = float(mixture.pow(2).sum())
+    if energy <= SILENCE:
         return None
-    error = float((mixture.double() - stems.double().sum(0)).pow(2).sum())
+    error = float((mixture - stems.sum(0)).pow(2).sum())
     if error == 0.0:
         return None
     return _finite(10 * math.log10(error / energy))

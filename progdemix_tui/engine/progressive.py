@@ -20,7 +20,7 @@ import torch
 from . import adaptive as adaptive_beta
 from .config import RunConfig
 from .errors import AudioInputError, ReferencesRequired
-from .metrics import estimate_change_db, residual_db, si_sdr_db
+from .metrics import residual_db, si_sdr_stems
 from .mixing import build_mixture, clip_guard, integrated_loudness, match_loudness
 from .postfilter import wiener_target
 from .schedules import beta as schedule_beta
@@ -253,7 +253,7 @@ def _metrics(step, b, estimates, y_n, previous, references, sources, target, bas
     si_sdr = None
     delta = None
     if references is not None:
-        si_sdr = {name: si_sdr_db(estimates[i], references[i]) for i, name in enumerate(sources)}
+        si_sdr = dict(zip(sources, si_sdr_stems(estimates, references), strict=True))
         value = si_sdr[sources[target]]
         if base_sdr is not None and value is not None:
             delta = value - base_sdr
@@ -261,8 +261,7 @@ def _metrics(step, b, estimates, y_n, previous, references, sources, target, bas
             delta = 0.0 if value is not None else None
     change = None
     if previous is not None:
-        change = {name: estimate_change_db(estimates[i], previous[i])
-                  for i, name in enumerate(sources)}
+        change = dict(zip(sources, si_sdr_stems(estimates, previous), strict=True))
     return StepMetrics(step=step, beta=b, seconds=seconds, clip_factor=clip,
                        loudness_gain_db=gain_db, residual_db=residual_db(y_n, estimates),
                        estimate_change=change, si_sdr=si_sdr, si_sdr_delta=delta, **extra)
