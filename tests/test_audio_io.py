@@ -104,3 +104,13 @@ def test_written_files_follow_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (out.stat().st_mode & 0o777) == 0o644
+
+
+@pytest.mark.parametrize("fmt", ["OGG", "MP3"])
+def test_compressed_formats(tmp_path, fmt):
+    path = tmp_path / f"x.{fmt.lower()}"
+    sf.write(path, _tone(44100, seconds=1.0), 44100, format=fmt)
+    loaded = audio.load(path, 44100)
+    assert loaded.samples.shape[0] == 2
+    assert abs(loaded.samples.shape[-1] - 44100) < 2048  # codec padding
+    assert float(loaded.samples.abs().max()) == pytest.approx(0.5, abs=0.1)
