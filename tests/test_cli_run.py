@@ -165,3 +165,30 @@ def test_ctrl_c_exits_130_and_keeps_completed_steps(tmp_path, tiny_model_path):
     for record in session.steps:
         assert session.path(record.step, "vocals").is_file()
     assert not list(out.rglob("*.part"))
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 1.5 MB tmpfs: a real full disk (needs root's mount; skipped where not permitted)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1500k", "tmpfs", str(mount)],
+                          capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_full_disk_fails_cleanly(tmp_path, tiny_model_path, capsys, tiny_disk):
+    track = write_track(tmp_path / "song", seconds=4.0)
+    out = tiny_disk / "session"
+    assert run_cli(str(track), "--steps", "3", "--out", str(out), *fast(tiny_model_path)) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "no space left" in err and "Traceback" not in err
+    session = open_session(out)  # the manifest stays valid, listing only complete steps
+    assert session.status == "failed"
+    for record in session.steps:
+        for entry in record.files.values():
+            assert (out / entry["path"]).is_file()
+    assert not list(out.rglob("*.part"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,7 +229,20 @@ class atomic_path:  # noqa: N801 - used as a context manager like open()
                 f"cannot write {self.path} ({exc.strerror or exc}); free space or choose another folder."
             ) from None
         if exc is not None and isinstance(exc, (RuntimeError, sf.LibsndfileError)):
-            raise OutputError(f"cannot write {self.path} ({_short(exc)}).") from None
+            reason = _short(exc)
+            if _nearly_full(self.path.parent):
+                reason = "no space left on the device"
+            raise OutputError(
+                f"cannot write {self.path} ({reason}); free space or choose another folder."
+            ) from None
+        return False
+
+
+def _nearly_full(folder: Path, margin: int = 16 << 20) -> bool:
+    """libsndfile reports a full disk as a bare "System error": check the free space."""
+    try:
+        return shutil.disk_usage(folder).free < margin
+    except OSError:
         return False
 
 
