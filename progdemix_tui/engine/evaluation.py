@@ -341,15 +341,7 @@ class EvalFolder:
     def open(cls, folder: str | Path) -> EvalFolder:
         """Read an existing folder. Raises :class:`AudioInputError` if it is not one."""
         folder = Path(folder)
-        path = folder / "eval.json"
-        if not path.is_file():
-            raise AudioInputError(f"{folder} is not an evaluation folder (no eval.json).")
-        try:
-            meta = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise AudioInputError(f"{path} is unreadable ({exc}).") from None
-        if meta.get("format") != FORMAT:
-            raise AudioInputError(f"{path} is not a progdemix-tui evaluation file.")
+        meta = audio.read_json_document(folder / "eval.json", FORMAT, "evaluation")
         return cls(folder, meta)
 
     @classmethod

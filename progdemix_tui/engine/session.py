@@ -244,15 +244,7 @@ class Session:
 def open_session(folder: str | Path) -> Session:
     """Read a session folder. Raises :class:`AudioInputError` if it is not one."""
     folder = Path(folder)
-    path = folder / "manifest.json"
-    if not path.is_file():
-        raise AudioInputError(f"{folder} is not a session folder (no manifest.json).")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise AudioInputError(f"{path} is unreadable ({exc}).") from None
-    if manifest.get("format") != FORMAT:
-        raise AudioInputError(f"{path} is not a progdemix-tui session manifest.")
+    manifest = audio.read_json_document(folder / "manifest.json", FORMAT, "session")
     steps = [StepRecord(StepMetrics.from_dict(s["metrics"]), s["files"])
              for s in manifest.get("steps", [])]
     return Session(folder, manifest, steps)
