@@ -371,3 +371,53 @@ def test_command_line_routes_tui_options(monkeypatch):
     assert cli.main(["songs", "--audio-device", "pulse"]) == 0
     assert seen == [["--audio-device", "2"], ["--out=runs", "songs"],
                     ["songs", "--audio-device", "pulse"]]
+
+
+# ---------------------------------------------------------------------- transport keys
+
+
+class RecordingBackend(NullBackend):
+    """A silent backend that records the transport calls it receives."""
+
+    def __init__(self) -> None:
+        super().__init__("no audio device")
+        self.calls: list[tuple] = []
+
+    def stop(self) -> None:
+        self.calls.append(("stop",))
+
+    def set_volume(self, volume: float) -> None:
+        self.calls.append(("volume", volume))
+
+    def seek(self, seconds: float) -> None:
+        self.calls.append(("seek", seconds))
+
+
+@sync
+async def test_volume_stop_and_rewind_keys(work, tiny_model_path):
+    backend = RecordingBackend()
+    app = make_app(".", tiny_model_path, backend=backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("minus", "minus")
+        await wait_for(pilot, lambda: "vol 80%" in player_line(app))
+        await pilot.press("plus", "equals_sign", "plus", "plus")
+        await wait_for(pilot, lambda: "vol 120%" in player_line(app))
+        assert ("volume", 0.8) in backend.calls and backend.calls[-1] == ("volume", 1.2)
+        app.player.duration = 60.0
+        await pilot.press("right_square_bracket", "right_square_bracket")
+        await wait_for(pilot, lambda: "0:10.0" in player_line(app))
+        await pilot.press("0")
+        await wait_for(pilot, lambda: "0:00.0" in player_line(app))
+        assert backend.calls[-1] == ("stop",)
+        assert app.player.position == 0.0 and not app.player.playing
+
+
+def test_player_backend_keeps_volume_across_reloads():
+    backend = PlayerBackend(check_devices=False)
+    backend.set_volume(0.5)
+    x = torch.randn(2, 4410) * 0.1
+    backend.load(x, x, 44100)
+    assert backend._player.volume == pytest.approx(0.5)
+    backend.load(x, -x, 44100)
+    assert backend._player.volume == pytest.approx(0.5)
+    backend.close()

@@ -399,6 +399,12 @@ class ProgdemixApp(App[int]):
     def action_loop(self) -> None:
         self.player.toggle_loop()
 
+    def action_stop(self) -> None:
+        self.player.stop()
+
+    def action_volume(self, delta: float) -> None:
+        self.player.change_volume(float(delta))
+
     def action_blind(self, mode: str = "ab") -> None:
         """m: blind A/B (M: ABX); while a test runs, either reveals and ends it."""
         self.notify(self.player.start_blind(mode), timeout=5)

@@ -157,6 +157,12 @@ class NullBackend:
     def seek(self, seconds: float) -> None:
         pass
 
+    def stop(self) -> None:
+        pass
+
+    def set_volume(self, volume: float) -> None:
+        pass
+
     def set_loop(self, loop: tuple[float, float] | None) -> None:
         pass
 

@@ -40,6 +40,7 @@ class PlayerBackend:
         self._lock = threading.Lock()
         self._which = "A"
         self._loop: tuple[float, float] | None = None
+        self._volume = 1.0
 
     def load(self, a, b, rate: int, levels: LevelMatch | None = None) -> None:
         """Replace the sources with ``a`` and ``b`` (tensors ``[channels, time]``), with the
@@ -52,6 +53,7 @@ class PlayerBackend:
         player.add("B", b if b is not None else a, rate)
         player.set_ab("A", "B", level_match=False)
         player.select(self._which)
+        player.volume = self._volume
         with self._lock:
             old, self._player = self._player, player
         if old is not None:
@@ -80,6 +82,16 @@ class PlayerBackend:
     def seek(self, seconds: float) -> None:
         if self._player is not None:
             self._player.seek(seconds)
+
+    def stop(self) -> None:
+        """Fade out, stop the stream, rewind (to the loop start, or 0)."""
+        if self._player is not None:
+            self._player.stop()
+
+    def set_volume(self, volume: float) -> None:
+        self._volume = volume
+        if self._player is not None:
+            self._player.volume = volume
 
     def set_loop(self, loop: tuple[float, float] | None) -> None:
         self._loop = loop

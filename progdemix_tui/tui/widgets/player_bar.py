@@ -52,6 +52,7 @@ class PlayerBar(Vertical):
         self.duration: float | None = None
         self.loop: tuple[float, float] | None = None
         self.loop_start: float | None = None
+        self.volume = 1.0
         self.blind_mode: str | None = None  # "ab" | "abx" while a blind test runs
         self.blind_state = None  # the backend's BlindState (tally, trial)
         self.slot: str | None = None  # the blind slot playing
@@ -145,6 +146,19 @@ class PlayerBar(Vertical):
         top = self.duration if self.duration is not None else float("inf")
         self.position = min(max(0.0, self.position + delta), top)
         self._safe(self.backend.seek, self.position)
+        self.refresh_bar()
+
+    def stop(self) -> None:
+        """Stop and rewind to the loop start (or the beginning)."""
+        self.playing = False
+        self.position = self.loop[0] if self.loop is not None else 0.0
+        self._safe(self.backend.stop)
+        self.refresh_bar()
+
+    def change_volume(self, delta: float) -> None:
+        """Volume in steps, from 0 to 200 %."""
+        self.volume = round(min(2.0, max(0.0, self.volume + delta)), 2)
+        self._safe(self.backend.set_volume, self.volume)
         self.refresh_bar()
 
     def toggle_loop(self) -> None:
@@ -276,7 +290,8 @@ class PlayerBar(Vertical):
             loop = f" ⟳{clock(self.loop[0])}–{clock(self.loop[1])}"
         elif self.loop_start is not None:
             loop = f" ⟳{clock(self.loop_start)}–…"
-        head = f"{state} {self.slot or self.active} {clock(self.position)}{loop}"
+        volume = f" vol {self.volume:.0%}" if self.volume != 1.0 else ""
+        head = f"{state} {self.slot or self.active} {clock(self.position)}{loop}{volume}"
         if self.blind_state is not None:
             line = f"{head}  {tally_text(self.blind_state)}  {self._marks()}"
         else:
