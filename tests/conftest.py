@@ -70,3 +70,15 @@ def write_track(folder: Path, seconds: float = 2.0, rate: int = RATE, seed: int 
 @pytest.fixture
 def track(tmp_path) -> Path:
     return write_track(tmp_path / "track")
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch) -> Path:
+    """A working folder (the cwd) with a track folder, and TUI settings in a tmp config dir."""
+    from progdemix_tui.tui.settings import ENV_DIR
+
+    monkeypatch.setenv(ENV_DIR, str(tmp_path / "config"))
+    folder = tmp_path / "work"
+    write_track(folder / "track", seconds=2.0)
+    monkeypatch.chdir(folder)
+    return folder

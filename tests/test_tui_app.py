@@ -5,38 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import soundfile as sf
-from conftest import write_track
+import tui_helpers
 from tui_helpers import screen_text, sync, wait_for, write_fake_session
 
 from progdemix_tui.engine import open_session
 from progdemix_tui.tui.app import ProgdemixApp
-from progdemix_tui.tui.audition import NullBackend
-from progdemix_tui.tui.settings import ENV_DIR, Settings
+from progdemix_tui.tui.settings import Settings
 from progdemix_tui.tui.widgets.file_browser import FileBrowser
 
 MODELS = [("hdemucs_mmi (not cached)", "hdemucs_mmi"), ("demo (not cached)", "demo")]
 
 
-@pytest.fixture
-def work(tmp_path, monkeypatch) -> Path:
-    """A working folder (the cwd) with a track folder, and settings in a tmp config dir."""
-    monkeypatch.setenv(ENV_DIR, str(tmp_path / "config"))
-    folder = tmp_path / "work"
-    write_track(folder / "track", seconds=2.0)
-    monkeypatch.chdir(folder)
-    return folder
-
-
 def make_app(path, model_file, **params) -> ProgdemixApp:
-    settings = Settings.load()
-    settings.params.update({"model_path": str(model_file), "steps": "2", "segment": "1",
-                            "duration": "2", "device": "cpu"})
-    settings.params.update(params)
-    # torch_threads=None: leave the test process's torch threads alone
-    return ProgdemixApp(path, settings=settings, backend=NullBackend("no audio device"),
-                        models=MODELS, torch_threads=None)
+    return tui_helpers.make_app(path, model_file, models=MODELS, **params)
 
 
 def session_dirs(root: Path) -> list[Path]:

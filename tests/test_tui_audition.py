@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import torch
+import tui_helpers
 from conftest import write_track
 from tui_helpers import screen_text, sync, wait_for, write_fake_session
 
@@ -22,27 +23,13 @@ from progdemix_tui.tui.app import OFFLINE_NOTICE, ProgdemixApp, build_app, offli
 from progdemix_tui.tui.audition import NullBackend, match_levels, open_backend, parse_device
 from progdemix_tui.tui.keys import HELP
 from progdemix_tui.tui.player_backend import PlayerBackend
-from progdemix_tui.tui.settings import ENV_DIR, Settings
+from progdemix_tui.tui.settings import Settings
 
 MODELS = [("hdemucs_mmi (not cached)", "hdemucs_mmi"), ("demo (cached)", "demo")]
 
 
-@pytest.fixture
-def work(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv(ENV_DIR, str(tmp_path / "config"))
-    folder = tmp_path / "work"
-    write_track(folder / "track", seconds=2.0)
-    monkeypatch.chdir(folder)
-    return folder
-
-
 def make_app(path, model_file, backend=None, **params) -> ProgdemixApp:
-    settings = Settings.load()
-    settings.params.update({"model_path": str(model_file), "steps": "2", "segment": "1",
-                            "duration": "2", "device": "cpu"})
-    settings.params.update(params)
-    return ProgdemixApp(path, settings=settings, models=MODELS, torch_threads=None,
-                        backend=backend if backend is not None else NullBackend("no audio device"))
+    return tui_helpers.make_app(path, model_file, backend, models=MODELS, **params)
 
 
 def player_line(app) -> str:

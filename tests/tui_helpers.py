@@ -66,3 +66,19 @@ def sync(fn):
         return asyncio.run(fn(*args, **kwargs))
 
     return wrapper
+
+
+def make_app(path, model_file, backend=None, models=None, **params):
+    """A ProgdemixApp on ``path`` running the tiny model file fast (2 steps, 1 s segments,
+    2 s excerpt, CPU), silent unless ``backend`` is given; ``params`` override the panel."""
+    from progdemix_tui.tui.app import ProgdemixApp
+    from progdemix_tui.tui.audition import NullBackend
+    from progdemix_tui.tui.settings import Settings
+
+    settings = Settings.load()
+    settings.params.update({"model_path": str(model_file), "steps": "2", "segment": "1",
+                            "duration": "2", "device": "cpu"})
+    settings.params.update(params)
+    # torch_threads=None: leave the test process's torch threads alone
+    return ProgdemixApp(path, settings=settings, models=models, torch_threads=None,
+                        backend=backend if backend is not None else NullBackend("no audio device"))
