@@ -63,7 +63,7 @@ def add_loop_arguments(parser: argparse.ArgumentParser, target_all: bool = False
     group.add_argument("--adaptive", type=int, metavar="K", default=0,
                        help="adaptive β with K candidates per step (default off)")
     group.add_argument("--adaptive-score", default="auto", choices=ADAPTIVE_SCORES,
-                       help="oracle (SI-SDR vs references), consistency (reference-free), "
+                       help="oracle (SI-SDR vs references), decorrelation (reference-free), "
                             "or auto (oracle when references exist)")
     group.add_argument("--adaptive-chunk", type=float, default=1.0, metavar="SEC",
                        help="adaptive selection chunk length (default 1 s)")

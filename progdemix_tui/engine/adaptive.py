@@ -10,11 +10,14 @@ Scores, higher is better:
 
 - ``oracle``: SI-SDR of the candidate's target against the reference target (needs
   references; an upper bound of what a reference-free choice could do).
-- ``consistency`` (reference-free): how well the candidate's target plus the one-shot
-  accompaniment estimate (the non-target stems of step 0) rebuild the original mixture,
-  ``10·log10(‖y‖² / ‖y − x̂_target − â_0‖²)``. A target estimate that drops part of the
-  target or takes in accompaniment leaves a larger residual. It is a proxy: it does not
-  need references, and it cannot see errors that step 0's accompaniment shares.
+- ``decorrelation`` (reference-free): sources are close to uncorrelated, so a good target
+  estimate t is uncorrelated with the rest of the original mixture, y − t. Both kinds of
+  error raise the correlation: accompaniment leaking into t appears in both, and target
+  missing from t appears in y − t. The score is ``−|ρ(t, y − t)|`` per chunk and channel.
+  It is a proxy: real stems are only nearly uncorrelated over short chunks, so it can pick
+  a worse candidate; the oracle score measures how far off it is. (A mixture-consistency
+  score was tried first and dropped: it is minimised by not changing the estimate at all,
+  so it always kept the previous step.)
 
 Because "keep previous" is always a candidate, a step never scores below the previous one
 on the chosen score, chunk by chunk.
@@ -49,13 +52,12 @@ class Selection:
     scores: torch.Tensor  # [candidates, channels, chunks]
 
 
-def chunk_scores(targets: torch.Tensor, reference: torch.Tensor, chunk: int,
-                 kind: str, mixture: torch.Tensor | None = None,
-                 accompaniment: torch.Tensor | None = None) -> torch.Tensor:
+def chunk_scores(targets: torch.Tensor, reference: torch.Tensor | None, chunk: int,
+                 kind: str, mixture: torch.Tensor | None = None) -> torch.Tensor:
     """Scores ``[candidates, channels, chunks]`` for ``targets`` ``[candidates, channels, time]``.
 
-    ``kind`` is ``oracle`` (``reference`` = true target) or ``consistency`` (``mixture`` = y,
-    ``accompaniment`` = step 0's non-target sum, both ``[channels, time]``).
+    ``kind`` is ``oracle`` (``reference`` = true target ``[channels, time]``) or
+    ``decorrelation`` (``mixture`` = the original y ``[channels, time]``).
     """
     cand, channels, length = targets.shape
     chunks = max(1, -(-length // chunk))
@@ -66,13 +68,14 @@ def chunk_scores(targets: torch.Tensor, reference: torch.Tensor, chunk: int,
         return x.reshape(*x.shape[:-1], chunks, chunk)
 
     if kind == "oracle":
+        assert reference is not None
         return si_sdr(split(targets), split(reference)[None].expand(cand, -1, -1, -1)).float()
-    assert mixture is not None and accompaniment is not None
-    residual = split(mixture - accompaniment)[None] - split(targets)
-    energy = split(mixture).to(torch.float64).pow(2).sum(-1)[None]
-    error = residual.to(torch.float64).pow(2).sum(-1)
-    eps = torch.finfo(torch.float32).eps
-    return (10 * torch.log10((energy + eps) / (error + eps))).float()
+    assert mixture is not None
+    t = split(targets)
+    rest = split(mixture)[None] - t
+    eps = torch.finfo(t.dtype).eps
+    rho = (t * rest).sum(-1) / ((t.pow(2).sum(-1) * rest.pow(2).sum(-1)).sqrt() + eps)
+    return -rho.abs()
 
 
 def select(candidate_stems: torch.Tensor, candidate_mixtures: torch.Tensor, betas: list[float],

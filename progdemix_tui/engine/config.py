@@ -9,7 +9,7 @@ from .errors import ConfigError
 
 Mode = Literal["add-to-mixture", "add-sources", "oracle"]
 ScheduleName = Literal["linear", "constant", "cosine", "geometric", "sigmoid"]
-AdaptiveScore = Literal["auto", "oracle", "consistency"]
+AdaptiveScore = Literal["auto", "oracle", "decorrelation"]
 DeviceSpec = str  # "auto", "cpu", "cuda", "cuda:N", "mps"
 
 MODES: tuple[str, ...] = get_args(Mode)
@@ -24,7 +24,7 @@ class AdaptiveConfig:
 
     The best candidate, or the previous estimate ("keep previous"), is kept per
     ``chunk_seconds`` chunk and channel by ``score``: ``oracle`` is SI-SDR against the
-    reference target (an upper bound), ``consistency`` is reference-free (see
+    reference target (an upper bound), ``decorrelation`` is reference-free (see
     :mod:`progdemix_tui.engine.adaptive`), ``auto`` picks oracle when references exist.
     """
 

@@ -135,7 +135,6 @@ def run(
     yield IterationResult(baseline, mixture.cpu(), first.cpu(), sources, config.target, rate,
                           config.steps)
     base_target_sdr = baseline.si_sdr[config.target] if baseline.si_sdr else None
-    accompaniment0 = first.sum(0) - first[target]
     previous, previous_mix = first, mixture
     del first
 
@@ -151,7 +150,7 @@ def run(
         else:
             estimates, y_n, gain_db, clip, extra = _adaptive_step(
                 separator, config, b, mixture, previous, previous_mix, target, references,
-                score_kind, accompaniment0, loudness, rate, progress(n), cancel)
+                score_kind, loudness, rate, progress(n), cancel)
         metrics = _metrics(n, b, estimates, y_n, previous, references, sources, target,
                            base_target_sdr, time.perf_counter() - start, clip, gain_db, **extra)
         change = metrics.estimate_change[config.target] if metrics.estimate_change else None
@@ -191,10 +190,10 @@ def check_references(config: RunConfig, has_references: bool) -> str | None:
         return None
     kind = config.adaptive.score
     if kind == "auto":
-        return "oracle" if has_references else "consistency"
+        return "oracle" if has_references else "decorrelation"
     if kind == "oracle" and not has_references:
         raise ReferencesRequired(
-            "the oracle adaptive score needs reference stems; use --adaptive-score consistency."
+            "the oracle adaptive score needs reference stems; use --adaptive-score decorrelation."
         )
     return kind
 
@@ -220,7 +219,7 @@ def _postfilter(estimates: torch.Tensor, y: torch.Tensor, target: int,
 
 
 def _adaptive_step(separator, config, beta_n, mixture, previous, previous_mix, target,
-                   references, score_kind, accompaniment0, loudness, rate, on_chunk, cancel):
+                   references, score_kind, loudness, rate, on_chunk, cancel):
     """One adaptive step: K candidates in one batch, best kept per chunk and channel."""
     assert config.adaptive is not None
     betas = adaptive_beta.candidate_betas(beta_n, config.adaptive.candidates)
@@ -239,7 +238,7 @@ def _adaptive_step(separator, config, beta_n, mixture, previous, previous_mix, t
     chunk = max(1, int(config.adaptive.chunk_seconds * rate))
     scores = adaptive_beta.chunk_scores(
         cand_stems[:, target], references[target] if references is not None else None,
-        chunk, score_kind, mixture, accompaniment0)
+        chunk, score_kind, mixture)
     chosen = adaptive_beta.select(cand_stems, cand_mixes, betas, scores, chunk)
     extra = {
         "adaptive_beta_mean": float(chosen.betas.mean()),
