@@ -45,13 +45,6 @@ def build_mixture(
     raise ValueError(f"unknown mode {mode!r}")
 
 
-def build_mixtures(mode: Mode, betas: list[float], mixture: torch.Tensor, previous: torch.Tensor,
-                   target: int, references: torch.Tensor | None = None) -> torch.Tensor:
-    """y_n for several β values at once: ``[len(betas), channels, time]``."""
-    return torch.stack([build_mixture(mode, b, mixture, previous, target, references)
-                        for b in betas])
-
-
 def _others(stems: torch.Tensor, target: int) -> torch.Tensor:
     return stems.sum(0) - stems[target]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import random
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -144,9 +143,3 @@ class Separator:
             on_chunk(total, total)
         return out
 
-
-def timed(fn: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
-    """Run ``fn`` and return its result and wall time in seconds."""
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
