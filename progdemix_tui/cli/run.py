@@ -151,10 +151,9 @@ def results_table(metrics: list, target: str, has_refs: bool) -> Table:
             label = f"[bold]{stem}[/]" if stem == target else stem
             table.add_column(label, justify="right", no_wrap=True)
         table.add_column("Δ0", justify="right", no_wrap=True)
-    best = None
-    if stems:
-        scored = [(m.si_sdr[target], m.step) for m in metrics if m.si_sdr.get(target) is not None]
-        best = max(scored)[1] if scored else None
+    from progdemix_tui.engine.progressive import best_step
+
+    best = best_step(metrics, target)
     for m in metrics:
         change = m.estimate_change.get(target) if m.estimate_change else None
         row = [f"{m.step}{' *' if m.step == best else ''}",

@@ -18,7 +18,6 @@ folders a matter of copying track files (:func:`merge`).
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import math
 import re
@@ -37,6 +36,7 @@ from .errors import AudioInputError, Cancelled, ConfigError, OutputError
 from .metrics import si_sdr_db
 from .mixing import build_mixture
 from .progressive import SeparatorLike, run
+from .session import utc_now
 
 FORMAT = "progdemix-eval"
 VERSION = 1
@@ -46,10 +46,6 @@ SUMMARY_COLUMNS = ("target", "step", "beta", "stem", "metric", "n", "mean", "med
                    "min", "max")
 ORACLE_COLUMNS = ("track", "target", "beta", "gain_db", "si_sdr", "input_si_sdr")
 SUMMARY_METRICS = ("si_sdr", "si_sdr_delta", "sdr")
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 # --------------------------------------------------------------------------- settings
@@ -360,8 +356,8 @@ class EvalFolder:
             existing.save()
             return existing
         params = settings.parameters()
-        meta = {"format": FORMAT, "version": VERSION, "status": "running", "created": _now(),
-                "updated": _now(), "runs": 1, "parameters": params,
+        meta = {"format": FORMAT, "version": VERSION, "status": "running", "created": utc_now(),
+                "updated": utc_now(), "runs": 1, "parameters": params,
                 "config": settings.config.to_dict(), **info}
         made = cls(folder, meta)
         made.save()
@@ -391,7 +387,7 @@ class EvalFolder:
         return None
 
     def save(self) -> None:
-        self.meta["updated"] = _now()
+        self.meta["updated"] = utc_now()
         audio.write_text_atomic(self.folder / "eval.json", _json(self.meta))
 
     def done(self, track: str, target: str) -> bool:
@@ -594,7 +590,7 @@ def merge(sources: list[str | Path], out: str | Path, plots: bool = True) -> Mer
                               "--out folder.")
         meta = {key: value for key, value in first.meta.items()
                 if key not in ("skipped", "track_notes", "shard", "runs")}
-        target = EvalFolder(out, dict(meta, created=_now()))
+        target = EvalFolder(out, dict(meta, created=utc_now()))
     skipped = {s["track"]: s["reason"] for s in target.meta.get("skipped", [])}
     notes = dict(target.meta.get("track_notes", {}))
     copied, duplicates, finished = 0, [], set()

@@ -69,6 +69,13 @@ class StepMetrics:
         return cls(**data)
 
 
+def best_step(metrics: list[StepMetrics], target: str) -> int | None:
+    """Step with the highest SI-SDR of ``target``; None without references."""
+    scored = [(m.si_sdr[target], m.step) for m in metrics
+              if m.si_sdr and m.si_sdr.get(target) is not None]
+    return max(scored)[1] if scored else None
+
+
 @dataclass
 class IterationResult:
     """One step of a run: its metrics plus its audio.

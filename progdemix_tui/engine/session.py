@@ -32,7 +32,7 @@ import torch
 from . import audio
 from .config import RunConfig
 from .errors import AudioInputError, OutputError
-from .progressive import IterationResult, StepMetrics
+from .progressive import IterationResult, StepMetrics, best_step
 
 FORMAT = "progdemix-session"
 VERSION = 1
@@ -40,7 +40,8 @@ Status = Literal["running", "complete", "converged", "cancelled", "failed"]
 StemFormat = Literal["flac", "wav"]
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """The current UTC time, ISO 8601 to the second, for manifests."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
@@ -79,7 +80,7 @@ class SessionWriter:
         self._prepare(overwrite)
         self.manifest: dict = {
             "format": FORMAT, "version": VERSION, "status": "running",
-            "created": _now(), "updated": _now(),
+            "created": utc_now(), "updated": utc_now(),
             "input": input_info, "model": model_info, "device": device,
             "samplerate": samplerate, "sources": list(sources),
             "config": config.to_dict(), "versions": versions(),
@@ -141,7 +142,7 @@ class SessionWriter:
         self._save_manifest()
 
     def _save_manifest(self) -> None:
-        self.manifest["updated"] = _now()
+        self.manifest["updated"] = utc_now()
         audio.write_text_atomic(self.folder / "manifest.json",
                                 json.dumps(self.manifest, indent=2, allow_nan=False) + "\n")
 
@@ -235,10 +236,7 @@ class Session:
 
     def best_step(self) -> int | None:
         """Step with the highest target SI-SDR (with references) — else None."""
-        target = self.config.target
-        scored = [(r.metrics.si_sdr[target], r.step) for r in self.steps
-                  if r.metrics.si_sdr and r.metrics.si_sdr.get(target) is not None]
-        return max(scored)[1] if scored else None
+        return best_step([r.metrics for r in self.steps], self.config.target)
 
 
 def open_session(folder: str | Path) -> Session:

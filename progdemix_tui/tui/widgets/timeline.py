@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
-from progdemix_tui.engine.progressive import StepMetrics
+from progdemix_tui.engine.progressive import StepMetrics, best_step
 
 BEST = "★"
 
@@ -21,13 +21,6 @@ def fmt(value: float | None, signed: bool = False, digits: int = 2) -> str:
     if value is None:
         return "n/a"
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
-
-
-def best_step(rows: list[StepMetrics], target: str) -> int | None:
-    """Step with the highest target SI-SDR, or None without references."""
-    scored = [(m.si_sdr[target], m.step) for m in rows
-              if m.si_sdr and m.si_sdr.get(target) is not None]
-    return max(scored)[1] if scored else None
 
 
 class Timeline(Vertical):
