@@ -19,3 +19,26 @@ def test_engine_imports_no_textual_or_rich():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_engine_names_load_lazily_and_all_resolve():
+    """``engine.errors`` / ``engine.config`` and ``--help`` must not pay for torch and demucs;
+    every public name still resolves from ``progdemix_tui.engine``."""
+    code = (
+        "import sys\n"
+        "import progdemix_tui.engine as e\n"
+        "from progdemix_tui.engine.errors import ProgdemixError\n"
+        "from progdemix_tui.engine.config import RunConfig\n"
+        "from progdemix_tui.cli import build_parser\n"
+        "from progdemix_tui.audio.errors import AudioUnavailable\n"
+        "build_parser()\n"
+        "assert 'torch' not in sys.modules, 'torch imported too early'\n"
+        "assert sorted(e.__all__) == sorted(e._SOURCE)\n"
+        "missing = [n for n in e.__all__ if getattr(e, n, None) is None]\n"
+        "assert not missing, missing\n"
+        "assert 'torch' in sys.modules\n"
+        "assert e.RunConfig is RunConfig and issubclass(AudioUnavailable, ProgdemixError)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from progdemix_tui.engine.errors import ProgdemixError
+
 #: The values of :attr:`AudioUnavailable.kind`.
 KINDS = ("no_portaudio", "no_device", "invalid_device", "device_busy", "device_lost",
          "stream_error")
@@ -20,13 +22,12 @@ SSH_HINT = (
 )
 
 
-class AudioUnavailable(Exception):
+class AudioUnavailable(ProgdemixError):
     """Sound cannot be played. ``kind`` is one of :data:`KINDS`; ``reason`` says why.
 
-    ``hint`` (may be empty) says what to do; ``str(err)`` joins both.
+    ``hint`` (may be empty) says what to do; ``str(err)`` joins both. Like every
+    :class:`~progdemix_tui.engine.errors.ProgdemixError`, the CLI exits with code 2.
     """
-
-    exit_code = 2
 
     def __init__(self, kind: str, reason: str, hint: str = "") -> None:
         if kind not in KINDS:

@@ -6,7 +6,7 @@ import argparse
 
 from rich.table import Table
 
-from .common import fail, out_console
+from .common import fail, handles_errors, out_console
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,13 +16,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=handle)
 
 
+@handles_errors
 def handle(args: argparse.Namespace) -> int:
-    from progdemix_tui.audio import AudioUnavailable, list_output_devices
+    from progdemix_tui.audio import list_output_devices
 
-    try:
-        devices = list_output_devices()
-    except AudioUnavailable as exc:
-        return fail(str(exc))
+    devices = list_output_devices()  # AudioUnavailable: one line, exit 2
     if not devices:
         return fail("no audio output device found; audition can still export A/B clips "
                     "(README: 'Listening over SSH').")

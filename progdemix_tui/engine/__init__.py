@@ -11,42 +11,27 @@ Typical use::
         print(result.metrics)
 """
 
-from .config import (
-    ADAPTIVE_SCORES,
-    MODES,
-    SCHEDULES,
-    STEMS,
-    AdaptiveConfig,
-    Mode,
-    RunConfig,
-    ScheduleName,
-    SeparatorConfig,
-)
-from .errors import (
-    AudioInputError,
-    Cancelled,
-    ConfigError,
-    DeviceError,
-    ModelUnavailable,
-    OutputError,
-    ProgdemixError,
-    ReferencesRequired,
-    UntrustedCheckpoint,
-)
-from .job import execute, model_description
-from .models import DEFAULT_MODEL, LoadedModel, ModelStatus, list_models, load_model, model_status
-from .progressive import IterationResult, StepMetrics, run
-from .schedules import beta, betas
-from .separator import Separator
-from .session import (
-    Session,
-    SessionSummary,
-    SessionWriter,
-    export_step,
-    list_sessions,
-    open_session,
-)
-from .tracks import PreparedInput, is_track_folder, load_input
+import importlib
+from typing import TYPE_CHECKING
+
+# Public name -> submodule. Names load on first use (PEP 562), so ``import
+# progdemix_tui.engine.errors`` or ``.config`` does not pull in torch and demucs.
+_EXPORTS = {
+    "config": ("ADAPTIVE_SCORES", "MODES", "SCHEDULES", "STEMS", "AdaptiveConfig", "Mode",
+               "RunConfig", "ScheduleName", "SeparatorConfig"),
+    "errors": ("AudioInputError", "Cancelled", "ConfigError", "DeviceError", "ModelUnavailable",
+               "OutputError", "ProgdemixError", "ReferencesRequired", "UntrustedCheckpoint"),
+    "job": ("execute", "model_description"),
+    "models": ("DEFAULT_MODEL", "LoadedModel", "ModelStatus", "list_models", "load_model",
+               "model_status"),
+    "progressive": ("IterationResult", "StepMetrics", "run"),
+    "schedules": ("beta", "betas"),
+    "separator": ("Separator",),
+    "session": ("Session", "SessionSummary", "SessionWriter", "export_step", "list_sessions",
+                "open_session"),
+    "tracks": ("PreparedInput", "is_track_folder", "load_input"),
+}
+_SOURCE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "ADAPTIVE_SCORES", "DEFAULT_MODEL", "MODES", "SCHEDULES", "STEMS", "AdaptiveConfig",
@@ -58,3 +43,62 @@ __all__ = [
     "list_models", "list_sessions", "load_input", "load_model", "model_description",
     "model_status", "open_session", "run",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _SOURCE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
+    from .config import (
+        ADAPTIVE_SCORES,
+        MODES,
+        SCHEDULES,
+        STEMS,
+        AdaptiveConfig,
+        Mode,
+        RunConfig,
+        ScheduleName,
+        SeparatorConfig,
+    )
+    from .errors import (
+        AudioInputError,
+        Cancelled,
+        ConfigError,
+        DeviceError,
+        ModelUnavailable,
+        OutputError,
+        ProgdemixError,
+        ReferencesRequired,
+        UntrustedCheckpoint,
+    )
+    from .job import execute, model_description
+    from .models import (
+        DEFAULT_MODEL,
+        LoadedModel,
+        ModelStatus,
+        list_models,
+        load_model,
+        model_status,
+    )
+    from .progressive import IterationResult, StepMetrics, run
+    from .schedules import beta, betas
+    from .separator import Separator
+    from .session import (
+        Session,
+        SessionSummary,
+        SessionWriter,
+        export_step,
+        list_sessions,
+        open_session,
+    )
+    from .tracks import PreparedInput, is_track_folder, load_input
