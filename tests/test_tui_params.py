@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from progdemix_tui.tui.parameters import RunPlan, describe_errors, field_error, parse
+from progdemix_tui.engine.config import FIELD_NAMES, RunConfig
+from progdemix_tui.tui.parameters import (
+    ENGINE_FIELDS,
+    RunPlan,
+    describe_errors,
+    field_errors,
+    parse,
+)
 from progdemix_tui.tui.settings import DEFAULTS, ENV_DIR, Settings, config_dir
 
 
@@ -23,7 +30,25 @@ def test_invalid_fields_are_all_reported():
     assert set(errors) == {"steps", "beta_max", "overlap", "device", "early_stop", "duration",
                            "out"}
     assert "steps must be a whole number" in describe_errors(errors)
-    assert field_error("steps", dict(DEFAULTS)) is None
+    assert errors["beta_max"] == "β max must be in (0, 1], not 1.5"
+    assert field_errors(dict(DEFAULTS)) == {}
+
+
+def test_ranges_come_from_the_engine():
+    """The panel reports the engine's own range checks, under the panel's field names."""
+    assert set(ENGINE_FIELDS) == set(FIELD_NAMES) - {"adaptive.chunk_seconds"}  # not a field
+    errors = parse(dict(DEFAULTS, adaptive_k="40", steps="1001", shifts="-1", segment="0.05",
+                        target="kazoo"))
+    assert errors == {
+        "target": "target must be one of drums, bass, other, vocals, not 'kazoo'",
+        "steps": "steps must be a whole number from 0 to 1000, not 1001",
+        "adaptive_k": "adaptive K must be from 1 to 32 (0 = off)",
+        "segment": "segment must be longer than 0.1 s (empty = default)",
+        "shifts": "shifts must be from 0 to 20",
+    }
+    for values in ({"steps": "1001"}, {"adaptive_k": "33"}, {"overlap": "1"}):
+        assert set(parse(dict(DEFAULTS, **values))) == set(values)
+    assert RunConfig(steps=1001).problems().keys() == {"steps"}
 
 
 def test_model_path_overrides_and_adaptive(tmp_path):

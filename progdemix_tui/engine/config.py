@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal, get_args
 
@@ -16,6 +17,24 @@ MODES: tuple[str, ...] = get_args(Mode)
 SCHEDULES: tuple[str, ...] = get_args(ScheduleName)
 ADAPTIVE_SCORES: tuple[str, ...] = get_args(AdaptiveScore)
 STEMS: tuple[str, ...] = ("drums", "bass", "other", "vocals")
+
+# The valid ranges: one source for the engine, the CLI and the TUI's parameter panel.
+MAX_STEPS = 1000
+MAX_CANDIDATES = 32
+MAX_SHIFTS = 20
+MIN_SEGMENT = 0.1  # seconds
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+#: How :meth:`RunConfig.validate` names each field of :meth:`RunConfig.problems` (the CLI's
+#: option names).
+FIELD_NAMES = {
+    "target": "target", "steps": "steps", "mode": "mode", "schedule": "schedule",
+    "beta_max": "beta-max", "adaptive.candidates": "adaptive candidates K",
+    "adaptive.score": "adaptive score", "adaptive.chunk_seconds": "adaptive chunk length",
+    "early_stop_db": "early-stop threshold", "separator.device": "device",
+    "separator.segment": "segment", "separator.overlap": "overlap",
+    "separator.shifts": "shifts",
+}
 
 
 @dataclass(frozen=True)
@@ -64,36 +83,49 @@ class RunConfig:
     clip_guard: bool = True
     separator: SeparatorConfig = field(default_factory=SeparatorConfig)
 
-    def validate(self, sources: tuple[str, ...] = STEMS) -> RunConfig:
-        """Raise :class:`ConfigError` with one clear line for any invalid value."""
+    def problems(self, sources: tuple[str, ...] = STEMS) -> dict[str, str]:
+        """Every invalid value as ``{field: reason}``; empty when the config is valid.
+
+        Fields are dotted paths (``"separator.overlap"``, keys of :data:`FIELD_NAMES`);
+        a reason reads after the field's name: ``"must be in [0, 1), not 1.0"``.
+        """
+        found: dict[str, str] = {}
         if self.target not in sources:
-            raise ConfigError(f"target {self.target!r} is not one of {', '.join(sources)}.")
-        if not isinstance(self.steps, int) or self.steps < 0 or self.steps > 1000:
-            raise ConfigError(f"steps must be an integer from 0 to 1000, not {self.steps!r}.")
+            found["target"] = f"must be one of {', '.join(sources)}, not {self.target!r}"
+        if not isinstance(self.steps, int) or not 0 <= self.steps <= MAX_STEPS:
+            found["steps"] = f"must be a whole number from 0 to {MAX_STEPS}, not {self.steps!r}"
         if self.mode not in MODES:
-            raise ConfigError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}.")
+            found["mode"] = f"must be one of {', '.join(MODES)}, not {self.mode!r}"
         if self.schedule not in SCHEDULES:
-            raise ConfigError(
-                f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}."
-            )
+            found["schedule"] = f"must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}"
         if not 0.0 < self.beta_max <= 1.0:
-            raise ConfigError(f"beta-max must be in (0, 1], not {self.beta_max}.")
+            found["beta_max"] = f"must be in (0, 1], not {self.beta_max:g}"
         if self.adaptive is not None:
-            if not 1 <= self.adaptive.candidates <= 32:
-                raise ConfigError("adaptive candidates K must be from 1 to 32.")
+            if not 1 <= self.adaptive.candidates <= MAX_CANDIDATES:
+                found["adaptive.candidates"] = f"must be from 1 to {MAX_CANDIDATES}"
             if self.adaptive.score not in ADAPTIVE_SCORES:
-                raise ConfigError(f"adaptive score must be one of {', '.join(ADAPTIVE_SCORES)}.")
-            if self.adaptive.chunk_seconds <= 0:
-                raise ConfigError("adaptive chunk length must be > 0 seconds.")
-        if self.early_stop_db is not None and self.early_stop_db <= 0:
-            raise ConfigError("early-stop threshold must be > 0 dB.")
+                found["adaptive.score"] = f"must be one of {', '.join(ADAPTIVE_SCORES)}"
+            if not self.adaptive.chunk_seconds > 0:
+                found["adaptive.chunk_seconds"] = "must be > 0 seconds"
+        if self.early_stop_db is not None and not self.early_stop_db > 0:
+            found["early_stop_db"] = "must be > 0 dB"
         sep = self.separator
-        if sep.segment is not None and sep.segment <= 0.1:
-            raise ConfigError("segment must be longer than 0.1 s.")
+        if not DEVICE_PATTERN.match(str(sep.device).strip().lower()):
+            found["separator.device"] = f"must be auto, cpu, cuda, cuda:N or mps, not {sep.device!r}"
+        if sep.segment is not None and not sep.segment > MIN_SEGMENT:
+            found["separator.segment"] = f"must be longer than {MIN_SEGMENT:g} s"
         if not 0.0 <= sep.overlap < 1.0:
-            raise ConfigError(f"overlap must be in [0, 1), not {sep.overlap}.")
-        if sep.shifts < 0 or sep.shifts > 20:
-            raise ConfigError("shifts must be from 0 to 20.")
+            found["separator.overlap"] = f"must be in [0, 1), not {sep.overlap:g}"
+        if not 0 <= sep.shifts <= MAX_SHIFTS:
+            found["separator.shifts"] = f"must be from 0 to {MAX_SHIFTS}"
+        return found
+
+    def validate(self, sources: tuple[str, ...] = STEMS) -> RunConfig:
+        """Return ``self``, or raise :class:`ConfigError` naming every invalid value in one line."""
+        found = self.problems(sources)
+        if found:
+            raise ConfigError("; ".join(f"{FIELD_NAMES[k]} {why}" for k, why in found.items())
+                              + ".")
         return self
 
     def to_dict(self) -> dict:

@@ -2,26 +2,18 @@
 
 :func:`parse` returns a :class:`RunPlan` or a dict ``field -> reason`` for every invalid
 field, so the panel can flag each one inline and the app can block the run with a reason.
+This module only turns text into typed values and checks what the panel alone knows (model
+path, excerpt, output); ranges are the engine's (:meth:`RunConfig.problems`), so the panel,
+the CLI and the engine never disagree.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from progdemix_tui.engine.config import (
-    ADAPTIVE_SCORES,
-    MODES,
-    SCHEDULES,
-    STEMS,
-    AdaptiveConfig,
-    RunConfig,
-    SeparatorConfig,
-)
-from progdemix_tui.engine.errors import ConfigError
+from progdemix_tui.engine.config import AdaptiveConfig, RunConfig, SeparatorConfig
 
-DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 LABELS = {
     "model": "model", "model_path": "model path", "device": "device", "target": "target",
     "steps": "steps", "mode": "mode", "schedule": "schedule", "beta_max": "β max",
@@ -30,6 +22,19 @@ LABELS = {
     "overlap": "overlap", "shifts": "shifts", "start": "start", "duration": "duration",
     "out": "output folder", "stem_format": "stem format",
 }
+# RunConfig.problems() field -> panel field
+ENGINE_FIELDS = {
+    "target": "target", "steps": "steps", "mode": "mode", "schedule": "schedule",
+    "beta_max": "beta_max", "adaptive.candidates": "adaptive_k",
+    "adaptive.score": "adaptive_score", "early_stop_db": "early_stop",
+    "separator.device": "device", "separator.segment": "segment",
+    "separator.overlap": "overlap", "separator.shifts": "shifts",
+}
+HINTS = {"adaptive_k": " (0 = off)", "early_stop": " (empty = off)",
+         "segment": " (empty = default)"}
+TYPES = {"steps": "int", "adaptive_k": "int", "shifts": "int", "beta_max": "float",
+         "overlap": "float", "early_stop": "float?", "segment": "float?", "start": "float?",
+         "duration": "float?", "wiener": "bool", "loudness_match": "bool"}
 
 
 @dataclass(frozen=True)
@@ -51,19 +56,24 @@ class _Invalid(ValueError):
     pass
 
 
-def _int(text: str, lo: int, hi: int, what: str) -> int:
+def _typed(name: str, raw: object) -> object:
+    """The panel's text for ``name`` as its type; raises :class:`_Invalid` with a reason."""
+    kind = TYPES.get(name, "str")
+    if kind == "bool":
+        return bool(raw)
+    text = (raw if isinstance(raw, str) else str(raw)).strip()
+    what = LABELS[name]
+    if kind == "str":
+        return text
+    if kind.endswith("?") and not text:
+        return None
+    if kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise _Invalid(f"{what} must be a whole number") from None
     try:
-        value = int(text.strip())
-    except ValueError:
-        raise _Invalid(f"{what} must be a whole number") from None
-    if not lo <= value <= hi:
-        raise _Invalid(f"{what} must be from {lo} to {hi}")
-    return value
-
-
-def _float(text: str, what: str) -> float:
-    try:
-        value = float(text.strip())
+        value = float(text)
     except ValueError:
         raise _Invalid(f"{what} must be a number") from None
     if value != value or value in (float("inf"), float("-inf")):
@@ -71,138 +81,84 @@ def _float(text: str, what: str) -> float:
     return value
 
 
-def _optional_float(text: str, what: str) -> float | None:
-    return None if not str(text).strip() else _float(text, what)
+def _panel_problems(v: dict[str, object]) -> dict[str, str]:
+    """What only the panel knows about: model choice, model file, excerpt, output."""
+    found = {}
+    path = str(v["model_path"])
+    if not v["model"] and not path:
+        found["model"] = "choose a model or type a model path"
+    if path.endswith((".safetensors", ".th", ".pt", ".pth")) \
+            and not Path(path).expanduser().is_file():
+        found["model_path"] = f"no such model file: {path}"
+    if v["start"] is not None and v["start"] < 0:  # type: ignore[operator]
+        found["start"] = "start must be ≥ 0 s"
+    if v["duration"] is not None and not v["duration"] > 0:  # type: ignore[operator]
+        found["duration"] = "duration must be > 0 s (empty = whole file)"
+    if not v["out"]:
+        found["out"] = "output folder must not be empty"
+    if v["stem_format"] not in ("flac", "wav"):
+        found["stem_format"] = "stem format must be flac or wav"
+    return found
 
 
-def _check_field(name: str, values: dict) -> object:
-    """Parse one field; raises :class:`_Invalid` with a short reason."""
-    raw = values.get(name, "")
-    text = raw if isinstance(raw, str) else str(raw)
-    if name == "model":
-        if not text.strip() and not str(values.get("model_path", "")).strip():
-            raise _Invalid("choose a model or type a model path")
-        return text.strip()
-    if name == "model_path":
-        path = text.strip()
-        if path and path.endswith((".safetensors", ".th", ".pt", ".pth")) \
-                and not Path(path).expanduser().is_file():
-            raise _Invalid(f"no such model file: {path}")
-        return path
-    if name == "device":
-        if not DEVICE_RE.match(text.strip().lower()):
-            raise _Invalid("device must be auto, cpu, cuda, cuda:N or mps")
-        return text.strip().lower()
-    if name == "target":
-        if text not in STEMS:
-            raise _Invalid(f"target must be one of {', '.join(STEMS)}")
-        return text
-    if name == "steps":
-        return _int(text, 0, 1000, "steps")
-    if name == "mode":
-        if text not in MODES:
-            raise _Invalid(f"mode must be one of {', '.join(MODES)}")
-        return text
-    if name == "schedule":
-        if text not in SCHEDULES:
-            raise _Invalid(f"schedule must be one of {', '.join(SCHEDULES)}")
-        return text
-    if name == "beta_max":
-        value = _float(text, "β max")
-        if not 0.0 < value <= 1.0:
-            raise _Invalid("β max must be in (0, 1]")
-        return value
-    if name == "adaptive_k":
-        return _int(text or "0", 0, 32, "adaptive K (0 = off)")
-    if name == "adaptive_score":
-        if text not in ADAPTIVE_SCORES:
-            raise _Invalid(f"adaptive score must be one of {', '.join(ADAPTIVE_SCORES)}")
-        return text
-    if name == "early_stop":
-        value = _optional_float(text, "early stop")
-        if value is not None and value <= 0:
-            raise _Invalid("early stop must be > 0 dB (empty = off)")
-        return value
-    if name in ("wiener", "loudness_match"):
-        return bool(raw)
-    if name == "segment":
-        value = _optional_float(text, "segment")
-        if value is not None and value <= 0.1:
-            raise _Invalid("segment must be longer than 0.1 s (empty = default)")
-        return value
-    if name == "overlap":
-        value = _float(text, "overlap")
-        if not 0.0 <= value < 1.0:
-            raise _Invalid("overlap must be in [0, 1)")
-        return value
-    if name == "shifts":
-        return _int(text, 0, 20, "shifts")
-    if name == "start":
-        value = _float(text or "0", "start")
-        if value < 0:
-            raise _Invalid("start must be ≥ 0 s")
-        return value
-    if name == "duration":
-        value = _optional_float(text, "duration")
-        if value is not None and value <= 0:
-            raise _Invalid("duration must be > 0 s (empty = whole file)")
-        return value
-    if name == "out":
-        if not text.strip():
-            raise _Invalid("output folder must not be empty")
-        return Path(text.strip()).expanduser()
-    if name == "stem_format":
-        if text not in ("flac", "wav"):
-            raise _Invalid("stem format must be flac or wav")
-        return text
-    raise KeyError(name)
+def _config(v: dict[str, object]) -> RunConfig:
+    k = int(v["adaptive_k"] or 0)  # type: ignore[call-overload]
+    separator = SeparatorConfig(
+        model=str(v["model_path"] or v["model"]), device=str(v["device"]).lower(),
+        segment=v["segment"], overlap=v["overlap"], shifts=v["shifts"])  # type: ignore[arg-type]
+    return RunConfig(
+        target=str(v["target"]), steps=v["steps"], mode=v["mode"],  # type: ignore[arg-type]
+        schedule=v["schedule"], beta_max=v["beta_max"],  # type: ignore[arg-type]
+        adaptive=AdaptiveConfig(k, v["adaptive_score"]) if k else None,  # type: ignore[arg-type]
+        early_stop_db=v["early_stop"], wiener=bool(v["wiener"]),  # type: ignore[arg-type]
+        loudness_match=bool(v["loudness_match"]), separator=separator)
 
 
-def field_error(name: str, values: dict) -> str | None:
-    """The reason ``name`` is invalid in ``values``, or None when it is fine."""
-    try:
-        _check_field(name, values)
-    except _Invalid as exc:
-        return str(exc)
-    return None
+def _check(values: dict) -> tuple[RunConfig, dict[str, object], dict[str, str]]:
+    """Typed values, the engine config built from them, and ``{field: reason}``."""
+    typed: dict[str, object] = {}
+    errors: dict[str, str] = {}
+    defaults = _DEFAULT_TYPED
+    for name in LABELS:
+        try:
+            typed[name] = _typed(name, values.get(name, ""))
+        except _Invalid as exc:
+            errors[name] = str(exc)
+            typed[name] = defaults[name]  # so the other fields can still be checked
+    config = _config(typed)
+    for key, why in config.problems().items():
+        name = ENGINE_FIELDS[key]
+        errors.setdefault(name, f"{LABELS[name]} {why}{HINTS.get(name, '')}")
+    for name, why in _panel_problems(typed).items():
+        errors.setdefault(name, why)
+    return config, typed, errors
+
+
+def field_errors(values: dict) -> dict[str, str]:
+    """``{field: reason}`` for every invalid field of the panel's ``values``."""
+    return _check(values)[2]
 
 
 def parse(values: dict) -> RunPlan | dict[str, str]:
-    """A :class:`RunPlan` from the panel's values, or ``{field: reason}`` for invalid ones.
-
-    A problem that only the whole config reveals (``RunConfig.validate``) is reported under
-    the key ``"config"``.
-    """
-    parsed: dict[str, object] = {}
-    errors: dict[str, str] = {}
-    for name in LABELS:
-        try:
-            parsed[name] = _check_field(name, values)
-        except _Invalid as exc:
-            errors[name] = str(exc)
+    """A :class:`RunPlan` from the panel's values, or ``{field: reason}`` for invalid ones."""
+    config, typed, errors = _check(values)
     if errors:
-        return errors
-    k = int(parsed["adaptive_k"])  # type: ignore[arg-type]
-    adaptive = AdaptiveConfig(k, parsed["adaptive_score"]) if k > 0 else None  # type: ignore[arg-type]
-    separator = SeparatorConfig(
-        model=str(parsed["model_path"] or parsed["model"]), device=str(parsed["device"]),
-        segment=parsed["segment"], overlap=float(parsed["overlap"]),  # type: ignore[arg-type]
-        shifts=int(parsed["shifts"]))  # type: ignore[arg-type]
-    try:
-        config = RunConfig(
-            target=str(parsed["target"]), steps=int(parsed["steps"]),  # type: ignore[arg-type]
-            mode=parsed["mode"], schedule=parsed["schedule"],  # type: ignore[arg-type]
-            beta_max=float(parsed["beta_max"]), adaptive=adaptive,  # type: ignore[arg-type]
-            early_stop_db=parsed["early_stop"], wiener=bool(parsed["wiener"]),  # type: ignore[arg-type]
-            loudness_match=bool(parsed["loudness_match"]), separator=separator,
-        ).validate()
-    except ConfigError as exc:
-        return {"config": str(exc)}
-    return RunPlan(config, float(parsed["start"]), parsed["duration"],  # type: ignore[arg-type]
-                   parsed["out"], str(parsed["stem_format"]))  # type: ignore[arg-type]
+        return {name: errors[name] for name in LABELS if name in errors}
+    return RunPlan(config, float(typed["start"] or 0.0), typed["duration"],  # type: ignore[arg-type]
+                   Path(str(typed["out"])).expanduser(), str(typed["stem_format"]))
 
 
 def describe_errors(errors: dict[str, str]) -> str:
     """One line naming every invalid field and why."""
-    return "; ".join(f"{LABELS.get(k, k)}: {v}" if k != "config" else v
-                     for k, v in errors.items())
+    return "; ".join(errors.values())
+
+
+_DEFAULT_CONFIG = RunConfig()
+_DEFAULT_TYPED: dict[str, object] = {
+    "model": "demo", "model_path": "", "device": "auto", "target": _DEFAULT_CONFIG.target,
+    "steps": _DEFAULT_CONFIG.steps, "mode": _DEFAULT_CONFIG.mode,
+    "schedule": _DEFAULT_CONFIG.schedule, "beta_max": _DEFAULT_CONFIG.beta_max,
+    "adaptive_k": 0, "adaptive_score": "auto", "early_stop": None, "wiener": False,
+    "loudness_match": False, "segment": None, "overlap": _DEFAULT_CONFIG.separator.overlap,
+    "shifts": 0, "start": 0.0, "duration": None, "out": "sessions", "stem_format": "flac",
+}

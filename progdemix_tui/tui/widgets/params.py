@@ -16,7 +16,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from progdemix_tui.engine.config import ADAPTIVE_SCORES, MODES, SCHEDULES, STEMS
 
-from ..parameters import LABELS, RunPlan, describe_errors, field_error, parse
+from ..parameters import LABELS, RunPlan, describe_errors, field_errors, parse
 
 SELECTS: dict[str, tuple[str, ...]] = {
     "target": STEMS, "mode": MODES, "schedule": SCHEDULES, "adaptive_score": ADAPTIVE_SCORES,
@@ -130,18 +130,11 @@ class ParamPanel(VerticalScroll):
         self.set_class(bool(errors), "-has-errors")
 
     def on_mount(self) -> None:
-        values = self.values()
-        self._show_errors({n: e for n in ORDER if (e := field_error(n, values)) is not None})
-        for name in ORDER:
-            self.query_one(f"#p-{name}").set_class(field_error(name, values) is not None,
-                                                   "-invalid")
+        self._flag(field_errors(self.values()))
 
     def _changed(self, name: str) -> None:
         values = self.values()
-        error = field_error(name, values)
-        self.query_one(f"#p-{name}").set_class(error is not None, "-invalid")
-        errors = {n: e for n in ORDER if (e := field_error(n, values)) is not None}
-        self._show_errors(errors)
+        self._flag(field_errors(values))
         self.post_message(self.Changed(values))
 
     @on(Input.Changed)
