@@ -53,9 +53,10 @@ def held_out_songs(seeds=HELD_OUT_SEEDS, duration: float = EVAL_DURATION) -> np.
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, stems: np.ndarray, device: str = "cpu",
-             segment: float = EVAL_SEGMENT) -> np.ndarray:
+             segment: float = EVAL_SEGMENT, shifts: int = 0, wiener: int = 0) -> np.ndarray:
     """One-shot separation with ``demucs.apply.apply_model``; SI-SDR ``[songs, 4]`` (dB),
-    per channel then averaged over channels."""
+    per channel then averaged over channels. ``wiener`` > 0 post-filters every stem with
+    that many iterations of demucs's multichannel Wiener filter (diagnostics only)."""
     from demucs.apply import apply_model
 
     model.eval()
@@ -63,8 +64,12 @@ def evaluate(model: torch.nn.Module, stems: np.ndarray, device: str = "cpu",
     for song in stems:
         refs = torch.from_numpy(song).to(device)
         mix = refs.sum(0)
-        est = apply_model(model, mix[None], segment=segment, overlap=0.25, shifts=0,
+        est = apply_model(model, mix[None], segment=segment, overlap=0.25, shifts=shifts,
                           split=True, device=device)[0]
+        if wiener:
+            from progdemix_tui.engine.postfilter import wiener_target
+
+            est = torch.stack([wiener_target(est, mix, i, wiener) for i in range(len(est))])
         scores.append(si_sdr(est.float(), refs).mean(-1).cpu().numpy())
     return np.stack(scores)
 
