@@ -167,17 +167,42 @@ def test_ctrl_c_exits_130_and_keeps_completed_steps(tmp_path, tiny_model_path):
     assert not list(out.rglob("*.part"))
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 1.5 MB tmpfs: a real full disk (needs root's mount; skipped where not permitted)."""
-    mount = tmp_path / "disk"
+def _mount_tmpfs(mount, options: str):
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1500k", "tmpfs", str(mount)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)],
                           capture_output=True)
     if done.returncode != 0:
         pytest.skip("cannot mount a small tmpfs here (needs root)")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=False)
+    return mount
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 1.5 MB tmpfs: a real full disk (needs root's mount; skipped where not permitted)."""
+    yield _mount_tmpfs(tmp_path / "disk", "size=1500k")
+    subprocess.run(["umount", str(tmp_path / "disk")], check=False)
+
+
+@pytest.fixture
+def readonly_disk(tmp_path):
+    """A read-only tmpfs: writes fail with EROFS even for root (skipped where not permitted)."""
+    yield _mount_tmpfs(tmp_path / "ro", "ro,size=100k")
+    subprocess.run(["umount", str(tmp_path / "ro")], check=False)
+
+
+def test_read_only_disk_fails_cleanly(tmp_path, tiny_model_path, capsys, readonly_disk):
+    track = write_track(tmp_path / "song", seconds=2.0)
+    out = readonly_disk / "session"
+    assert run_cli(str(track), "--steps", "1", "--out", str(out), *fast(tiny_model_path)) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Read-only file system" in err and "choose a writable --out" in err
+    assert "Traceback" not in err
+    dataset = tmp_path / "dataset"
+    write_track(dataset / "a", seconds=2.0)
+    assert main(["eval", str(dataset), "--steps", "1", "--out", str(readonly_disk / "e"),
+                 *fast(tiny_model_path)]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "Read-only file system" in err and "Traceback" not in err
 
 
 def test_full_disk_fails_cleanly(tmp_path, tiny_model_path, capsys, tiny_disk):
