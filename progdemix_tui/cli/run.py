@@ -74,6 +74,7 @@ def handle(args: argparse.Namespace) -> int:
     check_references(config, has_refs)
     out = Path(args.out) if args.out else Path("sessions") / default_session_name(
         source, config.target, config.mode)
+    engine.check_output_folder(out, args.overwrite)  # before the (slow) model load
 
     separator = load_separator(config)
     prepared = engine.load_input(source, separator.samplerate, separator.sources, args.start,

@@ -27,8 +27,8 @@ _EXPORTS = {
     "progressive": ("IterationResult", "StepMetrics", "run"),
     "schedules": ("beta", "betas"),
     "separator": ("Separator",),
-    "session": ("Session", "SessionSummary", "SessionWriter", "export_step", "list_sessions",
-                "open_session"),
+    "session": ("Session", "SessionSummary", "SessionWriter", "check_output_folder",
+                "export_step", "list_sessions", "open_session"),
     "tracks": ("PreparedInput", "is_track_folder", "load_input"),
 }
 _SOURCE = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -39,7 +39,7 @@ __all__ = [
     "LoadedModel", "Mode", "ModelStatus", "ModelUnavailable", "OutputError", "PreparedInput",
     "ProgdemixError", "ReferencesRequired", "RunConfig", "ScheduleName", "Separator",
     "SeparatorConfig", "Session", "SessionSummary", "SessionWriter", "StepMetrics",
-    "UntrustedCheckpoint", "beta", "betas", "execute", "export_step", "is_track_folder",
+    "UntrustedCheckpoint", "beta", "betas", "check_output_folder", "execute", "export_step", "is_track_folder",
     "list_models", "list_sessions", "load_input", "load_model", "model_description",
     "model_status", "open_session", "run",
 ]
@@ -97,6 +97,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
         Session,
         SessionSummary,
         SessionWriter,
+        check_output_folder,
         export_step,
         list_sessions,
         open_session,

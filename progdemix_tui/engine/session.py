@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import os
 import platform
 import re
 from dataclasses import dataclass, field
@@ -61,6 +62,30 @@ def default_session_name(input_path: str | Path, target: str, mode: str) -> str:
     return f"{stamp}-{stem}-{target}-{mode}"
 
 
+def check_output_folder(folder: str | Path, overwrite: bool = False) -> None:
+    """Raise :class:`OutputError` unless a session can be written to ``folder``.
+
+    Cheap, and writes nothing, so callers can check before loading a model: ``folder`` must
+    be new or empty (or ``overwrite``), and its nearest existing parent writable.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder} exists and is not a folder; choose another --out.")
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        raise OutputError(f"{folder} is not empty; choose a new --out folder or pass --overwrite.")
+    parent = folder.absolute()
+    while not parent.exists():
+        parent = parent.parent
+    reason = None
+    if not parent.is_dir():
+        reason = f"{parent} is not a folder"
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        read_only = os.statvfs(parent).f_flag & os.ST_RDONLY
+        reason = "Read-only file system" if read_only else "Permission denied"
+    if reason:
+        raise OutputError(f"cannot create {folder} ({reason}); choose a writable --out folder.")
+
+
 class SessionWriter:
     """Writes a run into ``folder`` as it goes. Use as a context manager around the loop.
 
@@ -89,12 +114,7 @@ class SessionWriter:
         self._save_manifest()
 
     def _prepare(self, overwrite: bool) -> None:
-        if self.folder.exists() and not self.folder.is_dir():
-            raise OutputError(f"{self.folder} exists and is not a folder; choose another --out.")
-        if self.folder.is_dir() and any(self.folder.iterdir()) and not overwrite:
-            raise OutputError(
-                f"{self.folder} is not empty; choose a new --out folder or pass --overwrite."
-            )
+        check_output_folder(self.folder, overwrite)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

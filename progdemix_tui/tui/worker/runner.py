@@ -125,6 +125,7 @@ def run_job(request: RunRequest, cancel: threading.Event,
 
             torch.set_num_threads(request.torch_threads)
         check_input(request.input, plan.config)
+        engine.check_output_folder(request.folder)
         emit(RunStatus(f"loading model {plan.model}…"))
         separator = get_separator(plan.config.separator)
         if cancel.is_set():
