@@ -1,5 +1,6 @@
 """Pilot tests of running the highlighted entry, blind A/B and ABX tests, loudness matching,
-``--audio-device`` and the offline default model (80×24, no audio device needed)."""
+``--audio-device``, the offline default model and go to time (80×24, no audio device
+needed)."""
 
 from __future__ import annotations
 
@@ -408,3 +409,97 @@ def test_player_backend_keeps_volume_across_reloads():
     backend.load(x, -x, 44100)
     assert backend._player.volume == pytest.approx(0.5)
     backend.close()
+
+
+# ---------------------------------------------------------------------- go to time (g)
+
+
+async def goto(pilot, text: str) -> None:
+    await pilot.press("g")
+    await wait_for(pilot, lambda: pilot.app.screen.__class__.__name__ == "GotoScreen")
+    await pilot.press(*text, "enter")
+
+
+@pytest.mark.parametrize("kind", sorted(BACKENDS))
+@sync
+async def test_goto_after_a_run_seeks_the_selected_step(work, tiny_model_path, kind):
+    backend = BACKENDS[kind]()
+    app = make_app(".", tiny_model_path, backend=backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("g")  # nothing run, nothing selected
+        await wait_for(pilot, lambda: "nothing to play: select a step" in screen_text(app))
+        assert app.screen is app.screen_stack[0]
+        await wait_for(pilot, lambda: app.query_one("#tree").root.children)
+        await pilot.press("down", "r")  # run the track folder (2 s excerpt)
+        await wait_for(pilot, lambda: app.run_folder is not None)
+        await wait_for(pilot, lambda: not app.running and len(app.timeline.rows) == 3, 60)
+        await pilot.press("t", "down")  # select step 1
+        await wait_for(pilot, lambda: app.player.selection is not None
+                       and app.player.selection.step == 1)
+        await pilot.press("g")  # selected but not marked: same words as Space
+        await wait_for(pilot, lambda: "mark A (a) and/or B (b) to play" in screen_text(app))
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.player.duration is not None and not app.player.loading)
+        assert app.player.duration == pytest.approx(2.0)
+        await goto(pilot, "0:01.5")
+        await wait_for(pilot, lambda: app.screen is app.screen_stack[0])
+        assert app.player.position == pytest.approx(1.5)
+        await wait_for(pilot, lambda: player_line(app).startswith("⏸ A 0:01.5"))
+        if kind == "player":  # the real (silent, never started) player moved too
+            assert backend.position() == pytest.approx(1.5)
+        await goto(pilot, "25%")
+        await wait_for(pilot, lambda: "0:00.5" in player_line(app))
+        assert app.player.position == pytest.approx(0.5)
+        if kind == "player":
+            assert backend.position() == pytest.approx(0.5)
+
+
+@sync
+async def test_goto_invalid_entry_keeps_the_screen_open(work, tiny_model_path):
+    backend = RecordingBackend()
+    write_fake_session(work / "sessions" / "s", steps=2, seconds=3.0)
+    app = make_app(".", tiny_model_path, backend=backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_session_folder(work / "sessions" / "s")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.player.duration is not None and not app.player.loading)
+        await goto(pilot, "4:10")
+        await wait_for(pilot, lambda: "position 4:10 is past the end (0:03)"
+                       in screen_text(app))
+        assert app.screen.__class__.__name__ == "GotoScreen"
+        await pilot.press(*["backspace"] * 4)  # editing clears the line
+        await wait_for(pilot, lambda: "past the end" not in screen_text(app))
+        await pilot.press(*"1:60", "enter")
+        await wait_for(pilot, lambda: "'1:60': seconds must be below 60" in screen_text(app))
+        assert app.screen.__class__.__name__ == "GotoScreen"
+        await pilot.press("escape")  # closes without seeking
+        await wait_for(pilot, lambda: app.screen is app.screen_stack[0])
+        assert app.player.position == 0.0
+        assert not any(call[0] == "seek" for call in backend.calls)
+
+
+@sync
+async def test_goto_outside_the_loop_clears_it(work, tiny_model_path):
+    write_fake_session(work / "sessions" / "s", steps=2, seconds=3.0)
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_session_folder(work / "sessions" / "s")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: app.player.duration is not None and not app.player.loading)
+        await goto(pilot, "0.5")
+        await pilot.press("l")
+        await goto(pilot, "1.5")
+        await pilot.press("l")
+        assert app.player.loop == (0.5, 1.5)
+        await goto(pilot, "1")  # inside: the loop stays
+        await wait_for(pilot, lambda: app.player.position == 1.0)
+        assert app.player.loop == (0.5, 1.5)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: "outside the loop 0:00.5–0:01.5 clears it"
+                       in screen_text(app))
+        await pilot.press(*"2.5", "enter")
+        await wait_for(pilot, lambda: app.player.position == 2.5)
+        assert app.player.loop is None
+        assert "⟳" not in player_line(app)
+        assert any("loop 0:00.5–0:01.5 cleared: 0:02.5 is outside it" in str(n.message)
+                   for n in app._notifications)

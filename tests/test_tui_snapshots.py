@@ -87,3 +87,12 @@ def test_abx_test_running(app, snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, run_before=abx, terminal_size=(80, 24))
+
+
+def test_goto_screen_with_an_error(app, snap_compare):
+    async def goto_past_the_end(pilot) -> None:
+        await _mark_ab(pilot)
+        await pilot.press("l", "right_square_bracket", "l", "g", *"4:10", "enter")
+        await pilot.pause()
+
+    assert snap_compare(app, run_before=goto_past_the_end, terminal_size=(80, 24))

@@ -37,6 +37,7 @@ from .audition import SOURCES, Cue, export_clips, load_cue, match_levels, open_b
 from .keys import bindings
 from .parameters import RunPlan, describe_errors
 from .screens.export import ExportRequest, ExportScreen
+from .screens.goto import GotoScreen
 from .screens.help import HelpScreen
 from .screens.sessions import SessionsScreen
 from .settings import Settings
@@ -396,6 +397,19 @@ class ProgdemixApp(App[int]):
     def action_seek(self, seconds: float) -> None:
         self.player.seek(float(seconds))
 
+    def action_goto(self) -> None:
+        """g: type a position to seek to (1:23, 83.5, 50%…)."""
+        bar = self.player
+        if (problem := bar.goto_problem()) is not None:
+            bar.say(problem)
+            return
+        assert bar.duration is not None
+        self.push_screen(GotoScreen(bar.duration, bar.position, bar.loop), self._goto_chosen)
+
+    def _goto_chosen(self, seconds: float | None) -> None:
+        if seconds is not None and (note := self.player.goto(seconds)) is not None:
+            self.notify(note, severity="warning", timeout=5)
+
     def action_loop(self) -> None:
         self.player.toggle_loop()
 
@@ -487,6 +501,8 @@ class ProgdemixApp(App[int]):
                             self.action_export)
         yield SystemCommand("Open session", "Open a previous run from the sessions folder (o)",
                             self.action_sessions)
+        yield SystemCommand("Go to time", "Seek to a typed position: 1:23, 83.5, 50% (g)",
+                            self.action_goto)
         yield SystemCommand("Blind A/B test", "A and B hidden as 1/2; 1/2 picks; m reveals (m)",
                             lambda: self.action_blind("ab"))
         yield SystemCommand("ABX test", "Is X A or B? 1/2 answers; M reveals (M)",

@@ -120,12 +120,17 @@ class PlayerBar(Vertical):
         self.refresh_bar()
         return self.active
 
-    def toggle_play(self) -> bool:
+    def _unmarked(self) -> str | None:
+        """Why nothing can play: no step selected, or no A/B mark (None: marked)."""
         if self.a is None and self.b is None and self.selection is None:
-            self.say("nothing to play: select a step, mark it with a or b")
-            return False
+            return "nothing to play: select a step, mark it with a or b"
         if self.a is None and self.b is None:
-            self.say("mark A (a) and/or B (b) to play")
+            return "mark A (a) and/or B (b) to play"
+        return None
+
+    def toggle_play(self) -> bool:
+        if (problem := self._unmarked()) is not None:
+            self.say(problem)
             return False
         self.playing = not self.playing
         try:
@@ -147,6 +152,33 @@ class PlayerBar(Vertical):
         self.position = min(max(0.0, self.position + delta), top)
         self._safe(self.backend.seek, self.position)
         self.refresh_bar()
+
+    def goto_problem(self) -> str | None:
+        """Why there is no position to go to yet (None: A/B are loaded, their length known)."""
+        if (problem := self._unmarked()) is not None:
+            return problem
+        if self.loading:
+            return "A/B are still loading: try again in a moment"
+        if self.duration is None:
+            return "nothing loaded to play: mark A (a) or B (b) again"
+        return None
+
+    def goto(self, seconds: float) -> str | None:
+        """Seek to ``seconds``; a loop not containing it is cleared (the typed position
+        wins). Returns the note saying so, or None."""
+        note = None
+        if self.loop is not None and not self.loop[0] <= seconds < self.loop[1]:
+            lo, hi = self.loop
+            note = f"loop {clock(lo)}–{clock(hi)} cleared: {clock(seconds)} is outside it"
+            self.loop, self.loop_start = None, None
+            self._safe(self.backend.set_loop, None)
+        top = self.duration if self.duration is not None else float("inf")
+        self.position = min(max(0.0, seconds), top)
+        self._safe(self.backend.seek, self.position)
+        if note is not None:
+            self.message = note
+        self.refresh_bar()
+        return note
 
     def stop(self) -> None:
         """Stop and rewind to the loop start (or the beginning)."""
