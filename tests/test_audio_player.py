@@ -87,7 +87,7 @@ def test_crossfade_length_is_configurable(tmp_path):
 def test_loop_repeats_region_exactly(tmp_path):
     res, out, _ = run_sink(tmp_path, """
         sr = 44100
-        p = Player(sr)
+        p = Player(sr, loop_crossfade=False)
         p.add("A", ramp(sr), sr)
         p.set_loop(0.2, 0.3)
         p.play()
@@ -106,6 +106,35 @@ def test_loop_repeats_region_exactly(tmp_path):
     np.testing.assert_array_equal(y[first + L:starts[0]], a[s + L:e])
     assert res["loop"] == [0.2, 0.3] and res["pos"] == s  # stop rewinds to the loop start
     assert np.abs(np.diff(y)).max() < 0.9 - 0.1 + CLICK  # only the loop seam itself jumps
+
+
+def test_loop_seam_is_crossfaded_by_default(tmp_path):
+    """What follows the region's end fades out while its start fades in: no click."""
+    res, out, _ = run_sink(tmp_path, """
+        sr = 44100
+        p = Player(sr)
+        p.add("A", ramp(sr), sr)
+        p.set_loop(0.2, 0.3)
+        p.play()
+        wait_until(lambda: p.state.loop_count >= 3)
+        p.stop()
+        report(count=p.state.loop_count)
+    """)
+    a = ramp(SR).astype(np.float64)
+    s, e = round(0.2 * SR), round(0.3 * SR)
+    L = round(0.010 * SR)
+    y = out[:, 0].astype(np.float64)
+    body = a[s + L:e]  # each pass after its seam fade is the region itself
+    starts = [k - L for k in np.flatnonzero(y == body[0]) if k >= L
+              and np.array_equal(y[k:k + len(body)], body)]
+    repeats = [k for k in starts if k - (e - s) in starts]
+    assert len(repeats) >= 1, "the region repeats back to back"
+    fade_out, fade_in = fades(L)
+    k = repeats[0]
+    np.testing.assert_allclose(y[k:k + L], fade_out * a[e:e + L] + fade_in * a[s:s + L],
+                               atol=1e-6)
+    assert np.abs(np.diff(y)).max() < CLICK  # the 0.08 jump at the seam is gone
+    assert res["count"] >= 3
 
 
 def test_level_matching_gives_equal_loudness(tmp_path):

@@ -4,8 +4,10 @@ All positions are in output (stream) frames. Transitions happen between audio bl
 never jump: a switch of source (A/B), a seek and a level change keep the old sound as a *tail*
 that fades out with a raised-cosine over ``fade`` frames while the new one fades in (the two
 weights always sum to 1, so identical signals pass through unchanged); play and pause ramp a
-global envelope the same way. A loop wraps sample-exactly with no fade, so the region repeats
-bit for bit. The mixer is not thread-safe: the player calls it under its lock.
+global envelope the same way. A loop wraps with the same crossfade (what follows the region's
+end fades out while its start fades in), so the seam does not click; with ``loop_fade`` off
+it wraps sample-exactly and the region repeats bit for bit. The mixer is not thread-safe: the
+player calls it under its lock.
 """
 
 from __future__ import annotations
@@ -80,8 +82,9 @@ def fit_channels(x: np.ndarray, channels: int) -> np.ndarray:
 class Mixer:
     """Block renderer: one main voice, fading tails, a play envelope, loop and volume."""
 
-    def __init__(self, rate: int, channels: int, fade: int) -> None:
+    def __init__(self, rate: int, channels: int, fade: int, loop_fade: bool = True) -> None:
         self.rate, self.channels, self.fade = rate, channels, fade
+        self.loop_fade = loop_fade
         self.readers: dict[str, Reader] = {}
         self.gains: dict[str, float] = {}
         self.source: str | None = None
@@ -219,6 +222,8 @@ class Mixer:
             self._segment(out[done:done + n])
             done += n
             if self.loop is not None and self.playing and self.pos == self.loop[1]:
+                if self.loop_fade:
+                    self._push_tail()  # the region's end plays on, fading out
                 self.pos = self.loop[0]
                 self.loop_count += 1
             elif self.playing and self.pos >= self.duration:

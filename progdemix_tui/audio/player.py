@@ -77,13 +77,16 @@ class Player:
     ``samplerate``: the audio's rate (positions are reported in it); default: the first
     source's. ``stream_samplerate``: force the device rate (default: the audio's; if the
     device refuses it, its own default rate, and sources are resampled with julius).
-    ``crossfade``: seconds of every switch/seek/pause fade. ``blocksize`` frames per callback.
+    ``crossfade``: seconds of every switch/seek/pause fade, and of the loop seam unless
+    ``loop_crossfade`` is off (then loops repeat bit for bit, and the seam may click).
+    ``blocksize`` frames per callback.
     """
 
     def __init__(self, samplerate: int | None = None, *, device: Device = None,
                  blocksize: int = 512, latency: float | str = "low", crossfade: float = 0.010,
                  channels: int = 2, stream_samplerate: int | None = None,
                  skip_seconds: float = 5.0, chunk_frames: int = 32768,
+                 loop_crossfade: bool = True,
                  on_error: Callable[[AudioUnavailable], None] | None = None) -> None:
         if crossfade < 0:
             raise ValueError("crossfade must be >= 0")
@@ -99,7 +102,7 @@ class Player:
         self._stream_lock = threading.RLock()  # stream open/start/stop/close
         self._sources: dict[str, Source] = {}
         srate = stream_samplerate or samplerate or 44100
-        self._mixer = Mixer(srate, channels, round(crossfade * srate))
+        self._mixer = Mixer(srate, channels, round(crossfade * srate), loop_crossfade)
         self._prefetcher: Prefetcher | None = None
         self._stream: Any = None
         self._stream_dead = False
@@ -356,7 +359,8 @@ class Player:
         self.seek(self.position + (self.skip_seconds if seconds is None else seconds))
 
     def set_loop(self, start: float, end: float) -> None:
-        """Loop ``[start, end)`` seconds sample-exactly (jumps to ``start`` if outside it)."""
+        """Loop ``[start, end)`` seconds (jumps to ``start`` if outside it); the seam is
+        crossfaded unless the player was made with ``loop_crossfade=False``."""
         lo, hi = self._frames(start), min(self._frames(end), self._mixer.duration or 1 << 62)
         if not 0 <= lo < hi:
             raise ValueError(f"invalid loop region {start}..{end} s")
