@@ -54,6 +54,10 @@ def test_timeline_fills_in_a_real_terminal(tmp_path, tiny_model_path):
         assert "step" in rows_seen
         final = wait(lambda s: "complete" in s and " 2 " in s, 60)
         assert "vocals" in final
+        # keys typed ahead in one burst: B must be the row the cursor reached, not a stale one
+        subprocess.run([*tmux, "send-keys", "-t", "tui", "t", "a", "Down", "Down", "b"],
+                       check=True)
+        wait(lambda s: "A: step 0 vocals" in s and "B: step 2 vocals" in s, 30)
         subprocess.run([*tmux, "send-keys", "-t", "tui", "q"], check=True)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and "tui" in subprocess.run(

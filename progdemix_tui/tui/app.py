@@ -348,7 +348,17 @@ class ProgdemixApp(App[int]):
         stem = self.stem or self.timeline.target
         self.player.select(Cue(folder, step, stem, self.source))
 
+    def _sync_selection(self) -> None:
+        """Make the selection the timeline cursor's step now: keys typed ahead (↓ ↓ b) run
+        before the timeline's highlight message reaches the app."""
+        folder, step = self.timeline.folder, self.timeline.selected_step
+        cue = self.player.selection
+        if folder is not None and step is not None and (
+                cue is None or (cue.folder, cue.step) != (folder, step)):
+            self._select(folder, step)
+
     def _reselect(self) -> None:
+        self._sync_selection()
         cue = self.player.selection
         if cue is not None:
             self._select(cue.folder, cue.step)
@@ -365,6 +375,7 @@ class ProgdemixApp(App[int]):
         self._reselect()
 
     def action_mark(self, which: str) -> None:
+        self._sync_selection()
         if self.player.mark(which) is not None:
             self._load_ab(self.player.a, self.player.b)
 
@@ -429,6 +440,7 @@ class ProgdemixApp(App[int]):
     # ------------------------------------------------------------------ export
 
     def action_export(self) -> None:
+        self._sync_selection()
         cue = self.player.selection
         if cue is None:
             self.notify("select a step in the timeline first (t, ↑/↓)", severity="warning")
@@ -476,13 +488,14 @@ class ProgdemixApp(App[int]):
         self.query_one(target).focus()
 
     def action_focus_timeline(self) -> None:
-        self.timeline.table.focus()
+        # at once, not via focus()'s call_later: keys typed ahead (t ↓ ↓) must reach the table
+        self.screen.set_focus(self.timeline.table)
 
     def action_toggle_sidebar(self) -> None:
         sidebar = self.query_one("#sidebar")
         sidebar.display = not sidebar.display
         if not sidebar.display:
-            self.timeline.table.focus()
+            self.screen.set_focus(self.timeline.table)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
