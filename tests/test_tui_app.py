@@ -138,6 +138,8 @@ async def test_reopen_session_restores_timeline(work, tiny_model_path):
         await wait_for(pilot, lambda: app.player.gain_b_db is not None)
         assert app.player.a.folder.name == "old-run"
         assert app.player.b.folder.name == "other-run"
+        await wait_for(pilot, lambda: "‹old-run›" in screen_text(app)
+                       and "‹other-run›" in screen_text(app))  # marks name their runs
         # export the A/B clips (useful without an audio device)
         await pilot.press("e")
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ExportScreen")

@@ -21,7 +21,13 @@ from progdemix_tui.engine.mixing import integrated_loudness
 from progdemix_tui.tui import app as app_module
 from progdemix_tui.tui import player_backend
 from progdemix_tui.tui.app import OFFLINE_NOTICE, ProgdemixApp, build_app, offline_model_fallback
-from progdemix_tui.tui.audition import NullBackend, match_levels, open_backend, parse_device
+from progdemix_tui.tui.audition import (
+    NullBackend,
+    match_levels,
+    open_backend,
+    parse_device,
+    session_tag,
+)
 from progdemix_tui.tui.keys import HELP
 from progdemix_tui.tui.player_backend import PlayerBackend
 from progdemix_tui.tui.settings import Settings
@@ -196,6 +202,15 @@ def test_player_blind_needs_no_stream():
 def tone(seconds: float, amp: float, rate: int = 44100) -> torch.Tensor:
     t = torch.arange(int(seconds * rate)) / rate
     return torch.stack([amp * torch.sin(2 * math.pi * 440 * t)] * 2)
+
+
+def test_session_tag_is_short_and_tells_runs_apart():
+    assert session_tag(Path("20261124-162943-demo-001-vocals-add-to-mixture")) == "demo-001 16:29"
+    assert session_tag(Path("20261124-091502-song-bass-oracle")) == "song 09:15"
+    long = session_tag(Path("20261124-162943-a_very_long_track_name-vocals-oracle"))
+    assert long == "a_very_lo… 16:29" and len(long) == 16
+    assert session_tag(Path("my-run")) == "my-run"
+    assert session_tag(Path("a-very-long-custom-session-name")) == "a-very-long-cus…"
 
 
 def test_match_levels_uses_loudness_then_rms():

@@ -14,6 +14,7 @@ the player bar and applied to exported A/B clips.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,23 @@ class Cue:
         text = f"step {self.step} {what}" if self.source not in ("mixture", "reference") \
             else what
         return f"{text} [{self.folder.name}]" if with_session else text
+
+
+_DEFAULT_NAME = re.compile(r"\d{8}-(\d{2})(\d{2})\d{2}-(.+?)(?:-(?:drums|bass|other|vocals)-.*)?$")
+
+
+def session_tag(folder: Path, width: int = 16) -> str:
+    """A short name for a session folder, to tell A from B when they come from two runs:
+    ``demo-001 16:29`` for the default ``20261124-162943-demo-001-vocals-add-to-mixture``,
+    else the folder's name, cut to ``width`` characters."""
+    match = _DEFAULT_NAME.match(folder.name)
+    if match is None:
+        name = folder.name
+        return name if len(name) <= width else name[:width - 1] + "…"
+    hour, minute, track = match.groups()
+    clock = f" {hour}:{minute}"
+    room = width - len(clock)
+    return (track if len(track) <= room else track[:room - 1] + "…") + clock
 
 
 def load_cue(cue: Cue, session: Session | None = None) -> tuple[torch.Tensor, int]:

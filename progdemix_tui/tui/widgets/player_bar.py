@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from ..audition import Cue, LevelMatch, NullBackend
+from ..audition import Cue, LevelMatch, NullBackend, session_tag
 
 BLIND_HINT = {"ab": "blind A/B: x 1↔2 · 1/2 = prefer · m reveals",
               "abx": "ABX: x A→B→X · 1 = X is A, 2 = X is B · M reveals"}
@@ -305,8 +305,13 @@ class PlayerBar(Vertical):
     # ------------------------------------------------------------------ rendering
 
     def _marks(self) -> str:
+        two_runs = self.a is not None and self.b is not None and self.a.folder != self.b.folder
+
         def mark(name: str, cue: Cue | None) -> str:
-            return f"{name}: {cue.describe() if cue else '—'}"
+            if cue is None:
+                return f"{name}: —"
+            tag = f" ‹{session_tag(cue.folder)}›" if two_runs else ""
+            return f"{name}: {cue.describe()}{tag}"
 
         if self.blind_mode == "ab":
             return "1: ? │ 2: ?"
