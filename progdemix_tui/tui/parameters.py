@@ -114,24 +114,34 @@ def _config(v: dict[str, object]) -> RunConfig:
         loudness_match=bool(v["loudness_match"]), separator=separator)
 
 
+_DEFAULT_CONFIG = RunConfig()
+_DEFAULT_TYPED: dict[str, object] = {  # stands in for a field that does not parse
+    "model": "demo", "model_path": "", "device": "auto", "target": _DEFAULT_CONFIG.target,
+    "steps": _DEFAULT_CONFIG.steps, "mode": _DEFAULT_CONFIG.mode,
+    "schedule": _DEFAULT_CONFIG.schedule, "beta_max": _DEFAULT_CONFIG.beta_max,
+    "adaptive_k": 0, "adaptive_score": "auto", "early_stop": None, "wiener": False,
+    "loudness_match": False, "segment": None, "overlap": _DEFAULT_CONFIG.separator.overlap,
+    "shifts": 0, "start": 0.0, "duration": None, "out": "sessions", "stem_format": "flac",
+}
+
+
 def _check(values: dict) -> tuple[RunConfig, dict[str, object], dict[str, str]]:
-    """Typed values, the engine config built from them, and ``{field: reason}``."""
+    """Typed values, the engine config built from them, and ``{field: reason}`` in panel order."""
     typed: dict[str, object] = {}
     errors: dict[str, str] = {}
-    defaults = _DEFAULT_TYPED
     for name in LABELS:
         try:
             typed[name] = _typed(name, values.get(name, ""))
         except _Invalid as exc:
             errors[name] = str(exc)
-            typed[name] = defaults[name]  # so the other fields can still be checked
+            typed[name] = _DEFAULT_TYPED[name]  # so the other fields can still be checked
     config = _config(typed)
     for key, why in config.problems().items():
         name = ENGINE_FIELDS[key]
         errors.setdefault(name, f"{LABELS[name]} {why}{HINTS.get(name, '')}")
     for name, why in _panel_problems(typed).items():
         errors.setdefault(name, why)
-    return config, typed, errors
+    return config, typed, {name: errors[name] for name in LABELS if name in errors}
 
 
 def field_errors(values: dict) -> dict[str, str]:
@@ -143,7 +153,7 @@ def parse(values: dict) -> RunPlan | dict[str, str]:
     """A :class:`RunPlan` from the panel's values, or ``{field: reason}`` for invalid ones."""
     config, typed, errors = _check(values)
     if errors:
-        return {name: errors[name] for name in LABELS if name in errors}
+        return errors
     return RunPlan(config, float(typed["start"] or 0.0), typed["duration"],  # type: ignore[arg-type]
                    Path(str(typed["out"])).expanduser(), str(typed["stem_format"]))
 
@@ -151,14 +161,3 @@ def parse(values: dict) -> RunPlan | dict[str, str]:
 def describe_errors(errors: dict[str, str]) -> str:
     """One line naming every invalid field and why."""
     return "; ".join(errors.values())
-
-
-_DEFAULT_CONFIG = RunConfig()
-_DEFAULT_TYPED: dict[str, object] = {
-    "model": "demo", "model_path": "", "device": "auto", "target": _DEFAULT_CONFIG.target,
-    "steps": _DEFAULT_CONFIG.steps, "mode": _DEFAULT_CONFIG.mode,
-    "schedule": _DEFAULT_CONFIG.schedule, "beta_max": _DEFAULT_CONFIG.beta_max,
-    "adaptive_k": 0, "adaptive_score": "auto", "early_stop": None, "wiener": False,
-    "loudness_match": False, "segment": None, "overlap": _DEFAULT_CONFIG.separator.overlap,
-    "shifts": 0, "start": 0.0, "duration": None, "out": "sessions", "stem_format": "flac",
-}
