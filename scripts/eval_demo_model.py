@@ -5,7 +5,7 @@ overlap=0.25)``; SI-SDR as torchmetrics computes it (zero_mean=False), per chann
 over channels, then over songs. Usage::
 
     python scripts/eval_demo_model.py [--model demo|PATH.safetensors] [--duration 6]
-                                      [--shifts N] [--wiener ITERATIONS]
+                                      [--shifts N] [--wiener ITERATIONS] [--by-layer]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -24,8 +25,9 @@ from demo_common import (  # noqa: E402
     HELD_OUT_SEEDS,
     evaluate,
     format_scores,
-    held_out_songs,
 )
+
+from progdemix_tui.demo import generate_song  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -37,6 +39,8 @@ def main(argv=None) -> int:
     p.add_argument("--shifts", type=int, default=0, help="apply_model's random-shift passes")
     p.add_argument("--wiener", type=int, default=0, metavar="ITERATIONS",
                    help="post-filter every stem with demucs's Wiener filter (diagnostics)")
+    p.add_argument("--by-layer", action="store_true",
+                   help="also break other/vocals down by what the other stem plays")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = p.parse_args(argv)
 
@@ -44,7 +48,8 @@ def main(argv=None) -> int:
 
     loaded = load_model(args.model)
     start = time.perf_counter()
-    scores = evaluate(loaded.module, held_out_songs(args.seeds, args.duration),
+    songs = [generate_song(seed, args.duration) for seed in args.seeds]
+    scores = evaluate(loaded.module, np.stack([song.stems for song in songs]),
                       device=args.device, segment=args.segment, shifts=args.shifts,
                       wiener=args.wiener)
     print(f"model {loaded.name} ({loaded.parameters / 1e6:.2f} M parameters, {loaded.origin})")
@@ -53,7 +58,18 @@ def main(argv=None) -> int:
           f"shifts {args.shifts}, Wiener {args.wiener or 'off'}, "
           f"{args.device}, {time.perf_counter() - start:.1f} s")
     print(format_scores(scores))
+    if args.by_layer:
+        print(format_by_layer(scores, [song.other_layers for song in songs]))
     return 0
+
+
+def format_by_layer(scores: np.ndarray, layers: list[tuple[str, ...]]) -> str:
+    """Mean other/vocals SI-SDR of the songs whose other stem has each layer."""
+    lines = [f"{'other has':<10} {'songs':>5} {'other dB':>9} {'vocals dB':>10}"]
+    for name in sorted({name for song in layers for name in song}):
+        rows = scores[[name in song for song in layers]]
+        lines.append(f"{name:<10} {len(rows):5d} {rows[:, 2].mean():9.2f} {rows[:, 3].mean():10.2f}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -17,7 +19,8 @@ RATE = 44100
 def test_generator_is_deterministic_and_seeded():
     a, b, c = generate_song(7, 2.0), generate_song(7, 2.0), generate_song(8, 2.0)
     assert np.array_equal(a.stems, b.stems)
-    assert (a.tempo, a.key) == (b.tempo, b.key)
+    assert (a.tempo, a.key, a.other_layers) == (b.tempo, b.key, b.other_layers)
+    assert 1 <= len(a.other_layers) <= 2 and set(a.other_layers) <= {"pad", "arp", "keys"}
     assert not np.allclose(a.stems, c.stems)
 
 
@@ -43,7 +46,10 @@ def test_demo_cli_writes_musdb_folders(tmp_path, capsys):
             assert rate == RATE and data[stem].shape == (3 * RATE, 2)
         assert np.array_equal(data["mixture"], sum(data[s] for s in STEMS))
     assert not list(tmp_path.rglob(".*tmp*"))
-    assert np.array_equal(data["vocals"].T, generate_song(1001, 3.0).stems[3])
+    song = generate_song(1001, 3.0)
+    assert np.array_equal(data["vocals"].T, song.stems[3])
+    info = json.loads((tmp_path / "demo-002" / "song.json").read_text())
+    assert info["seed"] == 1001 and info["other_layers"] == list(song.other_layers)
     assert "demo-002" in capsys.readouterr().out
 
 

@@ -236,11 +236,15 @@ def _keys(plan, rng, sr, n):
 LAYERS = {"pad": _pad, "arp": _arp, "keys": _keys}
 
 
-def render_other(plan: Plan, rng: np.random.Generator, sr: int, n: int) -> np.ndarray:
-    """One or two harmonic layers (pad, arpeggio, keys) with a touch of reverb."""
+def render_other(plan: Plan, rng: np.random.Generator, sr: int, n: int,
+                 layers: list[str] | None = None) -> np.ndarray:
+    """One or two harmonic layers (pad, arpeggio, keys) with a touch of reverb; the names
+    of the chosen layers are appended to ``layers`` when given."""
     names = list(LAYERS)
     count = 1 if rng.random() < 0.35 else 2
     chosen = [names[i] for i in rng.choice(len(names), size=count, replace=False)]
+    if layers is not None:
+        layers.extend(chosen)
     out = np.zeros((2, n))
     for name in chosen:
         out += LAYERS[name](plan, rng, sr, n) * rng.uniform(0.6, 1.0)

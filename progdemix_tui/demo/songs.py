@@ -30,6 +30,7 @@ class DemoSong:
     seed: int
     tempo: float
     key: str
+    other_layers: tuple[str, ...] = ()  # what the "other" stem plays: pad, arp, keys
 
     @property
     def mixture(self) -> np.ndarray:
@@ -55,14 +56,16 @@ def generate_song(seed: int, duration: float = 8.0, samplerate: int = 44100) -> 
     plan = make_plan(np.random.default_rng(plan_seq), duration)
     levels = np.random.default_rng(level_seq)
     stems = np.zeros((len(STEMS), 2, n))
+    other_layers: list[str] = []
     for i, (name, seq) in enumerate(zip(STEMS, stem_seqs, strict=True)):
-        stem = RENDERERS[name](plan, np.random.default_rng(seq), samplerate, n)
+        extra = {"layers": other_layers} if name == "other" else {}
+        stem = RENDERERS[name](plan, np.random.default_rng(seq), samplerate, n, **extra)
         rms = np.sqrt(np.mean(stem**2)) + 1e-9
         stems[i] = stem / rms * 10 ** (levels.uniform(*LEVELS_DB[name]) / 20)
     mix_peak = np.max(np.abs(stems.sum(axis=0))) + 1e-9
     stems *= levels.uniform(0.5, 0.85) / mix_peak
     return DemoSong(stems=stems.astype(np.float32), samplerate=samplerate, seed=int(seed),
-                    tempo=round(plan.tempo, 1), key=plan.key)
+                    tempo=round(plan.tempo, 1), key=plan.key, other_layers=tuple(other_layers))
 
 
 def write_song(song: DemoSong, folder: str | os.PathLike) -> list[Path]:
@@ -91,6 +94,7 @@ def write_song(song: DemoSong, folder: str | os.PathLike) -> list[Path]:
         written.append(path)
     info = folder / "song.json"
     info.write_text(json.dumps({"seed": song.seed, "tempo": song.tempo, "key": song.key,
+                                "other_layers": list(song.other_layers),
                                 "samplerate": song.samplerate, "generator": "progdemix_tui.demo"},
                                indent=2) + "\n")
     written.append(info)
