@@ -6,6 +6,13 @@ import subprocess
 import sys
 
 
+def run_fresh(code: str) -> None:
+    """Run ``code`` in a new interpreter (a clean ``sys.modules``); it must exit 0."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_engine_imports_no_textual_or_rich():
     code = (
         "import importlib, pkgutil, sys\n"
@@ -16,9 +23,7 @@ def test_engine_imports_no_textual_or_rich():
         "print(bad)\n"
         "sys.exit(1 if bad else 0)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_fresh(code)
 
 
 def test_engine_names_load_lazily_and_all_resolve():
@@ -39,6 +44,4 @@ def test_engine_names_load_lazily_and_all_resolve():
         "assert 'torch' in sys.modules\n"
         "assert e.RunConfig is RunConfig and issubclass(AudioUnavailable, ProgdemixError)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_fresh(code)
