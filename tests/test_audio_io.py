@@ -51,7 +51,29 @@ def test_six_channels_downmixed_with_warning(tmp_path):
     sf.write(path, _tone(44100, channels=6), 44100)
     loaded = audio.load(path, 44100)
     assert loaded.samples.shape[0] == 2
-    assert any("warning" in n and "6 channels" in n for n in loaded.notes)
+    assert any("warning" in n and "6 channels" in n and "LFE dropped" in n
+               for n in loaded.notes)
+
+
+@pytest.mark.parametrize(("speaker", "left", "right"), [
+    ("FL", 0.414, 0.0), ("FR", 0.0, 0.414), ("FC", 0.293, 0.293), ("LFE", 0.0, 0.0),
+    ("BL", 0.293, 0.0), ("BR", 0.0, 0.293)])
+def test_5_1_downmix_follows_itu(tmp_path, speaker, left, right):
+    """5.1 in WAV order (FL FR FC LFE BL BR): the centre (usually the voice) reaches both
+    sides equally, the LFE is dropped; ffmpeg's normalised ITU-R BS.775 gains."""
+    tone = _tone(44100, channels=1)[:, 0]
+    data = np.zeros((len(tone), 6), dtype=np.float32)
+    data[:, audio.SPEAKER_ORDERS[6].index(speaker)] = tone
+    path = tmp_path / f"{speaker}.wav"
+    sf.write(path, data, 44100, subtype="FLOAT")
+    out = audio.load(path, 44100).samples.numpy()
+    np.testing.assert_allclose(out, np.stack([left * tone, right * tone]), atol=1e-3 * abs(tone).max())
+
+
+def test_unusual_channel_counts_still_downmix():
+    matrix, how = audio.stereo_downmix_matrix(10)
+    assert "even channels left" in how
+    torch.testing.assert_close(matrix.sum(1), torch.ones(2))
 
 
 def test_excerpt(tmp_path):

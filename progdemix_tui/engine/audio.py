@@ -136,6 +136,39 @@ def load(
     return Audio(samples.contiguous(), int(rate), notes, meta)
 
 
+# WAVE_FORMAT_EXTENSIBLE's default speaker orders (what libsndfile writes without a channel
+# mask), by channel count: FL FR FC LFE BL BR (5.1), and so on.
+SPEAKER_ORDERS = {
+    3: ("FL", "FR", "FC"),
+    4: ("FL", "FR", "BL", "BR"),
+    5: ("FL", "FR", "FC", "BL", "BR"),
+    6: ("FL", "FR", "FC", "LFE", "BL", "BR"),
+    7: ("FL", "FR", "FC", "LFE", "BC", "SL", "SR"),
+    8: ("FL", "FR", "FC", "LFE", "BL", "BR", "SL", "SR"),
+}
+_MINUS_3DB = 0.5**0.5
+# (to left, to right) per speaker, ITU-R BS.775; the LFE is dropped, as ffmpeg does.
+_STEREO_GAINS = {"FL": (1.0, 0.0), "FR": (0.0, 1.0), "FC": (_MINUS_3DB, _MINUS_3DB),
+                 "LFE": (0.0, 0.0), "BL": (_MINUS_3DB, 0.0), "BR": (0.0, _MINUS_3DB),
+                 "SL": (_MINUS_3DB, 0.0), "SR": (0.0, _MINUS_3DB), "BC": (0.5, 0.5)}
+
+
+def stereo_downmix_matrix(channels: int) -> tuple[torch.Tensor, str]:
+    """``([2, channels], how)``: the ITU-R BS.775 downmix for the usual layouts (3 to 8
+    channels in WAV speaker order, LFE dropped), else odd channels right and even left;
+    each row is normalised to sum to 1, so the downmix cannot clip (as ffmpeg does)."""
+    order = SPEAKER_ORDERS.get(channels)
+    if order is None:
+        matrix = torch.zeros(2, channels)
+        matrix[0, 0::2], matrix[1, 1::2] = 1.0, 1.0
+        how = "even channels left, odd right"
+    else:
+        matrix = torch.tensor([_STEREO_GAINS[name] for name in order]).T
+        how = f"assumed {' '.join(order)} (WAV order), ITU-R BS.775" + (
+            ", LFE dropped" if "LFE" in order else "")
+    return matrix / matrix.sum(1, keepdim=True), how
+
+
 def _fit_channels(samples: torch.Tensor, channels: int) -> tuple[torch.Tensor, str | None]:
     """Map ``[c, t]`` to ``[channels, t]``: duplicate mono, downmix extra channels."""
     have = samples.shape[0]
@@ -146,10 +179,8 @@ def _fit_channels(samples: torch.Tensor, channels: int) -> tuple[torch.Tensor, s
     if channels == 1:
         return samples.mean(0, keepdim=True), f"{have} channels downmixed to mono"
     if channels == 2:
-        # Odd-indexed channels go right, even-indexed left (L, R, C, LFE, Ls, Rs → L+C+Ls, R+LFE+Rs).
-        left = samples[0::2].mean(0)
-        right = samples[1::2].mean(0)
-        return torch.stack([left, right]), f"warning: {have} channels downmixed to stereo"
+        matrix, how = stereo_downmix_matrix(have)
+        return matrix @ samples, f"warning: {have} channels downmixed to stereo ({how})"
     raise AudioInputError(f"cannot map {have} channels to {channels}.")
 
 
