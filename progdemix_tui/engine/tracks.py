@@ -61,6 +61,9 @@ class PreparedInput:
                 "references": self.references is not None, "notes": self.notes}
 
 
+SHORT_INPUT_SECONDS = 1.0
+
+
 def load_input(path: str | Path, samplerate: int, sources: tuple[str, ...] = STEMS,
                start: float = 0.0, duration: float | None = None,
                references: str | Path | None = None) -> PreparedInput:
@@ -80,6 +83,10 @@ def load_input(path: str | Path, samplerate: int, sources: tuple[str, ...] = STE
             ref_folder = path
     loaded = audio.load(mixture_path, samplerate, start, duration)
     notes = list(loaded.notes)
+    seconds = loaded.samples.shape[-1] / samplerate
+    if seconds < SHORT_INPUT_SECONDS:
+        notes.append(f"warning: the input is only {seconds:.2f} s long; separation and its "
+                     f"metrics mean little under {SHORT_INPUT_SECONDS:g} s")
     refs = None
     if ref_folder is not None:
         refs, ref_notes = _load_references(ref_folder, sources, samplerate, start,
