@@ -16,6 +16,7 @@ import pytest
 from conftest import write_track
 
 from progdemix_tui.cli import main
+from progdemix_tui.engine import open_session
 from progdemix_tui.engine.evaluation import ROW_COLUMNS, SUMMARY_COLUMNS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -231,7 +232,28 @@ def test_report_session(tmp_path, tiny_model_path, capsys):
     assert main(["report", str(session)]) == 0
     assert "Δ0" in capsys.readouterr().out
     assert_png(session / "si_sdr.png")
-    assert main(["report", str(tmp_path)]) == 2
+    assert main(["report", str(tmp_path / "song")]) == 2  # a track, not results
+
+
+def test_report_lists_a_folder_of_sessions(tmp_path, tiny_model_path, capsys):
+    track = write_track(tmp_path / "song", seconds=1.2)
+    root = tmp_path / "sessions"
+    for schedule in ("linear", "cosine"):
+        assert main(["run", str(track), "--steps", "2", "--schedule", schedule, "--out",
+                     str(root / schedule), *fast(tiny_model_path)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(root)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "all: vocals, add-to-mixture" in out  # shared parameters move to the title
+    assert "schedule" in out and "cosine" in out and "linear" in out
+    assert main(["report", str(root), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {row["schedule"] for row in rows} == {"linear", "cosine"}
+    for row in rows:
+        session = open_session(row["folder"])
+        assert row["best_step"] == session.best_step()
+        best = next(r.metrics for r in session.steps if r.step == row["best_step"])
+        assert row["best_delta_db"] == pytest.approx(best.si_sdr_delta)
 
 
 def test_ctrl_c_keeps_finished_tracks(dataset, tiny_model_path, tmp_path):

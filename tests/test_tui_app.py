@@ -124,7 +124,7 @@ async def test_reopen_session_restores_timeline(work, tiny_model_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("o")
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SessionsScreen")
-        assert "old-run" in screen_text(app)
+        assert "old-run" in screen_text(app) and "Δ0 dB" in screen_text(app)
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(app.timeline.rows) == 3)
         assert app.timeline.best == 1

@@ -1,7 +1,8 @@
 """``progdemix-tui report DIR``: tables and plots again from saved results, no model needed.
 
-DIR is a session folder (``manifest.json``, from ``run`` or the TUI) or an evaluation folder
-(``eval.json``, from ``eval`` or ``eval-merge``).
+DIR is a session folder (``manifest.json``, from ``run`` or the TUI), an evaluation folder
+(``eval.json``, from ``eval`` or ``eval-merge``), or a folder of sessions (``sessions/``),
+which gets one line per session: how far it got, its parameters and its best step.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ EPILOG = """\
 examples:
   progdemix-tui report sessions/20250101-120000-song-vocals-add-to-mixture
   progdemix-tui report eval-study            re-aggregate tracks/*.json, rewrite tables and plots
+  progdemix-tui report sessions              one line per session: parameters, best step
 """
 
 
@@ -26,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Print the results of a session or evaluation folder again and regenerate "
                     "its plots from the saved metrics, without running the model.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder", metavar="DIR", help="session or evaluation folder")
+    parser.add_argument("folder", metavar="DIR",
+                        help="session or evaluation folder, or a folder of sessions")
     parser.add_argument("--no-plots", action="store_true", help="print tables only")
     parser.add_argument("--json", action="store_true",
                         help="print the metrics as JSON instead of tables")
@@ -42,8 +45,66 @@ def handle(args: argparse.Namespace) -> int:
         return _report_session(folder, args)
     if not folder.exists():
         raise AudioInputError(f"{folder} does not exist; give a session or evaluation folder.")
-    raise AudioInputError(f"{folder} is neither a session folder (manifest.json) nor an "
-                          "evaluation folder (eval.json).")
+    from progdemix_tui.engine import list_sessions
+
+    sessions = list_sessions(folder)
+    if sessions:
+        return _report_listing(folder, sessions, args)
+    raise AudioInputError(f"{folder} is neither a session folder (manifest.json), an "
+                          "evaluation folder (eval.json), nor a folder of sessions.")
+
+
+def _report_listing(folder: Path, sessions: list, args: argparse.Namespace) -> int:
+    """One row per session under ``folder``, newest first."""
+    if args.json:
+        import dataclasses
+        import json
+
+        rows = [{**dataclasses.asdict(s), "folder": str(s.folder)} for s in sessions]
+        out_console.print_json(json.dumps(rows))
+        return 0
+    from rich import box
+    from rich.table import Table
+
+    from .common import fmt_db
+
+    def short(s) -> str:  # the default name ends in -TARGET-MODE, shown in their own columns
+        suffix = f"-{s.target}-{s.mode}"
+        name = s.folder.name
+        return name[:-len(suffix)] if name.endswith(suffix) else name
+
+    columns = {
+        "session": [short(s) for s in sessions],
+        "status": [s.status for s in sessions],
+        "steps": [f"{s.steps_done}/{s.steps_planned}" for s in sessions],
+        "target": [s.target for s in sessions],
+        "mode": [s.mode for s in sessions],
+        "schedule": [s.schedule for s in sessions],
+        "β max": ["?" if s.beta_max is None else f"{s.beta_max:g}" for s in sessions],
+        "model": [s.model for s in sessions],
+        "best": ["n/a" if s.best_step is None else str(s.best_step) for s in sessions],
+        "Δ0 dB": [fmt_db(s.best_delta_db, signed=True) for s in sessions],
+    }
+    # parameters every session shares go into the title, so the table fits 80 columns
+    shared = [name for name in ("target", "mode", "schedule", "β max", "model")
+              if len(sessions) > 1 and len(set(columns[name])) == 1]
+    title = f"sessions in {folder} (newest first)"
+    if shared:
+        title += "; all: " + ", ".join(
+            f"{name} {columns[name][0]}" if name in ("β max", "model") else columns[name][0]
+            for name in shared)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    shown = [name for name in columns if name not in shared]
+    for name in shown:
+        table.add_column(name, justify="right" if name in ("steps", "β max", "best", "Δ0 dB")
+                         else "left", no_wrap=name != "session", overflow="fold")
+    for row in zip(*(columns[name] for name in shown), strict=True):
+        table.add_row(*row)
+    out_console.print(table)
+    err_console.print(f"{len(sessions)} session(s); best: highest target SI-SDR (needs "
+                      "references), Δ0: its change since step 0. Details: "
+                      "progdemix-tui report SESSION")
+    return 0
 
 
 def _report_session(folder: Path, args: argparse.Namespace) -> int:

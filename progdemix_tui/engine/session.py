@@ -281,6 +281,10 @@ class SessionSummary:
     steps_done: int
     steps_planned: int
     model: str
+    schedule: str = "?"
+    beta_max: float | None = None
+    best_step: int | None = None  # highest target SI-SDR (with references)
+    best_delta_db: float | None = None  # its target SI-SDR change since step 0
 
 
 def list_sessions(root: str | Path) -> list[SessionSummary]:
@@ -295,11 +299,14 @@ def list_sessions(root: str | Path) -> list[SessionSummary]:
         except AudioInputError:
             continue
         cfg = s.manifest.get("config", {})
+        best = best_step([r.metrics for r in s.steps], cfg.get("target", ""))
+        delta = next((r.metrics.si_sdr_delta for r in s.steps if r.step == best), None)
         out.append(SessionSummary(s.folder, s.manifest.get("created", ""), s.status,
                                   str(s.manifest.get("input", {}).get("path", "")),
                                   cfg.get("target", "?"), cfg.get("mode", "?"), len(s.steps),
                                   int(cfg.get("steps", 0)) + 1,
-                                  s.manifest.get("model", {}).get("name", "?")))
+                                  s.manifest.get("model", {}).get("name", "?"),
+                                  cfg.get("schedule", "?"), cfg.get("beta_max"), best, delta))
     return sorted(out, key=lambda x: x.created, reverse=True)
 
 

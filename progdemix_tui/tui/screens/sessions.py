@@ -44,11 +44,15 @@ class SessionsScreen(ModalScreen[Path | None]):
         self.sessions = list_sessions(root)
         table = self.query_one("#sessions-table", DataTable)
         table.clear(columns=True)
-        for col in ("name", "status", "steps", "target", "mode", "model", "created"):
+        for col in ("name", "status", "steps", "best", "Δ0 dB", "target", "mode", "schedule",
+                    "model", "created"):
             table.add_column(col)
         for s in self.sessions:
-            table.add_row(s.folder.name, s.status, f"{s.steps_done}/{s.steps_planned}", s.target,
-                          s.mode, s.model, s.created[:19].replace("T", " "))
+            best = "n/a" if s.best_step is None else str(s.best_step)
+            delta = "n/a" if s.best_delta_db is None else f"{s.best_delta_db:+.2f}"
+            table.add_row(s.folder.name, s.status, f"{s.steps_done}/{s.steps_planned}", best,
+                          delta, s.target, s.mode, s.schedule, s.model,
+                          s.created[:19].replace("T", " "))
         info = self.query_one("#sessions-info", Static)
         info.update(f"{len(self.sessions)} session(s) in {root}" if self.sessions
                     else f"no sessions in {root}; type another folder above")
