@@ -58,6 +58,12 @@ def test_timeline_fills_in_a_real_terminal(tmp_path, tiny_model_path):
         subprocess.run([*tmux, "send-keys", "-t", "tui", "t", "a", "Down", "Down", "b"],
                        check=True)
         wait(lambda s: "A: step 0 vocals" in s and "B: step 2 vocals" in s, 30)
+        # letters typed right after p must not run app commands (z would hide the panel)
+        subprocess.run([*tmux, "send-keys", "-t", "tui", "p", "Tab", "z"], check=True)
+        time.sleep(1.0)
+        assert "model path" in wait(lambda s: "model path" in s, 10)
+        subprocess.run([*tmux, "send-keys", "-t", "tui", "Escape"], check=True)
+        time.sleep(0.3)
         subprocess.run([*tmux, "send-keys", "-t", "tui", "q"], check=True)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and "tui" in subprocess.run(

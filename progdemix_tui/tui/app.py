@@ -485,7 +485,7 @@ class ProgdemixApp(App[int]):
         self.query_one("#sidebar").display = True
         self.query_one(TabbedContent).active = name
         target = "#tree" if name == "files" else "#p-model"
-        self.query_one(target).focus()
+        self.screen.set_focus(self.query_one(target))  # at once, like t: keys typed ahead
 
     def action_focus_timeline(self) -> None:
         # at once, not via focus()'s call_later: keys typed ahead (t ↓ ↓) must reach the table
