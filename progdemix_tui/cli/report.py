@@ -24,9 +24,11 @@ examples:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "report", help="print tables and redraw plots of a session or evaluation folder",
+        "report", help="print tables and redraw plots of a session or evaluation folder, "
+                       "or list a folder of sessions",
         description="Print the results of a session or evaluation folder again and regenerate "
-                    "its plots from the saved metrics, without running the model.",
+                    "its plots from the saved metrics, without running the model; or list "
+                    "the sessions in a folder with their best steps.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", metavar="DIR",
                         help="session or evaluation folder, or a folder of sessions")

@@ -299,7 +299,7 @@ def list_sessions(root: str | Path) -> list[SessionSummary]:
         except AudioInputError:
             continue
         cfg = s.manifest.get("config", {})
-        best = best_step([r.metrics for r in s.steps], cfg.get("target", ""))
+        best = s.best_step()
         delta = next((r.metrics.si_sdr_delta for r in s.steps if r.step == best), None)
         out.append(SessionSummary(s.folder, s.manifest.get("created", ""), s.status,
                                   str(s.manifest.get("input", {}).get("path", "")),
