@@ -14,6 +14,8 @@ from pathlib import Path
 
 from progdemix_tui.engine.config import AdaptiveConfig, RunConfig, SeparatorConfig
 
+from .settings import DEFAULTS
+
 LABELS = {
     "model": "model", "model_path": "model path", "device": "device", "target": "target",
     "steps": "steps", "mode": "mode", "schedule": "schedule", "beta_max": "β max",
@@ -114,15 +116,9 @@ def _config(v: dict[str, object]) -> RunConfig:
         loudness_match=bool(v["loudness_match"]), separator=separator)
 
 
-_DEFAULT_CONFIG = RunConfig()
-_DEFAULT_TYPED: dict[str, object] = {  # stands in for a field that does not parse
-    "model": "demo", "model_path": "", "device": "auto", "target": _DEFAULT_CONFIG.target,
-    "steps": _DEFAULT_CONFIG.steps, "mode": _DEFAULT_CONFIG.mode,
-    "schedule": _DEFAULT_CONFIG.schedule, "beta_max": _DEFAULT_CONFIG.beta_max,
-    "adaptive_k": 0, "adaptive_score": "auto", "early_stop": None, "wiener": False,
-    "loudness_match": False, "segment": None, "overlap": _DEFAULT_CONFIG.separator.overlap,
-    "shifts": 0, "start": 0.0, "duration": None, "out": "sessions", "stem_format": "flac",
-}
+# The panel's own defaults, typed: they stand in for a field that does not parse, so the
+# other fields can still be checked.
+_DEFAULT_TYPED: dict[str, object] = {name: _typed(name, DEFAULTS[name]) for name in LABELS}
 
 
 def _check(values: dict) -> tuple[RunConfig, dict[str, object], dict[str, str]]:
