@@ -117,9 +117,3 @@ def handles_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argpars
             return 1
 
     return wrapper
-
-
-def fmt_db(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:+.2f}" if signed else f"{value:.2f}"

@@ -24,13 +24,13 @@ from rich.table import Table
 
 from progdemix_tui.engine.config import STEMS
 from progdemix_tui.engine.errors import ConfigError
+from progdemix_tui.formatting import fmt_number
 
 from .common import (
     add_loop_arguments,
     add_model_arguments,
     config_from_args,
     err_console,
-    fmt_db,
     handles_errors,
     out_console,
 )
@@ -229,10 +229,10 @@ def summary_table(summary: list[dict], target: str, metric: str = "si_sdr") -> T
         beta = next((r["beta"] for r in rows if r["step"] == step), None)
         table.add_row(
             str(step), "—" if beta is None else f"{beta:.2f}",
-            *[fmt_db(main[k]) if main else "n/a"
+            *[fmt_number(main[k]) if main else "n/a"
               for k in ("mean", "median", "std", "min", "max")],
-            fmt_db(delta["mean"], signed=True) if delta and metric == "si_sdr" else "",
-            *[fmt_db(index[(step, s, metric)]["mean"]) if (step, s, metric) in index else "n/a"
+            fmt_number(delta["mean"], signed=True) if delta and metric == "si_sdr" else "",
+            *[fmt_number(index[(step, s, metric)]["mean"]) if (step, s, metric) in index else "n/a"
               for s in stems],
         )
     if metric == "si_sdr":
@@ -249,7 +249,7 @@ def oracle_table(oracle_summary: list[dict], target: str) -> Table:
         if r["target"] == target:
             table.add_row("alone" if r["gain_db"] is None else f"{r['gain_db']:.1f}",
                           f"{r['beta']:.3f}", str(r["n"]),
-                          *[fmt_db(r[k]) for k in ("mean", "median", "min", "max")])
+                          *[fmt_number(r[k]) for k in ("mean", "median", "min", "max")])
     return table
 
 

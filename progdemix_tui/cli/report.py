@@ -68,7 +68,7 @@ def _report_listing(folder: Path, sessions: list, args: argparse.Namespace) -> i
     from rich import box
     from rich.table import Table
 
-    from .common import fmt_db
+    from progdemix_tui.formatting import fmt_number
 
     def short(s) -> str:  # the default name ends in -TARGET-MODE, shown in their own columns
         suffix = f"-{s.target}-{s.mode}"
@@ -85,7 +85,7 @@ def _report_listing(folder: Path, sessions: list, args: argparse.Namespace) -> i
         "β max": ["?" if s.beta_max is None else f"{s.beta_max:g}" for s in sessions],
         "model": [s.model for s in sessions],
         "best": ["n/a" if s.best_step is None else str(s.best_step) for s in sessions],
-        "Δ0 dB": [fmt_db(s.best_delta_db, signed=True) for s in sessions],
+        "Δ0 dB": [fmt_number(s.best_delta_db, signed=True) for s in sessions],
     }
     # parameters every session shares go into the title, so the table fits 80 columns
     shared = [name for name in ("target", "mode", "schedule", "β max", "model")

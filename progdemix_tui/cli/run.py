@@ -11,12 +11,13 @@ from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from progdemix_tui.formatting import fmt_number
+
 from .common import (
     add_loop_arguments,
     add_model_arguments,
     config_from_args,
     err_console,
-    fmt_db,
     handles_errors,
     out_console,
 )
@@ -159,10 +160,10 @@ def results_table(metrics: list, target: str, has_refs: bool) -> Table:
         change = m.estimate_change.get(target) if m.estimate_change else None
         row = [f"{m.step}{' *' if m.step == best else ''}",
                "—" if m.beta is None else f"{m.beta:.3f}", f"{m.seconds:.2f}",
-               f"{m.clip_factor:.3f}", fmt_db(m.residual_db), fmt_db(change)]
+               f"{m.clip_factor:.3f}", fmt_number(m.residual_db), fmt_number(change)]
         if stems:
-            row += [fmt_db(m.si_sdr.get(s)) for s in stems]
-            row.append(fmt_db(m.si_sdr_delta, signed=True))
+            row += [fmt_number(m.si_sdr.get(s)) for s in stems]
+            row.append(fmt_number(m.si_sdr_delta, signed=True))
         table.add_row(*row)
     table.caption = ("resid: mixture-consistency residual; Δest: SI-SDR of the target against "
                      "the previous step")

@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from progdemix_tui.engine.session import SessionSummary, list_sessions
+from progdemix_tui.formatting import fmt_number
 
 
 class SessionsScreen(ModalScreen[Path | None]):
@@ -49,7 +50,7 @@ class SessionsScreen(ModalScreen[Path | None]):
             table.add_column(col)
         for s in self.sessions:
             best = "n/a" if s.best_step is None else str(s.best_step)
-            delta = "n/a" if s.best_delta_db is None else f"{s.best_delta_db:+.2f}"
+            delta = fmt_number(s.best_delta_db, signed=True)
             table.add_row(s.folder.name, s.status, f"{s.steps_done}/{s.steps_planned}", best,
                           delta, s.target, s.mode, s.schedule, s.model,
                           s.created[:19].replace("T", " "))

@@ -13,14 +13,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
 from progdemix_tui.engine.progressive import StepMetrics, best_step
+from progdemix_tui.formatting import fmt_number
 
 BEST = "★"
-
-
-def fmt(value: float | None, signed: bool = False, digits: int = 2) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
 class Timeline(Vertical):
@@ -97,15 +92,15 @@ class Timeline(Vertical):
         """Append a completed step (rows arrive in step order)."""
         self.rows.append(m)
         target = self.target
-        cells: list = [Text(str(m.step)), fmt(None if m.beta is None else m.beta, digits=3)]
+        cells: list = [Text(str(m.step)), fmt_number(None if m.beta is None else m.beta, digits=3)]
         if self.has_references:
             sdr = m.si_sdr or {}
-            cells.append(Text(fmt(sdr.get(target)), style="bold"))
-            cells.append(fmt(m.si_sdr_delta, signed=True))
-            cells += [fmt(sdr.get(n)) for n in self.sources if n != target]
+            cells.append(Text(fmt_number(sdr.get(target)), style="bold"))
+            cells.append(fmt_number(m.si_sdr_delta, signed=True))
+            cells += [fmt_number(sdr.get(n)) for n in self.sources if n != target]
         change = m.estimate_change.get(target) if m.estimate_change else None
-        cells += [fmt(change), fmt(m.residual_db), fmt(m.clip_factor, digits=3),
-                  fmt(m.seconds)]
+        cells += [fmt_number(change), fmt_number(m.residual_db), fmt_number(m.clip_factor, digits=3),
+                  fmt_number(m.seconds)]
         if m.beta is None:
             cells[1] = "—"
         self.table.add_row(*cells, key=str(m.step))
