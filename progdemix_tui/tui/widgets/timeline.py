@@ -92,7 +92,7 @@ class Timeline(Vertical):
         """Append a completed step (rows arrive in step order)."""
         self.rows.append(m)
         target = self.target
-        cells: list = [Text(str(m.step)), fmt_number(None if m.beta is None else m.beta, digits=3)]
+        cells: list = [Text(str(m.step)), fmt_number(m.beta, digits=3)]
         if self.has_references:
             sdr = m.si_sdr or {}
             cells.append(Text(fmt_number(sdr.get(target)), style="bold"))
