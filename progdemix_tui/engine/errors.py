@@ -29,6 +29,10 @@ class ReferencesRequired(ConfigError):
     """The requested mode or score needs reference stems and none were given."""
 
 
+class SessionError(ProgdemixError):
+    """A session or evaluation folder is malformed, foreign, or points outside itself."""
+
+
 class ModelUnavailable(ProgdemixError):
     """A model's weights cannot be found or fetched."""
 
