@@ -32,7 +32,8 @@ import torch
 
 from . import audio
 from .config import RunConfig
-from .errors import AudioInputError, OutputError
+from .errors import OutputError, SessionError
+from .manifest import Invalid, inside, read_manifest
 from .progressive import IterationResult, StepMetrics, best_step
 
 FORMAT = "progdemix-session"
@@ -231,9 +232,16 @@ class Session:
         return bool(self.manifest.get("references"))
 
     def path(self, step: int, name: str) -> Path:
-        """File of ``name`` (a stem or ``mixture``) at ``step``; ``step=-1`` for references."""
+        """File of ``name`` (a stem or ``mixture``) at ``step``; ``step=-1`` for references.
+
+        Every reader goes through here: a path that leads out of the session (checked again
+        now, as a symlink may have appeared since it was opened) is a :class:`SessionError`.
+        """
         entry = self._entry(step, name)
-        return self.folder / entry["path"]
+        try:
+            return inside(self.folder, entry["path"], f"{name} of step {step}")
+        except Invalid as exc:
+            raise SessionError(f"{self.folder}: {exc}; refusing to read it.") from None
 
     def scale(self, step: int, name: str) -> float:
         return float(self._entry(step, name).get("scale", 1.0))
@@ -260,12 +268,21 @@ class Session:
 
 
 def open_session(folder: str | Path) -> Session:
-    """Read a session folder. Raises :class:`AudioInputError` if it is not one."""
+    """Read a session folder. Raises :class:`SessionError` (one line) if it is not one, or
+    if its manifest is malformed or names a file outside the folder."""
     folder = Path(folder)
-    manifest = audio.read_json_document(folder / "manifest.json", FORMAT, "session")
+    manifest = read_manifest(folder, FORMAT, VERSION)
     steps = [StepRecord(StepMetrics.from_dict(s["metrics"]), s["files"])
-             for s in manifest.get("steps", [])]
+             for s in manifest["steps"]]
     return Session(folder, manifest, steps)
+
+
+@dataclass(frozen=True)
+class SessionScan:
+    """The sessions under a folder, and one line for each folder that was skipped."""
+
+    sessions: list[SessionSummary]
+    skipped: list[str]
 
 
 @dataclass(frozen=True)
@@ -288,26 +305,36 @@ class SessionSummary:
 
 
 def list_sessions(root: str | Path) -> list[SessionSummary]:
-    """Sessions directly under ``root`` (newest first); unreadable folders are skipped."""
+    """Sessions directly under ``root`` (newest first); malformed folders are skipped."""
+    return scan_sessions(root).sessions
+
+
+def scan_sessions(root: str | Path) -> SessionScan:
+    """Sessions directly under ``root`` (newest first), and a one-line note per folder with
+    a ``manifest.json`` that is not a valid session (skipped; the rest are kept)."""
     root = Path(root)
     out: list[SessionSummary] = []
+    skipped: list[str] = []
     if not root.is_dir():
-        return out
-    for manifest in root.glob("*/manifest.json"):
+        return SessionScan(out, skipped)
+    for manifest in sorted(root.glob("*/manifest.json")):
         try:
-            s = open_session(manifest.parent)
-        except AudioInputError:
-            continue
-        cfg = s.manifest.get("config", {})
-        best = s.best_step()
-        delta = next((r.metrics.si_sdr_delta for r in s.steps if r.step == best), None)
-        out.append(SessionSummary(s.folder, s.manifest.get("created", ""), s.status,
-                                  str(s.manifest.get("input", {}).get("path", "")),
-                                  cfg.get("target", "?"), cfg.get("mode", "?"), len(s.steps),
-                                  int(cfg.get("steps", 0)) + 1,
-                                  s.manifest.get("model", {}).get("name", "?"),
-                                  cfg.get("schedule", "?"), cfg.get("beta_max"), best, delta))
-    return sorted(out, key=lambda x: x.created, reverse=True)
+            out.append(summarize(open_session(manifest.parent)))
+        except SessionError as exc:
+            skipped.append(f"skipped {manifest.parent.name}: {exc}")
+    return SessionScan(sorted(out, key=lambda x: x.created, reverse=True), skipped)
+
+
+def summarize(s: Session) -> SessionSummary:
+    """The listing line of an opened (hence validated) session."""
+    cfg = s.config
+    best = s.best_step()
+    delta = next((r.metrics.si_sdr_delta for r in s.steps if r.step == best), None)
+    return SessionSummary(s.folder, s.manifest.get("created", ""), s.status,
+                          str(s.manifest.get("input", {}).get("path", "")), cfg.target,
+                          cfg.mode, len(s.steps), cfg.steps + 1,
+                          str(s.manifest.get("model", {}).get("name", "?")), cfg.schedule,
+                          cfg.beta_max, best, delta)
 
 
 def export_step(session: Session, step: int, dest: str | Path, stems: list[str] | None = None,
