@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,8 +19,16 @@ from tui_helpers import write_fake_session
 
 from progdemix_tui.cli import main
 from progdemix_tui.engine import audio
+from progdemix_tui.engine.config import RunConfig
 from progdemix_tui.engine.errors import OutputError, SessionError
-from progdemix_tui.engine.session import export_step, list_sessions, open_session, scan_sessions
+from progdemix_tui.engine.progressive import IterationResult, StepMetrics
+from progdemix_tui.engine.session import (
+    SessionWriter,
+    export_step,
+    list_sessions,
+    open_session,
+    scan_sessions,
+)
 
 PAGE = 4096
 
@@ -210,3 +220,117 @@ def test_listing_skips_bad_folders_with_a_note(tmp_path, pristine, capsys):
     assert [Path(row["folder"]).name for row in json.loads(captured.out)] == ["good"]
     assert "Traceback" not in captured.err
     assert captured.err.count("skipped ") == len(TAMPERED) + 1
+
+
+# ------------------------------------------------------------------ killed writers, --overwrite
+
+SOURCES = ("drums", "bass", "other", "vocals")
+
+WRITER = """
+import signal, sys
+import torch
+from progdemix_tui.engine.config import RunConfig
+from progdemix_tui.engine.progressive import IterationResult, StepMetrics
+from progdemix_tui.engine.session import SessionWriter
+
+for sig in (signal.SIGHUP, signal.SIGTERM):  # as in a terminal, whatever pytest inherited
+    signal.signal(sig, signal.SIG_DFL)
+sources = ("drums", "bass", "other", "vocals")
+writer = SessionWriter(sys.argv[1], RunConfig(steps=3), input_info={"path": "song.wav"},
+                       model_info={"name": "tiny"}, device="cpu", samplerate=44100,
+                       sources=sources)
+with writer:
+    stems = torch.rand(4, 2, 4410) - 0.5
+    metrics = StepMetrics(step=0, beta=None, seconds=0.1, clip_factor=1.0,
+                          loudness_gain_db=0.0, residual_db=None, estimate_change=None,
+                          si_sdr=None, si_sdr_delta=None)
+    writer.write_step(IterationResult(metrics, stems.sum(0), stems, sources, "vocals",
+                                      44100, 3))
+    print("step 0 written", flush=True)
+    sys.stdin.readline()  # the run goes on until the test kills it
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGHUP],
+                         ids=["SIGKILL", "SIGTERM", "SIGHUP"])
+def test_a_killed_writer_reads_as_interrupted(tmp_path, sig):
+    out = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(out)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "step 0 written\n"  # waits for the event itself
+        assert open_session(out).status == "running"  # alive: its lock is held
+        assert scan_sessions(tmp_path).sessions[0].status == "running"
+    finally:
+        proc.send_signal(sig)
+        proc.wait()
+        proc.stdout.close()
+        proc.stdin.close()
+    assert proc.returncode == -sig
+    session = open_session(out)
+    assert session.manifest["status"] == "running"  # what the dead writer left
+    assert session.status == "interrupted"
+    assert [r.step for r in session.steps] == [0]
+    assert session.load(0, "vocals").shape == (2, 4410)
+    assert scan_sessions(tmp_path).sessions[0].status == "interrupted"
+
+
+def _session(folder: Path, steps: int, *, references: bool, overwrite: bool = False) -> None:
+    """Write a session with the real writer: ``steps`` steps, with or without references."""
+    stems = torch.rand(4, 2, 4410) - 0.5
+    with SessionWriter(folder, RunConfig(steps=steps - 1), input_info={"path": "song.wav"},
+                       model_info={"name": "tiny"}, device="cpu", samplerate=44100,
+                       sources=SOURCES, overwrite=overwrite) as writer:
+        if references:
+            writer.write_references(stems)
+        for k in range(steps):
+            metrics = StepMetrics(step=k, beta=None, seconds=0.1, clip_factor=1.0,
+                                  loudness_gain_db=0.0, residual_db=None, estimate_change=None,
+                                  si_sdr=None, si_sdr_delta=None)
+            writer.write_step(IterationResult(metrics, stems.sum(0), stems, SOURCES, "vocals",
+                                              44100, steps - 1))
+
+
+def test_overwrite_removes_the_earlier_run_and_keeps_the_users_files(tmp_path):
+    out = tmp_path / "s"
+    _session(out, 4, references=True)
+    (out / "notes.txt").write_text("mine")
+    (out / "mine").mkdir()
+    (out / "mine" / "take.wav").write_bytes(b"mine")
+    (out / "steps" / "README.txt").write_text("mine too")
+    (out / "si_sdr.png").write_bytes(b"a plot of the earlier run")
+    (out / ".vocals.flac.x1.part").write_bytes(b"a temporary left by a crash")
+    _session(out, 2, references=False, overwrite=True)
+    assert sorted(p.name for p in (out / "steps").iterdir()) == ["000", "001", "README.txt"]
+    assert not (out / "references").exists() and not (out / "si_sdr.png").exists()
+    assert not list(out.rglob("*.part"))
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "mine" / "take.wav").read_bytes() == b"mine"
+    assert (out / "steps" / "README.txt").read_text() == "mine too"
+    session = open_session(out)
+    assert session.status == "complete" and [r.step for r in session.steps] == [0, 1]
+
+
+def test_overwrite_does_not_follow_a_steps_link_out(tmp_path):
+    out = tmp_path / "s"
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "000").mkdir(parents=True)
+    (elsewhere / "000" / "mixture.flac").write_bytes(b"not the session's")
+    out.mkdir()
+    (out / "steps").symlink_to(elsewhere)
+    _session(out, 1, references=False, overwrite=True)
+    assert (elsewhere / "000" / "mixture.flac").read_bytes() == b"not the session's"
+    assert sorted(p.name for p in elsewhere.rglob("*")) == ["000", "mixture.flac"]
+    assert not (out / "steps").is_symlink()
+    assert open_session(out).load(0, "mixture").shape == (2, 4410)
+
+
+def test_a_second_writer_cannot_take_a_live_session(tmp_path):
+    out = tmp_path / "s"
+    first = SessionWriter(out, RunConfig(steps=1), input_info={}, model_info={}, device="cpu",
+                          samplerate=44100, sources=SOURCES)
+    with first:
+        with pytest.raises(OutputError, match="being written by another run"):
+            _session(out, 1, references=False, overwrite=True)
+        assert open_session(out).status == "running"
+    assert open_session(out).status == "complete"
