@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import synth_stems
-from tui_helpers import write_fake_session
+from tui_helpers import make_app, sync, write_fake_session
 
 from progdemix_tui.cli import main
 from progdemix_tui.engine import audio
@@ -334,3 +334,14 @@ def test_a_second_writer_cannot_take_a_live_session(tmp_path):
             _session(out, 1, references=False, overwrite=True)
         assert open_session(out).status == "running"
     assert open_session(out).status == "complete"
+
+
+@sync
+async def test_the_tui_refuses_a_tampered_session_in_one_line(work, pristine, tiny_model_path):
+    bad = Path(shutil.copytree(pristine, work / "sessions" / "bad"))
+    _tamper(bad, TAMPERED["missing config"])
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.open_session_folder(bad) is False  # a note, not a crash
+        await pilot.pause()
+        assert app.is_running
