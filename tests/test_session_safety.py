@@ -340,8 +340,14 @@ def test_a_second_writer_cannot_take_a_live_session(tmp_path):
 async def test_the_tui_refuses_a_tampered_session_in_one_line(work, pristine, tiny_model_path):
     bad = Path(shutil.copytree(pristine, work / "sessions" / "bad"))
     _tamper(bad, TAMPERED["missing config"])
+    markup = Path(shutil.copytree(pristine, work / "sessions" / "markup"))
+    _tamper(markup, TAMPERED["markup in a key"])
     app = make_app(".", tiny_model_path)
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.open_session_folder(bad) is False  # a note, not a crash
         await pilot.pause()
+        assert app.open_session_folder(markup) is False  # file content is not markup
+        await pilot.pause()
+        notes = [n.message for n in app._notifications]  # noqa: SLF001 - what the toasts say
+        assert len(notes) == 2 and all("not a valid session" in n for n in notes)
         assert app.is_running
