@@ -11,7 +11,7 @@ import torch
 from conftest import tiny_hdemucs, write_track
 
 from progdemix_tui import engine
-from progdemix_tui.engine.errors import Cancelled, OutputError
+from progdemix_tui.engine.errors import Cancelled, OutputError, SessionError
 from progdemix_tui.engine.models import _wrap
 
 
@@ -106,5 +106,5 @@ def test_list_and_export(tmp_path, separator, prepared):
 
 
 def test_not_a_session(tmp_path):
-    with pytest.raises(engine.AudioInputError, match="not a session folder"):
+    with pytest.raises(SessionError, match="not a session folder"):
         engine.open_session(tmp_path)

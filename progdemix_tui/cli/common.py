@@ -93,7 +93,9 @@ def config_from_args(args: argparse.Namespace, target: str | None = None) -> Run
 
 
 def fail(message: str, code: int = 2) -> int:
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    from rich.markup import escape  # messages quote file contents: never read them as markup
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return code
 
 

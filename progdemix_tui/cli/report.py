@@ -47,11 +47,13 @@ def handle(args: argparse.Namespace) -> int:
         return _report_session(folder, args)
     if not folder.exists():
         raise AudioInputError(f"{folder} does not exist; give a session or evaluation folder.")
-    from progdemix_tui.engine import list_sessions
+    from progdemix_tui.engine.session import scan_sessions
 
-    sessions = list_sessions(folder)
-    if sessions:
-        return _report_listing(folder, sessions, args)
+    scan = scan_sessions(folder)
+    for note in scan.skipped:  # one bad folder does not hide the others
+        err_console.print(note, markup=False, soft_wrap=True)
+    if scan.sessions:
+        return _report_listing(folder, scan.sessions, args)
     raise AudioInputError(f"{folder} is neither a session folder (manifest.json), an "
                           "evaluation folder (eval.json), nor a folder of sessions.")
 

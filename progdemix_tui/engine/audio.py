@@ -217,16 +217,44 @@ def save(
     if subtype != "FLOAT":
         data = np.clip(data, -1.0, 1.0)
     with atomic_path(path) as tmp:
-        sf.write(str(tmp), data, int(samplerate), subtype=subtype,
-                 format="WAV" if ext == ".wav" else "FLAC")
+        _write_verified(tmp, data, int(samplerate), subtype, "WAV" if ext == ".wav" else "FLAC")
     return path
+
+
+class IncompleteWrite(RuntimeError):
+    """A file was written without an error, yet does not hold everything written to it."""
+
+
+def _write_verified(tmp: Path, data: np.ndarray, samplerate: int, subtype: str,
+                    fmt: str) -> None:
+    """Write ``data`` ``[time, channels]`` to ``tmp``, then decode it back in blocks.
+
+    libsndfile can close a FLAC whose last bytes hit a full disk without an error, leaving a
+    truncated, undecodable file: only reading it back proves it complete.
+    """
+    data = data.reshape(len(data), -1)
+    frames, channels = data.shape
+    try:
+        with sf.SoundFile(str(tmp), "w", samplerate, channels, subtype, format=fmt) as file:
+            file.write(data)
+    except AssertionError:  # soundfile asserts that libsndfile took every frame
+        raise IncompleteWrite("short write") from None
+    try:
+        decoded = sum(len(block) for block in sf.blocks(str(tmp), blocksize=1 << 16,
+                                                        dtype="float32", always_2d=True))
+        meta = sf.info(str(tmp))
+    except (RuntimeError, sf.LibsndfileError, TypeError) as exc:
+        raise IncompleteWrite(f"written file is unreadable: {_short(exc)}") from None
+    if decoded != frames or meta.frames != frames or meta.channels != channels:
+        raise IncompleteWrite(f"written file holds {decoded} of {frames} frames")
 
 
 class atomic_path:  # noqa: N801 - used as a context manager like open()
     """Context manager giving a temporary path beside ``path``; renamed over it on success.
 
     On any error the temporary file is removed, so ``path`` is either the old file, absent,
-    or complete. Write errors (read-only folder, full disk) become :class:`OutputError`.
+    or complete. Write errors (read-only folder, full disk) and :class:`IncompleteWrite`
+    (the writers' own check that the file is whole) become :class:`OutputError`.
     """
 
     def __init__(self, path: Path):
@@ -310,8 +338,12 @@ def read_json_document(path: str | os.PathLike, fmt: str, what: str) -> dict:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write a text file atomically (temp file + rename)."""
+    """Write a text file atomically (temp file + rename), checking that every byte landed."""
     path = Path(path)
+    data = text.encode("utf-8")
     with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "wb") as file:
+            file.write(data)
+        if tmp.stat().st_size != len(data):
+            raise IncompleteWrite(f"wrote {tmp.stat().st_size} of {len(data)} bytes")
     return path

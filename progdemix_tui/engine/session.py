@@ -7,13 +7,16 @@ Layout::
       references/<stem>.flac   true stems, when the run had references
       steps/000/mixture.flac   y_n (y itself at step 0)
       steps/000/<stem>.flac    the step's estimates
+      .lock                    locked (``flock``) by the live writer for the run's lifetime
 
 Every audio file is written to a temporary name and renamed; the manifest is rewritten the
 same way after each step's files exist, so it only ever lists complete steps. FLAC holds
 24-bit integers: a signal peaking above 1 is scaled down before writing and its ``scale``
 recorded, which :meth:`Session.load` undoes. ``status`` is ``running`` until the run ends as
-``complete``, ``converged``, ``cancelled`` or ``failed``; a ``running`` session whose process
-died reads as interrupted, with its completed steps intact.
+``complete``, ``converged``, ``cancelled`` or ``failed``. The kernel drops the writer's lock
+when its process dies however it dies, so a ``running`` session whose lock is free reads as
+``interrupted``, with its completed steps intact. ``--overwrite`` removes what the format
+owns (the files above, the report's plots, temporaries) and keeps anything else.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import json
 import os
 import platform
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -32,12 +36,22 @@ import torch
 
 from . import audio
 from .config import RunConfig
-from .errors import AudioInputError, OutputError
+from .errors import OutputError, SessionError
+from .manifest import Invalid, inside, read_manifest
 from .progressive import IterationResult, StepMetrics, best_step
 
 FORMAT = "progdemix-session"
 VERSION = 1
 Status = Literal["running", "complete", "converged", "cancelled", "failed"]
+ReadStatus = Literal[Status, "interrupted"]  # running, but no live writer holds the lock
+LOCK = ".lock"
+PLOTS = ("si_sdr.png", "estimate_change.png")  # what ``report`` draws into a session
+STEP_FOLDER = re.compile(r"^\d{3,}$")
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock, and "running" is read as stored
+    fcntl = None  # type: ignore[assignment]
 StemFormat = Literal["flac", "wav"]
 
 
@@ -86,13 +100,83 @@ def check_output_folder(folder: str | Path, overwrite: bool = False) -> None:
         raise OutputError(f"cannot create {folder} ({reason}); choose a writable --out folder.")
 
 
+def _take_lock(folder: Path) -> int | None:
+    """Open and lock ``folder/.lock`` for this writer; OutputError if another writer has it."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise OutputError(f"cannot create {folder / LOCK} ({exc.strerror}); "
+                          "choose a writable --out folder.") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise OutputError(f"{folder} is being written by another run; choose another --out "
+                          "folder.") from None
+    except OSError:
+        pass  # a file system without locks: the run goes on; readers may say interrupted
+    return fd
+
+
+def writer_alive(folder: Path) -> bool | None:
+    """Whether a live writer holds ``folder``'s lock; None when that cannot be told."""
+    if fcntl is None:
+        return None
+    try:
+        fd = os.open(folder / LOCK, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # also drops the shared lock just taken
+    return False
+
+
+def remove_owned(folder: Path) -> None:
+    """Remove what the session format owns from ``folder``; leave everything else.
+
+    Links are removed, never followed: a ``steps`` link to elsewhere loses nothing there.
+    """
+    for name in ("manifest.json", *PLOTS):
+        _remove(folder / name)
+    _remove(folder / "references")
+    steps = folder / "steps"
+    if steps.is_dir() and not steps.is_symlink():
+        for child in steps.iterdir():
+            if STEP_FOLDER.match(child.name) or child.name.endswith(".part"):
+                _remove(child)
+        with contextlib.suppress(OSError):
+            steps.rmdir()  # only when nothing of the user's is left in it
+    else:
+        _remove(steps)
+    for temporary in folder.glob(".*.part"):
+        _remove(temporary)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
 class SessionWriter:
     """Writes a run into ``folder`` as it goes. Use as a context manager around the loop.
 
     Leaving the ``with`` block normally marks the session ``complete`` (or ``converged``);
     a :class:`.errors.Cancelled`, ``KeyboardInterrupt`` or a closed generator marks it
     ``cancelled``; any other
-    exception ``failed``. Completed steps stay valid in every case.
+    exception ``failed``. Completed steps stay valid in every case. The writer holds the
+    folder's lock from construction until it leaves the ``with`` block (or :meth:`close`).
     """
 
     def __init__(self, folder: str | Path, config: RunConfig, *, input_info: dict,
@@ -102,6 +186,7 @@ class SessionWriter:
         self.samplerate = samplerate
         self.sources = sources
         self.stem_format = stem_format
+        self._lock: int | None = None
         self._prepare(overwrite)
         self.manifest: dict = {
             "format": FORMAT, "version": VERSION, "status": "running",
@@ -111,7 +196,11 @@ class SessionWriter:
             "config": config.to_dict(), "versions": versions(),
             "references": None, "steps": [], "error": None, "notes": [],
         }
-        self._save_manifest()
+        try:
+            self._save_manifest()
+        except BaseException:
+            self.close()
+            raise
 
     def _prepare(self, overwrite: bool) -> None:
         check_output_folder(self.folder, overwrite)
@@ -121,9 +210,20 @@ class SessionWriter:
             raise OutputError(
                 f"cannot create {self.folder} ({exc.strerror}); choose a writable --out folder."
             ) from None
+        self._lock = _take_lock(self.folder)
         if overwrite:
-            old = self.folder / "manifest.json"
-            old.unlink(missing_ok=True)
+            try:
+                remove_owned(self.folder)
+            except OSError as exc:
+                self.close()
+                raise OutputError(f"cannot clear the earlier session in {self.folder} "
+                                  f"({exc.strerror or exc}); choose another --out.") from None
+
+    def close(self) -> None:
+        """Release the folder's lock (after the final status is written)."""
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def _suffix(self) -> str:
         return ".flac" if self.stem_format == "flac" else ".wav"
@@ -170,6 +270,13 @@ class SessionWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        try:
+            self._end(exc_type, exc)
+        finally:
+            self.close()
+        return False
+
+    def _end(self, exc_type, exc) -> None:
         from .errors import Cancelled
 
         if exc_type is None:
@@ -184,7 +291,6 @@ class SessionWriter:
                 self.finish("failed", str(exc))
         else:
             self.finish("failed", f"{type(exc).__name__}: {exc}")
-        return False
 
 
 # --------------------------------------------------------------------------- reading
@@ -211,8 +317,13 @@ class Session:
     steps: list[StepRecord] = field(default_factory=list)
 
     @property
-    def status(self) -> str:
-        return self.manifest.get("status", "unknown")
+    def status(self) -> ReadStatus:
+        """As stored, except ``interrupted``: ``running`` with no live writer holding the
+        lock (its process was killed, crashed, or lost its machine)."""
+        stored = self.manifest["status"]
+        if stored == "running" and writer_alive(self.folder) is False:
+            return "interrupted"
+        return stored
 
     @property
     def config(self) -> RunConfig:
@@ -231,9 +342,16 @@ class Session:
         return bool(self.manifest.get("references"))
 
     def path(self, step: int, name: str) -> Path:
-        """File of ``name`` (a stem or ``mixture``) at ``step``; ``step=-1`` for references."""
+        """File of ``name`` (a stem or ``mixture``) at ``step``; ``step=-1`` for references.
+
+        Every reader goes through here: a path that leads out of the session (checked again
+        now, as a symlink may have appeared since it was opened) is a :class:`SessionError`.
+        """
         entry = self._entry(step, name)
-        return self.folder / entry["path"]
+        try:
+            return inside(self.folder, entry["path"], f"{name} of step {step}")
+        except Invalid as exc:
+            raise SessionError(f"{self.folder}: {exc}; refusing to read it.") from None
 
     def scale(self, step: int, name: str) -> float:
         return float(self._entry(step, name).get("scale", 1.0))
@@ -260,12 +378,21 @@ class Session:
 
 
 def open_session(folder: str | Path) -> Session:
-    """Read a session folder. Raises :class:`AudioInputError` if it is not one."""
+    """Read a session folder. Raises :class:`SessionError` (one line) if it is not one, or
+    if its manifest is malformed or names a file outside the folder."""
     folder = Path(folder)
-    manifest = audio.read_json_document(folder / "manifest.json", FORMAT, "session")
+    manifest = read_manifest(folder, FORMAT, VERSION)
     steps = [StepRecord(StepMetrics.from_dict(s["metrics"]), s["files"])
-             for s in manifest.get("steps", [])]
+             for s in manifest["steps"]]
     return Session(folder, manifest, steps)
+
+
+@dataclass(frozen=True)
+class SessionScan:
+    """The sessions under a folder, and one line for each folder that was skipped."""
+
+    sessions: list[SessionSummary]
+    skipped: list[str]
 
 
 @dataclass(frozen=True)
@@ -288,26 +415,36 @@ class SessionSummary:
 
 
 def list_sessions(root: str | Path) -> list[SessionSummary]:
-    """Sessions directly under ``root`` (newest first); unreadable folders are skipped."""
+    """Sessions directly under ``root`` (newest first); malformed folders are skipped."""
+    return scan_sessions(root).sessions
+
+
+def scan_sessions(root: str | Path) -> SessionScan:
+    """Sessions directly under ``root`` (newest first), and a one-line note per folder with
+    a ``manifest.json`` that is not a valid session (skipped; the rest are kept)."""
     root = Path(root)
     out: list[SessionSummary] = []
+    skipped: list[str] = []
     if not root.is_dir():
-        return out
-    for manifest in root.glob("*/manifest.json"):
+        return SessionScan(out, skipped)
+    for manifest in sorted(root.glob("*/manifest.json")):
         try:
-            s = open_session(manifest.parent)
-        except AudioInputError:
-            continue
-        cfg = s.manifest.get("config", {})
-        best = s.best_step()
-        delta = next((r.metrics.si_sdr_delta for r in s.steps if r.step == best), None)
-        out.append(SessionSummary(s.folder, s.manifest.get("created", ""), s.status,
-                                  str(s.manifest.get("input", {}).get("path", "")),
-                                  cfg.get("target", "?"), cfg.get("mode", "?"), len(s.steps),
-                                  int(cfg.get("steps", 0)) + 1,
-                                  s.manifest.get("model", {}).get("name", "?"),
-                                  cfg.get("schedule", "?"), cfg.get("beta_max"), best, delta))
-    return sorted(out, key=lambda x: x.created, reverse=True)
+            out.append(summarize(open_session(manifest.parent)))
+        except SessionError as exc:
+            skipped.append(f"skipped {manifest.parent.name}: {exc}")
+    return SessionScan(sorted(out, key=lambda x: x.created, reverse=True), skipped)
+
+
+def summarize(s: Session) -> SessionSummary:
+    """The listing line of an opened (hence validated) session."""
+    cfg = s.config
+    best = s.best_step()
+    delta = next((r.metrics.si_sdr_delta for r in s.steps if r.step == best), None)
+    return SessionSummary(s.folder, s.manifest.get("created", ""), s.status,
+                          str(s.manifest.get("input", {}).get("path", "")), cfg.target,
+                          cfg.mode, len(s.steps), cfg.steps + 1,
+                          str(s.manifest.get("model", {}).get("name", "?")), cfg.schedule,
+                          cfg.beta_max, best, delta)
 
 
 def export_step(session: Session, step: int, dest: str | Path, stems: list[str] | None = None,
