@@ -34,6 +34,7 @@ from .common import (
     handles_errors,
     out_console,
 )
+from .run import load_separator
 
 EPILOG = """\
 examples:
@@ -135,8 +136,7 @@ def handle(args: argparse.Namespace) -> int:
     if warning:
         err_console.print(f"[bold yellow]warning:[/] {warning}")
 
-    with err_console.status(f"loading model {config.separator.model}…"):
-        separator = engine.Separator.from_config(config.separator)
+    separator = load_separator(config)
     for target in targets:
         settings.config_for(target).validate(separator.sources)
     info = {"model": model_description(separator), "device": separator.device_name,

@@ -119,16 +119,17 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def load_separator(config) -> Separator:
-    """Load the model; a spinner when cached, the downloader's own progress bar otherwise."""
+    """Load the model under a spinner; a note (and the downloader's own progress bar, the
+    spinner stopped) only when the engine says a download starts or where a model comes from."""
     from progdemix_tui import engine
-    from progdemix_tui.engine.models import known_models, model_status
 
     spec = config.separator
-    if spec.repo is None and spec.model in known_models() and not model_status(spec.model).cached:
-        err_console.print(f"model {spec.model} is not cached yet: downloading it…")
-        return engine.Separator.from_config(spec)
-    with err_console.status(f"loading model {spec.model}…"):
-        return engine.Separator.from_config(spec)
+    with err_console.status(f"loading model {spec.model}…") as status:
+        def notify(text: str) -> None:
+            status.stop()
+            err_console.print(text)
+
+        return engine.Separator.from_config(spec, notify=notify)
 
 
 def _print_results(metrics: list, config, has_refs: bool, as_json: bool) -> None:

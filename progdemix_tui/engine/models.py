@@ -13,14 +13,26 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import torch
-import yaml
 
 from .errors import ModelUnavailable, UntrustedCheckpoint
+from .model_files import SAFE_CLASSES as SAFE_CLASSES  # re-exported: the allow-list
+from .model_files import (
+    Bag,
+    check_plain_name,
+    inside,
+    load_checked_safetensors,
+    load_checked_safetensors_files,
+    read_bag,
+)
+
+Notify = Callable[[str], None]
 
 DEFAULT_MODEL = "hdemucs_mmi"
 DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "demo" / "weights" / "demo.safetensors"
@@ -40,11 +52,8 @@ DESCRIPTIONS = {
     "mdx_extra_q": "mdx_extra, quantized (needs diffq)",
     "demo": "small HDemucs trained on this package's synthetic demo songs (offline)",
 }
-SAFE_CLASSES = {
-    "demucs.hdemucs.HDemucs",
-    "demucs.htdemucs.HTDemucs",
-    "demucs.demucs.Demucs",
-}
+PROBE_TIMEOUT = 2.0  # seconds for the one request that tells whether the hub is reachable
+_OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
 
 
 @dataclass
@@ -82,8 +91,13 @@ class ModelStatus:
 
 
 def load_model(spec: str = DEFAULT_MODEL, repo: str | os.PathLike | None = None,
-               trust_checkpoint: bool = False) -> LoadedModel:
-    """Load the model named by ``spec`` (see module docstring). Raises named errors only."""
+               trust_checkpoint: bool = False, notify: Notify | None = None) -> LoadedModel:
+    """Load the model named by ``spec`` (see module docstring). Raises named errors only.
+
+    ``notify`` receives one-line notes worth showing before a slow step: which Hugging Face
+    repository a name with a slash comes from, and that a download starts.
+    """
+    notify = notify or _quiet
     path = Path(spec).expanduser()
     if spec == "demo":
         if not DEMO_WEIGHTS.is_file():
@@ -101,38 +115,21 @@ def load_model(spec: str = DEFAULT_MODEL, repo: str | os.PathLike | None = None,
         return _wrap(path.stem, _load_pickled(path, trust_checkpoint), str(path))
     if repo is not None:
         return _load_from_repo(spec, Path(repo), trust_checkpoint)
-    return _load_from_hub(spec, trust_checkpoint)
+    return _load_from_hub(spec, trust_checkpoint, notify)
+
+
+def _quiet(_text: str) -> None:
+    """The default ``notify``: say nothing."""
 
 
 def load_safetensors(path: str | os.PathLike) -> torch.nn.Module:
     """Load a demucs model saved as safetensors with class/args/kwargs metadata.
 
-    Only demucs model classes are accepted in the metadata, so a crafted file cannot make
+    The file is checked first (:func:`~.model_files.check_safetensors`): only demucs model
+    classes, with arguments that match the file's tensors, so a crafted file cannot make
     the loader call arbitrary code.
     """
-    from safetensors import safe_open
-
-    path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-    except Exception as exc:
-        raise ModelUnavailable(f"{path} is not a valid safetensors file ({exc}).") from None
-    klass = metadata.get("klass")
-    if klass not in SAFE_CLASSES:
-        raise ModelUnavailable(
-            f"{path} does not hold a demucs model (metadata class {klass!r}); "
-            "expected one saved with class, args and kwargs metadata."
-        )
-    if "structure" in metadata:
-        raise ModelUnavailable(
-            f"{path} holds a quantized (diffq) state, which is not supported; use an unquantized model."
-        )
-    from demucs.hf import load_safetensors_model
-
-    model = load_safetensors_model(path)
-    model.eval()
-    return model
+    return load_checked_safetensors(Path(path))
 
 
 def save_safetensors(model: torch.nn.Module, path: str | os.PathLike, half: bool = False) -> Path:
@@ -181,69 +178,166 @@ def _load_pickled(path: Path, trust: bool) -> torch.nn.Module:
 
 
 def _load_from_repo(name: str, repo: Path, trust: bool) -> LoadedModel:
+    """``name`` from a local demucs repo folder; every file must resolve inside it."""
     if not repo.is_dir():
         raise ModelUnavailable(f"--repo {repo} is not a folder.")
+    check_plain_name(name, f"model name for --repo {repo}")
     bag_file = repo / f"{name}.yaml"
-    if bag_file.is_file():
-        bag = yaml.safe_load(bag_file.read_text())
-        sigs = list(bag["models"])
+    if bag_file.is_file() or bag_file.is_symlink():
+        bag = read_bag(inside(bag_file, repo, "bag file"))
     else:
-        sigs, bag = [name], None
-    modules = []
-    for sig in sigs:
-        safe = repo / f"{sig}.safetensors"
-        if safe.is_file():
-            modules.append(load_safetensors(safe))
-            continue
-        pickled = sorted(repo.glob(f"{sig}.th")) + sorted(repo.glob(f"{sig}-*.th"))
-        if not pickled:
-            raise ModelUnavailable(
-                f"model {name!r} not found in {repo}: expected {name}.yaml and "
-                f"{sig}.safetensors (or {sig}.th); see README 'Offline weights'."
-            )
-        if not trust:
-            raise UntrustedCheckpoint(
-                f"{pickled[0]} is a pickled checkpoint, and loading it runs code from the file; "
-                "pass --trust-checkpoint if you trust its source."
-            )
-        from demucs.pretrained import get_model
+        bag = Bag((name,))
+    files = [_repo_model_file(repo, sig, name, trust) for sig in bag.models]
+    safe = iter(load_checked_safetensors_files([f for f in files if f.suffix == ".safetensors"]))
+    modules = [next(safe) if f.suffix == ".safetensors" else _load_repo_pickle(repo, sig, f)
+               for sig, f in zip(bag.models, files, strict=True)]
+    return _wrap(name, _unwrap(_make_bag(modules, bag, str(repo))), str(repo))
 
-        # demucs's LocalRepo verifies the checksum in the file name.
-        try:
-            loaded = get_model(sig, repo=repo)
-        except Exception as exc:
-            raise ModelUnavailable(f"{pickled[0]} could not be loaded ({exc}).") from None
-        modules.append(loaded)
+
+def _repo_model_file(repo: Path, sig: str, name: str, trust: bool) -> Path:
+    """The file for ``sig`` in ``repo`` (safetensors first), refused if it leads outside."""
+    safe = repo / f"{sig}.safetensors"
+    if safe.is_file() or safe.is_symlink():
+        return inside(safe, repo, "model file")
+    pickled = sorted(repo.glob(f"{sig}.th")) + sorted(repo.glob(f"{sig}-*.th"))
+    if not pickled:
+        raise ModelUnavailable(
+            f"model {name!r} not found in {repo}: expected {name}.yaml and "
+            f"{sig}.safetensors (or {sig}.th); see README 'Offline weights'."
+        )
+    for file in pickled:
+        inside(file, repo, "model file")
+    if not trust:
+        raise UntrustedCheckpoint(
+            f"{pickled[0]} is a pickled checkpoint, and loading it runs code from the file; "
+            "pass --trust-checkpoint if you trust its source."
+        )
+    return pickled[0]
+
+
+def _load_repo_pickle(repo: Path, sig: str, file: Path) -> torch.nn.Module:
+    """A trusted pickled checkpoint through demucs's LocalRepo (it verifies the checksum)."""
+    from demucs.pretrained import get_model
+
+    try:
+        return get_model(sig, repo=repo)
+    except Exception as exc:
+        raise ModelUnavailable(f"{file} could not be loaded ({_reason(exc)}).") from None
+
+
+def _make_bag(modules: list[torch.nn.Module], bag: Bag, where: str) -> torch.nn.Module:
+    """demucs's BagOfModels; a bag whose parts do not fit together is ModelUnavailable."""
     from demucs.apply import BagOfModels
 
-    weights = bag.get("weights") if bag else None
-    module = BagOfModels(modules, weights, bag.get("segment") if bag else None)
-    return _wrap(name, _unwrap(module), str(repo))
+    try:
+        return BagOfModels(modules, bag.weights, bag.segment)
+    except (AssertionError, ValueError, TypeError) as exc:
+        raise ModelUnavailable(
+            f"the bag in {where} does not fit together ({_reason(exc)}): its models must share "
+            "sources, sample rate and channels, and 'weights' needs one number per source."
+        ) from None
 
 
-def _load_from_hub(name: str, trust: bool) -> LoadedModel:
-    from demucs.hf import get_hf_model, hf_repo_name
+class _NotReachable(Exception):
+    """A hub file is not cached and cannot be fetched now; ``args[0]`` says why."""
 
+
+def _hub_repo(name: str) -> tuple[str, str]:
+    """``(repo_id, short name)`` for a demucs name, optionally ``owner/name``."""
+    from demucs.hf import DEFAULT_NAMESPACE, hf_repo_name
+
+    owner, short = name.split("/", 1) if "/" in name else (DEFAULT_NAMESPACE, name)
+    if not _OWNER.fullmatch(owner):
+        raise ModelUnavailable(f"model {name!r}: {owner!r} is not a Hugging Face user name.")
+    check_plain_name(short, f"model {name!r}")
+    return f"{owner}/{hf_repo_name(short)}", short
+
+
+def _load_from_hub(name: str, trust: bool, notify: Notify) -> LoadedModel:
+    """A demucs bag from the Hugging Face cache, downloading what is missing (checked first)."""
     known = _known_remote_names()
     if "/" not in name and name not in known:
         raise ModelUnavailable(
             f"unknown model {name!r}; known: {', '.join(sorted(known | {'demo'}))}, "
             "or give a .safetensors path, --repo DIR, or HDEMUCS_HIGH_MUSDB(_PLUS)."
         )
+    repo_id, short = _hub_repo(name)
+    if "/" in name:
+        notify(f"model {name!r} is not a local file: it comes from the Hugging Face repository "
+               f"{repo_id}; its files are checked like any model file.")
     try:
-        bag = get_hf_model(name)
-    except Exception as exc:
-        if trust:
+        bag = read_bag(_hub_file(repo_id, f"{short}.yaml", notify))
+        files = [_hub_file(repo_id, f"{sig}.safetensors", notify) for sig in bag.models]
+    except _NotReachable as exc:
+        if trust and "/" not in name:
             return _load_legacy_remote(name, exc)
-        namespace, short = name.split("/", 1) if "/" in name else ("adefossez", name)
+        raise _not_cached_error(name, repo_id, short, str(exc)) from None
+    modules = load_checked_safetensors_files(files)
+    bag_module = _make_bag(modules, bag, f"Hugging Face repository {repo_id}")
+    return _wrap(name, _unwrap(bag_module),
+                 f"Hugging Face repository {repo_id} (cache {_hf_cache_dir()})")
+
+
+def _hub_file(repo_id: str, filename: str, notify: Notify) -> Path:
+    """A repository file: from the cache without any network, else one checked download."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        path = hf_hub_download(repo_id, filename, local_files_only=True)
+    except LocalEntryNotFoundError:
+        path = _download(repo_id, filename, notify)
+    except Exception as exc:
         raise ModelUnavailable(
-            f"cannot get weights for model {name!r} ({_reason(exc)}). Cache folder: "
-            f"{_hf_cache_dir()}. Connect once to download it, or place the files by hand: "
-            f"{namespace}/{hf_repo_name(short)} in the Hugging Face cache layout, or "
-            f"{short}.yaml plus its .safetensors files in a folder given with --repo "
-            "(README: 'Offline weights'). Offline, try --model demo."
+            f"the Hugging Face cache entry for {repo_id} is broken ({_reason(exc)}); "
+            f"delete {_hub_storage(repo_id)} and run again."
         ) from None
-    return _wrap(name, _unwrap(bag), f"Hugging Face cache ({_hf_cache_dir()})")
+    return inside(Path(path), _hub_storage(repo_id), f"cached file {filename} of {repo_id}:")
+
+
+def _download(repo_id: str, filename: str, notify: Notify) -> str:
+    """One request to see whether the hub answers (no retries), then the real download."""
+    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
+    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+
+    if constants.HF_HUB_OFFLINE:
+        raise _NotReachable("HF_HUB_OFFLINE is set, so nothing is downloaded")
+    try:
+        get_hf_file_metadata(hf_hub_url(repo_id, filename), timeout=PROBE_TIMEOUT)
+    except (RepositoryNotFoundError, EntryNotFoundError):
+        raise ModelUnavailable(
+            f"the Hugging Face repository {repo_id} does not exist or has no file {filename}."
+        ) from None
+    except Exception as exc:
+        raise _NotReachable(f"{constants.ENDPOINT} cannot be reached ({_reason(exc)})") from None
+    notify(f"downloading {filename} from the Hugging Face repository {repo_id}…")
+    try:
+        return hf_hub_download(repo_id, filename, etag_timeout=PROBE_TIMEOUT)
+    except Exception as exc:
+        raise ModelUnavailable(
+            f"downloading {filename} from the Hugging Face repository {repo_id} failed "
+            f"({_reason(exc)}); run again to resume."
+        ) from None
+
+
+def _hub_storage(repo_id: str) -> Path:
+    """The cache folder of one model repository (``models--owner--name``)."""
+    from huggingface_hub.file_download import repo_folder_name
+
+    return Path(_hf_cache_dir()) / repo_folder_name(repo_id=repo_id, repo_type="model")
+
+
+def _not_cached_error(name: str, repo_id: str, short: str, why: str) -> ModelUnavailable:
+    """One line for the CLI, and its twin with advice for the terminal app."""
+    head = f"model {name!r} is not in the Hugging Face cache ({_hf_cache_dir()}) and {why}."
+    connect = ("Unset HF_HUB_OFFLINE and connect once to download it" if "HF_HUB_OFFLINE" in why
+               else "Connect once to download it")
+    cli = (f"{head} {connect}, or place the files by hand: {repo_id} in the Hugging Face cache "
+           f"layout, or {short}.yaml plus its .safetensors files in a folder given with --repo "
+           "(README: 'Offline weights'). Offline, try --model demo.")
+    app = (f"{head} To run offline, pick 'demo' as the model in Params (p); or "
+           f"{connect[0].lower()}{connect[1:]}, then run again.")
+    return ModelUnavailable(cli, in_app=app)
 
 
 def _load_legacy_remote(name: str, first_error: Exception) -> LoadedModel:
@@ -267,9 +361,10 @@ def _unwrap(bag) -> torch.nn.Module:
     return bag
 
 
-def _reason(exc: Exception) -> str:
+def _reason(exc: BaseException) -> str:
+    """``Type: first line`` of an exception, whole: never cut mid-word."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:140]}" if text else type(exc).__name__
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _load_torchaudio(name: str) -> LoadedModel:
@@ -282,11 +377,23 @@ def _load_torchaudio(name: str) -> LoadedModel:
         ) from None
     bundle = getattr(pipelines, name)
     try:
-        inner = bundle.get_model()
+        inner = _torchaudio_hdemucs(bundle)
     except Exception as exc:
         raise ModelUnavailable(f"cannot get weights for {name} ({_reason(exc)}).") from None
     module = _TorchaudioAdapter(inner, int(bundle.sample_rate))
     return _wrap(name, module, "torchaudio bundle")
+
+
+def _torchaudio_hdemucs(bundle) -> torch.nn.Module:
+    """torchaudio's HDemucs (a fixed class, never one a file names) with the bundle's state,
+    read as plain tensors (``weights_only``: a tampered checkpoint cannot run code)."""
+    from torchaudio.models import hdemucs_high
+    from torchaudio.utils import download_asset
+
+    state = torch.load(download_asset(bundle._model_path), map_location="cpu", weights_only=True)
+    model = hdemucs_high(sources=["drums", "bass", "other", "vocals"])
+    model.load_state_dict(state)
+    return model.eval()
 
 
 class _TorchaudioAdapter(torch.nn.Module):
@@ -361,7 +468,10 @@ def model_status(name: str) -> ModelStatus:
     bag_path = try_to_load_from_cache(repo_id, f"{name}.yaml")
     if not isinstance(bag_path, str):
         return ModelStatus(name, description, False, None, None)
-    sigs = yaml.safe_load(Path(bag_path).read_text())["models"]
+    try:
+        sigs = read_bag(Path(bag_path)).models
+    except ModelUnavailable:  # a broken bag file is not a usable cached model
+        return ModelStatus(name, description, False, None, None)
     size = 0
     for sig in sigs:
         file = try_to_load_from_cache(repo_id, f"{sig}.safetensors")
