@@ -448,3 +448,33 @@ def test_tui_run_without_the_model_gives_app_advice(tmp_path, monkeypatch):
     assert "pick 'demo' as the model in Params" in ended.error
     assert "--" not in ended.error and "\n" not in ended.error
     assert not any("download" in getattr(m, "text", "") for m in messages)
+
+
+def test_missing_model_is_found_out_before_torch_loads(tmp_path):
+    """The CLI's preflight needs neither torch nor demucs's modules (so it fails fast)."""
+    code = ("import sys\n"
+            "from progdemix_tui.engine.errors import ModelUnavailable\n"
+            "from progdemix_tui.engine.hub import preflight\n"
+            "try:\n    preflight('hdemucs_mmi')\nexcept ModelUnavailable as exc:\n"
+            "    print('refused:', exc)\n"
+            "print('torch loaded:', 'torch' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "HF_HOME": str(tmp_path / "hf"),
+                                 "HF_HUB_OFFLINE": "1"}, timeout=120)
+    assert "refused: model 'hdemucs_mmi' is not in the Hugging Face cache" in result.stdout
+    assert "torch loaded: False" in result.stdout
+
+
+def test_hub_repo_names_match_demucs():
+    from demucs.hf import hf_repo_name
+
+    from progdemix_tui.engine import hub
+
+    assert hub.known_names() and hub.known_names() == models_known_by_demucs()
+    assert all(hub.hf_repo_name(n) == hf_repo_name(n) for n in hub.known_names())
+
+
+def models_known_by_demucs() -> set[str]:
+    from demucs.pretrained import REMOTE_ROOT
+
+    return {p.stem for p in Path(REMOTE_ROOT).glob("*.yaml") if not p.stem.startswith("repro")}

@@ -34,7 +34,7 @@ from .common import (
     handles_errors,
     out_console,
 )
-from .run import load_separator
+from .run import load_separator, preflight
 
 EPILOG = """\
 examples:
@@ -116,6 +116,7 @@ def handle(args: argparse.Namespace) -> int:
 
     targets = STEMS if args.target == "all" else (args.target,)
     config = config_from_args(args, target=targets[0])
+    preflight(config.separator)
     if args.excerpt < 0:
         raise ConfigError("--excerpt must be ≥ 0 seconds (0: whole tracks).")
     betas = ev.parse_oracle_gains(args.oracle_gain) if args.oracle_gain else ()

@@ -62,12 +62,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    preflight(config.separator)  # before torch is imported: a missing model fails at once
     from progdemix_tui import engine
     from progdemix_tui.engine import audio, tracks
     from progdemix_tui.engine.progressive import check_references
     from progdemix_tui.engine.session import default_session_name
 
-    config = config_from_args(args)
     source = Path(args.input)
     if not (source.is_dir() and tracks.find_stem(source, "mixture")):
         audio.info(source)  # fail fast on bad input, before loading a model
@@ -116,6 +117,13 @@ def handle(args: argparse.Namespace) -> int:
     _print_results(results, config, prepared.references is not None, args.json)
     err_console.print(f"session written to [bold]{out}[/]")
     return 0
+
+
+def preflight(spec) -> None:
+    """Before torch loads: a hub model neither cached nor reachable fails at once."""
+    from progdemix_tui.engine.hub import preflight as check
+
+    check(spec.model, spec.repo, spec.trust_checkpoint)
 
 
 def load_separator(config) -> Separator:

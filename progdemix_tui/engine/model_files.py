@@ -16,11 +16,14 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 import yaml
 
 from .errors import ModelUnavailable
+
+if TYPE_CHECKING:  # torch loads only when a model file is checked (hub.py stays light)
+    import torch
 
 SAFE_CLASSES = {
     "demucs.hdemucs.HDemucs",
@@ -155,6 +158,8 @@ def _init_arguments(path: Path, metadata: dict[str, str]) -> tuple[list, dict]:
 def _meta_state_shapes(path: Path, klass: str, args: list, kwargs: dict) -> dict[str, tuple]:
     """Names and shapes of the state the class builds from these arguments (no memory)."""
     import importlib
+
+    import torch
 
     module, name = klass.rsplit(".", 1)
     cls = getattr(importlib.import_module(module), name)

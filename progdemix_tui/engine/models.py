@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import torch
 
+from . import hub
 from .errors import ModelUnavailable, UntrustedCheckpoint
 from .model_files import SAFE_CLASSES as SAFE_CLASSES  # re-exported: the allow-list
 from .model_files import (
@@ -32,7 +31,7 @@ from .model_files import (
     read_bag,
 )
 
-Notify = Callable[[str], None]
+Notify = hub.Notify
 
 DEFAULT_MODEL = "hdemucs_mmi"
 DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "demo" / "weights" / "demo.safetensors"
@@ -52,8 +51,6 @@ DESCRIPTIONS = {
     "mdx_extra_q": "mdx_extra, quantized (needs diffq)",
     "demo": "small HDemucs trained on this package's synthetic demo songs (offline)",
 }
-PROBE_TIMEOUT = 2.0  # seconds for the one request that tells whether the hub is reachable
-_OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
 
 
 @dataclass
@@ -238,106 +235,18 @@ def _make_bag(modules: list[torch.nn.Module], bag: Bag, where: str) -> torch.nn.
         ) from None
 
 
-class _NotReachable(Exception):
-    """A hub file is not cached and cannot be fetched now; ``args[0]`` says why."""
-
-
-def _hub_repo(name: str) -> tuple[str, str]:
-    """``(repo_id, short name)`` for a demucs name, optionally ``owner/name``."""
-    from demucs.hf import DEFAULT_NAMESPACE, hf_repo_name
-
-    owner, short = name.split("/", 1) if "/" in name else (DEFAULT_NAMESPACE, name)
-    if not _OWNER.fullmatch(owner):
-        raise ModelUnavailable(f"model {name!r}: {owner!r} is not a Hugging Face user name.")
-    check_plain_name(short, f"model {name!r}")
-    return f"{owner}/{hf_repo_name(short)}", short
-
-
 def _load_from_hub(name: str, trust: bool, notify: Notify) -> LoadedModel:
     """A demucs bag from the Hugging Face cache, downloading what is missing (checked first)."""
-    known = _known_remote_names()
-    if "/" not in name and name not in known:
-        raise ModelUnavailable(
-            f"unknown model {name!r}; known: {', '.join(sorted(known | {'demo'}))}, "
-            "or give a .safetensors path, --repo DIR, or HDEMUCS_HIGH_MUSDB(_PLUS)."
-        )
-    repo_id, short = _hub_repo(name)
-    if "/" in name:
-        notify(f"model {name!r} is not a local file: it comes from the Hugging Face repository "
-               f"{repo_id}; its files are checked like any model file.")
     try:
-        bag = read_bag(_hub_file(repo_id, f"{short}.yaml", notify))
-        files = [_hub_file(repo_id, f"{sig}.safetensors", notify) for sig in bag.models]
-    except _NotReachable as exc:
+        repo_id, bag, files = hub.resolve(name, notify)
+    except hub.NotReachable as exc:
         if trust and "/" not in name:
             return _load_legacy_remote(name, exc)
-        raise _not_cached_error(name, repo_id, short, str(exc)) from None
+        raise hub.not_cached_error(name, str(exc)) from None
     modules = load_checked_safetensors_files(files)
     bag_module = _make_bag(modules, bag, f"Hugging Face repository {repo_id}")
     return _wrap(name, _unwrap(bag_module),
-                 f"Hugging Face repository {repo_id} (cache {_hf_cache_dir()})")
-
-
-def _hub_file(repo_id: str, filename: str, notify: Notify) -> Path:
-    """A repository file: from the cache without any network, else one checked download."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    try:
-        path = hf_hub_download(repo_id, filename, local_files_only=True)
-    except LocalEntryNotFoundError:
-        path = _download(repo_id, filename, notify)
-    except Exception as exc:
-        raise ModelUnavailable(
-            f"the Hugging Face cache entry for {repo_id} is broken ({_reason(exc)}); "
-            f"delete {_hub_storage(repo_id)} and run again."
-        ) from None
-    return inside(Path(path), _hub_storage(repo_id), f"cached file {filename} of {repo_id}:")
-
-
-def _download(repo_id: str, filename: str, notify: Notify) -> str:
-    """One request to see whether the hub answers (no retries), then the real download."""
-    from huggingface_hub import constants, get_hf_file_metadata, hf_hub_download, hf_hub_url
-    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
-
-    if constants.HF_HUB_OFFLINE:
-        raise _NotReachable("HF_HUB_OFFLINE is set, so nothing is downloaded")
-    try:
-        get_hf_file_metadata(hf_hub_url(repo_id, filename), timeout=PROBE_TIMEOUT)
-    except (RepositoryNotFoundError, EntryNotFoundError):
-        raise ModelUnavailable(
-            f"the Hugging Face repository {repo_id} does not exist or has no file {filename}."
-        ) from None
-    except Exception as exc:
-        raise _NotReachable(f"{constants.ENDPOINT} cannot be reached ({_reason(exc)})") from None
-    notify(f"downloading {filename} from the Hugging Face repository {repo_id}…")
-    try:
-        return hf_hub_download(repo_id, filename, etag_timeout=PROBE_TIMEOUT)
-    except Exception as exc:
-        raise ModelUnavailable(
-            f"downloading {filename} from the Hugging Face repository {repo_id} failed "
-            f"({_reason(exc)}); run again to resume."
-        ) from None
-
-
-def _hub_storage(repo_id: str) -> Path:
-    """The cache folder of one model repository (``models--owner--name``)."""
-    from huggingface_hub.file_download import repo_folder_name
-
-    return Path(_hf_cache_dir()) / repo_folder_name(repo_id=repo_id, repo_type="model")
-
-
-def _not_cached_error(name: str, repo_id: str, short: str, why: str) -> ModelUnavailable:
-    """One line for the CLI, and its twin with advice for the terminal app."""
-    head = f"model {name!r} is not in the Hugging Face cache ({_hf_cache_dir()}) and {why}."
-    connect = ("Unset HF_HUB_OFFLINE and connect once to download it" if "HF_HUB_OFFLINE" in why
-               else "Connect once to download it")
-    cli = (f"{head} {connect}, or place the files by hand: {repo_id} in the Hugging Face cache "
-           f"layout, or {short}.yaml plus its .safetensors files in a folder given with --repo "
-           "(README: 'Offline weights'). Offline, try --model demo.")
-    app = (f"{head} To run offline, pick 'demo' as the model in Params (p); or "
-           f"{connect[0].lower()}{connect[1:]}, then run again.")
-    return ModelUnavailable(cli, in_app=app)
+                 f"Hugging Face repository {repo_id} (cache {hub.cache_dir()})")
 
 
 def _load_legacy_remote(name: str, first_error: Exception) -> LoadedModel:
@@ -361,10 +270,7 @@ def _unwrap(bag) -> torch.nn.Module:
     return bag
 
 
-def _reason(exc: BaseException) -> str:
-    """``Type: first line`` of an exception, whole: never cut mid-word."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+_reason = hub.reason
 
 
 def _load_torchaudio(name: str) -> LoadedModel:
@@ -431,21 +337,9 @@ def _wrap(name: str, module: torch.nn.Module, origin: str) -> LoadedModel:
 # --------------------------------------------------------------------------- status
 
 
-def _known_remote_names() -> set[str]:
-    from demucs.pretrained import REMOTE_ROOT
-
-    return {p.stem for p in Path(REMOTE_ROOT).glob("*.yaml") if not p.stem.startswith("repro")}
-
-
-def _hf_cache_dir() -> str:
-    from huggingface_hub import constants
-
-    return str(constants.HF_HUB_CACHE)
-
-
 def known_models() -> list[str]:
     """Model names offered to users, default first."""
-    names = sorted(_known_remote_names() - {DEFAULT_MODEL})
+    names = sorted(hub.known_names() - {DEFAULT_MODEL})
     return [DEFAULT_MODEL, "demo", *names]
 
 
@@ -457,14 +351,13 @@ def model_status(name: str) -> ModelStatus:
         return ModelStatus(name, description, ok, DEMO_WEIGHTS.stat().st_size if ok else None,
                            str(DEMO_WEIGHTS) if ok else None)
     if name in TORCHAUDIO_BUNDLES:
-        hub = Path(torch.hub.get_dir()) / "checkpoints"
-        files = list(hub.glob(f"hdemucs_high_{'musdbhq_plus' if 'PLUS' in name else 'trained'}*"))
+        folder = Path(torch.hub.get_dir()) / "checkpoints"
+        files = list(folder.glob(f"hdemucs_high_{'musdbhq_plus' if 'PLUS' in name else 'trained'}*"))
         size = sum(f.stat().st_size for f in files) if files else None
-        return ModelStatus(name, description, bool(files), size, str(hub) if files else None)
-    from demucs.hf import hf_repo_name
+        return ModelStatus(name, description, bool(files), size, str(folder) if files else None)
     from huggingface_hub import try_to_load_from_cache
 
-    repo_id = f"adefossez/{hf_repo_name(name)}"
+    repo_id = hub.repo_for(name)[0]
     bag_path = try_to_load_from_cache(repo_id, f"{name}.yaml")
     if not isinstance(bag_path, str):
         return ModelStatus(name, description, False, None, None)
