@@ -379,6 +379,13 @@ def test_offline_missing_model_fails_in_one_line_without_any_request(tmp_path):
     assert not (tmp_path / "s").exists()
 
 
+def test_unreachable_slash_name_names_its_repository(tmp_path):
+    song = write_track(tmp_path / "track", seconds=1.0) / "mixture.wav"
+    result = _cli(["run", str(song), "--model", "someone/mine", "--out", str(tmp_path / "s")],
+                  tmp_path, HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
+    assert "(Hugging Face repository someone/Demucs-mine)" in _one_line_error(result)
+
+
 def test_unreachable_hub_is_asked_once_and_fails_in_one_line(tmp_path):
     """A hub that answers 503 (as a failing proxy would) gets one request, not six."""
     song = write_track(tmp_path / "track", seconds=1.0) / "mixture.wav"
@@ -461,7 +468,8 @@ def test_missing_model_is_found_out_before_torch_loads(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ, "HF_HOME": str(tmp_path / "hf"),
                                  "HF_HUB_OFFLINE": "1"}, timeout=120)
-    assert "refused: model 'hdemucs_mmi' is not in the Hugging Face cache" in result.stdout
+    assert ("refused: model 'hdemucs_mmi' (Hugging Face repository adefossez/Demucs-hdemucs_mmi)"
+            " is not in the cache" in result.stdout)
     assert "torch loaded: False" in result.stdout
 
 
@@ -478,3 +486,16 @@ def models_known_by_demucs() -> set[str]:
     from demucs.pretrained import REMOTE_ROOT
 
     return {p.stem for p in Path(REMOTE_ROOT).glob("*.yaml") if not p.stem.startswith("repro")}
+
+
+def test_cached_model_makes_no_request_even_online(tmp_path):
+    good = _tiny_file(tmp_path / "good.safetensors")
+    _hf_layout(tmp_path / "hf", "adefossez/Demucs-hdemucs_mmi",
+               {"hdemucs_mmi.yaml": b"models: ['75fc33f5']\n", "75fc33f5.safetensors": good})
+    track = write_track(tmp_path / "track", seconds=1.0)
+    with _Hub() as hub:
+        result = _cli(["run", str(track), "--steps", "0", "--segment", "1", "--out",
+                       str(tmp_path / "s")], tmp_path, HF_HOME=str(tmp_path / "hf"),
+                      HF_ENDPOINT=hub.url, HF_HUB_OFFLINE="0")
+    assert result.returncode == 0, result.stderr
+    assert hub.requests == []

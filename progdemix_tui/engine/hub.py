@@ -2,9 +2,9 @@
 
 A demucs name lives in the hub repository ``adefossez/<hf_repo_name(name)>`` (or
 ``owner/...`` for ``owner/name``) as ``name.yaml`` plus one ``SIG.safetensors`` per model.
-Files come from the Hugging Face cache without any network request; a missing file gets
-one request with a short timeout and no retries, and only when that answers does
-``hf_hub_download`` fetch it. With ``HF_HUB_OFFLINE`` set nothing is requested at all.
+Files come from the Hugging Face cache (``try_to_load_from_cache``: no network request);
+a missing file gets one request with a short timeout and no retries, and only when that
+answers does ``hf_hub_download`` fetch it. With ``HF_HUB_OFFLINE`` set nothing is requested at all.
 """
 
 from __future__ import annotations
@@ -79,14 +79,17 @@ def storage(repo_id: str) -> Path:
 
 
 def cached(repo_id: str, filename: str) -> Path | None:
-    """The cached file, resolved and inside its repository's cache folder; None if absent."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
+    """The cached file, resolved and inside its repository's cache folder; None if absent.
+
+    ``try_to_load_from_cache`` reads only the cache folder (``hf_hub_download`` with
+    ``local_files_only`` would still build request headers, which may fetch a registry).
+    """
+    from huggingface_hub import try_to_load_from_cache
 
     try:
-        path = hf_hub_download(repo_id, filename, local_files_only=True)
-    except LocalEntryNotFoundError:
-        return None
+        path = try_to_load_from_cache(repo_id, filename)
+        if not isinstance(path, str):
+            return None
     except Exception as exc:
         raise ModelUnavailable(
             f"the Hugging Face cache entry for {repo_id} is broken ({reason(exc)}); "
@@ -184,11 +187,12 @@ def preflight(name: str, repo: object = None, trust: bool = False) -> None:
 def not_cached_error(name: str, why: str) -> ModelUnavailable:
     """One line for the CLI, and its twin with advice for the terminal app."""
     repo_id, short = repo_for(name)
-    head = f"model {name!r} is not in the Hugging Face cache ({cache_dir()}) and {why}."
+    head = (f"model {name!r} (Hugging Face repository {repo_id}) is not in the cache "
+            f"({cache_dir()}) and {why}.")
     connect = ("Unset HF_HUB_OFFLINE and connect once to download it" if "HF_HUB_OFFLINE" in why
                else "Connect once to download it")
-    cli = (f"{head} {connect}, or place the files by hand: {repo_id} in the Hugging Face cache "
-           f"layout, or {short}.yaml plus its .safetensors files in a folder given with --repo "
+    cli = (f"{head} {connect}, or place the files by hand: the repository in the Hugging Face "
+           f"cache layout, or {short}.yaml plus its .safetensors files in a folder given with --repo "
            "(README: 'Offline weights'). Offline, try --model demo.")
     app = (f"{head} To run offline, pick 'demo' as the model in Params (p); or "
            f"{connect[0].lower()}{connect[1:]}, then run again.")
