@@ -499,3 +499,20 @@ def test_cached_model_makes_no_request_even_online(tmp_path):
                       HF_ENDPOINT=hub.url, HF_HUB_OFFLINE="0")
     assert result.returncode == 0, result.stderr
     assert hub.requests == []
+
+
+@pytest.mark.parametrize("klass", ["demucs.htdemucs.HTDemucs", "demucs.demucs.Demucs"])
+def test_other_allowed_classes_pass_the_checks(tmp_path, klass):
+    """The meta-device check builds every allowed class (tiny instances here)."""
+    import importlib
+
+    module, name = klass.rsplit(".", 1)
+    cls = getattr(importlib.import_module(module), name)
+    torch.manual_seed(0)
+    small = {"demucs.htdemucs.HTDemucs": {"channels": 4, "depth": 2, "t_layers": 1},
+             "demucs.demucs.Demucs": {"channels": 4, "depth": 2}}[klass]
+    model = cls(sources=["drums", "bass", "other", "vocals"], **small).eval()
+    path = models.save_safetensors(model, tmp_path / "m.safetensors")
+    loaded = models.load_model(str(path))
+    assert type(loaded.module) is cls
+    assert loaded.parameters == sum(p.numel() for p in model.parameters())
