@@ -3,9 +3,10 @@
 demucs's loaders trust their input: a bag YAML names files to open, and a safetensors file's
 metadata names the class to instantiate (``klass: os.system`` runs a shell command). Every
 load path runs these checks first: bag files are plain mappings naming plain signatures,
-each file resolves inside the folder it belongs to, and each safetensors file holds an
-allowed demucs class whose arguments build (on the meta device, allocating nothing) a model
-whose state has exactly the file's tensor names and shapes.
+each file resolves inside the folder it belongs to, and each safetensors file names an
+allowed demucs class with plain JSON arguments. When demucs then fails to build or fill the
+model, the arguments are built on the meta device (allocating nothing) and compared with the
+file's tensors, to say in one line what does not match.
 """
 
 from __future__ import annotations
@@ -84,12 +85,11 @@ def read_bag(path: Path) -> Bag:
     return Bag(models, weights, None if segment is None else float(segment))
 
 
-def check_safetensors(path: Path) -> None:
-    """Refuse a safetensors file demucs would not load into an allowed, matching model.
+def check_safetensors(path: Path) -> tuple[str, list, dict, dict[str, tuple]]:
+    """Refuse a safetensors file demucs's loader must not see; nothing is built or called.
 
-    Nothing from the file is called: the class must be in :data:`SAFE_CLASSES`, the
-    arguments plain JSON, and the model they build on the meta device must have exactly
-    the file's tensor names and shapes.
+    The class must be in :data:`SAFE_CLASSES`, the state unquantized, the arguments plain
+    JSON (a list and an object). Returns ``(class, args, kwargs, tensor shapes)``.
     """
     from safetensors import safe_open
 
@@ -111,14 +111,12 @@ def check_safetensors(path: Path) -> None:
             f"{path} holds a quantized (diffq) state, which is not supported; use an unquantized model."
         )
     args, kwargs = _init_arguments(path, metadata)
-    expected = _meta_state_shapes(path, klass, args, kwargs)
-    _compare_state(path, expected, shapes)
+    return klass, args, kwargs, shapes
 
 
 def load_checked_safetensors(path: Path) -> torch.nn.Module:
     """:func:`check_safetensors`, then demucs's own loader; any failure is ModelUnavailable."""
-    check_safetensors(path)
-    return _demucs_load(path)
+    return load_checked_safetensors_files([path])[0]
 
 
 def load_checked_safetensors_files(paths: list[Path]) -> list[torch.nn.Module]:
@@ -129,7 +127,7 @@ def load_checked_safetensors_files(paths: list[Path]) -> list[torch.nn.Module]:
 
 
 def _demucs_load(path: Path) -> torch.nn.Module:
-    """demucs's own safetensors loader, on a checked file; any failure is ModelUnavailable."""
+    """demucs's own safetensors loader, on a checked file; a failure is explained in one line."""
     from demucs.hf import load_safetensors_model
 
     try:
@@ -137,9 +135,21 @@ def _demucs_load(path: Path) -> torch.nn.Module:
             warnings.filterwarnings("ignore", message="Dropping inexistant parameter")
             model = load_safetensors_model(path)
     except Exception as exc:
+        _explain_failure(path)
         raise ModelUnavailable(f"{path} could not be loaded ({_first_line(exc)}).") from None
     model.eval()
     return model
+
+
+def _explain_failure(path: Path) -> None:
+    """Raise a precise ModelUnavailable for a file demucs could not load, if one is found:
+    arguments that build no model, or tensors that do not fit the model they build.
+
+    Only on failure: building on the meta device allocates nothing, but makes torch import
+    its compiler (seconds), which a good file's load should not pay.
+    """
+    klass, args, kwargs, shapes = check_safetensors(path)
+    _compare_state(path, _meta_state_shapes(path, klass, args, kwargs), shapes)
 
 
 def _init_arguments(path: Path, metadata: dict[str, str]) -> tuple[list, dict]:
