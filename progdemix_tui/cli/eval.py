@@ -34,6 +34,7 @@ from .common import (
     handles_errors,
     out_console,
 )
+from .run import load_separator, preflight
 
 EPILOG = """\
 examples:
@@ -115,6 +116,7 @@ def handle(args: argparse.Namespace) -> int:
 
     targets = STEMS if args.target == "all" else (args.target,)
     config = config_from_args(args, target=targets[0])
+    preflight(config.separator)
     if args.excerpt < 0:
         raise ConfigError("--excerpt must be ≥ 0 seconds (0: whole tracks).")
     betas = ev.parse_oracle_gains(args.oracle_gain) if args.oracle_gain else ()
@@ -135,8 +137,7 @@ def handle(args: argparse.Namespace) -> int:
     if warning:
         err_console.print(f"[bold yellow]warning:[/] {warning}")
 
-    with err_console.status(f"loading model {config.separator.model}…"):
-        separator = engine.Separator.from_config(config.separator)
+    separator = load_separator(config)
     for target in targets:
         settings.config_for(target).validate(separator.sources)
     info = {"model": model_description(separator), "device": separator.device_name,

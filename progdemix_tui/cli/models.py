@@ -34,6 +34,8 @@ def handle(args: argparse.Namespace) -> int:
     out_console.print(table)
     from huggingface_hub import constants
 
-    out_console.print(f"cache: {constants.HF_HUB_CACHE} (models download on first use; "
+    when = ("HF_HUB_OFFLINE is set: nothing is downloaded" if constants.HF_HUB_OFFLINE
+            else "models download on first use")
+    out_console.print(f"cache: {constants.HF_HUB_CACHE} ({when}; "
                       "offline: see README 'Offline weights')")
     return 0

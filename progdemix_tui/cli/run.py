@@ -62,12 +62,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    preflight(config.separator)  # before torch is imported: a missing model fails at once
     from progdemix_tui import engine
     from progdemix_tui.engine import audio, tracks
     from progdemix_tui.engine.progressive import check_references
     from progdemix_tui.engine.session import default_session_name
 
-    config = config_from_args(args)
     source = Path(args.input)
     if not (source.is_dir() and tracks.find_stem(source, "mixture")):
         audio.info(source)  # fail fast on bad input, before loading a model
@@ -118,17 +119,25 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
+def preflight(spec) -> None:
+    """Before torch loads: a hub model neither cached nor reachable fails at once."""
+    from progdemix_tui.engine.hub import preflight as check
+
+    check(spec.model, spec.repo, spec.trust_checkpoint)
+
+
 def load_separator(config) -> Separator:
-    """Load the model; a spinner when cached, the downloader's own progress bar otherwise."""
+    """Load the model under a spinner; a note (and the downloader's own progress bar, the
+    spinner stopped) only when the engine says a download starts or where a model comes from."""
     from progdemix_tui import engine
-    from progdemix_tui.engine.models import known_models, model_status
 
     spec = config.separator
-    if spec.repo is None and spec.model in known_models() and not model_status(spec.model).cached:
-        err_console.print(f"model {spec.model} is not cached yet: downloading it…")
-        return engine.Separator.from_config(spec)
-    with err_console.status(f"loading model {spec.model}…"):
-        return engine.Separator.from_config(spec)
+    with err_console.status(f"loading model {spec.model}…") as status:
+        def notify(text: str) -> None:
+            status.stop()
+            err_console.print(text)
+
+        return engine.Separator.from_config(spec, notify=notify)
 
 
 def _print_results(metrics: list, config, has_refs: bool, as_json: bool) -> None:

@@ -34,7 +34,14 @@ class SessionError(ProgdemixError):
 
 
 class ModelUnavailable(ProgdemixError):
-    """A model's weights cannot be found or fetched."""
+    """A model's weights cannot be found, fetched, or trusted.
+
+    ``in_app`` is the same message with advice for the terminal app instead of CLI flags.
+    """
+
+    def __init__(self, message: str, in_app: str | None = None) -> None:
+        super().__init__(message)
+        self.in_app = in_app or message
 
 
 class UntrustedCheckpoint(ProgdemixError):

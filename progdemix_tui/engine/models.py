@@ -18,9 +18,20 @@ from fractions import Fraction
 from pathlib import Path
 
 import torch
-import yaml
 
+from . import hub
 from .errors import ModelUnavailable, UntrustedCheckpoint
+from .model_files import SAFE_CLASSES as SAFE_CLASSES  # re-exported: the allow-list
+from .model_files import (
+    Bag,
+    check_plain_name,
+    inside,
+    load_checked_safetensors,
+    load_checked_safetensors_files,
+    read_bag,
+)
+
+Notify = hub.Notify
 
 DEFAULT_MODEL = "hdemucs_mmi"
 DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "demo" / "weights" / "demo.safetensors"
@@ -39,11 +50,6 @@ DESCRIPTIONS = {
     "mdx_q": "mdx, quantized (needs diffq)",
     "mdx_extra_q": "mdx_extra, quantized (needs diffq)",
     "demo": "small HDemucs trained on this package's synthetic demo songs (offline)",
-}
-SAFE_CLASSES = {
-    "demucs.hdemucs.HDemucs",
-    "demucs.htdemucs.HTDemucs",
-    "demucs.demucs.Demucs",
 }
 
 
@@ -82,8 +88,13 @@ class ModelStatus:
 
 
 def load_model(spec: str = DEFAULT_MODEL, repo: str | os.PathLike | None = None,
-               trust_checkpoint: bool = False) -> LoadedModel:
-    """Load the model named by ``spec`` (see module docstring). Raises named errors only."""
+               trust_checkpoint: bool = False, notify: Notify | None = None) -> LoadedModel:
+    """Load the model named by ``spec`` (see module docstring). Raises named errors only.
+
+    ``notify`` receives one-line notes worth showing before a slow step: which Hugging Face
+    repository a name with a slash comes from, and that a download starts.
+    """
+    notify = notify or _quiet
     path = Path(spec).expanduser()
     if spec == "demo":
         if not DEMO_WEIGHTS.is_file():
@@ -101,38 +112,21 @@ def load_model(spec: str = DEFAULT_MODEL, repo: str | os.PathLike | None = None,
         return _wrap(path.stem, _load_pickled(path, trust_checkpoint), str(path))
     if repo is not None:
         return _load_from_repo(spec, Path(repo), trust_checkpoint)
-    return _load_from_hub(spec, trust_checkpoint)
+    return _load_from_hub(spec, trust_checkpoint, notify)
+
+
+def _quiet(_text: str) -> None:
+    """The default ``notify``: say nothing."""
 
 
 def load_safetensors(path: str | os.PathLike) -> torch.nn.Module:
     """Load a demucs model saved as safetensors with class/args/kwargs metadata.
 
-    Only demucs model classes are accepted in the metadata, so a crafted file cannot make
+    The file is checked first (:func:`~.model_files.check_safetensors`): only demucs model
+    classes, with arguments that match the file's tensors, so a crafted file cannot make
     the loader call arbitrary code.
     """
-    from safetensors import safe_open
-
-    path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-    except Exception as exc:
-        raise ModelUnavailable(f"{path} is not a valid safetensors file ({exc}).") from None
-    klass = metadata.get("klass")
-    if klass not in SAFE_CLASSES:
-        raise ModelUnavailable(
-            f"{path} does not hold a demucs model (metadata class {klass!r}); "
-            "expected one saved with class, args and kwargs metadata."
-        )
-    if "structure" in metadata:
-        raise ModelUnavailable(
-            f"{path} holds a quantized (diffq) state, which is not supported; use an unquantized model."
-        )
-    from demucs.hf import load_safetensors_model
-
-    model = load_safetensors_model(path)
-    model.eval()
-    return model
+    return load_checked_safetensors(Path(path))
 
 
 def save_safetensors(model: torch.nn.Module, path: str | os.PathLike, half: bool = False) -> Path:
@@ -181,69 +175,78 @@ def _load_pickled(path: Path, trust: bool) -> torch.nn.Module:
 
 
 def _load_from_repo(name: str, repo: Path, trust: bool) -> LoadedModel:
+    """``name`` from a local demucs repo folder; every file must resolve inside it."""
     if not repo.is_dir():
         raise ModelUnavailable(f"--repo {repo} is not a folder.")
+    check_plain_name(name, f"model name for --repo {repo}")
     bag_file = repo / f"{name}.yaml"
-    if bag_file.is_file():
-        bag = yaml.safe_load(bag_file.read_text())
-        sigs = list(bag["models"])
+    if bag_file.is_file() or bag_file.is_symlink():
+        bag = read_bag(inside(bag_file, repo, "bag file"))
     else:
-        sigs, bag = [name], None
-    modules = []
-    for sig in sigs:
-        safe = repo / f"{sig}.safetensors"
-        if safe.is_file():
-            modules.append(load_safetensors(safe))
-            continue
-        pickled = sorted(repo.glob(f"{sig}.th")) + sorted(repo.glob(f"{sig}-*.th"))
-        if not pickled:
-            raise ModelUnavailable(
-                f"model {name!r} not found in {repo}: expected {name}.yaml and "
-                f"{sig}.safetensors (or {sig}.th); see README 'Offline weights'."
-            )
-        if not trust:
-            raise UntrustedCheckpoint(
-                f"{pickled[0]} is a pickled checkpoint, and loading it runs code from the file; "
-                "pass --trust-checkpoint if you trust its source."
-            )
-        from demucs.pretrained import get_model
+        bag = Bag((name,))
+    files = [_repo_model_file(repo, sig, name, trust) for sig in bag.models]
+    safe = iter(load_checked_safetensors_files([f for f in files if f.suffix == ".safetensors"]))
+    modules = [next(safe) if f.suffix == ".safetensors" else _load_repo_pickle(repo, sig, f)
+               for sig, f in zip(bag.models, files, strict=True)]
+    return _wrap(name, _unwrap(_make_bag(modules, bag, str(repo))), str(repo))
 
-        # demucs's LocalRepo verifies the checksum in the file name.
-        try:
-            loaded = get_model(sig, repo=repo)
-        except Exception as exc:
-            raise ModelUnavailable(f"{pickled[0]} could not be loaded ({exc}).") from None
-        modules.append(loaded)
+
+def _repo_model_file(repo: Path, sig: str, name: str, trust: bool) -> Path:
+    """The file for ``sig`` in ``repo`` (safetensors first), refused if it leads outside."""
+    safe = repo / f"{sig}.safetensors"
+    if safe.is_file() or safe.is_symlink():
+        return inside(safe, repo, "model file")
+    pickled = sorted(repo.glob(f"{sig}.th")) + sorted(repo.glob(f"{sig}-*.th"))
+    if not pickled:
+        raise ModelUnavailable(
+            f"model {name!r} not found in {repo}: expected {name}.yaml and "
+            f"{sig}.safetensors (or {sig}.th); see README 'Offline weights'."
+        )
+    for file in pickled:
+        inside(file, repo, "model file")
+    if not trust:
+        raise UntrustedCheckpoint(
+            f"{pickled[0]} is a pickled checkpoint, and loading it runs code from the file; "
+            "pass --trust-checkpoint if you trust its source."
+        )
+    return pickled[0]
+
+
+def _load_repo_pickle(repo: Path, sig: str, file: Path) -> torch.nn.Module:
+    """A trusted pickled checkpoint through demucs's LocalRepo (it verifies the checksum)."""
+    from demucs.pretrained import get_model
+
+    try:
+        return get_model(sig, repo=repo)
+    except Exception as exc:
+        raise ModelUnavailable(f"{file} could not be loaded ({_reason(exc)}).") from None
+
+
+def _make_bag(modules: list[torch.nn.Module], bag: Bag, where: str) -> torch.nn.Module:
+    """demucs's BagOfModels; a bag whose parts do not fit together is ModelUnavailable."""
     from demucs.apply import BagOfModels
 
-    weights = bag.get("weights") if bag else None
-    module = BagOfModels(modules, weights, bag.get("segment") if bag else None)
-    return _wrap(name, _unwrap(module), str(repo))
-
-
-def _load_from_hub(name: str, trust: bool) -> LoadedModel:
-    from demucs.hf import get_hf_model, hf_repo_name
-
-    known = _known_remote_names()
-    if "/" not in name and name not in known:
-        raise ModelUnavailable(
-            f"unknown model {name!r}; known: {', '.join(sorted(known | {'demo'}))}, "
-            "or give a .safetensors path, --repo DIR, or HDEMUCS_HIGH_MUSDB(_PLUS)."
-        )
     try:
-        bag = get_hf_model(name)
-    except Exception as exc:
-        if trust:
-            return _load_legacy_remote(name, exc)
-        namespace, short = name.split("/", 1) if "/" in name else ("adefossez", name)
+        return BagOfModels(modules, bag.weights, bag.segment)
+    except (AssertionError, ValueError, TypeError) as exc:
         raise ModelUnavailable(
-            f"cannot get weights for model {name!r} ({_reason(exc)}). Cache folder: "
-            f"{_hf_cache_dir()}. Connect once to download it, or place the files by hand: "
-            f"{namespace}/{hf_repo_name(short)} in the Hugging Face cache layout, or "
-            f"{short}.yaml plus its .safetensors files in a folder given with --repo "
-            "(README: 'Offline weights'). Offline, try --model demo."
+            f"the bag in {where} does not fit together ({_reason(exc)}): its models must share "
+            "sources, sample rate and channels, and 'weights' needs one number per source."
         ) from None
-    return _wrap(name, _unwrap(bag), f"Hugging Face cache ({_hf_cache_dir()})")
+
+
+def _load_from_hub(name: str, trust: bool, notify: Notify) -> LoadedModel:
+    """A demucs bag from the Hugging Face cache, downloading what is missing (checked first)."""
+    try:
+        repo_id, bag, files = hub.resolve(name, notify)
+    except hub.NotReachable as exc:
+        if trust and "/" not in name:
+            return _load_legacy_remote(name, exc)
+        raise hub.not_cached_error(name, str(exc)) from None
+    modules = load_checked_safetensors_files(files)
+    bag_module = _make_bag(modules, bag, f"Hugging Face repository {repo_id}")
+    return _wrap(name, _unwrap(bag_module),
+                 f"Hugging Face repository {repo_id} (cache {hub.cache_dir()})")
 
 
 def _load_legacy_remote(name: str, first_error: Exception) -> LoadedModel:
@@ -267,9 +270,7 @@ def _unwrap(bag) -> torch.nn.Module:
     return bag
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:140]}" if text else type(exc).__name__
+_reason = hub.reason
 
 
 def _load_torchaudio(name: str) -> LoadedModel:
@@ -282,11 +283,23 @@ def _load_torchaudio(name: str) -> LoadedModel:
         ) from None
     bundle = getattr(pipelines, name)
     try:
-        inner = bundle.get_model()
+        inner = _torchaudio_hdemucs(bundle)
     except Exception as exc:
         raise ModelUnavailable(f"cannot get weights for {name} ({_reason(exc)}).") from None
     module = _TorchaudioAdapter(inner, int(bundle.sample_rate))
     return _wrap(name, module, "torchaudio bundle")
+
+
+def _torchaudio_hdemucs(bundle) -> torch.nn.Module:
+    """torchaudio's HDemucs (a fixed class, never one a file names) with the bundle's state,
+    read as plain tensors (``weights_only``: a tampered checkpoint cannot run code)."""
+    from torchaudio.models import hdemucs_high
+    from torchaudio.utils import download_asset
+
+    state = torch.load(download_asset(bundle._model_path), map_location="cpu", weights_only=True)
+    model = hdemucs_high(sources=["drums", "bass", "other", "vocals"])
+    model.load_state_dict(state)
+    return model.eval()
 
 
 class _TorchaudioAdapter(torch.nn.Module):
@@ -324,21 +337,9 @@ def _wrap(name: str, module: torch.nn.Module, origin: str) -> LoadedModel:
 # --------------------------------------------------------------------------- status
 
 
-def _known_remote_names() -> set[str]:
-    from demucs.pretrained import REMOTE_ROOT
-
-    return {p.stem for p in Path(REMOTE_ROOT).glob("*.yaml") if not p.stem.startswith("repro")}
-
-
-def _hf_cache_dir() -> str:
-    from huggingface_hub import constants
-
-    return str(constants.HF_HUB_CACHE)
-
-
 def known_models() -> list[str]:
     """Model names offered to users, default first."""
-    names = sorted(_known_remote_names() - {DEFAULT_MODEL})
+    names = sorted(hub.known_names() - {DEFAULT_MODEL})
     return [DEFAULT_MODEL, "demo", *names]
 
 
@@ -350,18 +351,20 @@ def model_status(name: str) -> ModelStatus:
         return ModelStatus(name, description, ok, DEMO_WEIGHTS.stat().st_size if ok else None,
                            str(DEMO_WEIGHTS) if ok else None)
     if name in TORCHAUDIO_BUNDLES:
-        hub = Path(torch.hub.get_dir()) / "checkpoints"
-        files = list(hub.glob(f"hdemucs_high_{'musdbhq_plus' if 'PLUS' in name else 'trained'}*"))
+        folder = Path(torch.hub.get_dir()) / "checkpoints"
+        files = list(folder.glob(f"hdemucs_high_{'musdbhq_plus' if 'PLUS' in name else 'trained'}*"))
         size = sum(f.stat().st_size for f in files) if files else None
-        return ModelStatus(name, description, bool(files), size, str(hub) if files else None)
-    from demucs.hf import hf_repo_name
+        return ModelStatus(name, description, bool(files), size, str(folder) if files else None)
     from huggingface_hub import try_to_load_from_cache
 
-    repo_id = f"adefossez/{hf_repo_name(name)}"
+    repo_id = hub.repo_for(name)[0]
     bag_path = try_to_load_from_cache(repo_id, f"{name}.yaml")
     if not isinstance(bag_path, str):
         return ModelStatus(name, description, False, None, None)
-    sigs = yaml.safe_load(Path(bag_path).read_text())["models"]
+    try:
+        sigs = read_bag(Path(bag_path)).models
+    except ModelUnavailable:  # a broken bag file is not a usable cached model
+        return ModelStatus(name, description, False, None, None)
     size = 0
     for sig in sigs:
         file = try_to_load_from_cache(repo_id, f"{sig}.safetensors")

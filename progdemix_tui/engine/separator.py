@@ -41,12 +41,14 @@ class Separator:
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_config(cls, config: SeparatorConfig, model: LoadedModel | None = None) -> Separator:
-        """Resolve the device, load the model (unless given) and pick the segment length."""
+    def from_config(cls, config: SeparatorConfig, model: LoadedModel | None = None,
+                    notify: Callable[[str], None] | None = None) -> Separator:
+        """Resolve the device, load the model (unless given; ``notify`` as in
+        :func:`~.models.load_model`) and pick the segment length."""
         device = resolve_device(config.device)
         if config.half and device.type != "cuda":
             raise DeviceError("--half needs a CUDA device; drop --half or use --device cuda.")
-        model = model or load_model(config.model, config.repo, config.trust_checkpoint)
+        model = model or load_model(config.model, config.repo, config.trust_checkpoint, notify)
         segment = config.segment if config.segment is not None else DEFAULT_SEGMENT
         segment = min(segment, model.max_segment)
         sep = cls(model, device, float(segment), config.overlap, config.shifts, config.half,

@@ -89,14 +89,16 @@ _cache_lock = threading.Lock()
 _cached: tuple[engine.SeparatorConfig, engine.Separator] | None = None
 
 
-def get_separator(config: engine.SeparatorConfig) -> engine.Separator:
-    """A separator for ``config``, reusing the last one when the config is unchanged."""
+def get_separator(config: engine.SeparatorConfig,
+                  notify: Callable[[str], None] | None = None) -> engine.Separator:
+    """A separator for ``config``, reusing the last one when the config is unchanged;
+    ``notify`` gets the model loader's notes (a download starts, a model's origin)."""
     global _cached
     with _cache_lock:
         if _cached is not None and _cached[0] == config:
             return _cached[1]
         _cached = None
-        separator = engine.Separator.from_config(config)
+        separator = engine.Separator.from_config(config, notify=notify)
         _cached = (config, separator)
         return separator
 
@@ -127,7 +129,7 @@ def run_job(request: RunRequest, cancel: threading.Event,
         check_input(request.input, plan.config)
         engine.check_output_folder(request.folder)
         emit(RunStatus(f"loading model {plan.model}…"))
-        separator = get_separator(plan.config.separator)
+        separator = get_separator(plan.config.separator, lambda text: emit(RunStatus(text)))
         if cancel.is_set():
             raise engine.Cancelled("cancelled")
         emit(RunStatus(f"reading {request.input.name}…"))
@@ -157,8 +159,9 @@ def run_job(request: RunRequest, cancel: threading.Event,
         emit(RunEnded(request.folder, status, done))
     except engine.Cancelled:
         emit(RunEnded(request.folder if started else None, "cancelled", done))
-    except engine.ProgdemixError as exc:
-        emit(RunEnded(request.folder if started else None, "failed", done, str(exc)))
+    except engine.ProgdemixError as exc:  # a model error carries the app's own advice
+        emit(RunEnded(request.folder if started else None, "failed", done,
+                      getattr(exc, "in_app", str(exc))))
     except Exception as exc:  # a bug or an unexpected library error: report, don't crash
         emit(RunEnded(request.folder if started else None, "failed", done,
                       f"{type(exc).__name__}: {exc}"))
