@@ -513,7 +513,7 @@ def evaluate(
             try:
                 loaded = load_track(track, separator.samplerate, tuple(separator.sources),
                                     settings.excerpt, settings.new_mixture, settings.silence_db)
-            except TrackSkipped as exc:
+            except (TrackSkipped, AudioInputError) as exc:  # a broken track: skip, go on
                 skipped[track.name] = str(exc)
                 events.track_skipped(track.name, str(exc), len(targets))
                 _record(folder, skipped, notes)
