@@ -242,3 +242,17 @@ def test_report_prints_tables_of_a_read_only_folder(readonly_copy, capsys, plots
     assert "target vocals over 2 track(s)" in " ".join(captured.out.split())
     assert "not rewritten" in captured.err and "Read-only file system" in captured.err
     assert sorted(p.name for p in readonly_copy.iterdir()) == before
+
+
+# --------------------------------------------------------------------------- track folders
+
+
+def test_run_warns_about_a_track_folder_missing_a_stem(tmp_path, tiny_model_path, capsys):
+    track = write_track(tmp_path / "song", seconds=1.2, skip=("bass", "other"))
+    out = tmp_path / "session"
+    assert main(["run", str(track), "--steps", "0", "--out", str(out),
+                 *fast(tiny_model_path)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "lacks" in line]
+    assert warnings == ["note: warning: song lacks the reference stem(s) bass, other (.wav or "
+                        ".flac): running without references"]
+    assert not (out / "references").exists()
