@@ -194,6 +194,18 @@ def test_resume_refuses_a_tampered_folder(copy, tiny_model_path, capsys):
     assert "track_notes" in one_error_line(capsys)
 
 
+def test_resume_refuses_an_escaping_track_file_before_running(copy, tmp_path,
+                                                               tiny_model_path, capsys):
+    outside = tmp_path / "elsewhere.json"
+    (copy / "tracks" / "a__vocals.json").rename(outside)
+    (copy / "tracks" / "a__vocals.json").symlink_to(outside)
+    dataset = Path(json.loads((copy / "eval.json").read_text())["dataset"]["root"])
+    before = (copy / "eval.json").read_text()
+    assert main(eval_args(dataset, copy, tiny_model_path, "--no-plots")) == 2
+    assert "leads outside the evaluation folder" in one_error_line(capsys)
+    assert (copy / "eval.json").read_text() == before  # refused before anything ran
+
+
 # --------------------------------------------------------------------------- eval-merge
 
 

@@ -375,7 +375,8 @@ class EvalFolder:
     def check(cls, folder: str | Path, settings: EvalSettings) -> EvalFolder | None:
         """Check that ``folder`` can take ``settings``' results, creating nothing.
 
-        Returns the existing folder to resume, or None when it is new or empty.
+        Returns the existing folder to resume (its documents checked), or None when it is
+        new or empty.
         """
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
@@ -388,6 +389,7 @@ class EvalFolder:
                     f"{folder} holds results made with different parameters ({', '.join(diff)}"
                     "); use another --out folder or the same parameters to resume."
                 )
+            existing.track_files()  # a bad track file is refused now, not after the run
             return existing
         if folder.is_dir() and any(folder.iterdir()):
             raise OutputError(f"{folder} is not empty and is no evaluation folder; choose a new "
