@@ -67,12 +67,18 @@ def _mixture_rate(track: Path) -> None:
     _edit(track / "mixture.wav", lambda x, r: (x, r // 2))
 
 
+def _too_short(track: Path) -> None:
+    for name in ("mixture", "drums", "bass", "other", "vocals"):
+        _edit(track / f"{name}.wav", lambda x, r: (x[:3], r))
+
+
 BROKEN = {
     "nan-stem": (_nan_stem, "bass.wav contains NaN or infinite samples"),
     "inf-mixture": (_inf_mixture, "mixture.wav contains 2 NaN or infinite samples"),
     "garbage-stem": (_garbage_stem, "other.wav is not a readable audio file"),
     "truncated-stem": (_truncated_stem, "the stems differ in length"),
     "mixture-rate": (_mixture_rate, "mixture is at 22050 Hz but the stems at 44100 Hz"),
+    "too-short": (_too_short, "the stems hold only 3 frames (0.000 s)"),
 }
 
 

@@ -29,6 +29,7 @@ SILENCE_DB = -60.0
 SCAN_HOP = 1.0  # seconds between candidate excerpt starts
 SCAN_BLOCKS = 10  # energy blocks per hop
 LENGTH_TOLERANCE = 2  # frames by which stems (and the mixture) may differ
+MIN_TRACK_SECONDS = 0.1  # shorter tracks cannot be separated meaningfully
 
 
 class TrackSkipped(ProgdemixError):
@@ -188,7 +189,8 @@ def load_track(track: DatasetTrack, samplerate: int, sources: tuple[str, ...] = 
     stem is below ``threshold_db`` dBFS RMS. With ``new_mixture`` the mixture is the exact sum
     of the stems. Raises :class:`TrackSkipped` with the reason when the track cannot be used:
     a missing, unreadable or corrupt file, NaN or infinite samples, stems whose rates or
-    lengths differ, a mixture that does not match the stems, a silent stem.
+    lengths differ or that are shorter than :data:`MIN_TRACK_SECONDS`, a mixture that does
+    not match the stems, a silent stem.
     """
     missing = track.missing(sources, mixture=not new_mixture)
     if missing:
@@ -208,6 +210,9 @@ def _check_files(track: DatasetTrack, sources: tuple[str, ...],
     frames = min(i.frames for i in infos.values())
     if frames == 0:
         raise TrackSkipped("the stems hold no audio")
+    if frames < MIN_TRACK_SECONDS * rate:
+        raise TrackSkipped(f"the stems hold only {frames} frames ({frames / rate:.3f} s); a "
+                           f"track needs at least {MIN_TRACK_SECONDS:g} s")
     if len({i.samplerate for i in infos.values()}) > 1:
         raise TrackSkipped("the stems have different sample rates")
     if max(i.frames for i in infos.values()) - frames > LENGTH_TOLERANCE:
