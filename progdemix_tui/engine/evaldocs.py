@@ -1,8 +1,8 @@
 """Reading an evaluation folder's documents without trusting them.
 
 ``eval.json`` and ``tracks/*.json`` are checked once, here, where they are read: every file
-must resolve inside the folder (no absolute path, ``..`` or symlink out of it), the JSON
-must parse within :data:`MAX_BYTES` and :data:`MAX_DEPTH` levels of nesting with finite
+(and ``tracks/``) must resolve inside the folder (a symlink leading out is refused), the
+JSON must parse within :data:`MAX_BYTES` and :data:`MAX_DEPTH` levels of nesting with finite
 numbers only, and the keys the program uses must be there with the right types. Anything
 else is one :class:`SessionError` line naming the file, never a TypeError or KeyError later.
 """
@@ -43,7 +43,8 @@ def read_json(folder: Path, path: Path, advice: str) -> Any:
     try:
         if path.stat().st_size > MAX_BYTES:
             raise SessionError(f"{path} is larger than {MAX_BYTES >> 20} MB; {advice}")
-        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant,
+                          parse_float=_finite)
     except (OSError, ValueError, RecursionError) as exc:
         raise SessionError(f"{path} is unreadable ({_first_line(exc)}); {advice}") from None
     if _depth(data) > MAX_DEPTH:
@@ -53,6 +54,13 @@ def read_json(folder: Path, path: Path, advice: str) -> Any:
 
 def _no_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large for a number")
+    return value
 
 
 def _first_line(exc: BaseException) -> str:
