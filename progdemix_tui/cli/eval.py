@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from rich import box
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -191,7 +192,7 @@ class _ProgressEvents:
 
     def track_loaded(self, track) -> None:
         for note in track.notes:
-            self.progress.console.print(f"[dim]note:[/] {track.name}: {note}")
+            self.progress.console.print(f"[dim]note:[/] {escape(track.name)}: {escape(note)}")
 
     def track_started(self, name: str, target: str, steps: int) -> None:
         self.progress.reset(self.steps, total=steps, description=f"{name[:30]} · {target}")
@@ -206,7 +207,8 @@ class _ProgressEvents:
         self.progress.advance(self.runs)
 
     def track_skipped(self, name: str, reason: str, runs: int) -> None:
-        self.progress.console.print(f"[yellow]skipped[/] {name}: {reason}")
+        self.progress.console.print(f"[yellow]skipped[/] {escape(name)}: {escape(reason)}",
+                                    soft_wrap=True)
         self.progress.advance(self.runs, runs)
 
 
@@ -268,9 +270,10 @@ def print_summary(folder, tables) -> None:
     if skipped:
         err_console.print(f"[yellow]{len(skipped)} track(s) skipped:[/]")
         for entry in skipped:
-            err_console.print(f"  {entry['track']}: {entry['reason']}")
+            err_console.print(f"  {entry['track']}: {entry['reason']}", markup=False,
+                              soft_wrap=True)
     for warning in folder.meta.get("warnings", []):
-        err_console.print(f"[bold yellow]warning:[/] {warning}")
+        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}")
 
 
 @handles_errors

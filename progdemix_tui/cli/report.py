@@ -138,12 +138,14 @@ def _report_session(folder: Path, args: argparse.Namespace) -> int:
 
 
 def _report_eval(folder: Path, args: argparse.Namespace) -> int:
+    """Print an evaluation's tables, then rewrite its files where the folder allows."""
     from progdemix_tui.engine import evaluation as ev
+    from progdemix_tui.engine.errors import OutputError
 
     from .eval import print_summary
 
     opened = ev.EvalFolder.open(folder)
-    tables = ev.finalize(opened, plots=not args.no_plots)
+    tables = ev.build_tables(opened)
     if args.json:
         import json
 
@@ -151,7 +153,12 @@ def _report_eval(folder: Path, args: argparse.Namespace) -> int:
                                            "oracle_gain": tables.oracle_summary}))
     else:
         print_summary(opened, tables)
-    err_console.print(f"evaluation {folder}: {opened.meta.get('status', '?')}, "
-                      f"{len(opened.results())} track run(s); tables"
-                      + ("" if args.no_plots else " and plots") + " rewritten")
+    what = "tables" + ("" if args.no_plots else " and plots")
+    try:
+        ev.write_tables(opened, tables, plots=not args.no_plots)
+        done = f"{what} rewritten"
+    except OutputError as exc:  # a read-only folder still reports
+        done = f"{what} not rewritten: {exc}"
+    err_console.print(f"evaluation {folder}: {opened.meta['status']}, {tables.runs} track "
+                      f"run(s); {done}", markup=False, soft_wrap=True)
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich import box
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -82,7 +83,7 @@ def handle(args: argparse.Namespace) -> int:
     prepared = engine.load_input(source, separator.samplerate, separator.sources, args.start,
                                  args.duration, args.references)
     for note in prepared.notes:
-        err_console.print(f"[dim]note:[/] {note}")
+        err_console.print(f"[dim]note:[/] {escape(note)}", soft_wrap=True)
     err_console.print(
         f"model [bold]{separator.model.name}[/] on {separator.device_name}, "
         f"{prepared.mixture.shape[-1] / prepared.samplerate:.1f} s, target "

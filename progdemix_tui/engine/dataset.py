@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from .tracks import find_stem
 SILENCE_DB = -60.0
 SCAN_HOP = 1.0  # seconds between candidate excerpt starts
 SCAN_BLOCKS = 10  # energy blocks per hop
+LENGTH_TOLERANCE = 2  # frames by which stems (and the mixture) may differ
+MIN_TRACK_SECONDS = 0.1  # shorter tracks cannot be separated meaningfully
 
 
 class TrackSkipped(ProgdemixError):
@@ -123,7 +126,8 @@ def _candidates(folder: Path) -> list[Path]:
 def block_energy(path: Path, block: int) -> np.ndarray:
     """Mean-square energy per ``block`` frames of a file (channels averaged): ``[blocks]``.
 
-    Read block by block, so a long file never sits in memory at once.
+    Read block by block, so a long file never sits in memory at once. Raises
+    :class:`AudioInputError` for undecodable data and for NaN or infinite samples.
     """
     out = []
     try:
@@ -131,7 +135,11 @@ def block_energy(path: Path, block: int) -> np.ndarray:
             out.append(float(np.square(data, dtype=np.float64).sum()) / max(1, data.shape[1]))
     except Exception as exc:  # noqa: BLE001 - libsndfile errors come in several types
         raise AudioInputError(f"{path} could not be decoded ({exc}).") from None
-    return np.asarray(out, dtype=np.float64)
+    energies = np.asarray(out, dtype=np.float64)
+    if not np.isfinite(energies).all():
+        raise AudioInputError(f"{path} contains NaN or infinite samples; repair or re-export "
+                              "the file.")
+    return energies
 
 
 @dataclass(frozen=True)
@@ -179,18 +187,49 @@ def load_track(track: DatasetTrack, samplerate: int, sources: tuple[str, ...] = 
 
     ``excerpt`` seconds (None or 0: the whole track) start at the first whole second where no
     stem is below ``threshold_db`` dBFS RMS. With ``new_mixture`` the mixture is the exact sum
-    of the stems. Raises :class:`TrackSkipped` with the reason when the track cannot be used.
+    of the stems. Raises :class:`TrackSkipped` with the reason when the track cannot be used:
+    a missing, unreadable or corrupt file, NaN or infinite samples, stems whose rates or
+    lengths differ or that are shorter than :data:`MIN_TRACK_SECONDS`, a mixture that does
+    not match the stems, a silent stem.
     """
     missing = track.missing(sources, mixture=not new_mixture)
     if missing:
         raise TrackSkipped(f"missing {', '.join(missing)} (.wav or .flac)")
+    try:
+        return _load_track(track, samplerate, sources, excerpt, new_mixture, threshold_db)
+    except AudioInputError as exc:  # a file of the track is broken: say which, and why
+        raise TrackSkipped(str(exc).replace(f"{track.folder}{os.sep}", "")) from None
+
+
+def _check_files(track: DatasetTrack, sources: tuple[str, ...],
+                 new_mixture: bool) -> tuple[int, int]:
+    """Read every header of the track; ``(rate, frames)`` of the stems, or
+    :class:`TrackSkipped` when the files disagree."""
     infos = {name: audio.info(track.files[name]) for name in sources}
     rate = infos[sources[0]].samplerate
     frames = min(i.frames for i in infos.values())
     if frames == 0:
         raise TrackSkipped("the stems hold no audio")
+    if frames < MIN_TRACK_SECONDS * rate:
+        raise TrackSkipped(f"the stems hold only {frames} frames ({frames / rate:.3f} s); a "
+                           f"track needs at least {MIN_TRACK_SECONDS:g} s")
     if len({i.samplerate for i in infos.values()}) > 1:
         raise TrackSkipped("the stems have different sample rates")
+    if max(i.frames for i in infos.values()) - frames > LENGTH_TOLERANCE:
+        lengths = ", ".join(f"{name} {i.frames}" for name, i in infos.items())
+        raise TrackSkipped(f"the stems differ in length ({lengths} frames); stems must "
+                           "have one length")
+    if not new_mixture:
+        mix = audio.info(track.files["mixture"])
+        if mix.samplerate != rate:
+            raise TrackSkipped(f"mixture is at {mix.samplerate} Hz but the stems at {rate} "
+                               "Hz; stems must match the mixture")
+    return rate, frames
+
+
+def _load_track(track: DatasetTrack, samplerate: int, sources: tuple[str, ...],
+                excerpt: float | None, new_mixture: bool, threshold_db: float) -> TrackAudio:
+    rate, frames = _check_files(track, sources, new_mixture)
     notes = []
     length = None if not excerpt else int(round(excerpt * rate))
     if length is not None and length >= frames:
@@ -205,19 +244,16 @@ def load_track(track: DatasetTrack, samplerate: int, sources: tuple[str, ...] = 
         where = "in every excerpt window" if length is not None else "over the whole track"
         raise TrackSkipped(f"{sources[found.silent]} is silent (below {threshold_db:g} dBFS) "
                            f"{where}")
-    start, count = found.start, found.length
-    start_s, seconds = start / rate, count / rate
-    stems = []
-    for name in sources:
-        x = audio.load(track.files[name], samplerate, start_s, seconds).samples
-        stems.append(x)
+    start_s, seconds = found.start / rate, found.length / rate
+    stems = [audio.load(track.files[name], samplerate, start_s, seconds).samples
+             for name in sources]
     size = min(x.shape[-1] for x in stems)
     references = torch.stack([x[..., :size] for x in stems])
     if new_mixture:
         mixture = references.sum(0)
     else:
         mix = audio.load(track.files["mixture"], samplerate, start_s, seconds).samples
-        if abs(mix.shape[-1] - size) > 2:
+        if abs(mix.shape[-1] - size) > LENGTH_TOLERANCE:
             raise TrackSkipped(f"mixture is {mix.shape[-1]} samples long but the stems "
                                f"{size}; stems must match the mixture")
         mixture = torch.nn.functional.pad(mix[..., :size], (0, max(0, size - mix.shape[-1])))

@@ -18,6 +18,7 @@ folders a matter of copying track files (:func:`merge`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -29,10 +30,10 @@ from pathlib import Path
 
 import torch
 
-from . import audio
+from . import audio, evaldocs
 from .config import RunConfig
 from .dataset import Dataset, DatasetTrack, TrackAudio, TrackSkipped, load_track
-from .errors import AudioInputError, Cancelled, ConfigError, OutputError
+from .errors import AudioInputError, Cancelled, ConfigError, OutputError, SessionError
 from .metrics import si_sdr_db
 from .mixing import build_mixture
 from .progressive import SeparatorLike, run
@@ -152,10 +153,6 @@ class TrackResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> TrackResult:
-        return cls(**data)
 
 
 def evaluate_track(
@@ -335,10 +332,21 @@ class EvalFolder:
 
     @classmethod
     def open(cls, folder: str | Path) -> EvalFolder:
-        """Read an existing folder. Raises :class:`AudioInputError` if it is not one."""
+        """Read an existing folder, checking ``eval.json`` (see :mod:`.evaldocs`).
+
+        Raises :class:`SessionError` if it is no evaluation folder, is malformed, or a file
+        or ``tracks/`` leads outside it.
+        """
         folder = Path(folder)
-        meta = audio.read_json_document(folder / "eval.json", FORMAT, "evaluation")
-        return cls(folder, meta)
+        path = folder / "eval.json"
+        if not path.is_file():
+            raise SessionError(f"{folder} is not an evaluation folder (no eval.json).")
+        meta = evaldocs.check_meta(evaldocs.read_json(folder, path, evaldocs.META_ADVICE), path,
+                                   FORMAT, VERSION)
+        made = cls(folder, meta)
+        if made.tracks_dir.exists() or made.tracks_dir.is_symlink():
+            evaldocs.inside(folder, made.tracks_dir)
+        return made
 
     @classmethod
     def create_or_resume(cls, folder: str | Path, settings: EvalSettings,
@@ -367,7 +375,8 @@ class EvalFolder:
     def check(cls, folder: str | Path, settings: EvalSettings) -> EvalFolder | None:
         """Check that ``folder`` can take ``settings``' results, creating nothing.
 
-        Returns the existing folder to resume, or None when it is new or empty.
+        Returns the existing folder to resume (its documents checked), or None when it is
+        new or empty.
         """
         folder = Path(folder)
         if folder.exists() and not folder.is_dir():
@@ -380,6 +389,7 @@ class EvalFolder:
                     f"{folder} holds results made with different parameters ({', '.join(diff)}"
                     "); use another --out folder or the same parameters to resume."
                 )
+            existing.track_files()  # a bad track file is refused now, not after the run
             return existing
         if folder.is_dir() and any(folder.iterdir()):
             raise OutputError(f"{folder} is not empty and is no evaluation folder; choose a new "
@@ -397,55 +407,74 @@ class EvalFolder:
         path = self.tracks_dir / track_file_name(result.track, result.target)
         return audio.write_text_atomic(path, _json(result.to_dict()))
 
-    def results(self) -> list[TrackResult]:
-        """Every finished track result, sorted by track then target."""
+    def track_files(self) -> list[tuple[Path, TrackResult]]:
+        """Every track file with its checked result, in file name order.
+
+        Raises :class:`SessionError` for a file that is malformed, of another target, or
+        leads outside the folder.
+        """
+        targets = self.parameters["targets"]
         out = []
         for path in sorted(self.tracks_dir.glob("*.json")):
-            try:
-                out.append(TrackResult.from_dict(json.loads(path.read_text(encoding="utf-8"))))
-            except (OSError, ValueError, TypeError) as exc:
-                raise AudioInputError(f"{path} is unreadable ({exc}); delete it to redo "
-                                      "that track.") from None
-        targets = self.parameters.get("targets", [])
-        return sorted(out, key=lambda r: (r.track, targets.index(r.target)
-                                          if r.target in targets else len(targets)))
+            data = evaldocs.read_json(self.folder, path, evaldocs.TRACK_ADVICE)
+            out.append((path, TrackResult(**evaldocs.check_track(data, path, targets))))
+        return out
+
+    def results(self) -> list[TrackResult]:
+        """Every finished track result, sorted by track then target."""
+        targets = self.parameters["targets"]
+        return sorted((result for _, result in self.track_files()),
+                      key=lambda r: (r.track, targets.index(r.target)))
 
 
 @dataclass
 class Tables:
-    """What :func:`finalize` wrote: rows, summaries and the files."""
+    """The tables of an evaluation folder and, once written, their files."""
 
     rows: list[dict]
     summary: list[dict]
     oracle: list[dict]
     oracle_summary: list[dict]
     files: list[Path]
+    runs: int = 0
+
+
+def build_tables(folder: EvalFolder) -> Tables:
+    """Results, summaries and the oracle-gain sweep from the track files; writes nothing."""
+    results = folder.results()
+    rows = [row for r in results for row in result_rows(r)]
+    oracle = [row for r in results for row in oracle_rows(r)]
+    return Tables(rows, summarize(rows), oracle, summarize_oracle(oracle), [], len(results))
+
+
+def write_tables(folder: EvalFolder, tables: Tables, plots: bool = True) -> list[Path]:
+    """Write ``tables`` (and plots) into ``folder``; :class:`OutputError` if it is read-only."""
+    out = folder.folder
+    tracks = len({row["track"] for row in tables.rows})
+    files = [
+        audio.write_text_atomic(out / "results.csv", to_csv(tables.rows, ROW_COLUMNS)),
+        audio.write_text_atomic(out / "results.json", _json(tables.rows)),
+        audio.write_text_atomic(out / "summary.csv", to_csv(tables.summary, SUMMARY_COLUMNS)),
+        audio.write_text_atomic(out / "summary.json", _json(
+            {"steps": tables.summary, "oracle_gain": tables.oracle_summary,
+             "tracks": tracks})),
+    ]
+    if tables.oracle:
+        files.append(audio.write_text_atomic(out / "oracle_gain.csv",
+                                             to_csv(tables.oracle, ORACLE_COLUMNS)))
+    if plots and tables.rows:
+        from . import plots as plotting
+
+        files += plotting.eval_plots(out, tables.rows, tables.summary, tables.oracle)
+    tables.files = files
+    return files
 
 
 def finalize(folder: EvalFolder, plots: bool = True) -> Tables:
     """Rebuild results, summaries and plots from the track files of ``folder``."""
-    results = folder.results()
-    rows = [row for r in results for row in result_rows(r)]
-    summary = summarize(rows)
-    oracle = [row for r in results for row in oracle_rows(r)]
-    oracle_summary = summarize_oracle(oracle)
-    out = folder.folder
-    files = [
-        audio.write_text_atomic(out / "results.csv", to_csv(rows, ROW_COLUMNS)),
-        audio.write_text_atomic(out / "results.json", _json(rows)),
-        audio.write_text_atomic(out / "summary.csv", to_csv(summary, SUMMARY_COLUMNS)),
-        audio.write_text_atomic(out / "summary.json", _json(
-            {"steps": summary, "oracle_gain": oracle_summary,
-             "tracks": len({r.track for r in results})})),
-    ]
-    if oracle:
-        files.append(audio.write_text_atomic(out / "oracle_gain.csv",
-                                             to_csv(oracle, ORACLE_COLUMNS)))
-    if plots and rows:
-        from . import plots as plotting
-
-        files += plotting.eval_plots(out, rows, summary, oracle)
-    return Tables(rows, summary, oracle, oracle_summary, files)
+    tables = build_tables(folder)
+    write_tables(folder, tables, plots)
+    return tables
 
 
 # --------------------------------------------------------------------------- the loop
@@ -513,7 +542,7 @@ def evaluate(
             try:
                 loaded = load_track(track, separator.samplerate, tuple(separator.sources),
                                     settings.excerpt, settings.new_mixture, settings.silence_db)
-            except TrackSkipped as exc:
+            except (TrackSkipped, AudioInputError) as exc:  # a broken track: skip, go on
                 skipped[track.name] = str(exc)
                 events.track_skipped(track.name, str(exc), len(targets))
                 _record(folder, skipped, notes)
@@ -566,7 +595,12 @@ class MergeReport:
 def merge(sources: list[str | Path], out: str | Path, plots: bool = True) -> MergeReport:
     """Merge shard folders into ``out``: copy their track files, union their skipped tracks,
     rebuild tables and plots. All folders (and ``out``, if it exists) must agree on
-    parameters, else :class:`ConfigError`."""
+    parameters, else :class:`ConfigError`.
+
+    Every source document is read and checked before anything is written. ``out``'s
+    ``eval.json`` says ``running`` until the tables are rebuilt and ``failed`` if that fails,
+    so a failed merge never leaves a folder that claims to be complete.
+    """
     if not sources:
         raise ConfigError("eval-merge needs at least one evaluation folder.")
     folders = [EvalFolder.open(s) for s in sources]
@@ -577,27 +611,51 @@ def merge(sources: list[str | Path], out: str | Path, plots: bool = True) -> Mer
             raise ConfigError(f"{other.folder} was made with different parameters than "
                               f"{first.folder} ({', '.join(diff)}); merge only shards of one "
                               "evaluation.")
-    out = Path(out)
+    files = [folder.track_files() for folder in folders]
+    target = _merge_target(Path(out), first)
+    status = "complete" if all(f.meta["status"] == "complete" for f in folders) else "partial"
+    target.meta["status"] = "running"
+    try:
+        copied, duplicates = _merge_into(target, folders, files, sources)
+        tables = finalize(target, plots)
+    except BaseException:
+        target.meta["status"] = "failed"
+        with contextlib.suppress(OutputError):
+            target.save()
+        raise
+    target.meta["status"] = status
+    target.save()
+    return MergeReport(target, copied, duplicates, tables)
+
+
+def _merge_target(out: Path, first: EvalFolder) -> EvalFolder:
+    """The merge's output folder: an evaluation folder of the same parameters, or new."""
     if (out / "eval.json").is_file():
         target = EvalFolder.open(out)
         diff = differences(first.parameters, target.parameters)
         if diff:
             raise ConfigError(f"{out} holds results made with different parameters "
                               f"({', '.join(diff)}); choose another --out folder.")
-    else:
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
-            raise OutputError(f"{out} is not empty and is no evaluation folder; choose a new "
-                              "--out folder.")
-        meta = {key: value for key, value in first.meta.items()
-                if key not in ("skipped", "track_notes", "shard", "runs")}
-        target = EvalFolder(out, dict(meta, created=utc_now()))
+        return target
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise OutputError(f"{out} is not empty and is no evaluation folder; choose a new "
+                          "--out folder.")
+    meta = {key: value for key, value in first.meta.items()
+            if key not in ("skipped", "track_notes", "shard", "runs")}
+    return EvalFolder(out, dict(meta, created=utc_now()))
+
+
+def _merge_into(target: EvalFolder, folders: list[EvalFolder],
+                files: list[list[tuple[Path, TrackResult]]],
+                sources: list[str | Path]) -> tuple[int, list[str]]:
+    """Write the checked track results of ``folders`` into ``target`` and unite their
+    skipped tracks and notes; ``(copied, duplicates)``."""
     skipped = {s["track"]: s["reason"] for s in target.meta.get("skipped", [])}
     notes = dict(target.meta.get("track_notes", {}))
     copied, duplicates, finished = 0, [], set()
-    statuses = []
-    for folder in folders:
-        statuses.append(folder.meta.get("status"))
-        for path in sorted(folder.tracks_dir.glob("*.json")):
+    target.save()
+    for folder, tracks in zip(folders, files, strict=True):
+        for path, result in tracks:
             dest = target.tracks_dir / path.name
             if dest.resolve() == path.resolve():
                 finished.add(path.name)
@@ -605,7 +663,7 @@ def merge(sources: list[str | Path], out: str | Path, plots: bool = True) -> Mer
             if path.name in finished:
                 duplicates.append(path.stem)
                 continue
-            audio.write_text_atomic(dest, path.read_text(encoding="utf-8"))
+            audio.write_text_atomic(dest, _json(result.to_dict()))
             finished.add(path.name)
             copied += 1
         for entry in folder.meta.get("skipped", []):
@@ -613,8 +671,7 @@ def merge(sources: list[str | Path], out: str | Path, plots: bool = True) -> Mer
         notes.update(folder.meta.get("track_notes", {}))
     target.meta["merged_from"] = sorted({str(Path(s)) for s in sources}
                                         | set(target.meta.get("merged_from", [])))
-    target.meta["status"] = "complete" if all(s == "complete" for s in statuses) else "partial"
     target.meta["skipped"] = [{"track": k, "reason": v} for k, v in sorted(skipped.items())]
     target.meta["track_notes"] = notes
     target.save()
-    return MergeReport(target, copied, duplicates, finalize(target, plots))
+    return copied, duplicates

@@ -70,7 +70,7 @@ def load_input(path: str | Path, samplerate: int, sources: tuple[str, ...] = STE
     """Load a file or MUSDB-style track folder (plus ``references`` folder if given)."""
     path = Path(path)
     ref_folder: Path | None = Path(references) if references is not None else None
-    mixture_path = path
+    mixture_path, warning = path, None
     if path.is_dir():
         mix = find_stem(path, "mixture")
         if mix is None:
@@ -79,10 +79,10 @@ def load_input(path: str | Path, samplerate: int, sources: tuple[str, ...] = STE
                 "MUSDB-style track folder."
             )
         mixture_path = mix
-        if ref_folder is None and not missing_stems(path, sources):
-            ref_folder = path
+        if ref_folder is None:
+            ref_folder, warning = _folder_references(path, sources)
     loaded = audio.load(mixture_path, samplerate, start, duration)
-    notes = list(loaded.notes)
+    notes = list(loaded.notes) + ([warning] if warning else [])
     seconds = loaded.samples.shape[-1] / samplerate
     if seconds < SHORT_INPUT_SECONDS:
         notes.append(f"warning: the input is only {seconds:.2f} s long; separation and its "
@@ -95,6 +95,18 @@ def load_input(path: str | Path, samplerate: int, sources: tuple[str, ...] = STE
     assert loaded.source is not None
     return PreparedInput(mixture_path, loaded.samples, samplerate, refs, start, loaded.source,
                          notes)
+
+
+def _folder_references(folder: Path, sources: tuple[str, ...]) -> tuple[Path | None, str | None]:
+    """A track folder's own references: ``(folder, None)`` when every stem is there;
+    ``(None, warning)`` when only some are (the run goes on without references)."""
+    missing = missing_stems(folder, sources)
+    if not missing:
+        return folder, None
+    if len(missing) == len(sources):
+        return None, None
+    return None, (f"warning: {folder.name} lacks the reference stem(s) {', '.join(missing)} "
+                  "(.wav or .flac): running without references")
 
 
 def _load_references(folder: Path, sources: tuple[str, ...], samplerate: int, start: float,
