@@ -97,17 +97,22 @@ def run_unprivileged(request, tmp_path) -> bool:
     """Where mode 000 does not stop this process (root), run this test again in a child
     pytest without the capabilities that let root read any folder (setpriv drops them from
     the bounding set: the kernel then refuses root as it refuses anyone). True if it did."""
-    if os.environ.get(CHILD) or not _root_reads_anything(tmp_path):
+    if not _root_reads_anything(tmp_path):
         return False
+    if os.environ.get(CHILD):
+        pytest.skip("setpriv ran, but this process still reads a mode-000 folder")
     setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv: cannot make a folder unreadable")
+    if setpriv is None or subprocess.run([setpriv, "--bounding-set", DROP, "true"],
+                                         capture_output=True, check=False).returncode != 0:
+        pytest.skip("running as root without a working setpriv: cannot make a folder "
+                    "unreadable")
     test = f"{request.node.path}::{request.node.name}"
     done = subprocess.run([setpriv, "--bounding-set", DROP, sys.executable, "-m", "pytest",
                            "-q", "-p", "no:cacheprovider", test],
                           env={**os.environ, CHILD: "1"}, capture_output=True, text=True,
                           timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout, done.stdout[-2000:]  # not skipped in the child
     return True
 
 
