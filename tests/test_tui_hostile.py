@@ -344,6 +344,24 @@ async def test_impossible_typed_paths(work, tiny_model_path):
 # --------------------------------------------------------------------------- exit status
 
 
+class VanishedDevice(NullBackend):
+    """An audio output whose device went away: closing it fails, as PortAudio's can."""
+
+    def close(self) -> None:
+        raise RuntimeError("PortAudio: device unavailable")
+
+
+@sync
+async def test_quitting_with_a_vanished_audio_device(work, tiny_model_path):
+    app = tui_helpers.make_app(".", tiny_model_path, backend=VanishedDevice("x"), models=MODELS,
+                               steps="3")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("q")
+    assert app.return_code == 0
+    saved = json.loads(Settings.load().path.read_text())
+    assert saved["params"]["steps"] == "3"  # settings are saved before the device is closed
+
+
 def test_a_crash_exits_non_zero(work):
     """Any unhandled error (here injected into the app's start) ends with a non-zero exit
     status through the real entry point, not 0 as if all went well."""

@@ -558,9 +558,12 @@ class ProgdemixApp(App[int]):
 
     def on_unmount(self) -> None:
         self.cancel_event.set()
-        self.backend.close()
         if self.save_settings:
             self.settings.save()
+        try:
+            self.backend.close()
+        except Exception as exc:  # a device that went away must not turn quitting into a crash
+            self.log.error(f"closing the audio output failed: {exc!r}")
 
 
 DEFAULT_MODEL = "hdemucs_mmi"
