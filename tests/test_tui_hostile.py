@@ -161,6 +161,41 @@ async def test_folder_that_cannot_be_listed(request, tmp_path, work, tiny_model_
         locked.chmod(0o755)
 
 
+@sync
+async def test_unreadable_settings_and_session_folder(request, tmp_path, work, tiny_model_path):
+    if run_unprivileged(request, tmp_path):
+        return
+    config = Path(os.environ["PROGDEMIX_TUI_CONFIG_DIR"])
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "settings.json").write_text('{"params": {"steps": "4"}}')
+    (config / "settings.json").chmod(0)
+    write_fake_session(work / "sessions" / "good", steps=3)
+    locked = write_fake_session(work / "sessions" / "locked", steps=2)
+    locked.chmod(0)
+    try:
+        app = app_from_argv([])
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: "Permission denied" in messages(app))
+            assert "using defaults" in messages(app)
+            assert app.panel.values()["steps"] == DEFAULTS["steps"]
+            await pilot.press("o")
+            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SessionsScreen")
+            assert [s.folder.name for s in app.screen.sessions] == ["good"]
+            assert len(app.screen.skipped) == 1 and "locked" in app.screen.skipped[0]
+            assert "Permission denied" in app.screen.skipped[0]
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "Screen")
+            assert not app.open_session_folder(locked)
+        done = subprocess.run([sys.executable, "-m", "progdemix_tui", "--session", str(locked)],
+                              capture_output=True, text=True, timeout=120, check=False,
+                              stdin=subprocess.DEVNULL)
+        assert done.returncode == 2 and "Permission denied" in done.stderr, done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+    finally:
+        locked.chmod(0o755)
+        (config / "settings.json").chmod(0o644)
+
+
 # --------------------------------------------------------------------------- settings.json
 
 

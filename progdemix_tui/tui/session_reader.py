@@ -15,7 +15,7 @@ from progdemix_tui.engine.errors import ProgdemixError, SessionError
 from progdemix_tui.engine.progressive import StepMetrics
 from progdemix_tui.engine.session import SessionSummary, list_sessions, open_session
 
-from .paths import PATH_ERRORS, reason
+from .paths import PATH_ERRORS, is_dir, reason
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,7 @@ def read_listing(root: Path) -> tuple[list[SessionSummary], list[str]]:
     except Exception as exc:  # last resort, see the module docstring
         sessions, notes = [], [str(unexpected(root, exc, "cannot list the sessions in {}"))]
     listed = {s.folder.name for s in sessions}
-    try:
-        candidates = sorted(m.parent for m in root.glob("*/manifest.json"))
-    except PATH_ERRORS:
-        candidates = []
-    for folder in candidates:
+    for folder in _candidates(root):
         if folder.name in listed:
             continue
         try:
@@ -92,3 +88,19 @@ def read_listing(root: Path) -> tuple[list[SessionSummary], list[str]]:
             if not notes:
                 notes.append(f"{folder} was left out of the listing.")
     return sessions, notes
+
+
+def _candidates(root: Path) -> list[Path]:
+    """Folders under ``root`` that hold a ``manifest.json``, or that cannot be looked into."""
+    try:
+        folders = sorted(p for p in root.iterdir() if is_dir(p))
+    except PATH_ERRORS:
+        return []
+    out = []
+    for folder in folders:
+        try:
+            if (folder / "manifest.json").exists():
+                out.append(folder)
+        except PATH_ERRORS:  # a folder we may not search: say so rather than hide it
+            out.append(folder)
+    return out
