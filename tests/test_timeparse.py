@@ -60,6 +60,9 @@ def test_valid_positions(text, seconds):
     ("0:60.0", "seconds must be below 60"),
     ("1:60:00", "minutes must be below 60"),
     ("1:00:60", "seconds must be below 60"),
+    # a paste gone wrong: int() refuses more than 4300 digits
+    pytest.param("1" * 5000 + ":00", "is not a position", id="5000-digit-minutes"),
+    pytest.param("1" * 5000 + ":00:00", "is not a position", id="5000-digit-hours"),
 ])
 def test_invalid_positions(text, says):
     with pytest.raises(PositionError, match=says) as info:

@@ -29,19 +29,21 @@ from textual.widgets import (
     TabPane,
 )
 
-from progdemix_tui.engine import tracks
 from progdemix_tui.engine.errors import ProgdemixError
 from progdemix_tui.engine.session import default_session_name, export_step, open_session
 
 from .audition import SOURCES, Cue, export_clips, load_cue, match_levels, open_backend, parse_device
 from .keys import bindings
 from .parameters import RunPlan, describe_errors
+from .paths import PATH_ERRORS, expand, is_dir
+from .paths import reason as os_reason
 from .screens.export import ExportRequest, ExportScreen
 from .screens.goto import GotoScreen
 from .screens.help import HelpScreen
 from .screens.sessions import SessionsScreen
+from .session_reader import read_session, unexpected
 from .settings import Settings
-from .widgets.file_browser import FileBrowser, describe
+from .widgets.file_browser import FileBrowser, describe, mixture_file
 from .widgets.params import ParamPanel
 from .widgets.player_bar import PlayerBar, clock
 from .widgets.timeline import Timeline
@@ -85,8 +87,8 @@ class ProgdemixApp(App[int]):
         self.input: Path | None = None
         root = Path(".")
         if path is not None:
-            given = Path(path).expanduser()
-            if given.is_dir() and tracks.find_stem(given, "mixture") is None:
+            given = expand(path)
+            if is_dir(given) and mixture_file(given) is None:
                 root = given
             else:
                 root = given.parent if str(given.parent) else Path(".")
@@ -128,9 +130,9 @@ class ProgdemixApp(App[int]):
             self.notify(self.settings.problem, severity="warning")
         for notice in self.notices:
             self.notify(notice, title="model", severity="warning", timeout=12)
-        if self.input is not None:
-            self.query_one(FileBrowser).choose(self.input)
-        else:
+        if self.input is not None and not self.query_one(FileBrowser).choose(self.input):
+            self.input = None  # the info line says why it cannot be used
+        if self.input is None:
             self._idle_label()
         self.query_one("#tree").focus()
         if self.backend.available:
@@ -196,8 +198,14 @@ class ProgdemixApp(App[int]):
             self.notify(f"cannot run: {text}", severity="error")
             self._label(f"cannot run: {text}")
             return
+        try:
+            folder = self._new_folder(plan)
+        except PATH_ERRORS as exc:
+            text = f"cannot use the sessions folder {plan.out}: {os_reason(exc)}"
+            self.notify(f"cannot run: {text}", severity="error")
+            self._label(f"cannot run: {text}")
+            return
         self._save_settings()
-        folder = self._new_folder(plan)
         self.cancel_event = threading.Event()
         self.running = True
         self.run_folder = folder
@@ -308,7 +316,7 @@ class ProgdemixApp(App[int]):
 
     def sessions_root(self) -> Path:
         out = str(self.panel.values().get("out", "") or "sessions")
-        return Path(out).expanduser()
+        return expand(out)
 
     def action_sessions(self) -> None:
         self.push_screen(SessionsScreen(self.sessions_root()), self._open_chosen)
@@ -318,23 +326,31 @@ class ProgdemixApp(App[int]):
             self.open_session_folder(folder)
 
     def open_session_folder(self, folder: Path) -> bool:
-        """Show a stored session in the timeline (its steps, metrics and best step)."""
+        """Show a stored session in the timeline (its steps, metrics and best step).
+
+        A folder that is not a readable session is one notification; the app goes on."""
         try:
-            session = open_session(folder)
+            view = read_session(folder)
         except ProgdemixError as exc:
-            self.notify(str(exc), severity="error")
+            self.log.error(f"cannot open session {folder}: {exc}")
+            self.notify(str(exc), title="session not opened", severity="error", timeout=10)
             return False
-        cfg = session.config
-        self.timeline.load(folder, [r.metrics for r in session.steps], cfg.target,
-                           session.sources, session.has_references,
-                           f"{folder.name}: {cfg.target}, {cfg.mode}, {cfg.schedule}",
-                           session.status)
-        self.stem = cfg.target
-        if session.steps:
-            self._select(folder, session.steps[0].step)
+        previous = self.timeline.target
+        try:
+            self.timeline.load(folder, view.rows, view.target, view.sources,
+                               view.has_references, view.title, view.status)
+        except Exception as exc:  # values the engine let through but the table cannot show
+            error = unexpected(folder, exc)
+            self.log.error(f"cannot show session {folder}: {exc!r}")
+            self.timeline.reset(None, previous, (), False, f"not shown: {folder.name}")
+            self.notify(str(error), title="session not opened", severity="error", timeout=10)
+            return False
+        self.stem = view.target
+        if view.rows:
+            self._select(folder, view.rows[0].step)
         self.timeline.table.focus()
         if not self.running:
-            self._label(f"session {folder.name} ({session.status}, {len(session.steps)} steps)")
+            self._label(f"session {folder.name} ({view.status}, {len(view.rows)} steps)")
         return True
 
     # ------------------------------------------------------------------ selection, A/B
@@ -475,6 +491,10 @@ class ProgdemixApp(App[int]):
         except (ProgdemixError, OSError) as exc:
             self.call_from_thread(self.notify, f"export failed: {exc}", severity="error")
             return []
+        except Exception as exc:  # a tampered session the engine let through: say so
+            why = unexpected(cue.folder, exc)
+            self.call_from_thread(self.notify, f"export failed: {why}", severity="error")
+            return []
         self.call_from_thread(self.notify, f"exported {len(written)} file(s) to "
                               f"{request.dest}")
         return written
@@ -533,13 +553,17 @@ class ProgdemixApp(App[int]):
         if not self.save_settings:
             return
         self.settings.params = self.panel.values()
-        self.settings.save()
+        if self.settings.save() is None and self.settings.problem:
+            self.notify(self.settings.problem, severity="warning")
 
     def on_unmount(self) -> None:
         self.cancel_event.set()
-        self.backend.close()
         if self.save_settings:
             self.settings.save()
+        try:
+            self.backend.close()
+        except Exception as exc:  # a device that went away must not turn quitting into a crash
+            self.log.error(f"closing the audio output failed: {exc!r}")
 
 
 DEFAULT_MODEL = "hdemucs_mmi"
@@ -587,6 +611,10 @@ def build_parser() -> argparse.ArgumentParser:
 def build_app(argv: list[str] | None = None, **kwargs) -> ProgdemixApp:
     """The app for command line ``argv`` (``kwargs`` go to :class:`ProgdemixApp`)."""
     args = build_parser().parse_args(argv or [])
+    session = None
+    if args.session:
+        session = expand(args.session)
+        read_session(session)  # not a readable session: ProgdemixError, before the app opens
     settings = Settings.load()
     notices = []
     if args.model:
@@ -603,11 +631,24 @@ def build_app(argv: list[str] | None = None, **kwargs) -> ProgdemixApp:
     device = parse_device(settings.ui.get("audio_device", ""))
     app = ProgdemixApp(args.path, settings=settings, audio_device=device, notices=notices,
                        **kwargs)
-    if args.session:
-        app.call_later(app.open_session_folder, Path(args.session))
+    if session is not None:
+        app.call_later(app.open_session_folder, session)
     return app
 
 
 def main(argv: list[str] | None = None) -> int:
-    result = build_app(argv).run()
+    """Run the app; the exit status is non-zero if it stopped on an unhandled error.
+
+    A ``--session`` folder that cannot be read is refused before the app starts, as the
+    CLI refuses bad input: one line on stderr, exit 2.
+    """
+    try:
+        app = build_app(argv)
+    except ProgdemixError as exc:
+        from progdemix_tui.cli.common import fail
+
+        return fail(str(exc), exc.exit_code)
+    result = app.run()
+    if app.return_code:  # Textual sets 1 after an unhandled exception (the traceback shown)
+        return app.return_code
     return int(result or 0)

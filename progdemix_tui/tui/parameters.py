@@ -14,6 +14,7 @@ from pathlib import Path
 
 from progdemix_tui.engine.config import AdaptiveConfig, RunConfig, SeparatorConfig
 
+from .paths import expand, is_file
 from .settings import DEFAULTS
 
 LABELS = {
@@ -89,8 +90,7 @@ def _panel_problems(v: dict[str, object]) -> dict[str, str]:
     path = str(v["model_path"])
     if not v["model"] and not path:
         found["model"] = "choose a model or type a model path"
-    if path.endswith((".safetensors", ".th", ".pt", ".pth")) \
-            and not Path(path).expanduser().is_file():
+    if path.endswith((".safetensors", ".th", ".pt", ".pth")) and not is_file(expand(path)):
         found["model_path"] = f"no such model file: {path}"
     if v["start"] is not None and v["start"] < 0:  # type: ignore[operator]
         found["start"] = "start must be ≥ 0 s"
@@ -151,7 +151,7 @@ def parse(values: dict) -> RunPlan | dict[str, str]:
     if errors:
         return errors
     return RunPlan(config, float(typed["start"] or 0.0), typed["duration"],  # type: ignore[arg-type]
-                   Path(str(typed["out"])).expanduser(), str(typed["stem_format"]))
+                   expand(str(typed["out"])), str(typed["stem_format"]))
 
 
 def describe_errors(errors: dict[str, str]) -> str:

@@ -81,29 +81,61 @@ class Settings:
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:
-        """Read settings, falling back to defaults for anything missing or malformed."""
-        path = path or settings_path()
-        out = cls(path=path)
-        if not path.is_file():
-            return out
+        """Read settings, falling back to defaults for anything missing or malformed.
+
+        Never raises. Whatever could not be used (an unreadable file, invalid JSON, a folder
+        where the file should be, values of the wrong type, unknown keys) is named in
+        ``problem``, one line, which the app shows when it starts.
+        """
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            out.problem = f"{path} is unreadable ({exc}); using defaults."
+            path = path or settings_path()
+        except Exception as exc:  # a config folder platformdirs cannot work out
+            out = cls()
+            out.problem = f"cannot locate the settings file ({exc}); using defaults."
             return out
-        params = data.get("params", {}) if isinstance(data, dict) else {}
-        for key, default in DEFAULTS.items():
-            value = params.get(key)
+        out = cls(path=path)
+        try:
+            if not path.exists():
+                return out
+            if not path.is_file():
+                out.problem = f"{path} is not a file; using defaults (nothing will be saved)."
+                return out
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc).splitlines()[0][:120] \
+                or type(exc).__name__
+            out.problem = (f"{path} is unreadable ({why}); using defaults "
+                           "(it is rewritten when the app saves).")
+            return out
+        if not isinstance(data, dict):
+            out.problem = (f"{path} does not hold a JSON object; using defaults "
+                           "(it is rewritten when the app saves).")
+            return out
+        ignored = [_name(key) for key in data if key not in ("params", "ui")]
+        params = _section(data, "params", ignored)
+        for key, value in params.items():
+            default = DEFAULTS.get(key)
             if isinstance(default, bool) and isinstance(value, bool):
                 out.params[key] = value
                 out.stored.add(key)
-            elif isinstance(default, str) and isinstance(value, (str, int, float)):
+            elif isinstance(default, str) and isinstance(value, (str, int, float)) \
+                    and not isinstance(value, bool):
                 out.params[key] = str(value)
                 out.stored.add(key)
-        ui = data.get("ui", {}) if isinstance(data, dict) else {}
-        for key in UI_DEFAULTS:
-            if isinstance(ui.get(key), (str, int)) and not isinstance(ui.get(key), bool):
-                out.ui[key] = str(ui[key])
+            else:
+                ignored.append(f"params.{_name(key)}")
+        ui = _section(data, "ui", ignored)
+        for key, value in ui.items():
+            if key in UI_DEFAULTS and isinstance(value, (str, int)) \
+                    and not isinstance(value, bool):
+                out.ui[key] = str(value)
+            else:
+                ignored.append(f"ui.{_name(key)}")
+        if ignored:
+            shown = ", ".join(ignored[:6]) + (f" and {len(ignored) - 6} more"
+                                              if len(ignored) > 6 else "")
+            out.problem = (f"{path}: ignored {shown} (unknown or of the wrong type); "
+                           "using defaults for those.")
         return out
 
     def save(self) -> Path | None:
@@ -115,3 +147,18 @@ class Settings:
         except Exception as exc:  # an unwritable config folder must not break the app
             self.problem = f"cannot save settings to {path} ({exc})."
             return None
+
+
+def _section(data: dict, name: str, ignored: list[str]) -> dict:
+    """``data[name]`` if it is an object (else noted in ``ignored`` and empty)."""
+    section = data.get(name, {})
+    if isinstance(section, dict):
+        return section
+    ignored.append(name)
+    return {}
+
+
+def _name(key: str) -> str:
+    """A key from the file as one short line."""
+    text = " ".join(str(key).split())
+    return text if len(text) <= 40 else text[:39] + "…"

@@ -49,12 +49,15 @@ def _clock_seconds(text: str) -> float:
             raise PositionError(f"{_echo(text)}: type an absolute position ([ ] seek ∓5 s)")
         raise PositionError(f"{_echo(text)} is not a position ({_SHORT})")
     hours, minutes, secs = match.groups()
-    seconds = float(secs)
+    try:  # int() refuses more than 4300 digits (a paste gone wrong)
+        h, m, seconds = int(hours or 0), int(minutes or 0), float(secs)
+    except ValueError:
+        raise PositionError(f"{_echo(text)} is not a position ({_SHORT})") from None
     if minutes is not None and seconds >= 60:
         raise PositionError(f"{_echo(text)}: seconds must be below 60 after minutes")
-    if hours is not None and int(minutes) >= 60:
+    if hours is not None and m >= 60:
         raise PositionError(f"{_echo(text)}: minutes must be below 60 after hours")
-    return int(hours or 0) * 3600 + int(minutes or 0) * 60 + seconds
+    return h * 3600 + m * 60 + seconds
 
 
 def parse_position(text: str, duration: float | None = None) -> float:

@@ -13,6 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
+from ..paths import expand
+
 WHAT = ("target", "all", "ab")
 
 
@@ -60,8 +62,8 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         fmt = self.query_one("#export-format", RadioSet).pressed_button
         kind = (what.id or "what-target")[5:] if what else "target"
         return ExportRequest(kind, (fmt.id or "fmt-wav")[4:] if fmt else "wav",
-                             Path(self.query_one("#export-dest", Input).value.strip()
-                                  or str(self.dest)).expanduser())
+                             expand(self.query_one("#export-dest", Input).value.strip()
+                                    or str(self.dest)))
 
     @on(Button.Pressed, "#export-go")
     @on(Input.Submitted, "#export-dest")

@@ -15,8 +15,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from progdemix_tui.engine.session import SessionSummary, list_sessions
+from progdemix_tui.engine.session import SessionSummary
 from progdemix_tui.formatting import fmt_number
+
+from ..paths import expand
+from ..session_reader import read_listing
 
 
 class SessionsScreen(ModalScreen[Path | None]):
@@ -28,6 +31,7 @@ class SessionsScreen(ModalScreen[Path | None]):
         super().__init__()
         self.root = root
         self.sessions: list[SessionSummary] = []
+        self.skipped: list[str] = []  # one line per folder left out of the listing
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sessions-box"):
@@ -42,7 +46,7 @@ class SessionsScreen(ModalScreen[Path | None]):
 
     def load(self, root: Path) -> None:
         self.root = root
-        self.sessions = list_sessions(root)
+        self.sessions, self.skipped = read_listing(root)
         table = self.query_one("#sessions-table", DataTable)
         table.clear(columns=True)
         for col in ("name", "status", "steps", "best", "Δ0 dB", "target", "mode", "schedule",
@@ -55,13 +59,20 @@ class SessionsScreen(ModalScreen[Path | None]):
                           delta, s.target, s.mode, s.schedule, s.model,
                           s.created[:19].replace("T", " "))
         info = self.query_one("#sessions-info", Static)
-        info.update(f"{len(self.sessions)} session(s) in {root}" if self.sessions
-                    else f"no sessions in {root}; type another folder above")
+        text = (f"{len(self.sessions)} session(s) in {root}" if self.sessions
+                else f"no sessions in {root}; type another folder above")
+        if self.skipped:
+            text += f" · {len(self.skipped)} left out: {self.skipped[0]}"
+            more = f" (and {len(self.skipped) - 3} more)" if len(self.skipped) > 3 else ""
+            self.notify("\n".join(self.skipped[:3]) + more,
+                        title=f"{len(self.skipped)} folder(s) left out", severity="warning",
+                        timeout=10)
+        info.update(text)
 
     @on(Input.Submitted, "#sessions-root")
     def _root(self, event: Input.Submitted) -> None:
         event.stop()
-        self.load(Path(event.value.strip() or ".").expanduser())
+        self.load(expand(event.value.strip() or "."))
         self.query_one("#sessions-table", DataTable).focus()
 
     @on(DataTable.RowSelected, "#sessions-table")

@@ -15,13 +15,18 @@ from textual.widgets import DirectoryTree, Input, Static
 from progdemix_tui.engine import audio, tracks
 from progdemix_tui.engine.errors import ProgdemixError
 
+from ..paths import PATH_ERRORS, expand, is_dir, reason
+
 
 def is_audio(path: Path) -> bool:
     return path.suffix.lower() in audio.AUDIO_EXTENSIONS
 
 
 def describe(path: Path) -> tuple[str, bool]:
-    """One line about ``path`` and whether it can be used as an input."""
+    """One line about ``path`` and whether it can be used as an input.
+
+    Never raises: a folder that cannot be listed, a file that vanished or cannot be read
+    becomes the line (``cannot read: Permission denied``)."""
     try:
         if path.is_dir():
             mix = tracks.find_stem(path, "mixture")
@@ -35,6 +40,8 @@ def describe(path: Path) -> tuple[str, bool]:
         return f"{_info(meta)} · no reference stems", True
     except ProgdemixError as exc:
         return str(exc), False
+    except PATH_ERRORS as exc:
+        return f"cannot read: {reason(exc)}", False
 
 
 def _info(meta: audio.AudioInfo) -> str:
@@ -90,7 +97,7 @@ class FileBrowser(Vertical):
         if entry is None:
             return None
         path = Path(entry.path)
-        if not (is_audio(path) or (path.is_dir() and tracks.find_stem(path, "mixture"))):
+        if not (is_audio(path) or mixture_file(path) is not None):
             return None
         return path if describe(path)[1] else None
 
@@ -116,8 +123,11 @@ class FileBrowser(Vertical):
     @on(DirectoryTree.DirectorySelected)
     def _dir_selected(self, event: DirectoryTree.DirectorySelected) -> None:
         event.stop()
-        if tracks.find_stem(Path(event.path), "mixture") is not None:
-            self.choose(Path(event.path))
+        path = Path(event.path)
+        if mixture_file(path) is not None:
+            self.choose(path)
+        else:
+            self.show_info(path)  # says why when the folder cannot be read
 
     @on(Input.Submitted, "#path-input")
     def _typed(self, event: Input.Submitted) -> None:
@@ -125,8 +135,8 @@ class FileBrowser(Vertical):
         text = event.value.strip()
         if not text:
             return
-        path = Path(text).expanduser()
-        if path.is_dir() and tracks.find_stem(path, "mixture") is None:
+        path = expand(text)
+        if is_dir(path) and mixture_file(path) is None:
             self.tree.path = path  # browse there
             self.show_info(path)
             return
@@ -134,8 +144,16 @@ class FileBrowser(Vertical):
             self.tree.focus()
 
 
+def mixture_file(folder: Path) -> Path | None:
+    """The mixture file of a track folder; None for anything else, unreadable ones included."""
+    try:
+        return tracks.find_stem(folder, "mixture") if folder.is_dir() else None
+    except PATH_ERRORS:
+        return None
+
+
 def _short(path: Path) -> str:
     try:
         return str(path.relative_to(Path.cwd()))
-    except ValueError:
+    except (ValueError, OSError):  # elsewhere, or the current folder was removed
         return str(path)
