@@ -427,11 +427,15 @@ def scan_sessions(root: str | Path) -> SessionScan:
     skipped: list[str] = []
     if not root.is_dir():
         return SessionScan(out, skipped)
-    for manifest in sorted(root.glob("*/manifest.json")):
+    for folder in sorted(root.iterdir()):
         try:
-            out.append(summarize(open_session(manifest.parent)))
+            if not (folder.is_dir() and (folder / "manifest.json").exists()):
+                continue
+            out.append(summarize(open_session(folder)))
         except SessionError as exc:
-            skipped.append(f"skipped {manifest.parent.name}: {exc}")
+            skipped.append(f"skipped {folder.name}: {exc}")
+        except OSError as exc:  # a folder that cannot be searched: say so, do not hide it
+            skipped.append(f"skipped {folder.name}: cannot be read ({exc.strerror or exc}).")
     return SessionScan(sorted(out, key=lambda x: x.created, reverse=True), skipped)
 
 

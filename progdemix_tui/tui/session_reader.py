@@ -13,9 +13,9 @@ from pathlib import Path
 
 from progdemix_tui.engine.errors import ProgdemixError, SessionError
 from progdemix_tui.engine.progressive import StepMetrics
-from progdemix_tui.engine.session import SessionSummary, list_sessions, open_session
+from progdemix_tui.engine.session import SessionSummary, open_session, scan_sessions
 
-from .paths import PATH_ERRORS, is_dir, reason
+from .paths import PATH_ERRORS, reason
 
 
 @dataclass(frozen=True)
@@ -64,43 +64,14 @@ def read_session(folder: Path) -> SessionView:
 def read_listing(root: Path) -> tuple[list[SessionSummary], list[str]]:
     """The sessions under ``root`` and one line for each folder that was left out.
 
-    Never raises. If the listing itself fails, it is empty, and the lines say why and name
-    the folders that cannot be read.
+    Never raises: if the listing itself fails, it is empty and the one line says why.
     """
-    notes: list[str] = []
     try:
-        sessions = list_sessions(root)
+        scan = scan_sessions(root)
     except ProgdemixError as exc:
-        sessions, notes = [], [str(exc)]
+        return [], [str(exc)]
     except PATH_ERRORS as exc:
         return [], [f"cannot list the sessions in {root} ({reason(exc)})."]
     except Exception as exc:  # last resort, see the module docstring
-        sessions, notes = [], [str(unexpected(root, exc, "cannot list the sessions in {}"))]
-    listed = {s.folder.name for s in sessions}
-    for folder in _candidates(root):
-        if folder.name in listed:
-            continue
-        try:
-            read_session(folder)
-        except ProgdemixError as exc:
-            notes.append(str(exc))
-        else:
-            if not notes:
-                notes.append(f"{folder} was left out of the listing.")
-    return sessions, notes
-
-
-def _candidates(root: Path) -> list[Path]:
-    """Folders under ``root`` that hold a ``manifest.json``, or that cannot be looked into."""
-    try:
-        folders = sorted(p for p in root.iterdir() if is_dir(p))
-    except PATH_ERRORS:
-        return []
-    out = []
-    for folder in folders:
-        try:
-            if (folder / "manifest.json").exists():
-                out.append(folder)
-        except PATH_ERRORS:  # a folder we may not search: say so rather than hide it
-            out.append(folder)
-    return out
+        return [], [str(unexpected(root, exc, "cannot list the sessions in {}"))]
+    return scan.sessions, scan.skipped
