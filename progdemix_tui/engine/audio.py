@@ -7,7 +7,6 @@ file in the same folder, then a rename) so no half-written file ever looks compl
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -317,24 +316,6 @@ def _current_umask() -> int:
     except OSError:
         pass
     return 0o022
-
-
-def read_json_document(path: str | os.PathLike, fmt: str, what: str) -> dict:
-    """Read a JSON file whose ``format`` key must be ``fmt``; :class:`AudioInputError` else.
-
-    ``what`` names the folder kind in messages ("session", "evaluation").
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise AudioInputError(f"{path.parent} is not a{'n' if what[0] in 'aeiou' else ''} "
-                              f"{what} folder (no {path.name}).")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise AudioInputError(f"{path} is unreadable ({exc}).") from None
-    if not isinstance(data, dict) or data.get("format") != fmt:
-        raise AudioInputError(f"{path} is not a progdemix-tui {what} file.")
-    return data
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

@@ -9,16 +9,15 @@ else is one :class:`SessionError` line naming the file, never a TypeError or Key
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import SessionError
+from .jsondoc import MAX_DEPTH, DocumentError, parse_bounded
 
 MAX_BYTES = 64 << 20
-MAX_DEPTH = 32
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a target or stem: used in file names
 
 
@@ -41,45 +40,9 @@ def read_json(folder: Path, path: Path, advice: str) -> Any:
     ``advice`` ends the error message."""
     inside(folder, path)
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise SessionError(f"{path} is larger than {MAX_BYTES >> 20} MB; {advice}")
-        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant,
-                          parse_float=_finite)
-    except (OSError, ValueError, RecursionError) as exc:
-        raise SessionError(f"{path} is unreadable ({_first_line(exc)}); {advice}") from None
-    if _depth(data) > MAX_DEPTH:
-        raise SessionError(f"{path} is nested deeper than {MAX_DEPTH} levels; {advice}")
-    return data
-
-
-def _no_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text} is too large for a number")
-    return value
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:160]
-
-
-def _depth(data: Any) -> int:
-    """Nesting depth of a parsed JSON value, computed without recursion."""
-    deepest, stack = 0, [(data, 1)]
-    while stack:
-        value, level = stack.pop()
-        deepest = max(deepest, level)
-        if level > MAX_DEPTH:
-            break
-        children = value.values() if isinstance(value, dict) else \
-            value if isinstance(value, list) else ()
-        stack.extend((child, level + 1) for child in children)
-    return deepest
+        return parse_bounded(path, MAX_BYTES, MAX_DEPTH)
+    except DocumentError as exc:
+        raise SessionError(f"{path} is {exc}; {advice}") from None
 
 
 # --------------------------------------------------------------------------- types

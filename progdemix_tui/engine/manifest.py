@@ -10,7 +10,6 @@ Anything else is a :class:`.errors.SessionError` with a one-line reason.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import re
 import types
@@ -19,11 +18,11 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from .config import MAX_STEPS, RunConfig
 from .errors import SessionError
+from .jsondoc import MAX_DEPTH, DocumentError, parse_bounded
 from .progressive import StepMetrics
 
 NAME = "manifest.json"
 MAX_BYTES = 32 << 20  # 1001 steps of metrics take well under 2 MB
-MAX_DEPTH = 32  # the writer nests 5 deep
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # stem names become file names on export
 STATUSES = ("running", "complete", "converged", "cancelled", "failed")
 
@@ -59,39 +58,9 @@ def read_manifest(folder: Path, fmt: str, version: int) -> dict:
 
 def _parse(path: Path) -> dict:
     try:
-        with open(path, "rb") as file:
-            raw = file.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise Invalid(f"{NAME} is unreadable: {exc.strerror or exc}") from None
-    if len(raw) > MAX_BYTES:
-        raise Invalid(f"{NAME} is larger than {MAX_BYTES >> 20} MB")
-    try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-    except RecursionError:
-        raise Invalid(f"{NAME} is nested too deeply") from None
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise Invalid(f"{NAME} is not JSON: {str(exc).splitlines()[0][:120]}") from None
-    if _depth(data) > MAX_DEPTH:
-        raise Invalid(f"{NAME} is nested deeper than {MAX_DEPTH} levels")
-    return data
-
-
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number the writer produces")
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth of a JSON value, without recursion."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        deepest = max(deepest, level)
-        if level > MAX_DEPTH:
-            break
-        children = item.values() if isinstance(item, dict) else item if isinstance(
-            item, list) else ()
-        stack.extend((child, level + 1) for child in children)
-    return deepest
+        return parse_bounded(path, MAX_BYTES, MAX_DEPTH)
+    except DocumentError as exc:
+        raise Invalid(f"{NAME} is {exc}") from None
 
 
 def check(manifest: Any, folder: Path, fmt: str, version: int) -> None:
