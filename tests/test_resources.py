@@ -168,9 +168,8 @@ def test_run_that_cannot_fit_is_refused_before_the_model_loads(tmp_path, tiny_mo
                                                                monkeypatch):
     long = write_wav(tmp_path / "long.wav", 60.0)
     size = tiny_model_path.stat().st_size
-    fits = estimate_run_bytes(frames=2 * 44100, steps=1, model_bytes=size, segment=1.0)
-    too_much = estimate_run_bytes(frames=60 * 44100, steps=1, model_bytes=size, segment=1.0)
-    monkeypatch.setenv(MEMORY_ENV, str((fits + too_much) // 2))
+    three_seconds = estimate_run_bytes(frames=3 * 44100, steps=1, model_bytes=size, segment=1.0)
+    monkeypatch.setenv(MEMORY_ENV, str(three_seconds))  # room for about 3 s of this input
     out = tmp_path / "out"
     assert main(["run", str(long), "--steps", "1", "--out", str(out), *fast(tiny_model_path)]) == 2
     line = one_line_error(capsys.readouterr().err)
@@ -178,6 +177,7 @@ def test_run_that_cannot_fit_is_refused_before_the_model_loads(tmp_path, tiny_mo
     assert not out.exists()
     # the excerpt the message suggests does fit, and runs
     duration = re.search(r"--duration (\d+) or less", line).group(1)
+    assert 1 <= int(duration) <= 3
     assert main(["run", str(long), "--steps", "1", "--out", str(out), "--duration", duration,
                  *fast(tiny_model_path)]) == 0
 

@@ -84,10 +84,7 @@ def handle(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("sessions") / default_session_name(
         source, config.target, config.mode)
     engine.check_output_folder(out, args.overwrite)  # before the (slow) model load
-    first = min(meta.frames, int(round(args.start * meta.samplerate)))
-    frames = meta.frames - first
-    if args.duration is not None:
-        frames = min(frames, int(round(args.duration * meta.samplerate)))
+    frames = audio.excerpt_frames(meta, args.start, args.duration)
     preflight(frames, meta.samplerate, config, has_refs)  # before the model, too
 
     separator = load_separator(config)

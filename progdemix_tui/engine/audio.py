@@ -108,7 +108,8 @@ def load(
 
     Mono is duplicated to stereo; more channels than ``channels`` are downmixed (noted).
     Resampling to ``samplerate`` (if given and different) uses julius. Raises
-    :class:`AudioInputError` for missing, empty, zero-length or non-finite audio.
+    :class:`AudioInputError` for missing, empty, zero-length or non-finite audio, and
+    :class:`.errors.ConfigError` for a negative or non-finite ``start``/``duration``.
     """
     meta = info(path)
     check_excerpt(start, duration)
@@ -119,7 +120,7 @@ def load(
         raise AudioInputError(
             f"{meta.path} is {meta.duration:.2f} s long; --start {start:g} s is past its end."
         )
-    count = meta.frames - first if duration is None else max(1, int(round(duration * meta.samplerate)))
+    count = excerpt_frames(meta, start, duration)
     try:
         data, rate = _read_planar(meta, first, count)
     except AudioInputError:
@@ -138,6 +139,15 @@ def load(
         notes.append(f"resampled {rate} Hz → {samplerate} Hz")
         rate = samplerate
     return Audio(samples.contiguous(), int(rate), notes, meta)
+
+
+def excerpt_frames(meta: AudioInfo, start: float, duration: float | None) -> int:
+    """How many frames :func:`load` reads from ``meta``'s file for this excerpt."""
+    first = min(meta.frames, int(round(start * meta.samplerate)))
+    count = meta.frames - first
+    if duration is not None:
+        count = min(count, max(1, int(round(duration * meta.samplerate))))
+    return count
 
 
 READ_BLOCK = 1 << 20  # frames decoded at a time
