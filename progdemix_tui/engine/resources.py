@@ -1,7 +1,8 @@
 """Will a run fit in memory? An estimate made before the model loads, and the free memory.
 
 :func:`estimate_run_bytes` adds up what a run holds at its peak: the Python/torch runtime,
-the model (its file's size, twice while loading), the model's activations for one segment,
+the model (its file's size, twice while loading), the separator's working memory for one
+segment,
 and the audio tensors (mixture, references, the previous and the current step's estimates,
 the separator's normalised input and output, and the SI-SDR temporaries), each
 ``frames × channels × 4`` bytes. The coefficients come from ``bench/bench_memory_length.py``
@@ -26,9 +27,10 @@ from .errors import DeviceError
 MEMORY_ENV = "PROGDEMIX_MEMORY_AVAILABLE"
 RUNTIME_BYTES = 500 << 20  # interpreter, torch, demucs, soundfile: RSS before any audio
 REFERENCE_MODEL_BYTES = 335 << 20  # real-size HDemucs (channels=48): 83.6 M float32 parameters
-#: Peak activations of a real-size HDemucs per second of segment and batch item (measured,
-#: bench/RESULTS.md); smaller models scale with the square root of their size.
-ACTIVATION_BYTES_PER_SECOND = 60 << 20
+#: Peak working memory of the separator per second of segment and batch item, measured
+#: (bench/RESULTS.md): about the same for the real-size and the tests' tiny HDemucs, because
+#: the spectrograms of every source, not the layers' width, dominate it.
+ACTIVATION_BYTES_PER_SECOND = 50 << 20
 MODEL_RATE = 44100  # every demucs model's rate: the estimate runs before the model loads
 CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
                 ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
@@ -60,10 +62,9 @@ def estimate_run_bytes(*, frames: int, channels: int = 2, sources: int = 4,
         copies += 3 * s  # SI-SDR temporaries
     if resampled:
         copies += 3
-    scale = min(1.0, math.sqrt(model_bytes / REFERENCE_MODEL_BYTES))
     if frames:  # the separator caps the segment at the input (never under the default)
         segment = min(segment, max(frames / samplerate, DEFAULT_SEGMENT))
-    activations = ACTIVATION_BYTES_PER_SECOND * scale * segment * batch
+    activations = ACTIVATION_BYTES_PER_SECOND * segment * batch
     return int(RUNTIME_BYTES + 2 * model_bytes + activations + copies * track)
 
 
