@@ -118,7 +118,7 @@ def test_segment_longer_than_the_input_is_capped(tmp_path, tiny_model_path, caps
     assert main(["run", str(track), "--out", str(out), "--model", str(tiny_model_path),
                  "--device", "cpu", "--steps", "1", "--segment", str(MAX_SEGMENT)]) == 0
     err = " ".join(capsys.readouterr().err.split())
-    assert "segment capped at 10.0 s" in err
+    assert f"segment {MAX_SEGMENT:g} s capped at 10.0 s" in err
 
 
 ALLOCATION_CHILD = textwrap.dedent("""

@@ -63,29 +63,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
     from progdemix_tui import engine
-    from progdemix_tui.engine import audio, tracks
-    from progdemix_tui.engine.config import check_excerpt
-    from progdemix_tui.engine.errors import AudioInputError
-    from progdemix_tui.engine.progressive import check_references
-    from progdemix_tui.engine.resources import preflight
+    from progdemix_tui.engine.job import check_run
     from progdemix_tui.engine.session import default_session_name
 
     config = config_from_args(args)
-    check_excerpt(args.start, args.duration)
     source = Path(args.input)
-    try:
-        mixture = tracks.find_stem(source, "mixture") if source.is_dir() else None
-        has_refs = args.references is not None or tracks.is_track_folder(source)
-    except OSError as exc:
-        raise AudioInputError(f"{source}: cannot be read ({exc.strerror}); check the path and "
-                              "its folders' permissions.") from None
-    meta = audio.info(mixture or source)  # fail fast on bad input, before loading a model
-    check_references(config, has_refs)
+    # the excerpt, the input, references, memory and the output folder: before the model load
+    check_run(source, config, args.start, args.duration, args.references)
     out = Path(args.out) if args.out else Path("sessions") / default_session_name(
         source, config.target, config.mode)
-    engine.check_output_folder(out, args.overwrite)  # before the (slow) model load
-    frames = audio.excerpt_frames(meta, args.start, args.duration)
-    preflight(frames, meta.samplerate, config, has_refs)  # before the model, too
+    engine.check_output_folder(out, args.overwrite)
 
     separator = load_separator(config)
     prepared = engine.load_input(source, separator.samplerate, separator.sources, args.start,

@@ -41,11 +41,12 @@ def estimate_run_bytes(*, frames: int, channels: int = 2, sources: int = 4,
                        references: bool = False, steps: int = 10, parameters: int | None = None,
                        model_bytes: int | None = None, segment: float = 10.0,
                        samplerate: int = MODEL_RATE, candidates: int = 0,
-                       resampled: bool = False) -> int:
+                       resampled: bool = False, loudness: bool = False) -> int:
     """Peak bytes a run on ``frames`` frames (at the model's rate) needs, estimated.
 
     ``model_bytes`` (or ``parameters`` × 4) sizes the model; ``candidates`` is adaptive β's
-    K (0: off); ``resampled`` adds the resampler's working copies.
+    K (0: off); ``resampled`` adds the resampler's working copies, ``loudness`` the float64
+    copy the loudness meter reads (``--loudness-match``).
     """
     track = frames * channels * 4
     s = sources
@@ -62,6 +63,8 @@ def estimate_run_bytes(*, frames: int, channels: int = 2, sources: int = 4,
         copies += 3 * s  # SI-SDR temporaries
     if resampled:
         copies += 3
+    if loudness:
+        copies += 2
     if frames:  # the separator caps the segment at the input (never under the default)
         segment = min(segment, max(frames / samplerate, DEFAULT_SEGMENT))
     activations = ACTIVATION_BYTES_PER_SECOND * segment * batch
@@ -173,7 +176,7 @@ def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
                   model_bytes=model_file_bytes(sep.model, sep.repo),
                   segment=min(sep.segment or DEFAULT_SEGMENT, MAX_SEGMENT),
                   candidates=config.adaptive.candidates if config.adaptive else 0,
-                  resampled=file_rate != MODEL_RATE)
+                  resampled=file_rate != MODEL_RATE, loudness=config.loudness_match)
     need = estimate_run_bytes(frames=model_frames, **common)
     fixed = estimate_run_bytes(frames=0, **common)
     check_fits(need, fixed, model_frames / MODEL_RATE, what)

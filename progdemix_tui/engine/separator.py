@@ -124,7 +124,8 @@ class Separator:
         total = self.chunks(mix.shape[-1])
         segment = self.segment_for(mix.shape[-1])
         if segment < self.segment:
-            note = f"segment capped at {segment:.1f} s: the input is no longer"
+            note = (f"segment {self.segment:g} s capped at {segment:.1f} s: the input is "
+                    f"{mix.shape[-1] / self.samplerate:.1f} s long")
             if note not in self.notes:
                 self.notes.append(note)
         done = 0
