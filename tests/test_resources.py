@@ -135,6 +135,7 @@ ALLOCATION_CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
 def test_cpu_allocation_failure_is_one_line(tmp_path, tiny_model_path):
     wav = write_wav(tmp_path / "long.wav", 120.0)
     env = dict(os.environ, MALLOC_ARENA_MAX="1", OMP_NUM_THREADS="1", **{MEMORY_ENV: "off"})
