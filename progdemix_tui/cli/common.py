@@ -18,7 +18,7 @@ from progdemix_tui.engine.config import (
     RunConfig,
     SeparatorConfig,
 )
-from progdemix_tui.engine.errors import ProgdemixError
+from progdemix_tui.engine.errors import ProgdemixError, is_allocation_failure, out_of_memory
 
 err_console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
@@ -114,6 +114,11 @@ def handles_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argpars
         except KeyboardInterrupt:
             err_console.print("[yellow]cancelled[/]")
             return 130
+        except (MemoryError, RuntimeError) as exc:
+            if not is_allocation_failure(exc):
+                raise
+            error = out_of_memory("this machine")
+            return fail(str(error), error.exit_code)
         except BrokenPipeError:
             sys.stderr.close()
             return 1

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from progdemix_tui.engine.config import STEMS
+from progdemix_tui.engine.config import STEMS, not_finite
 from progdemix_tui.engine.errors import ConfigError
 from progdemix_tui.formatting import fmt_number
 
@@ -117,6 +117,10 @@ def handle(args: argparse.Namespace) -> int:
 
     targets = STEMS if args.target == "all" else (args.target,)
     config = config_from_args(args, target=targets[0])
+    for option, value in (("--excerpt", args.excerpt), ("--silence-db", args.silence_db)):
+        why = not_finite(value)
+        if why:
+            raise ConfigError(f"{option} {why}.")
     preflight(config.separator)
     if args.excerpt < 0:
         raise ConfigError("--excerpt must be ≥ 0 seconds (0: whole tracks).")

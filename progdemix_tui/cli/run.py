@@ -66,18 +66,15 @@ def handle(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     preflight(config.separator)  # before torch is imported: a missing model fails at once
     from progdemix_tui import engine
-    from progdemix_tui.engine import audio, tracks
-    from progdemix_tui.engine.progressive import check_references
+    from progdemix_tui.engine.job import check_run
     from progdemix_tui.engine.session import default_session_name
 
     source = Path(args.input)
-    if not (source.is_dir() and tracks.find_stem(source, "mixture")):
-        audio.info(source)  # fail fast on bad input, before loading a model
-    has_refs = args.references is not None or tracks.is_track_folder(source)
-    check_references(config, has_refs)
+    # the excerpt, the input, references, memory and the output folder: before the model load
+    check_run(source, config, args.start, args.duration, args.references)
     out = Path(args.out) if args.out else Path("sessions") / default_session_name(
         source, config.target, config.mode)
-    engine.check_output_folder(out, args.overwrite)  # before the (slow) model load
+    engine.check_output_folder(out, args.overwrite)
 
     separator = load_separator(config)
     prepared = engine.load_input(source, separator.samplerate, separator.sources, args.start,

@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from .config import check_excerpt
 from .errors import AudioInputError, OutputError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
@@ -57,6 +58,14 @@ class Audio:
 
 
 def _check_path(path: Path) -> None:
+    try:
+        _check_existing(path)
+    except OSError as exc:  # a folder on the way without search permission, a too-long name
+        raise AudioInputError(f"{path}: cannot be read ({exc.strerror}); check the path and "
+                              "its folders' permissions.") from None
+
+
+def _check_existing(path: Path) -> None:
     if not path.exists():
         raise AudioInputError(f"{path}: no such file; check the path.")
     if path.is_dir():
@@ -98,11 +107,11 @@ def load(
 
     Mono is duplicated to stereo; more channels than ``channels`` are downmixed (noted).
     Resampling to ``samplerate`` (if given and different) uses julius. Raises
-    :class:`AudioInputError` for missing, empty, zero-length or non-finite audio.
+    :class:`AudioInputError` for missing, empty, zero-length or non-finite audio, and
+    :class:`.errors.ConfigError` for a negative or non-finite ``start``/``duration``.
     """
     meta = info(path)
-    if start < 0 or (duration is not None and duration <= 0):
-        raise AudioInputError("--start must be ≥ 0 and --duration > 0.")
+    check_excerpt(start, duration)
     first = int(round(start * meta.samplerate))
     if meta.frames == 0:
         raise AudioInputError(f"{meta.path} holds no audio (0 frames); give a longer file.")
@@ -110,21 +119,17 @@ def load(
         raise AudioInputError(
             f"{meta.path} is {meta.duration:.2f} s long; --start {start:g} s is past its end."
         )
-    count = -1 if duration is None else max(1, int(round(duration * meta.samplerate)))
+    count = excerpt_frames(meta, start, duration)
     try:
-        data, rate = sf.read(str(meta.path), start=first, frames=count, dtype="float32",
-                             always_2d=True)
+        data, rate = _read_planar(meta, first, count)
+    except AudioInputError:
+        raise
     except Exception as exc:
         raise AudioInputError(f"{meta.path} could not be decoded ({_short(exc)}).") from None
-    if data.shape[0] == 0:
+    if data.shape[1] == 0:
         raise AudioInputError(f"{meta.path} holds no audio (0 frames); give a longer file.")
-    if not np.isfinite(data).all():
-        bad = int((~np.isfinite(data)).sum())
-        raise AudioInputError(
-            f"{meta.path} contains {bad} NaN or infinite samples; repair or re-export the file."
-        )
     notes: list[str] = []
-    samples = torch.from_numpy(np.ascontiguousarray(data.T))
+    samples = torch.from_numpy(data)
     samples, note = _fit_channels(samples, channels)
     if note:
         notes.append(note)
@@ -133,6 +138,41 @@ def load(
         notes.append(f"resampled {rate} Hz → {samplerate} Hz")
         rate = samplerate
     return Audio(samples.contiguous(), int(rate), notes, meta)
+
+
+def excerpt_frames(meta: AudioInfo, start: float, duration: float | None) -> int:
+    """How many frames :func:`load` reads from ``meta``'s file for this excerpt."""
+    first = min(meta.frames, int(round(start * meta.samplerate)))
+    count = meta.frames - first
+    if duration is not None:
+        count = min(count, max(1, int(round(duration * meta.samplerate))))
+    return count
+
+
+READ_BLOCK = 1 << 20  # frames decoded at a time
+
+
+def _read_planar(meta: AudioInfo, first: int, count: int) -> tuple[np.ndarray, int]:
+    """Decode ``count`` frames from ``first`` straight into a ``[channels, time]`` float32
+    array, block by block: no interleaved copy of the whole file, and each block is checked
+    for NaN/inf as it arrives."""
+    with sf.SoundFile(str(meta.path)) as f:
+        if first:
+            f.seek(first)
+        count = min(count, meta.frames - first)
+        out = np.empty((f.channels, count), dtype=np.float32)
+        done = 0
+        while done < count:
+            block = f.read(min(READ_BLOCK, count - done), dtype="float32", always_2d=True)
+            if block.shape[0] == 0:
+                break
+            if not np.isfinite(block).all():
+                raise AudioInputError(
+                    f"{meta.path} contains NaN or infinite samples; repair or re-export the file."
+                )
+            out[:, done:done + block.shape[0]] = block.T
+            done += block.shape[0]
+        return out[:, :done], int(f.samplerate)
 
 
 # WAVE_FORMAT_EXTENSIBLE's default speaker orders (what libsndfile writes without a channel
@@ -212,9 +252,9 @@ def save(
         raise OutputError("FLAC cannot hold float samples; use PCM_16 or PCM_24.")
     if isinstance(samples, torch.Tensor):
         samples = samples.detach().to("cpu", torch.float32).numpy()
-    data = np.ascontiguousarray(np.asarray(samples, dtype=np.float32).T)
+    data = np.asarray(samples, dtype=np.float32).T.copy(order="C")  # ours: clipped in place
     if subtype != "FLOAT":
-        data = np.clip(data, -1.0, 1.0)
+        np.clip(data, -1.0, 1.0, out=data)
     with atomic_path(path) as tmp:
         _write_verified(tmp, data, int(samplerate), subtype, "WAV" if ext == ".wav" else "FLAC")
     return path

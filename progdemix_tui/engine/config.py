@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Literal, get_args
@@ -22,7 +23,9 @@ STEMS: tuple[str, ...] = ("drums", "bass", "other", "vocals")
 MAX_STEPS = 1000
 MAX_CANDIDATES = 32
 MAX_SHIFTS = 20
-MIN_SEGMENT = 0.1  # seconds
+MIN_SEGMENT = 0.1  # seconds; also where halving the segment after out-of-memory stops
+MAX_SEGMENT = 600.0  # seconds; the separator also caps a segment at the input's length
+DEFAULT_SEGMENT = 10.0  # seconds, when none is given (capped by the model's maximum)
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 #: How :meth:`RunConfig.validate` names each field of :meth:`RunConfig.problems` (the CLI's
@@ -35,6 +38,39 @@ FIELD_NAMES = {
     "separator.segment": "segment", "separator.overlap": "overlap",
     "separator.shifts": "shifts",
 }
+
+
+def not_finite(value: object) -> str | None:
+    """Why a float option is unusable ("must be a finite number, not nan"), or None.
+
+    The one finiteness check for every float option: :meth:`RunConfig.problems`, the input
+    excerpt (:func:`excerpt_problems`), the evaluation options and the TUI's panel use it.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"must be a number, not {value!r}"
+    if not math.isfinite(value):
+        return f"must be a finite number, not {value}"
+    return None
+
+
+def excerpt_problems(start: float, duration: float | None) -> dict[str, str]:
+    """``{"start"|"duration": reason}`` for an invalid input excerpt; empty when valid."""
+    found: dict[str, str] = {}
+    why = not_finite(start)
+    if why or not start >= 0:
+        found["start"] = why or f"must be ≥ 0 seconds, not {start:g}"
+    if duration is not None:
+        why = not_finite(duration)
+        if why or not duration > 0:
+            found["duration"] = why or f"must be > 0 seconds, not {duration:g}"
+    return found
+
+
+def check_excerpt(start: float, duration: float | None) -> None:
+    """Raise :class:`ConfigError` naming an invalid ``--start``/``--duration`` in one line."""
+    found = excerpt_problems(start, duration)
+    if found:
+        raise ConfigError("; ".join(f"--{k} {why}" for k, why in found.items()) + ".")
 
 
 @dataclass(frozen=True)
@@ -90,6 +126,15 @@ class RunConfig:
         a reason reads after the field's name: ``"must be in [0, 1), not 1.0"``.
         """
         found: dict[str, str] = {}
+        floats = {"beta_max": self.beta_max, "early_stop_db": self.early_stop_db,
+                  "separator.segment": self.separator.segment,
+                  "separator.overlap": self.separator.overlap,
+                  "adaptive.chunk_seconds": (self.adaptive.chunk_seconds
+                                             if self.adaptive is not None else None)}
+        for key, value in floats.items():
+            why = None if value is None else not_finite(value)
+            if why:
+                found[key] = why
         if self.target not in sources:
             found["target"] = f"must be one of {', '.join(sources)}, not {self.target!r}"
         if not isinstance(self.steps, int) or not 0 <= self.steps <= MAX_STEPS:
@@ -98,27 +143,31 @@ class RunConfig:
             found["mode"] = f"must be one of {', '.join(MODES)}, not {self.mode!r}"
         if self.schedule not in SCHEDULES:
             found["schedule"] = f"must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}"
-        if not 0.0 < self.beta_max <= 1.0:
+        if "beta_max" not in found and not 0.0 < self.beta_max <= 1.0:
             found["beta_max"] = f"must be in (0, 1], not {self.beta_max:g}"
         if self.adaptive is not None:
             if not 1 <= self.adaptive.candidates <= MAX_CANDIDATES:
                 found["adaptive.candidates"] = f"must be from 1 to {MAX_CANDIDATES}"
             if self.adaptive.score not in ADAPTIVE_SCORES:
                 found["adaptive.score"] = f"must be one of {', '.join(ADAPTIVE_SCORES)}"
-            if not self.adaptive.chunk_seconds > 0:
+            if "adaptive.chunk_seconds" not in found and not self.adaptive.chunk_seconds > 0:
                 found["adaptive.chunk_seconds"] = "must be > 0 seconds"
-        if self.early_stop_db is not None and not self.early_stop_db > 0:
+        if ("early_stop_db" not in found and self.early_stop_db is not None
+                and not self.early_stop_db > 0):
             found["early_stop_db"] = "must be > 0 dB"
         sep = self.separator
         if not DEVICE_PATTERN.match(str(sep.device).strip().lower()):
             found["separator.device"] = f"must be auto, cpu, cuda, cuda:N or mps, not {sep.device!r}"
-        if sep.segment is not None and not sep.segment > MIN_SEGMENT:
-            found["separator.segment"] = f"must be longer than {MIN_SEGMENT:g} s"
-        if not 0.0 <= sep.overlap < 1.0:
+        if "separator.segment" not in found and sep.segment is not None:
+            if not sep.segment > MIN_SEGMENT:
+                found["separator.segment"] = f"must be longer than {MIN_SEGMENT:g} s"
+            elif sep.segment > MAX_SEGMENT:
+                found["separator.segment"] = f"must be at most {MAX_SEGMENT:g} s"
+        if "separator.overlap" not in found and not 0.0 <= sep.overlap < 1.0:
             found["separator.overlap"] = f"must be in [0, 1), not {sep.overlap:g}"
         if not 0 <= sep.shifts <= MAX_SHIFTS:
             found["separator.shifts"] = f"must be from 0 to {MAX_SHIFTS}"
-        return found
+        return {key: found[key] for key in FIELD_NAMES if key in found}
 
     def validate(self, sources: tuple[str, ...] = STEMS) -> RunConfig:
         """Return ``self``, or raise :class:`ConfigError` naming every invalid value in one line."""

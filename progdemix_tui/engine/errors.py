@@ -56,3 +56,23 @@ class Cancelled(ProgdemixError):
     """The run was cancelled by the user; completed steps are kept."""
 
     exit_code = 130
+
+
+def is_allocation_failure(exc: BaseException) -> bool:
+    """True for a failed host-memory allocation: ``MemoryError``, or the ``RuntimeError``
+    torch raises on the CPU ("DefaultCPUAllocator: can't allocate memory")."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "can't allocate memory" in text or "DefaultCPUAllocator" in text
+        or "not enough memory" in text)
+
+
+OUT_OF_MEMORY_ADVICE = "use a shorter --duration (with --start), a shorter --segment or fewer --adaptive candidates"
+
+
+def out_of_memory(where: str) -> DeviceError:
+    """The one-line :class:`DeviceError` for a failed allocation on ``where`` (e.g. "cpu")."""
+    return DeviceError(f"out of memory on {where}: the run needs more memory than is free; "
+                       f"{OUT_OF_MEMORY_ADVICE}.")

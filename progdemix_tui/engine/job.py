@@ -6,8 +6,11 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from .config import RunConfig
+from . import audio, tracks
+from .config import RunConfig, check_excerpt
+from .errors import AudioInputError
 from .progressive import IterationResult, StepProgress, check_references, run
+from .resources import preflight
 from .separator import Separator
 from .session import SessionWriter, StemFormat
 from .tracks import PreparedInput
@@ -20,6 +23,28 @@ def model_description(separator: Separator) -> dict:
             "samplerate": m.samplerate, "sources": list(m.sources),
             "segment": separator.segment, "overlap": separator.overlap,
             "shifts": separator.shifts, "half": separator.half}
+
+
+def check_run(source: str | Path, config: RunConfig, start: float = 0.0,
+              duration: float | None = None, references: str | Path | None = None) -> bool:
+    """Everything that can be checked before the model loads; returns whether references exist.
+
+    The excerpt, the input (readable audio, or a track folder's mixture), whether the config
+    needs references, and whether the run fits in memory (:func:`.resources.preflight`).
+    Reads headers only. Raises the :class:`.errors.ProgdemixError` that applies.
+    """
+    check_excerpt(start, duration)
+    source = Path(source)
+    try:
+        mixture = tracks.find_stem(source, "mixture") if source.is_dir() else None
+        has_refs = references is not None or tracks.is_track_folder(source)
+    except OSError as exc:
+        raise AudioInputError(f"{source}: cannot be read ({exc.strerror}); check the path and "
+                              "its folders' permissions.") from None
+    meta = audio.info(mixture or source)
+    check_references(config, has_refs)
+    preflight(audio.excerpt_frames(meta, start, duration), meta.samplerate, config, has_refs)
+    return has_refs
 
 
 def execute(

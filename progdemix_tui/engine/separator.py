@@ -15,16 +15,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .config import SeparatorConfig
+from .config import DEFAULT_SEGMENT, MIN_SEGMENT, SeparatorConfig
 from .device import describe, resolve_device
-from .errors import Cancelled, DeviceError
+from .errors import Cancelled, DeviceError, is_allocation_failure, out_of_memory
 from .models import LoadedModel, load_model
 
 ChunkCallback = Callable[[int, int], None]
 """Called as ``on_chunk(done, total)`` after each chunk of one ``separate`` call."""
-
-DEFAULT_SEGMENT = 10.0
-MIN_SEGMENT = 1.0
 
 
 @dataclass
@@ -70,9 +67,14 @@ class Separator:
     def device_name(self) -> str:
         return describe(self.device)
 
+    def segment_for(self, length: int) -> float:
+        """The segment used on ``length`` samples: :attr:`segment`, but no longer than the
+        input (never under the default segment, so short inputs chunk as they always did)."""
+        return min(self.segment, max(length / self.samplerate, DEFAULT_SEGMENT))
+
     def chunks(self, length: int) -> int:
         """How many model calls one ``separate`` of ``length`` samples makes."""
-        segment_length = int(self.samplerate * self.segment)
+        segment_length = int(self.samplerate * self.segment_for(length))
         stride = max(1, int((1 - self.overlap) * segment_length))
         per_pass = math.ceil(length / stride)
         bag = len(getattr(self.model.module, "models", [None]))
@@ -87,8 +89,10 @@ class Separator:
         """Separate ``mix`` ``[batch, channels, time]`` (or ``[channels, time]``).
 
         Returns ``[batch, sources, channels, time]`` (or ``[sources, channels, time]``) in
-        float32 on the separator's device, so the caller's maths stays there too. On CUDA out-of-memory the segment is halved and the call retried.
-        Raises :class:`Cancelled` if ``cancel`` is set.
+        float32 on the separator's device, so the caller's maths stays there too. On
+        out-of-memory on an accelerator the segment is halved and the call retried; a failed
+        allocation on the CPU raises :class:`DeviceError`. Raises :class:`Cancelled` if
+        ``cancel`` is set.
         """
         squeeze = mix.dim() == 2
         if squeeze:
@@ -98,6 +102,8 @@ class Separator:
                 out = self._apply(mix, on_chunk, cancel)
                 break
             except torch.OutOfMemoryError:
+                if self.device.type == "cpu":
+                    raise out_of_memory(self.device_name) from None
                 if self.device.type == "cuda":
                     torch.cuda.empty_cache()
                 if self.segment / 2 < MIN_SEGMENT:
@@ -107,6 +113,10 @@ class Separator:
                     ) from None
                 self.segment /= 2
                 self.notes.append(f"out of memory: segment reduced to {self.segment:.2f} s")
+            except (RuntimeError, MemoryError) as exc:
+                if not is_allocation_failure(exc):
+                    raise
+                raise out_of_memory(self.device_name) from None
         return out[0] if squeeze else out
 
     def _apply(self, mix: torch.Tensor, on_chunk: ChunkCallback | None,
@@ -114,6 +124,12 @@ class Separator:
         from demucs.apply import apply_model
 
         total = self.chunks(mix.shape[-1])
+        segment = self.segment_for(mix.shape[-1])
+        if segment < self.segment:
+            note = (f"segment {self.segment:g} s capped at {segment:.1f} s: the input is "
+                    f"{mix.shape[-1] / self.samplerate:.1f} s long")
+            if note not in self.notes:
+                self.notes.append(note)
         done = 0
 
         def callback(info: dict) -> None:
@@ -136,11 +152,15 @@ class Separator:
         mean = ref.mean(-1)[:, None, None]
         std = ref.std(-1, correction=0).clamp_min(1e-8)[:, None, None]
         normalised = ((mix - mean) / std).to(dtype)
-        with torch.inference_mode():
+        # no_grad, not inference_mode: the output stays an ordinary tensor that callers (and
+        # the in-place denormalisation below) may update.
+        with torch.no_grad():
             out = apply_model(self.model.module, normalised, shifts=self.shifts, split=True,
-                              overlap=self.overlap, device=self.device, segment=self.segment,
+                              overlap=self.overlap, device=self.device, segment=segment,
                               callback=callback)
-        out = out.float() * std[..., None] + mean[..., None] / len(self.sources)
+        del normalised
+        # In place: the output [batch, sources, channels, time] is the largest tensor here.
+        out = out.float().mul_(std[..., None]).add_(mean[..., None] / len(self.sources))
         if on_chunk is not None and done < total:
             on_chunk(total, total)
         return out

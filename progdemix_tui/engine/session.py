@@ -83,6 +83,15 @@ def check_output_folder(folder: str | Path, overwrite: bool = False) -> None:
     be new or empty (or ``overwrite``), and its nearest existing parent writable.
     """
     folder = Path(folder)
+    try:
+        _check_output_folder(folder, overwrite)
+    except OSError as exc:  # e.g. a name too long for the file system (ENAMETOOLONG)
+        name = str(folder) if len(str(folder)) <= 60 else f"{str(folder)[:57]}…"
+        raise OutputError(f"cannot create {name} ({exc.strerror}); choose another --out "
+                          "folder.") from None
+
+
+def _check_output_folder(folder: Path, overwrite: bool) -> None:
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"{folder} exists and is not a folder; choose another --out.")
     if folder.is_dir() and any(folder.iterdir()) and not overwrite:

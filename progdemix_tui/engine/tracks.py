@@ -118,18 +118,20 @@ def _load_references(folder: Path, sources: tuple[str, ...], samplerate: int, st
         raise AudioInputError(
             f"{folder} lacks reference stems {', '.join(missing)} (.wav or .flac)."
         )
-    stems, notes = [], []
-    for name in sources:
+    stems = None
+    for i, name in enumerate(sources):
         stem_path = find_stem(folder, name)
         assert stem_path is not None
-        loaded = audio.load(stem_path, samplerate, start, length / samplerate)
-        x = loaded.samples
+        x = audio.load(stem_path, samplerate, start, length / samplerate).samples
         if abs(x.shape[-1] - length) > 2:
             raise AudioInputError(
                 f"reference {stem_path.name} is {x.shape[-1]} samples long but the mixture is "
                 f"{length}; stems must match the mixture."
             )
-        x = torch.nn.functional.pad(x[..., :length], (0, max(0, length - x.shape[-1])))
-        stems.append(x)
-    notes.append(f"references from {folder}")
-    return torch.stack(stems), notes
+        if stems is None:  # filled stem by stem: no second copy of all references
+            stems = torch.zeros(len(sources), x.shape[0], length, dtype=x.dtype)
+        n = min(length, x.shape[-1])
+        stems[i, :, :n] = x[..., :n]
+        del x
+    assert stems is not None
+    return stems, [f"references from {folder}"]

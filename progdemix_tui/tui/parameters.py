@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from progdemix_tui.engine.config import AdaptiveConfig, RunConfig, SeparatorConfig
+from progdemix_tui.engine.config import AdaptiveConfig, RunConfig, SeparatorConfig, not_finite
 
 from .paths import expand, is_file
 from .settings import DEFAULTS
@@ -79,7 +79,7 @@ def _typed(name: str, raw: object) -> object:
         value = float(text)
     except ValueError:
         raise _Invalid(f"{what} must be a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not_finite(value):
         raise _Invalid(f"{what} must be a finite number")
     return value
 

@@ -103,16 +103,13 @@ def get_separator(config: engine.SeparatorConfig,
         return separator
 
 
-def check_input(path: Path, config: engine.RunConfig) -> bool:
-    """Fail fast, before loading a model, on a bad input. Returns whether references exist."""
-    from progdemix_tui.engine import audio, tracks
-    from progdemix_tui.engine.progressive import check_references
+def check_input(path: Path, config: engine.RunConfig, start: float = 0.0,
+                duration: float | None = None) -> bool:
+    """Fail fast, before loading a model, on a bad input or a run that cannot fit in memory.
+    Returns whether references exist."""
+    from progdemix_tui.engine.job import check_run
 
-    if not (path.is_dir() and tracks.find_stem(path, "mixture")):
-        audio.info(path)
-    has_refs = tracks.is_track_folder(path)
-    check_references(config, has_refs)
-    return has_refs
+    return check_run(path, config, start, duration)
 
 
 def run_job(request: RunRequest, cancel: threading.Event,
@@ -126,7 +123,7 @@ def run_job(request: RunRequest, cancel: threading.Event,
             import torch
 
             torch.set_num_threads(request.torch_threads)
-        check_input(request.input, plan.config)
+        check_input(request.input, plan.config, plan.start, plan.duration)
         engine.check_output_folder(request.folder)
         emit(RunStatus(f"loading model {plan.model}…"))
         separator = get_separator(plan.config.separator, lambda text: emit(RunStatus(text)))

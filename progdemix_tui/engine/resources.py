@@ -1,0 +1,182 @@
+"""Will a run fit in memory? An estimate made before the model loads, and the free memory.
+
+:func:`estimate_run_bytes` adds up what a run holds at its peak: the Python/torch runtime,
+the model (its file's size, twice while loading), the separator's working memory for one
+segment,
+and the audio tensors (mixture, references, the previous and the current step's estimates,
+the separator's normalised input and output, and the SI-SDR temporaries), each
+``frames × channels × 4`` bytes. The coefficients come from ``bench/bench_memory_length.py``
+(see bench/RESULTS.md); the estimate errs on the high side. :func:`available_bytes` is the
+smallest of ``MemAvailable`` in /proc/meminfo (or ``os.sysconf``), the cgroup's limit less
+its usage, and the :data:`MEMORY_ENV` override. :func:`check_fits` refuses a run that does
+not fit with one line.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from .config import DEFAULT_SEGMENT, MAX_SEGMENT, RunConfig
+from .errors import DeviceError
+
+#: Environment variable overriding the free memory the check assumes, in bytes or with a
+#: K/M/G/T suffix ("512M"). For tests and for users who know their machine better; ``0``
+#: or ``off`` disables the check.
+MEMORY_ENV = "PROGDEMIX_MEMORY_AVAILABLE"
+RUNTIME_BYTES = 500 << 20  # interpreter, torch, demucs, soundfile: RSS before any audio
+REFERENCE_MODEL_BYTES = 335 << 20  # real-size HDemucs (channels=48): 83.6 M float32 parameters
+#: Peak working memory of the separator per second of segment and batch item, measured
+#: (bench/RESULTS.md): about the same for the real-size and the tests' tiny HDemucs, because
+#: the spectrograms of every source, not the layers' width, dominate it.
+ACTIVATION_BYTES_PER_SECOND = 50 << 20
+MODEL_RATE = 44100  # every demucs model's rate: the estimate runs before the model loads
+CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                 "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+
+
+def estimate_run_bytes(*, frames: int, channels: int = 2, sources: int = 4,
+                       references: bool = False, steps: int = 10, parameters: int | None = None,
+                       model_bytes: int | None = None, segment: float = 10.0,
+                       samplerate: int = MODEL_RATE, candidates: int = 0,
+                       resampled: bool = False, loudness: bool = False) -> int:
+    """Peak bytes a run on ``frames`` frames (at the model's rate) needs, estimated.
+
+    ``model_bytes`` (or ``parameters`` × 4) sizes the model; ``candidates`` is adaptive β's
+    K (0: off); ``resampled`` adds the resampler's working copies, ``loudness`` the float64
+    copy the loudness meter reads (``--loudness-match``).
+    """
+    track = frames * channels * 4
+    s = sources
+    batch = max(1, candidates)
+    if model_bytes is None:
+        model_bytes = parameters * 4 if parameters else REFERENCE_MODEL_BYTES
+    copies = 1 + (s if references else 0)  # mixture, references
+    copies += batch * (1 + s)  # the separator's normalised input and its output
+    if steps > 0:
+        copies += s + 1 + batch  # previous estimates and mixture, y_n
+        if candidates:
+            copies += batch * s + (batch + 1) * (s + 1)  # candidates stacked, with previous
+    if references or steps > 0:
+        copies += 3 * s  # SI-SDR temporaries
+    if resampled:
+        copies += 3
+    if loudness:
+        copies += 2
+    if frames:  # the separator caps the segment at the input (never under the default)
+        segment = min(segment, max(frames / samplerate, DEFAULT_SEGMENT))
+    activations = ACTIVATION_BYTES_PER_SECOND * segment * batch
+    return int(RUNTIME_BYTES + 2 * model_bytes + activations + copies * track)
+
+
+def parse_bytes(text: str) -> int:
+    """``"512M"`` → 536870912; plain numbers are bytes. Raises ValueError."""
+    text = text.strip().upper().removesuffix("B")
+    factor = 1
+    if text and text[-1] in "KMGT":
+        factor = 1024 ** ("KMGT".index(text[-1]) + 1)
+        text = text[:-1]
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(text)
+    return int(value * factor)
+
+
+def available_bytes() -> int | None:
+    """Memory a new allocation can get now, in bytes; None when unknown or disabled."""
+    override = os.environ.get(MEMORY_ENV, "").strip()
+    if override:
+        if override.lower() in ("0", "off"):
+            return None
+        try:
+            return parse_bytes(override)
+        except ValueError:
+            raise DeviceError(f"{MEMORY_ENV}={override!r} is not a size like 512M or 8G.") from None
+    found = [value for value in (_meminfo_available(), _cgroup_free()) if value is not None]
+    return min(found) if found else None
+
+
+def _meminfo_available() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _cgroup_free() -> int | None:
+    for limit_file, usage_file in CGROUP_FILES:
+        try:
+            limit = Path(limit_file).read_text().strip()
+            usage = int(Path(usage_file).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or not limit.isdigit() or int(limit) >= 1 << 60:
+            return None
+        return max(0, int(limit) - usage)
+    return None
+
+
+def gib(count: int) -> str:
+    """Bytes as ``"1.2 GB"`` (GiB) or ``"850 MB"`` (MiB) for messages."""
+    return f"{count / 2**30:.1f} GB" if count >= 2**30 else f"{count / 2**20:.0f} MB"
+
+
+def check_fits(need: int, fixed: int, seconds: float, what: str = "this run") -> None:
+    """Raise :class:`DeviceError` when ``need`` bytes exceed the memory available.
+
+    ``fixed`` is the part of ``need`` that does not grow with the input's length
+    (``seconds``), so the message can suggest an excerpt that would fit.
+    """
+    free = available_bytes()
+    if free is None or need <= free:
+        return
+    fits = seconds * (free - fixed) / max(1, need - fixed) if free > fixed else 0.0
+    hint = (f"process an excerpt with --start/--duration (--duration {int(fits * 0.9)} or less "
+            "should fit)" if fits * 0.9 >= 1
+            else "free some memory, or use a smaller model or a shorter --segment")
+    raise DeviceError(
+        f"{what} needs about {gib(need)} of memory for {seconds:.0f} s of audio but only "
+        f"{gib(free)} is available; {hint}, or set {MEMORY_ENV} to override."
+    )
+
+
+def model_file_bytes(spec: str, repo: str | os.PathLike | None = None) -> int:
+    """The model's size in memory as far as known before loading it (its file's size)."""
+    from .models import DEMO_WEIGHTS
+
+    if repo is None and spec == "demo":
+        return 2 * DEMO_WEIGHTS.stat().st_size  # stored as float16
+    try:
+        path = Path(spec).expanduser()
+        if path.is_file():
+            return path.stat().st_size
+    except OSError:
+        pass
+    return REFERENCE_MODEL_BYTES
+
+
+def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
+              channels: int = 2, what: str = "this run") -> None:
+    """Refuse a run of ``frames`` input frames (at ``file_rate``) that cannot fit in memory.
+
+    Cheap: reads no audio and loads no model, so callers run it first.
+    """
+    sep = config.separator
+    model_frames = int(frames * MODEL_RATE / file_rate) if file_rate else frames
+    common = dict(channels=channels, references=references, steps=config.steps,
+                  model_bytes=model_file_bytes(sep.model, sep.repo),
+                  segment=min(sep.segment or DEFAULT_SEGMENT, MAX_SEGMENT),
+                  candidates=config.adaptive.candidates if config.adaptive else 0,
+                  resampled=file_rate != MODEL_RATE, loudness=config.loudness_match)
+    need = estimate_run_bytes(frames=model_frames, **common)
+    fixed = estimate_run_bytes(frames=0, **common)
+    check_fits(need, fixed, model_frames / MODEL_RATE, what)
