@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from conftest import HANG_TIMEOUT
+
 from progdemix_tui.audio.filesink import sink_env, write_asoundrc
 
 
 def _devices(home) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "progdemix_tui", "devices"], capture_output=True,
-                          text=True, env=sink_env(home), timeout=60)
+                          text=True, env=sink_env(home), timeout=HANG_TIMEOUT)
 
 
 def test_lists_the_default_device(tmp_path):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from conftest import tiny_hdemucs, write_track
+from conftest import HANG_TIMEOUT, tiny_hdemucs, write_track
 
 from progdemix_tui.engine import models
 from progdemix_tui.engine.errors import ModelUnavailable, UntrustedCheckpoint
@@ -90,7 +90,7 @@ def _hf_cache(root, name: str, sig: str):
 def _cli(args, env_extra, cwd):
     env = {**os.environ, **env_extra}
     return subprocess.run([sys.executable, "-m", "progdemix_tui", *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=240)
+                          text=True, env=env, cwd=cwd, timeout=HANG_TIMEOUT)
 
 
 def test_default_model_from_hf_cache_offline(tmp_path):
