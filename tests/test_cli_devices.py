@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import HANG_TIMEOUT
 
 from progdemix_tui.audio.filesink import sink_env, write_asoundrc
@@ -15,6 +16,7 @@ def _devices(home) -> subprocess.CompletedProcess:
                           text=True, env=sink_env(home), timeout=HANG_TIMEOUT)
 
 
+@pytest.mark.smoke
 def test_lists_the_default_device(tmp_path):
     write_asoundrc(tmp_path / "home", tmp_path / "out.raw")
     result = _devices(tmp_path / "home")

@@ -25,6 +25,7 @@ def fast(model) -> list[str]:
     return ["--model", str(model), "--segment", "1", "--device", "cpu"]
 
 
+@pytest.mark.smoke
 def test_track_folder_run_writes_session(tmp_path, tiny_model_path, capsys):
     track = write_track(tmp_path / "song", seconds=1.5)
     out = tmp_path / "session"

@@ -222,6 +222,7 @@ def test_report_regenerates_eval_plots(evaluated, capsys):
     assert_png(plot)
 
 
+@pytest.mark.smoke
 def test_report_session(tmp_path, tiny_model_path, capsys):
     track = write_track(tmp_path / "song", seconds=1.2)
     session = tmp_path / "session"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 import tui_helpers
 from tui_helpers import screen_text, sync, wait_for, write_fake_session
@@ -25,6 +26,7 @@ def session_dirs(root: Path) -> list[Path]:
     return sorted(p for p in (root / "sessions").glob("*") if p.is_dir())
 
 
+@pytest.mark.smoke
 @sync
 async def test_pick_run_select_export(work, tiny_model_path):
     app = make_app(".", tiny_model_path)
@@ -76,6 +78,7 @@ async def test_cancel_keeps_completed_steps(work, tiny_model_path):
     assert 1 <= len(session.steps) < 501
 
 
+@pytest.mark.smoke
 @sync
 async def test_invalid_parameters_block_the_run(work, tiny_model_path):
     app = make_app("track", tiny_model_path, steps="abc", beta_max="2")
@@ -117,6 +120,7 @@ async def test_engine_errors_are_shown_and_the_app_survives(work, tiny_model_pat
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "Screen")
 
 
+@pytest.mark.smoke
 @sync
 async def test_reopen_session_restores_timeline(work, tiny_model_path):
     write_fake_session(work / "sessions" / "old-run", steps=3)
