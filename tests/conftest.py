@@ -17,7 +17,10 @@ STEMS = ("drums", "bass", "other", "vocals")
 RATE = 44100
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# One torch thread here and in the CLI subprocesses (OMP_NUM_THREADS is inherited): with two,
+# torch's OpenMP threads spin against every other process on a busy 2-core machine. The
+# 4-step demo run took 182 s with two threads and 39 s with one beside one busy process.
+torch.set_num_threads(int(os.environ.setdefault("OMP_NUM_THREADS", "1")))
 
 # Waits in the tests are on events (a file appears, a screen shows a line, a process exits),
 # never races against the clock: this bound only stops a test that would otherwise hang
