@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import HANG_TIMEOUT
 
 from progdemix_tui.audio.filesink import read_raw, sink_env, write_asoundrc
 
@@ -23,7 +24,7 @@ import json, sys, time
 import numpy as np
 from progdemix_tui.audio import AudioUnavailable, Player
 
-def wait_until(cond, timeout=20.0):
+def wait_until(cond, timeout=HANG_TIMEOUT):
     t = time.monotonic()
     while not cond():
         if time.monotonic() - t > timeout:
@@ -47,7 +48,7 @@ def require_portaudio() -> None:
 
 def run_sink(tmp_path: Path, code: str, *, speed: float = 4.0, samplerate: int = 44100,
              die_after: int | None = None, asoundrc: str | None = None,
-             env: dict[str, str] | None = None, timeout: float = 60.0
+             env: dict[str, str] | None = None, timeout: float = HANG_TIMEOUT
              ) -> tuple[dict, np.ndarray, subprocess.CompletedProcess]:
     """Run ``PRELUDE + code`` against a file-sink ALSA device; return (the dict it passed to
     ``report``, the samples the device received ``[frames, 2]``, the process)."""
@@ -57,7 +58,7 @@ def run_sink(tmp_path: Path, code: str, *, speed: float = 4.0, samplerate: int =
     if asoundrc is not None:
         (home / ".asoundrc").write_text(asoundrc)
     script = tmp_path / "script.py"
-    script.write_text(PRELUDE + textwrap.dedent(code))
+    script.write_text(f"HANG_TIMEOUT = {HANG_TIMEOUT}\n" + PRELUDE + textwrap.dedent(code))
     full_env = sink_env(home)
     full_env.pop("SSH_CONNECTION", None)
     full_env.update(env or {})

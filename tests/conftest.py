@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,29 @@ STEMS = ("drums", "bass", "other", "vocals")
 RATE = 44100
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# One torch thread here and in the CLI subprocesses (OMP_NUM_THREADS is inherited): with two,
+# torch's OpenMP threads spin against every other process on a busy 2-core machine. The
+# 4-step demo run took 182 s with two threads and 39 s with one beside one busy process.
+torch.set_num_threads(int(os.environ.setdefault("OMP_NUM_THREADS", "1")))
+
+# Waits in the tests are on events (a file appears, a screen shows a line, a process exits),
+# never races against the clock: this bound only stops a test that would otherwise hang
+# forever, so it is far longer than anything takes on a slow or busy machine.
+HANG_TIMEOUT = 900.0
+
+
+def wait_while_running(proc: subprocess.Popen, done: Callable[[], bool], what: str) -> None:
+    """Poll until ``done()`` while ``proc`` is alive; fail at once if ``proc`` exits first.
+
+    No deadline but :data:`HANG_TIMEOUT`: a slow machine makes this wait longer, not fail."""
+    deadline = time.monotonic() + HANG_TIMEOUT
+    while not done():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"exited with {proc.returncode} before {what}:\n{out}\n{err}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"hung: no {what} after {HANG_TIMEOUT:.0f} s")
+        time.sleep(0.1)
 
 
 def tiny_hdemucs(seed: int = 0):

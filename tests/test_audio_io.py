@@ -27,6 +27,7 @@ def test_sample_formats(tmp_path, subtype):
     assert float(loaded.samples.abs().max()) == pytest.approx(0.5, abs=0.02)
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("rate", [22050, 48000, 96000])
 def test_resampled_to_model_rate(tmp_path, rate):
     path = tmp_path / "x.flac"

@@ -170,7 +170,7 @@ def test_pause_seek_skip_and_stop(tmp_path):
         p.play()
         wait_until(lambda: p.position >= 0.3)
         p.pause()
-        time.sleep(0.05)
+        wait_until(lambda: not p._mixer.audible)  # the fade-out has played, however slowly
         held = [p.position_samples, p.state.status]
         time.sleep(0.05)
         held.append(p.position_samples)

@@ -5,14 +5,18 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+from conftest import HANG_TIMEOUT
+
 from progdemix_tui.audio.filesink import sink_env, write_asoundrc
 
 
 def _devices(home) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "progdemix_tui", "devices"], capture_output=True,
-                          text=True, env=sink_env(home), timeout=60)
+                          text=True, env=sink_env(home), timeout=HANG_TIMEOUT)
 
 
+@pytest.mark.smoke
 def test_lists_the_default_device(tmp_path):
     write_asoundrc(tmp_path / "home", tmp_path / "out.raw")
     result = _devices(tmp_path / "home")

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import HANG_TIMEOUT
 from safetensors import safe_open
 
 from progdemix_tui.demo import STEMS
@@ -19,10 +20,13 @@ SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "train_demo_model.
 def test_train_and_export(tmp_path):
     tiny = ["--device", "cpu", "--channels", "4", "--batch", "2", "--segment", "1",
             "--song-duration", "2", "--pool", "4", "--pool-start", "2", "--workers", "1",
-            "--max-steps", "2", "--budget", "120", "--log-every", "1e9"]
+            # --max-steps ends training; the time budget is set out of reach so that a busy
+            # machine cannot stop it before "trained 2 steps"
+            "--max-steps", "2", "--budget", "1e6", "--log-every", "1e9"]
     out = tmp_path / "run"
     first = subprocess.run([sys.executable, str(SCRIPT), *tiny, "--seed-base", "990000",
-                            "--out", str(out)], capture_output=True, text=True, timeout=300)
+                            "--out", str(out)], capture_output=True, text=True,
+                           timeout=HANG_TIMEOUT)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "trained 2 steps" in first.stdout and "held-out seeds 1..20" in first.stdout
     checkpoint = out / "demo_fp32.safetensors"
@@ -30,7 +34,7 @@ def test_train_and_export(tmp_path):
     weights = tmp_path / "demo.safetensors"
     export = subprocess.run([sys.executable, str(SCRIPT), "--export", str(checkpoint),
                              "--weights", str(weights)], capture_output=True, text=True,
-                            timeout=300)
+                            timeout=HANG_TIMEOUT)
     assert export.returncode == 0, export.stderr[-2000:]
     with safe_open(str(weights), "pt") as f:
         names = list(f.keys())  # noqa: SIM118 (safe_open is not iterable)

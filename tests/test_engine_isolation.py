@@ -5,11 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from conftest import HANG_TIMEOUT
+
 
 def run_fresh(code: str) -> None:
     """Run ``code`` in a new interpreter (a clean ``sys.modules``); it must exit 0."""
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
+                            timeout=HANG_TIMEOUT)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

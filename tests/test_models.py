@@ -8,7 +8,7 @@ import sys
 
 import pytest
 import torch
-from conftest import tiny_hdemucs, write_track
+from conftest import HANG_TIMEOUT, tiny_hdemucs, write_track
 
 from progdemix_tui.engine import models
 from progdemix_tui.engine.errors import ModelUnavailable, UntrustedCheckpoint
@@ -34,6 +34,7 @@ def test_safetensors_file_round_trip(tiny_model_path):
     assert _same_weights(loaded.module, tiny_hdemucs())
 
 
+@pytest.mark.smoke
 def test_local_repo_with_bag_and_safetensors(tmp_path):
     models.save_safetensors(tiny_hdemucs(), tmp_path / "abcd1234.safetensors")
     (tmp_path / "mybag.yaml").write_text("models: ['abcd1234']\nsegment: 4\n")
@@ -90,9 +91,10 @@ def _hf_cache(root, name: str, sig: str):
 def _cli(args, env_extra, cwd):
     env = {**os.environ, **env_extra}
     return subprocess.run([sys.executable, "-m", "progdemix_tui", *args], capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=240)
+                          text=True, env=env, cwd=cwd, timeout=HANG_TIMEOUT)
 
 
+@pytest.mark.smoke
 def test_default_model_from_hf_cache_offline(tmp_path):
     """hdemucs_mmi resolves through demucs.pretrained/hf with HF_HUB_OFFLINE=1."""
     _hf_cache(tmp_path / "hf", "hdemucs_mmi", "75fc33f5")

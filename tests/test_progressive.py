@@ -150,6 +150,7 @@ def test_adaptive_batches_candidates_in_one_call(stems):
     assert sep.calls == 3  # step 0 + one batched call per step
 
 
+@pytest.mark.smoke
 def test_real_model_loop_with_wiener_and_loudness(stems):
     sep = tiny_separator()
     config = RunConfig(steps=2, wiener=True, loudness_match=True)

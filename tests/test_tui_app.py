@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import soundfile as sf
 import tui_helpers
 from tui_helpers import screen_text, sync, wait_for, write_fake_session
@@ -25,6 +26,7 @@ def session_dirs(root: Path) -> list[Path]:
     return sorted(p for p in (root / "sessions").glob("*") if p.is_dir())
 
 
+@pytest.mark.smoke
 @sync
 async def test_pick_run_select_export(work, tiny_model_path):
     app = make_app(".", tiny_model_path)
@@ -39,7 +41,7 @@ async def test_pick_run_select_export(work, tiny_model_path):
         await pilot.press("p")
         app.panel.set_value("steps", "2")
         await pilot.press("r")
-        await wait_for(pilot, lambda: not app.running and len(app.timeline.rows) == 3, 60)
+        await wait_for(pilot, lambda: not app.running and len(app.timeline.rows) == 3)
         assert app.timeline.table.row_count == 3
         await wait_for(pilot, lambda: "complete" in screen_text(app))
         assert "★" in screen_text(app)
@@ -51,7 +53,7 @@ async def test_pick_run_select_export(work, tiny_model_path):
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ExportScreen")
         await pilot.press("enter")
         export = folder / "export"
-        await wait_for(pilot, lambda: (export / "manifest.json").is_file(), 20)
+        await wait_for(pilot, lambda: (export / "manifest.json").is_file())
         assert (export / "step001_vocals.wav").is_file()
         # settings were saved on run
     saved = json.loads(Settings.load().path.read_text())
@@ -66,9 +68,9 @@ async def test_cancel_keeps_completed_steps(work, tiny_model_path):
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.input == Path("track")
         await pilot.press("r")
-        await wait_for(pilot, lambda: len(app.timeline.rows) >= 1, 60)
+        await wait_for(pilot, lambda: len(app.timeline.rows) >= 1)
         await pilot.press("c")
-        await wait_for(pilot, lambda: not app.running, 30)
+        await wait_for(pilot, lambda: not app.running)
         await wait_for(pilot, lambda: "cancelled" in screen_text(app))
     folder = session_dirs(work)[0]
     session = open_session(folder)
@@ -76,6 +78,7 @@ async def test_cancel_keeps_completed_steps(work, tiny_model_path):
     assert 1 <= len(session.steps) < 501
 
 
+@pytest.mark.smoke
 @sync
 async def test_invalid_parameters_block_the_run(work, tiny_model_path):
     app = make_app("track", tiny_model_path, steps="abc", beta_max="2")
@@ -101,7 +104,7 @@ async def test_engine_errors_are_shown_and_the_app_survives(work, tiny_model_pat
     app = make_app("track", tiny_model_path, model_path="", model="no_such_model")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("r")
-        await wait_for(pilot, lambda: not app.running and app.last_error is not None, 30)
+        await wait_for(pilot, lambda: not app.running and app.last_error is not None)
         assert "unknown model 'no_such_model'" in app.last_error
         await wait_for(pilot, lambda: "failed" in screen_text(app))
         assert any("unknown model" in str(n.message) for n in app._notifications)
@@ -117,6 +120,7 @@ async def test_engine_errors_are_shown_and_the_app_survives(work, tiny_model_pat
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "Screen")
 
 
+@pytest.mark.smoke
 @sync
 async def test_reopen_session_restores_timeline(work, tiny_model_path):
     write_fake_session(work / "sessions" / "old-run", steps=3)
@@ -146,7 +150,7 @@ async def test_reopen_session_restores_timeline(work, tiny_model_path):
         await pilot.click("#what-ab")
         await pilot.click("#export-go")
         dest = work / "sessions" / "other-run" / "export"
-        await wait_for(pilot, lambda: (dest / "B.wav").is_file(), 20)
+        await wait_for(pilot, lambda: (dest / "B.wav").is_file())
         assert sf.info(str(dest / "A.wav")).frames > 0
 
 

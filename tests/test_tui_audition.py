@@ -64,7 +64,7 @@ async def test_r_runs_the_highlighted_entry(work, tiny_model_path):
         assert app.input.name == "track"
         assert any("running the highlighted track" in str(n.message)
                    for n in app._notifications)
-        await wait_for(pilot, lambda: not app.running and len(app.timeline.rows) == 3, 60)
+        await wait_for(pilot, lambda: not app.running and len(app.timeline.rows) == 3)
     session = open_session(next((work / "sessions").iterdir()))
     assert session.status == "complete"
     assert Path(session.manifest["input"]["path"]).parent.name == "track"
@@ -86,7 +86,7 @@ async def test_explicit_choice_wins_over_the_highlight(work, tiny_model_path):
         await wait_for(pilot, lambda: app.run_folder is not None)
         assert app.input == Path("other")
         assert "other" in app.run_folder.name
-        await wait_for(pilot, lambda: not app.running, 60)
+        await wait_for(pilot, lambda: not app.running)
 
 
 # ---------------------------------------------------------------------- 2. blind tests
@@ -260,7 +260,7 @@ async def test_bar_and_ab_clips_use_the_same_loudness(work, tiny_model_path, sec
         await pilot.click("#what-ab")
         await pilot.click("#export-go")
         dest = work / "sessions" / "s" / "export"
-        await wait_for(pilot, lambda: (dest / "B.wav").is_file(), 20)
+        await wait_for(pilot, lambda: (dest / "B.wav").is_file())
     xa = torch.from_numpy(sf.read(dest / "A.wav", dtype="float32")[0].T.copy())
     xb = torch.from_numpy(sf.read(dest / "B.wav", dtype="float32")[0].T.copy())
     again = match_levels(xa, xb, 44100)
@@ -447,7 +447,7 @@ async def test_goto_after_a_run_seeks_the_selected_step(work, tiny_model_path, k
         await wait_for(pilot, lambda: app.query_one("#tree").root.children)
         await pilot.press("down", "r")  # run the track folder (2 s excerpt)
         await wait_for(pilot, lambda: app.run_folder is not None)
-        await wait_for(pilot, lambda: not app.running and len(app.timeline.rows) == 3, 60)
+        await wait_for(pilot, lambda: not app.running and len(app.timeline.rows) == 3)
         await pilot.press("t", "down")  # select step 1
         await wait_for(pilot, lambda: app.player.selection is not None
                        and app.player.selection.step == 1)
