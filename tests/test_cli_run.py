@@ -198,8 +198,9 @@ def readonly_disk(tmp_path):
 def test_read_only_disk_fails_cleanly(tmp_path, tiny_model_path, capsys, readonly_disk):
     track = write_track(tmp_path / "song", seconds=2.0)
     out = readonly_disk / "new" / "session"
-    # checked before the model is loaded: an unknown model is not what gets reported
-    assert run_cli(str(track), "--steps", "1", "--out", str(out), "--model", "no_such") == 2
+    # checked before the model is loaded (an unknown model name fails even earlier, before
+    # torch is imported, so a real model file is given here)
+    assert run_cli(str(track), "--steps", "1", "--out", str(out), *fast(tiny_model_path)) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "Read-only file system" in err and "choose a writable --out" in err
     assert "Traceback" not in err

@@ -74,7 +74,7 @@ def _too_short(track: Path) -> None:
 
 BROKEN = {
     "nan-stem": (_nan_stem, "bass.wav contains NaN or infinite samples"),
-    "inf-mixture": (_inf_mixture, "mixture.wav contains 2 NaN or infinite samples"),
+    "inf-mixture": (_inf_mixture, "mixture.wav contains NaN or infinite samples"),
     "garbage-stem": (_garbage_stem, "other.wav is not a readable audio file"),
     "truncated-stem": (_truncated_stem, "the stems differ in length"),
     "mixture-rate": (_mixture_rate, "mixture is at 22050 Hz but the stems at 44100 Hz"),
