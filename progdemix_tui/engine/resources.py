@@ -54,6 +54,7 @@ def estimate_run_bytes(*, frames: int, channels: int = 2, sources: int = 4,
     if model_bytes is None:
         model_bytes = parameters * 4 if parameters else REFERENCE_MODEL_BYTES
     copies = 1 + (s if references else 0)  # mixture, references
+    copies += 2  # the residual's temporaries, the writer's copy of one stem
     copies += batch * (1 + s)  # the separator's normalised input and its output
     if steps > 0:
         copies += s + 1 + batch  # previous estimates and mixture, y_n
