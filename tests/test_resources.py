@@ -5,6 +5,7 @@ Each case fails with one line on stderr and exit code 2, before anything is writ
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -214,3 +215,26 @@ def test_over_long_out_name_is_one_line(tmp_path, tiny_model_path, capsys):
     assert main(["run", str(track), "--out", str(out), *fast(tiny_model_path)]) == 2
     assert "File name too long" in one_line_error(capsys.readouterr().err)
     assert set(tmp_path.iterdir()) == before
+
+
+def test_eval_skips_a_track_that_cannot_fit_and_evaluates_the_rest(tmp_path, tiny_model_path,
+                                                                   capsys, monkeypatch):
+    from conftest import write_track
+
+    root = tmp_path / "data"
+    write_track(root / "short", seconds=2.0, seed=1)
+    write_track(root / "long", seconds=40.0, seed=2)
+    size = tiny_model_path.stat().st_size
+    # room for about 5 s of a track with its references, so the 40 s one cannot fit
+    five_seconds = estimate_run_bytes(frames=5 * 44100, steps=1, model_bytes=size, segment=1.0,
+                                      references=True)
+    monkeypatch.setenv(MEMORY_ENV, str(five_seconds))
+    out = tmp_path / "out"
+    assert main(["eval", str(root), "--steps", "1", "--excerpt", "0", "--no-plots",
+                 "--out", str(out), *fast(tiny_model_path)]) == 0
+    meta = json.loads((out / "eval.json").read_text())
+    assert meta["status"] == "complete"
+    assert [p.name for p in (out / "tracks").glob("*.json")] == ["short__vocals.json"]
+    reason = {s["track"]: s["reason"] for s in meta["skipped"]}["long"]
+    assert "needs about" in reason and "--excerpt" in reason
+    assert "Traceback" not in capsys.readouterr().err

@@ -33,10 +33,18 @@ import torch
 from . import audio, evaldocs
 from .config import RunConfig
 from .dataset import Dataset, DatasetTrack, TrackAudio, TrackSkipped, load_track
-from .errors import AudioInputError, Cancelled, ConfigError, OutputError, SessionError
+from .errors import (
+    AudioInputError,
+    Cancelled,
+    ConfigError,
+    DeviceError,
+    OutputError,
+    SessionError,
+)
 from .metrics import si_sdr_db
 from .mixing import build_mixture
 from .progressive import SeparatorLike, run
+from .resources import preflight
 from .session import utc_now
 
 FORMAT = "progdemix-eval"
@@ -540,6 +548,7 @@ def evaluate(
     try:
         for track, targets in work.todo:
             try:
+                check_track_fits(track, settings, tuple(separator.sources))
                 loaded = load_track(track, separator.samplerate, tuple(separator.sources),
                                     settings.excerpt, settings.new_mixture, settings.silence_db)
             except (TrackSkipped, AudioInputError) as exc:  # a broken track: skip, go on
@@ -569,6 +578,24 @@ def evaluate(
         folder.meta["status"] = status
         _record(folder, skipped, notes)
     return results
+
+
+def check_track_fits(track: DatasetTrack, settings: EvalSettings,
+                     sources: tuple[str, ...]) -> None:
+    """Raise :class:`TrackSkipped` when ``track``'s excerpt cannot fit in the memory
+    available (:func:`.resources.preflight`); reads only a header, before any audio."""
+    try:
+        head = audio.info(track.files[sources[0]])
+    except (KeyError, AudioInputError):
+        return  # load_track says what is wrong with the files
+    frames = head.frames
+    if settings.excerpt:
+        frames = min(frames, int(round(settings.excerpt * head.samplerate)))
+    try:
+        preflight(frames, head.samplerate, settings.config, references=True,
+                  what=f"track {track.name}", command="eval")
+    except DeviceError as exc:
+        raise TrackSkipped(str(exc)) from None
 
 
 def _record(folder: EvalFolder, skipped: dict[str, str], notes: dict[str, list[str]]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Literal
 
 from .config import DEFAULT_SEGMENT, MAX_SEGMENT, RunConfig
 from .errors import DeviceError
@@ -131,7 +132,15 @@ def gib(count: int) -> str:
     return f"{count / 2**30:.1f} GB" if count >= 2**30 else f"{count / 2**20:.0f} MB"
 
 
-def check_fits(need: int, fixed: int, seconds: float, what: str = "this run") -> None:
+#: How a refusal suggests an excerpt that fits, per command (``{n}``: seconds that fit).
+EXCERPT_HINTS = {
+    "run": "process an excerpt with --start/--duration (--duration {n} or less should fit)",
+    "eval": "evaluate shorter excerpts (--excerpt {n} or less should fit)",
+}
+
+
+def check_fits(need: int, fixed: int, seconds: float, what: str = "this run",
+               command: Literal["run", "eval"] = "run") -> None:
     """Raise :class:`DeviceError` when ``need`` bytes exceed the memory available.
 
     ``fixed`` is the part of ``need`` that does not grow with the input's length
@@ -141,8 +150,7 @@ def check_fits(need: int, fixed: int, seconds: float, what: str = "this run") ->
     if free is None or need <= free:
         return
     fits = seconds * (free - fixed) / max(1, need - fixed) if free > fixed else 0.0
-    hint = (f"process an excerpt with --start/--duration (--duration {int(fits * 0.9)} or less "
-            "should fit)" if fits * 0.9 >= 1
+    hint = (EXCERPT_HINTS[command].format(n=int(fits * 0.9)) if fits * 0.9 >= 1
             else "free some memory, or use a smaller model or a shorter --segment")
     raise DeviceError(
         f"{what} needs about {gib(need)} of memory for {seconds:.0f} s of audio but only "
@@ -166,7 +174,8 @@ def model_file_bytes(spec: str, repo: str | os.PathLike | None = None) -> int:
 
 
 def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
-              channels: int = 2, what: str = "this run") -> None:
+              channels: int = 2, what: str = "this run",
+              command: Literal["run", "eval"] = "run") -> None:
     """Refuse a run of ``frames`` input frames (at ``file_rate``) that cannot fit in memory.
 
     Cheap: reads no audio and loads no model, so callers run it first.
@@ -180,4 +189,4 @@ def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
                   resampled=file_rate != MODEL_RATE, loudness=config.loudness_match)
     need = estimate_run_bytes(frames=model_frames, **common)
     fixed = estimate_run_bytes(frames=0, **common)
-    check_fits(need, fixed, model_frames / MODEL_RATE, what)
+    check_fits(need, fixed, model_frames / MODEL_RATE, what, command)
