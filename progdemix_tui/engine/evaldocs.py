@@ -153,7 +153,7 @@ def check_track(data: Any, path: Path, targets: list[str]) -> dict:
     """
     check = Checker(path, TRACK_ADVICE)
     data = check.obj(data, "the document")
-    out = {"track": check.text(data.get("track"), "track"),
+    out: dict[str, Any] = {"track": check.text(data.get("track"), "track"),
            "target": check.name(data.get("target"), "target")}
     if out["target"] not in targets:
         check.fail("target", f"one of this evaluation's targets ({', '.join(targets)})")
@@ -183,7 +183,7 @@ def _check_step(check: Checker, step: Any, where: str) -> dict:
 
 def _check_oracle(check: Checker, point: Any, where: str) -> dict:
     beta = check.number(check.obj(point, where).get("beta"), f"{where}.beta")
-    if not 0.0 <= beta <= 1.0:
+    if beta is None or not 0.0 <= beta <= 1.0:
         check.fail(f"{where}.beta", "a number in [0, 1]")
     return {"beta": beta, **{key: check.number(point.get(key), f"{where}.{key}", optional=True)
                              for key in ORACLE_NUMBERS}}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .config import DEFAULT_SEGMENT, MAX_SEGMENT, RunConfig
 from .errors import DeviceError
@@ -182,11 +182,12 @@ def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
     """
     sep = config.separator
     model_frames = int(frames * MODEL_RATE / file_rate) if file_rate else frames
-    common = dict(channels=channels, references=references, steps=config.steps,
-                  model_bytes=model_file_bytes(sep.model, sep.repo),
-                  segment=min(sep.segment or DEFAULT_SEGMENT, MAX_SEGMENT),
-                  candidates=config.adaptive.candidates if config.adaptive else 0,
-                  resampled=file_rate != MODEL_RATE, loudness=config.loudness_match)
+    common: dict[str, Any] = dict(
+        channels=channels, references=references, steps=config.steps,
+        model_bytes=model_file_bytes(sep.model, sep.repo),
+        segment=min(sep.segment or DEFAULT_SEGMENT, MAX_SEGMENT),
+        candidates=config.adaptive.candidates if config.adaptive else 0,
+        resampled=file_rate != MODEL_RATE, loudness=config.loudness_match)
     need = estimate_run_bytes(frames=model_frames, **common)
     fixed = estimate_run_bytes(frames=0, **common)
     check_fits(need, fixed, model_frames / MODEL_RATE, what, command)
