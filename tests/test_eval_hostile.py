@@ -276,3 +276,22 @@ def test_run_warns_about_a_track_folder_missing_a_stem(tmp_path, tiny_model_path
     assert warnings == ["note: warning: song lacks the reference stem(s) bass, other (.wav or "
                         ".flac): running without references"]
     assert not (out / "references").exists()
+
+
+def test_tui_run_warns_about_a_track_folder_missing_a_stem(tmp_path, tiny_model_path):
+    """The app's run worker passes the same warning on as a note (shown as a toast)."""
+    import threading
+
+    from progdemix_tui.tui.parameters import parse
+    from progdemix_tui.tui.settings import DEFAULTS
+    from progdemix_tui.tui.worker.runner import RunEnded, RunNote, RunRequest, run_job
+
+    track = write_track(tmp_path / "song", seconds=1.0, skip=("bass",))
+    plan = parse(dict(DEFAULTS, model_path=str(tiny_model_path), steps="0",
+                      segment="1", device="cpu"))
+    messages: list = []
+    run_job(RunRequest(track, plan, tmp_path / "session"), threading.Event(), messages.append)
+    assert isinstance(messages[-1], RunEnded) and messages[-1].status == "complete", messages[-1]
+    notes = [m.text for m in messages if isinstance(m, RunNote)]
+    assert notes == ["warning: song lacks the reference stem(s) bass (.wav or .flac): running "
+                     "without references"]

@@ -50,6 +50,7 @@ from .widgets.timeline import Timeline
 from .worker.runner import (
     ChunkProgress,
     RunEnded,
+    RunNote,
     RunRequest,
     RunStarted,
     RunStatus,
@@ -253,6 +254,10 @@ class ProgdemixApp(App[int]):
     @on(RunStatus)
     def _status(self, event: RunStatus) -> None:
         self._label(event.text)
+
+    @on(RunNote)
+    def _note(self, event: RunNote) -> None:
+        self.notify(event.text, severity="warning", markup=False)
 
     @on(RunStarted)
     def _started(self, event: RunStarted) -> None:

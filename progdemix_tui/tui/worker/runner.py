@@ -39,6 +39,15 @@ class RunStatus(Message):
         self.text = text
 
 
+class RunNote(Message):
+    """Something the user should know about the input (missing reference stems, a downmix,
+    a very short file): shown as a warning, not a passing status line."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
 class RunStarted(Message):
     """The model and input are ready; steps are about to run."""
 
@@ -132,6 +141,8 @@ def run_job(request: RunRequest, cancel: threading.Event,
         emit(RunStatus(f"reading {request.input.name}…"))
         prepared = engine.load_input(request.input, separator.samplerate, separator.sources,
                                      plan.start, plan.duration)
+        for note in prepared.notes:
+            emit(RunNote(note))
         length = prepared.mixture.shape[-1]
         chunks = separator.chunks(length)  # adaptive candidates share each chunk's pass
         seconds = length / separator.samplerate
