@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .containment import resolved_inside
 from .errors import SessionError
 from .jsondoc import MAX_DEPTH, DocumentError, parse_bounded
 
@@ -23,11 +24,9 @@ NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a target or stem: used in file name
 
 def inside(folder: Path, path: Path) -> Path:
     """``path`` if it resolves inside ``folder``; :class:`SessionError` when it leads out."""
-    root = Path(folder).resolve()
-    resolved = Path(path).resolve()
-    if resolved != root and not resolved.is_relative_to(root):
-        raise SessionError(f"{path} leads outside the evaluation folder {folder} (to "
-                           f"{resolved}); refusing to read it.")
+    if resolved_inside(path, folder) is None:
+        raise SessionError(f"{path} leads outside the evaluation folder {folder}; refusing to "
+                           "read it.")
     return path
 
 

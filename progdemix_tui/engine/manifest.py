@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from .config import MAX_STEPS, RunConfig
+from .containment import resolved_inside
 from .errors import SessionError
 from .jsondoc import MAX_DEPTH, DocumentError, parse_bounded
 from .progressive import StepMetrics
@@ -163,10 +164,8 @@ def inside(folder: Path, rel: str, what: str = "a file") -> Path:
             or pure == PurePosixPath(".")):
         raise Invalid(f"{what} points outside the session ({_show(rel)})")
     path = folder / pure
-    try:
-        path.resolve().relative_to(folder.resolve())
-    except (ValueError, OSError, RuntimeError):  # outside, or a symlink loop
-        raise Invalid(f"{what} leads outside the session ({_show(rel)})") from None
+    if resolved_inside(path, folder) is None:
+        raise Invalid(f"{what} leads outside the session ({_show(rel)})")
     return path
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from .containment import resolved_inside
 from .errors import ModelUnavailable
 
 if TYPE_CHECKING:  # torch loads only when a model file is checked (hub.py stays light)
@@ -55,9 +56,9 @@ def check_plain_name(name: object, where: str) -> str:
 
 def inside(path: Path, folder: Path, what: str) -> Path:
     """``path`` resolved (symlinks too); ModelUnavailable unless it lies inside ``folder``."""
-    resolved = path.resolve()
-    if not resolved.is_relative_to(folder.resolve()):
-        raise ModelUnavailable(f"{what} {path} leads outside {folder} (to {resolved}); refused.")
+    resolved = resolved_inside(path, folder)
+    if resolved is None:
+        raise ModelUnavailable(f"{what} {path} leads outside {folder}; refused.")
     return resolved
 
 
