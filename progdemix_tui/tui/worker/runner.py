@@ -16,6 +16,7 @@ from pathlib import Path
 from textual.message import Message
 
 from progdemix_tui import engine
+from progdemix_tui.engine.job import check_run
 from progdemix_tui.engine.progressive import StepMetrics
 
 from ..parameters import RunPlan
@@ -112,15 +113,6 @@ def get_separator(config: engine.SeparatorConfig,
         return separator
 
 
-def check_input(path: Path, config: engine.RunConfig, start: float = 0.0,
-                duration: float | None = None) -> bool:
-    """Fail fast, before loading a model, on a bad input or a run that cannot fit in memory.
-    Returns whether references exist."""
-    from progdemix_tui.engine.job import check_run
-
-    return check_run(path, config, start, duration)
-
-
 def run_job(request: RunRequest, cancel: threading.Event,
             emit: Callable[[Message], object], progress_interval: float = 0.1) -> None:
     """Run one job to the end, reporting through ``emit``. Never raises."""
@@ -132,7 +124,8 @@ def run_job(request: RunRequest, cancel: threading.Event,
             import torch
 
             torch.set_num_threads(request.torch_threads)
-        check_input(request.input, plan.config, plan.start, plan.duration)
+        # fail fast, before loading a model: a bad input, or a run that cannot fit in memory
+        check_run(request.input, plan.config, plan.start, plan.duration)
         engine.check_output_folder(request.folder)
         emit(RunStatus(f"loading model {plan.model}…"))
         separator = get_separator(plan.config.separator, lambda text: emit(RunStatus(text)))
