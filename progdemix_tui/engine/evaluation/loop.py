@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
 from .. import audio
 from ..dataset import Dataset, DatasetTrack, TrackAudio, TrackSkipped, load_track
@@ -16,15 +17,31 @@ from .one_track import TrackResult, evaluate_track
 from .settings import EvalSettings
 
 
-class EvalEvents:
-    """Callbacks of :func:`evaluate`; override what you need (all default to no-ops)."""
+class EvalEvents(Protocol):
+    """Callbacks of :func:`evaluate`. Any class with these methods will do; a subclass
+    overrides what it needs (the others are no-ops)."""
 
-    def track_started(self, name: str, target: str, steps: int) -> None: ...
-    def chunk(self, step: int, done: int, total: int) -> None: ...
-    def step_done(self, step: int) -> None: ...
-    def track_done(self, result: TrackResult) -> None: ...
-    def track_skipped(self, name: str, reason: str, runs: int) -> None: ...
-    def track_loaded(self, track: TrackAudio) -> None: ...
+    def track_started(self, name: str, target: str, steps: int) -> None:
+        return None
+
+    def chunk(self, step: int, done: int, total: int) -> None:
+        return None
+
+    def step_done(self, step: int) -> None:
+        return None
+
+    def track_done(self, result: TrackResult) -> None:
+        return None
+
+    def track_skipped(self, name: str, reason: str, runs: int) -> None:
+        return None
+
+    def track_loaded(self, track: TrackAudio) -> None:
+        return None
+
+
+class _NoEvents(EvalEvents):
+    """The default of :func:`evaluate`: nobody listens."""
 
 
 @dataclass
@@ -68,7 +85,7 @@ def evaluate(
     (:class:`Cancelled` or Ctrl-C) the folder is marked ``cancelled`` and the error
     re-raised; finished tracks stay. Returns the results computed in this call.
     """
-    events = events or EvalEvents()
+    events = events or _NoEvents()
     skipped = {s["track"]: s["reason"] for s in folder.meta.get("skipped", [])}
     notes = dict(folder.meta.get("track_notes", {}))
     results: list[TrackResult] = []
