@@ -128,7 +128,8 @@ def evaluate(
 def check_track_fits(track: DatasetTrack, settings: EvalSettings,
                      sources: tuple[str, ...]) -> None:
     """Raise :class:`TrackSkipped` when ``track``'s excerpt cannot fit in the memory
-    available (:func:`progdemix_tui.engine.resources.preflight`); reads only a header, before any audio."""
+    available (:func:`progdemix_tui.engine.resources.preflight`); reads only a header,
+    before any audio."""
     try:
         head = audio.info(track.files[sources[0]])
     except (KeyError, AudioInputError):

@@ -47,9 +47,9 @@ def evaluate_track(
 ) -> TrackResult:
     """Progressive inference on one track for ``config.target``, plus the oracle-gain sweep.
 
-    SI-SDR per stem comes from the loop itself; SDR (BSSEval v4, see :mod:`progdemix_tui.engine.sdr`) is added
-    per step when ``sdr``. ``on_step(step)`` is called after each step (oracle-gain points
-    count as steps ``N+1…``).
+    SI-SDR per stem comes from the loop itself; SDR (BSSEval v4, see
+    :mod:`progdemix_tui.engine.sdr`) is added per step when ``sdr``. ``on_step(step)`` is
+    called after each step (oracle-gain points count as steps ``N+1…``).
     """
     start = time.perf_counter()
     sources = tuple(separator.sources)
