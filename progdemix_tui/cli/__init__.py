@@ -50,12 +50,18 @@ TUI_OPTIONS = ("--model", "--out", "--session", "--audio-device")
 starts with one of them opens the TUI."""
 
 
+def _is_command(parser: argparse.ArgumentParser, word: str) -> bool:
+    """Whether ``word`` is the name of one of ``parser``'s subcommands."""
+    return any(word in action.choices for action in parser._actions  # noqa: SLF001
+               if isinstance(action, argparse._SubParsersAction))  # noqa: SLF001
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     if argv and argv[0].split("=", 1)[0] in TUI_OPTIONS:
         return _open_tui(parser, argv)
-    if argv and not argv[0].startswith("-") and argv[0] not in parser._subparsers._group_actions[0].choices:  # noqa: SLF001
+    if argv and not argv[0].startswith("-") and not _is_command(parser, argv[0]):
         return _open_tui(parser, argv)
     if not argv:
         return _open_tui(parser, [])

@@ -10,6 +10,7 @@ import argparse
 import datetime as _dt
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.markup import escape
@@ -36,6 +37,10 @@ from .common import (
     out_console,
 )
 from .run import load_separator, preflight
+
+if TYPE_CHECKING:
+    from progdemix_tui.engine.dataset import TrackAudio
+    from progdemix_tui.engine.evaluation import TrackResult
 
 EPILOG = """\
 examples:
@@ -184,7 +189,8 @@ def handle(args: argparse.Namespace) -> int:
 
 
 class _ProgressEvents:
-    """Rich progress over (track, target) runs and the steps of the current one."""
+    """Rich progress over (track, target) runs and the steps of the current one (an
+    :class:`~progdemix_tui.engine.evaluation.EvalEvents`)."""
 
     def __init__(self, runs: int, label: str):
         self.progress = Progress(
@@ -194,7 +200,7 @@ class _ProgressEvents:
         self.runs = self.progress.add_task(label, total=runs)
         self.steps = self.progress.add_task("steps", total=None)
 
-    def track_loaded(self, track) -> None:
+    def track_loaded(self, track: TrackAudio) -> None:
         for note in track.notes:
             self.progress.console.print(f"[dim]note:[/] {escape(track.name)}: {escape(note)}")
 
@@ -207,7 +213,7 @@ class _ProgressEvents:
     def step_done(self, step: int) -> None:
         self.progress.advance(self.steps)
 
-    def track_done(self, result) -> None:
+    def track_done(self, result: TrackResult) -> None:
         self.progress.advance(self.runs)
 
     def track_skipped(self, name: str, reason: str, runs: int) -> None:

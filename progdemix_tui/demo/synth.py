@@ -6,11 +6,17 @@ second. Signals are float64 mono arrays unless a function says otherwise.
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
 
 TABLE_SIZE = 4096
 
 
+@overload
+def midi_hz(note: float) -> float: ...
+@overload
+def midi_hz(note: np.ndarray) -> np.ndarray: ...
 def midi_hz(note: float | np.ndarray) -> float | np.ndarray:
     """MIDI note number to frequency in Hz (A4 = 69 = 440 Hz)."""
     return 440.0 * 2.0 ** ((np.asarray(note, dtype=np.float64) - 69.0) / 12.0)
@@ -50,10 +56,10 @@ def harmonics(kind: str, count: int, brightness: float = 1.0) -> np.ndarray:
 def table_osc(table: np.ndarray, freq: np.ndarray | float, n: int, sr: int,
               phase0: float = 0.0) -> np.ndarray:
     """Read ``table`` at frequency ``freq`` (scalar or per-sample array) for ``n`` samples."""
-    if np.isscalar(freq):
-        phase = phase0 + np.arange(n) * (float(freq) / sr)
+    if isinstance(freq, np.ndarray):
+        phase: np.ndarray = phase0 + np.cumsum(np.asarray(freq, dtype=np.float64)[:n]) / sr
     else:
-        phase = phase0 + np.cumsum(np.asarray(freq, dtype=np.float64)[:n]) / sr
+        phase = phase0 + np.arange(n) * (float(freq) / sr)
     idx = (phase * TABLE_SIZE).astype(np.int64) & (TABLE_SIZE - 1)
     return table[idx]
 

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Literal
 
 import julius
@@ -314,12 +315,13 @@ class atomic_path:  # noqa: N801 - used as a context manager like open()
         os.chmod(self.tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; follow the umask instead
         return self.tmp
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         assert self.tmp is not None
         if exc_type is None:
             try:
                 os.replace(self.tmp, self.path)
-                return False
+                return
             except OSError as err:
                 exc = err
         self.tmp.unlink(missing_ok=True)
@@ -334,7 +336,6 @@ class atomic_path:  # noqa: N801 - used as a context manager like open()
             raise OutputError(
                 f"cannot write {self.path} ({reason}); free space or choose another folder."
             ) from None
-        return False
 
 
 def _nearly_full(folder: Path, margin: int = 16 << 20) -> bool:

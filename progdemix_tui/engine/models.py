@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import torch
 
@@ -51,6 +52,18 @@ DESCRIPTIONS = {
     "mdx_extra_q": "mdx_extra, quantized (needs diffq)",
     "demo": "small HDemucs trained on this package's synthetic demo songs (offline)",
 }
+
+
+if TYPE_CHECKING:
+    from demucs.apply import BagOfModels
+    from demucs.demucs import Demucs
+    from demucs.hdemucs import HDemucs
+    from demucs.htdemucs import HTDemucs
+
+    DemucsModel: TypeAlias = BagOfModels | Demucs | HDemucs | HTDemucs
+    """The types :func:`demucs.apply.apply_model` is annotated with, for ``cast``: torch
+    types the attributes demucs sets on a module (``sources``…) as tensors or modules, and
+    the torchaudio adapter duck-types a demucs model."""
 
 
 @dataclass
@@ -135,7 +148,8 @@ def save_safetensors(model: torch.nn.Module, path: str | os.PathLike, half: bool
 
     from .audio import atomic_path
 
-    args, kwargs = model._init_args_kwargs  # set by demucs.states.capture_init
+    # Set by demucs.states.capture_init.
+    args, kwargs = cast("tuple[tuple[Any, ...], dict[str, Any]]", model._init_args_kwargs)
     klass = f"{type(model).__module__}.{type(model).__qualname__}"
     dtype = torch.float16 if half else None
     state = {k: v.detach().to("cpu", dtype=dtype if v.is_floating_point() else None).contiguous()
@@ -227,7 +241,8 @@ def _make_bag(modules: list[torch.nn.Module], bag: Bag, where: str) -> torch.nn.
     from demucs.apply import BagOfModels
 
     try:
-        return BagOfModels(modules, bag.weights, bag.segment)
+        parts = cast("list[Demucs | HDemucs | HTDemucs]", modules)  # checked by BagOfModels
+        return BagOfModels(parts, bag.weights, bag.segment)
     except (AssertionError, ValueError, TypeError) as exc:
         raise ModelUnavailable(
             f"the bag in {where} does not fit together ({_reason(exc)}): its models must share "
@@ -286,18 +301,22 @@ def _load_torchaudio(name: str) -> LoadedModel:
         inner = _torchaudio_hdemucs(bundle)
     except Exception as exc:
         raise ModelUnavailable(f"cannot get weights for {name} ({_reason(exc)}).") from None
-    module = _TorchaudioAdapter(inner, int(bundle.sample_rate))
+    module = _TorchaudioAdapter(inner, int(bundle.sample_rate), TORCHAUDIO_SOURCES)
     return _wrap(name, module, "torchaudio bundle")
 
 
-def _torchaudio_hdemucs(bundle) -> torch.nn.Module:
+TORCHAUDIO_SOURCES = ("drums", "bass", "other", "vocals")
+"""The sources of torchaudio's HDemucs bundles, in its order."""
+
+
+def _torchaudio_hdemucs(bundle: Any) -> torch.nn.Module:
     """torchaudio's HDemucs (a fixed class, never one a file names) with the bundle's state,
     read as plain tensors (``weights_only``: a tampered checkpoint cannot run code)."""
     from torchaudio.models import hdemucs_high
     from torchaudio.utils import download_asset
 
     state = torch.load(download_asset(bundle._model_path), map_location="cpu", weights_only=True)
-    model = hdemucs_high(sources=["drums", "bass", "other", "vocals"])
+    model = hdemucs_high(sources=list(TORCHAUDIO_SOURCES))
     model.load_state_dict(state)
     return model.eval()
 
@@ -305,11 +324,11 @@ def _torchaudio_hdemucs(bundle) -> torch.nn.Module:
 class _TorchaudioAdapter(torch.nn.Module):
     """Gives torchaudio's HDemucs the attributes demucs's ``apply_model`` reads."""
 
-    def __init__(self, inner: torch.nn.Module, samplerate: int):
+    def __init__(self, inner: torch.nn.Module, samplerate: int, sources: tuple[str, ...]):
         super().__init__()
         self.inner = inner
         self.samplerate = samplerate
-        self.sources = list(inner.sources)
+        self.sources = list(sources)
         self.audio_channels = 2
         self.segment = 10.0
 
@@ -322,15 +341,16 @@ def _wrap(name: str, module: torch.nn.Module, origin: str) -> LoadedModel:
     from demucs.htdemucs import HTDemucs
 
     module.eval()
+    model = cast("DemucsModel", module)  # or the torchaudio adapter, with the same attributes
     if isinstance(module, BagOfModels):
         max_segment = float(module.max_allowed_segment)
     elif isinstance(module, HTDemucs):
         max_segment = float(module.segment)
     else:
         max_segment = float("inf")
-    return LoadedModel(name=name, module=module, sources=tuple(module.sources),
-                       samplerate=int(module.samplerate),
-                       audio_channels=int(module.audio_channels), origin=origin,
+    return LoadedModel(name=name, module=module, sources=tuple(model.sources),
+                       samplerate=int(model.samplerate),
+                       audio_channels=int(model.audio_channels), origin=origin,
                        max_segment=max_segment)
 
 

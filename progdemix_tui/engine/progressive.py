@@ -30,12 +30,19 @@ StepProgress = Callable[[int, int, int], None]
 
 
 class SeparatorLike(Protocol):
-    """What :func:`run` needs from a separator (see :class:`.separator.Separator`)."""
+    """What :func:`run` needs from a separator (see :class:`.separator.Separator`).
 
-    sources: tuple[str, ...]
-    samplerate: int
+    ``sources`` and ``samplerate`` are read-only: a property or a plain attribute will do.
+    """
 
-    def separate(self, mix: torch.Tensor, on_chunk=None, cancel=None) -> torch.Tensor:
+    @property
+    def sources(self) -> tuple[str, ...]: ...
+
+    @property
+    def samplerate(self) -> int: ...
+
+    def separate(self, mix: torch.Tensor, on_chunk: Callable[[int, int], None] | None = None,
+                 cancel: threading.Event | None = None) -> torch.Tensor:
         """``[batch, channels, time]`` → ``[batch, sources, channels, time]``."""
         ...
 
@@ -127,8 +134,10 @@ def run(
     references = references.to(device) if references is not None else None
     rate = separator.samplerate
     loudness = integrated_loudness(mixture, rate) if config.loudness_match else None
+    inputs = _RunInputs(separator, config, mixture, references, sources, target, score_kind,
+                        loudness, rate, cancel)
 
-    def progress(step: int):
+    def progress(step: int) -> Callable[[int, int], None] | None:
         if on_chunk is None:
             return None
         return lambda done, total: on_chunk(step, done, total)
@@ -137,8 +146,8 @@ def run(
     start = time.perf_counter()
     first = separator.separate(mixture[None], progress(0), cancel)[0]
     first = _postfilter(first, mixture, target, config)
-    baseline = _metrics(0, None, first, mixture, None, references, sources, target, None,
-                        time.perf_counter() - start, 1.0, 0.0)
+    baseline = _metrics(inputs, 0, None, _StepAudio(first, mixture), None, None,
+                        time.perf_counter() - start)
     yield IterationResult(baseline, mixture.cpu(), first.cpu(), sources, config.target, rate,
                           config.steps)
     base_target_sdr = baseline.si_sdr[config.target] if baseline.si_sdr else None
@@ -148,18 +157,13 @@ def run(
     for n in range(1, config.steps + 1):
         start = time.perf_counter()
         b = schedule_beta(config.schedule, n, config.steps, config.beta_max)
-        extra: dict = {}
         if config.adaptive is None:
-            y_n = build_mixture(config.mode, b, mixture, previous, target, references)
-            y_n, gain_db, clip = _guard(y_n, loudness, rate, config)
-            estimates = separator.separate(y_n[None], progress(n), cancel)[0]
-            estimates = _postfilter(estimates, y_n, target, config)
+            separated = _plain_step(inputs, b, previous, progress(n))
         else:
-            estimates, y_n, gain_db, clip, extra = _adaptive_step(
-                separator, config, b, mixture, previous, previous_mix, target, references,
-                score_kind, loudness, rate, progress(n), cancel)
-        metrics = _metrics(n, b, estimates, y_n, previous, references, sources, target,
-                           base_target_sdr, time.perf_counter() - start, clip, gain_db, **extra)
+            separated = _adaptive_step(inputs, b, previous, previous_mix, progress(n))
+        estimates, y_n = separated.estimates, separated.mixture
+        metrics = _metrics(inputs, n, b, separated, previous, base_target_sdr,
+                           time.perf_counter() - start)
         change = metrics.estimate_change[config.target] if metrics.estimate_change else None
         metrics.converged = bool(config.early_stop_db is not None and change is not None
                                  and change >= config.early_stop_db)
@@ -225,20 +229,64 @@ def _postfilter(estimates: torch.Tensor, y: torch.Tensor, target: int,
     return estimates
 
 
-def _adaptive_step(separator, config, beta_n, mixture, previous, previous_mix, target,
-                   references, score_kind, loudness, rate, on_chunk, cancel):
+@dataclass(frozen=True)
+class _RunInputs:
+    """What stays the same for every step of one :func:`run` (on the separator's device)."""
+
+    separator: SeparatorLike
+    config: RunConfig
+    mixture: torch.Tensor  # y, [channels, time]
+    references: torch.Tensor | None  # [sources, channels, time]
+    sources: tuple[str, ...]
+    target: int  # index of config.target in sources
+    score_kind: str | None  # adaptive score (see check_references)
+    loudness: float | None  # y's integrated loudness, with loudness matching
+    rate: int
+    cancel: threading.Event | None
+
+
+@dataclass(frozen=True)
+class _StepAudio:
+    """What one step separated, before its metrics: ``estimates`` of ``mixture`` (y_n), the
+    loudness gain and clip factor applied to y_n, and the adaptive choice (if any)."""
+
+    estimates: torch.Tensor  # [sources, channels, time]
+    mixture: torch.Tensor  # [channels, time]
+    gain_db: float = 0.0
+    clip: float = 1.0
+    adaptive_beta_mean: float | None = None
+    adaptive_kept_previous: float | None = None
+
+
+def _plain_step(inputs: _RunInputs, beta_n: float, previous: torch.Tensor,
+                on_chunk: Callable[[int, int], None] | None) -> _StepAudio:
+    """One step with a fixed β: build y_n from ``previous``, guard it, separate it."""
+    config, target = inputs.config, inputs.target
+    y_n = build_mixture(config.mode, beta_n, inputs.mixture, previous, target,
+                        inputs.references)
+    y_n, gain_db, clip = _guard(y_n, inputs.loudness, inputs.rate, config)
+    estimates = inputs.separator.separate(y_n[None], on_chunk, inputs.cancel)[0]
+    estimates = _postfilter(estimates, y_n, target, config)
+    return _StepAudio(estimates, y_n, gain_db, clip)
+
+
+def _adaptive_step(inputs: _RunInputs, beta_n: float, previous: torch.Tensor,
+                   previous_mix: torch.Tensor,
+                   on_chunk: Callable[[int, int], None] | None) -> _StepAudio:
     """One adaptive step: K candidates in one batch, best kept per chunk and channel."""
-    assert config.adaptive is not None
+    config, target, references = inputs.config, inputs.target, inputs.references
+    mixture, rate, score_kind = inputs.mixture, inputs.rate, inputs.score_kind
+    assert config.adaptive is not None and score_kind is not None
     betas = adaptive_beta.candidate_betas(beta_n, config.adaptive.candidates)
     mixes, gains, clips = [], [], []
     for b in betas:
         y, gain_db, clip = _guard(build_mixture(config.mode, b, mixture, previous, target,
-                                                references), loudness, rate, config)
+                                                references), inputs.loudness, rate, config)
         mixes.append(y)
         gains.append(gain_db)
         clips.append(clip)
     batch = torch.stack(mixes)
-    outs = separator.separate(batch, on_chunk, cancel)  # [K, S, C, T]
+    outs = inputs.separator.separate(batch, on_chunk, inputs.cancel)  # [K, S, C, T]
     outs = torch.stack([_postfilter(o, y, target, config) for o, y in zip(outs, batch, strict=True)])
     cand_stems = torch.cat([previous[None], outs])
     cand_mixes = torch.cat([previous_mix[None], batch])
@@ -247,15 +295,17 @@ def _adaptive_step(separator, config, beta_n, mixture, previous, previous_mix, t
         cand_stems[:, target], references[target] if references is not None else None,
         chunk, score_kind, mixture)
     chosen = adaptive_beta.select(cand_stems, cand_mixes, betas, scores, chunk)
-    extra = {
-        "adaptive_beta_mean": float(chosen.betas.mean()),
-        "adaptive_kept_previous": float((chosen.choice == 0).float().mean()),
-    }
-    return chosen.stems, chosen.mixture, max(gains, key=abs), min(clips), extra
+    return _StepAudio(chosen.stems, chosen.mixture, max(gains, key=abs), min(clips),
+                      adaptive_beta_mean=float(chosen.betas.mean()),
+                      adaptive_kept_previous=float((chosen.choice == 0).float().mean()))
 
 
-def _metrics(step, b, estimates, y_n, previous, references, sources, target, base_sdr,
-             seconds, clip, gain_db, **extra) -> StepMetrics:
+def _metrics(inputs: _RunInputs, step: int, b: float | None, audio: _StepAudio,
+             previous: torch.Tensor | None, base_sdr: float | None,
+             seconds: float) -> StepMetrics:
+    """Step ``step``'s numbers; ``base_sdr`` is step 0's target SI-SDR (None at step 0)."""
+    references, sources, target = inputs.references, inputs.sources, inputs.target
+    estimates = audio.estimates
     si_sdr = None
     delta = None
     if references is not None:
@@ -268,6 +318,9 @@ def _metrics(step, b, estimates, y_n, previous, references, sources, target, bas
     change = None
     if previous is not None:
         change = dict(zip(sources, si_sdr_stems(estimates, previous), strict=True))
-    return StepMetrics(step=step, beta=b, seconds=seconds, clip_factor=clip,
-                       loudness_gain_db=gain_db, residual_db=residual_db(y_n, estimates),
-                       estimate_change=change, si_sdr=si_sdr, si_sdr_delta=delta, **extra)
+    return StepMetrics(step=step, beta=b, seconds=seconds, clip_factor=audio.clip,
+                       loudness_gain_db=audio.gain_db,
+                       residual_db=residual_db(audio.mixture, estimates),
+                       estimate_change=change, si_sdr=si_sdr, si_sdr_delta=delta,
+                       adaptive_beta_mean=audio.adaptive_beta_mean,
+                       adaptive_kept_previous=audio.adaptive_kept_previous)

@@ -12,6 +12,7 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import torch
 
@@ -19,6 +20,9 @@ from .config import DEFAULT_SEGMENT, MIN_SEGMENT, SeparatorConfig
 from .device import describe, resolve_device
 from .errors import Cancelled, DeviceError, is_allocation_failure, out_of_memory
 from .models import LoadedModel, load_model
+
+if TYPE_CHECKING:
+    from .models import DemucsModel
 
 ChunkCallback = Callable[[int, int], None]
 """Called as ``on_chunk(done, total)`` after each chunk of one ``separate`` call."""
@@ -155,9 +159,9 @@ class Separator:
         # no_grad, not inference_mode: the output stays an ordinary tensor that callers (and
         # the in-place denormalisation below) may update.
         with torch.no_grad():
-            out = apply_model(self.model.module, normalised, shifts=self.shifts, split=True,
-                              overlap=self.overlap, device=self.device, segment=segment,
-                              callback=callback)
+            out = apply_model(cast("DemucsModel", self.model.module), normalised,
+                              shifts=self.shifts, split=True, overlap=self.overlap,
+                              device=self.device, segment=segment, callback=callback)
         del normalised
         # In place: the output [batch, sources, channels, time] is the largest tensor here.
         out = out.float().mul_(std[..., None]).add_(mean[..., None] / len(self.sources))

@@ -30,6 +30,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Literal
 
 import torch
@@ -278,12 +279,12 @@ class SessionWriter:
     def __enter__(self) -> SessionWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         try:
             self._end(exc_type, exc)
         finally:
             self.close()
-        return False
 
     def _end(self, exc_type, exc) -> None:
         from .errors import Cancelled

@@ -14,9 +14,9 @@ import re
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .containment import resolved_inside
-from .errors import SessionError
-from .jsondoc import MAX_DEPTH, DocumentError, parse_bounded
+from ..containment import resolved_inside
+from ..errors import SessionError
+from ..jsondoc import MAX_DEPTH, DocumentError, parse_bounded
 
 MAX_BYTES = 64 << 20
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a target or stem: used in file names
