@@ -78,7 +78,7 @@ def _panel_problems(v: dict[str, Value]) -> dict[str, str]:
     if not v["out"]:
         found["out"] = "output folder must not be empty"
     if v["stem_format"] not in STEM_FORMATS:
-        found["stem_format"] = "stem format must be flac or wav"
+        found["stem_format"] = f"stem format must be {' or '.join(STEM_FORMATS)}"
     return found
 
 
