@@ -72,6 +72,12 @@ def test_every_flag_is_on_the_command_line_with_the_tables_default():
             assert action.help == option.help_text
             assert "{" not in action.help
             assert tuple(action.choices or ()) == option.choices
+    # and nothing besides the rows in the shared groups
+    titles = {"progressive inference": "loop", "model and device": "model"}
+    for group in run._action_groups:
+        if group.title in titles:
+            assert [a.dest for a in group._group_actions] == [
+                o.name for o in OPTIONS if o.group == titles[group.title]]
     args = run.parse_args(["song.wav"])
     assert config_from_args(args) == RunConfig()
 
