@@ -282,7 +282,7 @@ def test_tui_run_warns_about_a_track_folder_missing_a_stem(tmp_path, tiny_model_
     """The app's run worker passes the same warning on as a note (shown as a toast)."""
     import threading
 
-    from progdemix_tui.tui.parameters import parse
+    from progdemix_tui.tui.run_plan import parse
     from progdemix_tui.tui.settings import DEFAULTS
     from progdemix_tui.tui.worker.runner import RunEnded, RunNote, RunRequest, run_job
 

@@ -440,7 +440,7 @@ def test_tui_run_without_the_model_gives_app_advice(tmp_path, monkeypatch):
     """The app's run worker reports one line that names what to do in the app."""
     from huggingface_hub import constants
 
-    from progdemix_tui.tui.parameters import parse
+    from progdemix_tui.tui.run_plan import parse
     from progdemix_tui.tui.settings import DEFAULTS
     from progdemix_tui.tui.worker.runner import RunEnded, RunRequest, run_job
 

@@ -16,11 +16,12 @@ from conftest import write_track
 from tui_helpers import screen_text, sync, wait_for, write_fake_session
 
 from progdemix_tui.audio import AudioUnavailable
+from progdemix_tui.cli import tui as tui_cli
+from progdemix_tui.cli.tui import OFFLINE_NOTICE, build_app, offline_model_fallback
 from progdemix_tui.engine import open_session
 from progdemix_tui.engine.mixing import integrated_loudness
-from progdemix_tui.tui import app as app_module
 from progdemix_tui.tui import player_backend
-from progdemix_tui.tui.app import OFFLINE_NOTICE, ProgdemixApp, build_app, offline_model_fallback
+from progdemix_tui.tui.app import ProgdemixApp
 from progdemix_tui.tui.audition import (
     NullBackend,
     match_levels,
@@ -361,14 +362,14 @@ async def test_offline_default_model_notice(work, monkeypatch):
     # --model is a choice: no fallback, no notice
     chosen = build_app(["--model", "hdemucs_mmi"], backend=NullBackend(), models=MODELS)
     assert chosen.notices == [] and chosen.settings.params["model"] == "hdemucs_mmi"
-    assert app_module.DEFAULT_MODEL == "hdemucs_mmi"
+    assert tui_cli.DEFAULT_MODEL == "hdemucs_mmi"
 
 
 def test_command_line_routes_tui_options(monkeypatch):
     from progdemix_tui import cli
 
     seen = []
-    monkeypatch.setattr(app_module, "main", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr(tui_cli, "main", lambda argv: seen.append(argv) or 0)
     assert cli.main(["--audio-device", "2"]) == 0
     assert cli.main(["--out=runs", "songs"]) == 0
     assert cli.main(["songs", "--audio-device", "pulse"]) == 0

@@ -18,8 +18,8 @@ import pytest
 import tui_helpers
 from tui_helpers import screen_text, sync, wait_for, write_fake_session
 
+from progdemix_tui.cli.tui import build_app
 from progdemix_tui.engine.errors import ProgdemixError
-from progdemix_tui.tui.app import build_app
 from progdemix_tui.tui.audition import NullBackend
 from progdemix_tui.tui.settings import DEFAULTS, Settings
 from progdemix_tui.tui.widgets.file_browser import FileBrowser

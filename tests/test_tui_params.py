@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import json
 
-from progdemix_tui.engine.config import FIELD_NAMES, RunConfig
-from progdemix_tui.tui.parameters import (
-    ENGINE_FIELDS,
-    RunPlan,
-    describe_errors,
-    field_errors,
-    parse,
-)
+from progdemix_tui.engine.config import RunConfig
+from progdemix_tui.engine.options import FIELD_NAMES, PANEL
+from progdemix_tui.tui.run_plan import RunPlan, describe_errors, field_errors, parse
 from progdemix_tui.tui.settings import DEFAULTS, ENV_DIR, Settings, config_dir
 
 
@@ -36,7 +31,8 @@ def test_invalid_fields_are_all_reported():
 
 def test_ranges_come_from_the_engine():
     """The panel reports the engine's own range checks, under the panel's field names."""
-    assert set(ENGINE_FIELDS) == set(FIELD_NAMES) - {"adaptive.chunk_seconds"}  # not a field
+    panel_fields = {option.field for option in PANEL}
+    assert set(FIELD_NAMES) - panel_fields == {"adaptive.chunk_seconds"}  # not a panel field
     errors = parse(dict(DEFAULTS, adaptive_k="40", steps="1001", shifts="-1", segment="0.05",
                         target="kazoo"))
     assert errors == {

@@ -13,6 +13,9 @@ import sys
 
 from progdemix_tui import __version__
 
+from . import tui
+from .tui import TUI_OPTIONS
+
 COMMAND_MODULES = ("run", "models", "eval", "report", "demo", "devices")
 
 EXAMPLES = """\
@@ -45,23 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-TUI_OPTIONS = ("--model", "--out", "--session", "--audio-device")
-"""Options of the TUI itself (``progdemix_tui.tui.app.build_parser``): a command line that
-starts with one of them opens the TUI."""
-
-
-def _is_command(parser: argparse.ArgumentParser, word: str) -> bool:
-    """Whether ``word`` is the name of one of ``parser``'s subcommands."""
-    return any(word in action.choices for action in parser._actions  # noqa: SLF001
-               if isinstance(action, argparse._SubParsersAction))  # noqa: SLF001
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     if argv and argv[0].split("=", 1)[0] in TUI_OPTIONS:
         return _open_tui(parser, argv)
-    if argv and not argv[0].startswith("-") and not _is_command(parser, argv[0]):
+    if argv and not argv[0].startswith("-") and argv[0] not in _commands(parser):
         return _open_tui(parser, argv)
     if not argv:
         return _open_tui(parser, [])
@@ -71,9 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     return args.handler(args)
 
 
+def _commands(parser: argparse.ArgumentParser) -> set[str]:
+    """The subcommand names ``parser`` knows."""
+    for action in parser._actions:  # noqa: SLF001
+        if isinstance(action, argparse._SubParsersAction):
+            return set(action.choices or ())
+    return set()
+
+
 def _open_tui(parser: argparse.ArgumentParser, argv: list[str]) -> int:
     try:
-        tui = importlib.import_module("progdemix_tui.tui.app")
+        importlib.import_module("progdemix_tui.tui.app")
     except ModuleNotFoundError as exc:
         if not (exc.name or "").startswith("progdemix_tui.tui"):
             raise

@@ -6,90 +6,66 @@ import argparse
 import functools
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
 
-from progdemix_tui.engine.config import (
-    ADAPTIVE_SCORES,
-    MODES,
-    SCHEDULES,
-    STEMS,
-    AdaptiveConfig,
-    RunConfig,
-    SeparatorConfig,
-)
+from progdemix_tui.engine.config import STEMS, RunConfig
 from progdemix_tui.engine.errors import ProgdemixError, is_allocation_failure, out_of_memory
+from progdemix_tui.engine.options import OPTIONS, Group, Option, run_config
 
 err_console = Console(stderr=True, highlight=False)
 out_console = Console(highlight=False)
 
-TORCHAUDIO_NOTE = (
-    "HDEMUCS_HIGH_MUSDB / HDEMUCS_HIGH_MUSDB_PLUS need the [torchaudio] extra; "
-    "_PLUS was trained on the MUSDB18-HQ test set too: do not evaluate it there."
-)
+_TYPES = {"int": int, "float": float, "optional float": float}
+
+
+def add_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, option: Option,
+               **overrides: Any) -> None:
+    """Add ``option``'s flag as its row declares it (``overrides``: argparse keywords).
+
+    The parsed value lands in ``args.<option.name>``; a flag whose default is True is turned
+    off by its option (``--no-clip-guard``).
+    """
+    spec: dict[str, Any] = {"dest": option.name, "help": option.help_text}
+    if option.kind == "flag":
+        spec["action"] = "store_false" if option.default else "store_true"
+    else:
+        spec["default"] = option.default
+        if option.kind in _TYPES:
+            spec["type"] = _TYPES[option.kind]
+        if option.choices:
+            spec["choices"] = option.choices
+        if option.metavar:
+            spec["metavar"] = option.metavar
+    spec.update(overrides)
+    parser.add_argument(*option.flags, **spec)
+
+
+def _add_group(parser: argparse.ArgumentParser, group: Group, title: str,
+               **overrides: dict[str, Any]) -> None:
+    section = parser.add_argument_group(title)
+    for option in OPTIONS:
+        if option.group == group:
+            add_option(section, option, **overrides.get(option.name, {}))
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("model and device")
-    group.add_argument("--model", default="hdemucs_mmi", metavar="NAME|PATH",
-                       help="demucs model name (default hdemucs_mmi), 'demo', a .safetensors "
-                            f"or .th file, or a torchaudio bundle. {TORCHAUDIO_NOTE}")
-    group.add_argument("--repo", metavar="DIR", help="local demucs repo folder with NAME.yaml "
-                       "and SIG.safetensors (or SIG.th) files")
-    group.add_argument("--trust-checkpoint", action="store_true",
-                       help="allow pickled .th checkpoints (loading them runs code from the file)")
-    group.add_argument("--device", default="auto", help="auto|cpu|cuda|cuda:N|mps (default auto: "
-                       "CUDA, then MPS, then CPU)")
-    group.add_argument("--half", action="store_true", help="half precision (CUDA only)")
-    group.add_argument("--segment", type=float, metavar="SEC",
-                       help="chunk length in seconds (default 10, capped by the model)")
-    group.add_argument("--overlap", type=float, default=0.25, help="chunk overlap (default 0.25)")
-    group.add_argument("--shifts", type=int, default=0,
-                       help="random-shift averaging passes (default 0; demucs CLI uses 1)")
-    group.add_argument("--seed", type=int, default=0, help="seed for shifts (default 0)")
+    _add_group(parser, "model", "model and device")
 
 
 def add_loop_arguments(parser: argparse.ArgumentParser, target_all: bool = False) -> None:
-    group = parser.add_argument_group("progressive inference")
-    targets = (*STEMS, "all") if target_all else STEMS
-    group.add_argument("--target", "--targets", dest="target", default="vocals", choices=targets,
-                       help="stem to refine (default vocals)")
-    group.add_argument("--steps", type=int, default=10, help="N progressive steps (N+1 results)")
-    group.add_argument("--mode", default="add-to-mixture", choices=MODES,
-                       help="how y_n is built (default add-to-mixture)")
-    group.add_argument("--schedule", default="linear", choices=SCHEDULES,
-                       help="β schedule (default linear)")
-    group.add_argument("--beta-max", type=float, default=1.0, help="largest β (default 1.0)")
-    group.add_argument("--adaptive", type=int, metavar="K", default=0,
-                       help="adaptive β with K candidates per step (default off)")
-    group.add_argument("--adaptive-score", default="auto", choices=ADAPTIVE_SCORES,
-                       help="oracle (SI-SDR vs references), decorrelation (reference-free), "
-                            "or auto (oracle when references exist)")
-    group.add_argument("--adaptive-chunk", type=float, default=1.0, metavar="SEC",
-                       help="adaptive selection chunk length (default 1 s)")
-    group.add_argument("--early-stop", type=float, metavar="DB",
-                       help="stop when successive target estimates agree above DB SI-SDR")
-    group.add_argument("--wiener", action="store_true", help="Wiener post-filter on the target")
-    group.add_argument("--loudness-match", action="store_true",
-                       help="match y_n's loudness to the original mixture")
-    group.add_argument("--no-clip-guard", action="store_true",
-                       help="do not rescale y_n when it exceeds ±1")
+    targets = {"target": {"choices": (*STEMS, "all")}} if target_all else {}
+    _add_group(parser, "loop", "progressive inference", **targets)
 
 
 def config_from_args(args: argparse.Namespace, target: str | None = None) -> RunConfig:
     """Build a validated :class:`RunConfig` from parsed arguments."""
-    adaptive = None
-    if args.adaptive:
-        adaptive = AdaptiveConfig(args.adaptive, args.adaptive_score, args.adaptive_chunk)
-    separator = SeparatorConfig(model=args.model, repo=args.repo,
-                                trust_checkpoint=args.trust_checkpoint, device=args.device,
-                                segment=args.segment, overlap=args.overlap, shifts=args.shifts,
-                                half=args.half, seed=args.seed)
-    return RunConfig(target=target or args.target, steps=args.steps, mode=args.mode,
-                     schedule=args.schedule, beta_max=args.beta_max, adaptive=adaptive,
-                     early_stop_db=args.early_stop, wiener=args.wiener,
-                     loudness_match=args.loudness_match, clip_guard=not args.no_clip_guard,
-                     separator=separator).validate()
+    values = {option.name: getattr(args, option.name) for option in OPTIONS
+              if option.group in ("loop", "model")}
+    if target:
+        values["target"] = target
+    return run_config(values).validate()
 
 
 def fail(message: str, code: int = 2) -> int:

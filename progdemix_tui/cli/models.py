@@ -6,7 +6,9 @@ import argparse
 
 from rich.table import Table
 
-from .common import TORCHAUDIO_NOTE, handles_errors, out_console
+from progdemix_tui.engine.options import TORCHAUDIO_NOTE
+
+from .common import handles_errors, out_console
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -12,11 +12,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from progdemix_tui.engine.options import OPTION
 from progdemix_tui.formatting import fmt_number
 
 from .common import (
     add_loop_arguments,
     add_model_arguments,
+    add_option,
     config_from_args,
     err_console,
     handles_errors,
@@ -48,13 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     io = parser.add_argument_group("input and output")
     io.add_argument("--references", metavar="DIR",
                     help="folder with drums/bass/other/vocals reference stems")
-    io.add_argument("--start", type=float, default=0.0, metavar="SEC", help="excerpt start")
-    io.add_argument("--duration", type=float, metavar="SEC", help="excerpt length (default: all)")
+    add_option(io, OPTION["start"])
+    add_option(io, OPTION["duration"])
     io.add_argument("--out", metavar="DIR",
                     help="session folder to create (default sessions/<time>-<name>-<target>-<mode>)")
     io.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out folder")
-    io.add_argument("--stem-format", choices=("flac", "wav"), default="flac",
-                    help="how step audio is stored (flac: 24-bit, wav: float32)")
+    add_option(io, OPTION["stem_format"])
     io.add_argument("--json", action="store_true", help="print the per-step metrics as JSON")
     add_loop_arguments(parser)
     add_model_arguments(parser)

@@ -12,12 +12,15 @@ from .errors import ConfigError
 Mode = Literal["add-to-mixture", "add-sources", "oracle"]
 ScheduleName = Literal["linear", "constant", "cosine", "geometric", "sigmoid"]
 AdaptiveScore = Literal["auto", "oracle", "decorrelation"]
+StemFormat = Literal["flac", "wav"]  # how a session stores step audio
 DeviceSpec = str  # "auto", "cpu", "cuda", "cuda:N", "mps"
 
 MODES: tuple[str, ...] = get_args(Mode)
 SCHEDULES: tuple[str, ...] = get_args(ScheduleName)
 ADAPTIVE_SCORES: tuple[str, ...] = get_args(AdaptiveScore)
+STEM_FORMATS: tuple[str, ...] = get_args(StemFormat)
 STEMS: tuple[str, ...] = ("drums", "bass", "other", "vocals")
+DEFAULT_MODEL = "hdemucs_mmi"
 
 # The valid ranges: one source for the engine, the CLI and the TUI's parameter panel.
 MAX_STEPS = 1000
@@ -27,17 +30,6 @@ MIN_SEGMENT = 0.1  # seconds; also where halving the segment after out-of-memory
 MAX_SEGMENT = 600.0  # seconds; the separator also caps a segment at the input's length
 DEFAULT_SEGMENT = 10.0  # seconds, when none is given (capped by the model's maximum)
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-#: How :meth:`RunConfig.validate` names each field of :meth:`RunConfig.problems` (the CLI's
-#: option names).
-FIELD_NAMES = {
-    "target": "target", "steps": "steps", "mode": "mode", "schedule": "schedule",
-    "beta_max": "beta-max", "adaptive.candidates": "adaptive candidates K",
-    "adaptive.score": "adaptive score", "adaptive.chunk_seconds": "adaptive chunk length",
-    "early_stop_db": "early-stop threshold", "separator.device": "device",
-    "separator.segment": "segment", "separator.overlap": "overlap",
-    "separator.shifts": "shifts",
-}
 
 
 def not_finite(value: object) -> str | None:
@@ -92,7 +84,7 @@ class AdaptiveConfig:
 class SeparatorConfig:
     """How the separator runs: model, device and chunking for ``apply_model``."""
 
-    model: str = "hdemucs_mmi"
+    model: str = DEFAULT_MODEL
     repo: str | None = None
     trust_checkpoint: bool = False
     device: DeviceSpec = "auto"
@@ -122,9 +114,12 @@ class RunConfig:
     def problems(self, sources: tuple[str, ...] = STEMS) -> dict[str, str]:
         """Every invalid value as ``{field: reason}``; empty when the config is valid.
 
-        Fields are dotted paths (``"separator.overlap"``, keys of :data:`FIELD_NAMES`);
-        a reason reads after the field's name: ``"must be in [0, 1), not 1.0"``.
+        Fields are dotted paths (``"separator.overlap"``, keys of
+        :data:`.options.FIELD_NAMES`), in that table's order; a reason reads after the field's
+        name: ``"must be in [0, 1), not 1.0"``.
         """
+        from .options import FIELD_NAMES  # the option table is built from this module
+
         found: dict[str, str] = {}
         floats = {"beta_max": self.beta_max, "early_stop_db": self.early_stop_db,
                   "separator.segment": self.separator.segment,
@@ -171,6 +166,8 @@ class RunConfig:
 
     def validate(self, sources: tuple[str, ...] = STEMS) -> RunConfig:
         """Return ``self``, or raise :class:`ConfigError` naming every invalid value in one line."""
+        from .options import FIELD_NAMES
+
         found = self.problems(sources)
         if found:
             raise ConfigError("; ".join(f"{FIELD_NAMES[k]} {why}" for k, why in found.items())

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 import torch
 
 from . import hub
+from .config import DEFAULT_MODEL as DEFAULT_MODEL  # re-exported: engine.DEFAULT_MODEL
 from .errors import ModelUnavailable, UntrustedCheckpoint
 from .model_files import SAFE_CLASSES as SAFE_CLASSES  # re-exported: the allow-list
 from .model_files import (
@@ -34,7 +35,6 @@ from .model_files import (
 
 Notify = hub.Notify
 
-DEFAULT_MODEL = "hdemucs_mmi"
 DEMO_WEIGHTS = Path(__file__).resolve().parent.parent / "demo" / "weights" / "demo.safetensors"
 TORCHAUDIO_BUNDLES = {
     "HDEMUCS_HIGH_MUSDB": "torchaudio Hybrid Demucs trained on MUSDB18-HQ train set",
@@ -42,7 +42,7 @@ TORCHAUDIO_BUNDLES = {
     "sets plus extra data: do not evaluate it on MUSDB18-HQ test (leakage)",
 }
 DESCRIPTIONS = {
-    "hdemucs_mmi": "Hybrid Demucs v3, MUSDB18-HQ + 800 songs (default; the study's architecture)",
+    DEFAULT_MODEL: "Hybrid Demucs v3, MUSDB18-HQ + 800 songs (default; the study's architecture)",
     "htdemucs": "Hybrid Transformer Demucs v4",
     "htdemucs_ft": "Hybrid Transformer Demucs v4, fine-tuned per source (4 models, slow)",
     "htdemucs_6s": "Hybrid Transformer Demucs v4, 6 sources (adds guitar, piano)",

@@ -37,6 +37,7 @@ import torch
 
 from . import audio
 from .config import RunConfig
+from .config import StemFormat as StemFormat  # re-exported: job.py imports it from here
 from .errors import OutputError, SessionError
 from .manifest import Invalid, inside, read_manifest
 from .progressive import IterationResult, StepMetrics, best_step
@@ -53,7 +54,6 @@ try:
     import fcntl
 except ImportError:  # not POSIX: no lock, and "running" is read as stored
     fcntl = None  # type: ignore[assignment]
-StemFormat = Literal["flac", "wav"]
 
 
 def utc_now() -> str:

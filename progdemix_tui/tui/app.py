@@ -1,13 +1,12 @@
 """The progdemix-tui app: file browser, parameter panel, live iteration timeline, player bar.
 
-``progdemix-tui [PATH]`` calls :func:`main`. The app is a thin consumer of the engine: a
-thread worker (:mod:`.worker.runner`) runs :func:`progdemix_tui.engine.execute` and posts
-small messages; the session folder on disk holds every step's audio.
+``progdemix-tui [PATH]`` builds it (:mod:`progdemix_tui.cli.tui`). The app is a thin consumer of
+the engine: a thread worker (:mod:`.worker.runner`) runs :func:`progdemix_tui.engine.execute`
+and posts small messages; the session folder on disk holds every step's audio.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import threading
 import time
@@ -32,11 +31,11 @@ from textual.widgets import (
 from progdemix_tui.engine.errors import ProgdemixError
 from progdemix_tui.engine.session import default_session_name, export_step, open_session
 
-from .audition import SOURCES, Cue, export_clips, load_cue, match_levels, open_backend, parse_device
+from .audition import SOURCES, Cue, export_clips, load_cue, match_levels, open_backend
 from .keys import bindings
-from .parameters import RunPlan, describe_errors
 from .paths import PATH_ERRORS, expand, is_dir
 from .paths import reason as os_reason
+from .run_plan import RunPlan, describe_errors
 from .screens.export import ExportRequest, ExportScreen
 from .screens.goto import GotoScreen
 from .screens.help import HelpScreen
@@ -44,7 +43,7 @@ from .screens.sessions import SessionsScreen
 from .session_reader import read_session, unexpected
 from .settings import Settings
 from .widgets.file_browser import FileBrowser, describe, mixture_file
-from .widgets.params import ParamPanel
+from .widgets.param_panel import ParamPanel
 from .widgets.player_bar import PlayerBar, clock
 from .widgets.timeline import Timeline
 from .worker.runner import (
@@ -570,90 +569,3 @@ class ProgdemixApp(App[int]):
         except Exception as exc:  # a device that went away must not turn quitting into a crash
             self.log.error(f"closing the audio output failed: {exc!r}")
 
-
-DEFAULT_MODEL = "hdemucs_mmi"
-OFFLINE_NOTICE = ("hdemucs_mmi is not cached and cannot be downloaded offline: using the demo "
-                  "model; choose another in Params")
-
-
-def offline_model_fallback(settings: Settings, status=None) -> str | None:
-    """Preselect the bundled ``demo`` model when the default one is not cached.
-
-    Only when the user has not chosen a model (no ``model`` in the saved settings, no
-    ``--model``: the caller skips this then), no model path is set, the default
-    ``hdemucs_mmi`` is not cached and the demo weights are present. Returns the one-time
-    notice to show, or None (nothing changed: then a run's error explains a missing model).
-    """
-    if "model" in settings.stored or settings.params.get("model_path") \
-            or settings.params.get("model", DEFAULT_MODEL) != DEFAULT_MODEL:
-        return None
-    if status is None:
-        from progdemix_tui.engine.models import model_status as status
-    try:
-        if status(DEFAULT_MODEL).cached or not status("demo").cached:
-            return None
-    except Exception:  # a broken cache must not stop the app from opening
-        return None
-    settings.params["model"] = "demo"
-    return OFFLINE_NOTICE
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="progdemix-tui", description="Open the progdemix-tui terminal app.",
-        epilog="`progdemix-tui devices` lists the audio output devices.")
-    parser.add_argument("path", nargs="?", metavar="PATH",
-                        help="folder to browse, or an audio file / track folder to open")
-    parser.add_argument("--model", help="model name or .safetensors path (saved as last used)")
-    parser.add_argument("--out", metavar="DIR", help="sessions folder (saved as last used)")
-    parser.add_argument("--session", metavar="DIR", help="open this session folder")
-    parser.add_argument("--audio-device", metavar="NAME|INDEX",
-                        help="audio output device: index or (part of) its name, as listed by "
-                             "`progdemix-tui devices`; '' = the default (saved as last used)")
-    return parser
-
-
-def build_app(argv: list[str] | None = None, **kwargs) -> ProgdemixApp:
-    """The app for command line ``argv`` (``kwargs`` go to :class:`ProgdemixApp`)."""
-    args = build_parser().parse_args(argv or [])
-    session = None
-    if args.session:
-        session = expand(args.session)
-        read_session(session)  # not a readable session: ProgdemixError, before the app opens
-    settings = Settings.load()
-    notices = []
-    if args.model:
-        key = "model_path" if Path(args.model).suffix or "/" in args.model else "model"
-        settings.params[key] = args.model
-        if key == "model":
-            settings.params["model_path"] = ""
-    elif (notice := offline_model_fallback(settings)) is not None:
-        notices.append(notice)
-    if args.out:
-        settings.params["out"] = args.out
-    if args.audio_device is not None:
-        settings.ui["audio_device"] = args.audio_device.strip()
-    device = parse_device(settings.ui.get("audio_device", ""))
-    app = ProgdemixApp(args.path, settings=settings, audio_device=device, notices=notices,
-                       **kwargs)
-    if session is not None:
-        app.call_later(app.open_session_folder, session)
-    return app
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the app; the exit status is non-zero if it stopped on an unhandled error.
-
-    A ``--session`` folder that cannot be read is refused before the app starts, as the
-    CLI refuses bad input: one line on stderr, exit 2.
-    """
-    try:
-        app = build_app(argv)
-    except ProgdemixError as exc:
-        from progdemix_tui.cli.common import fail
-
-        return fail(str(exc), exc.exit_code)
-    result = app.run()
-    if app.return_code:  # Textual sets 1 after an unhandled exception (the traceback shown)
-        return app.return_code
-    return int(result or 0)

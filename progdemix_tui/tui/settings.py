@@ -15,34 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from progdemix_tui.engine.audio import write_text_atomic
+from progdemix_tui.engine.options import PANEL
 
 APP_NAME = "progdemix-tui"
 ENV_DIR = "PROGDEMIX_TUI_CONFIG_DIR"
 FILE_NAME = "settings.json"
 
-DEFAULTS: dict[str, str | bool] = {
-    "model": "hdemucs_mmi",
-    "model_path": "",
-    "device": "auto",
-    "target": "vocals",
-    "steps": "10",
-    "mode": "add-to-mixture",
-    "schedule": "linear",
-    "beta_max": "1.0",
-    "adaptive_k": "0",
-    "adaptive_score": "auto",
-    "early_stop": "",
-    "wiener": False,
-    "loudness_match": False,
-    "segment": "",
-    "overlap": "0.25",
-    "shifts": "0",
-    "start": "0",
-    "duration": "30",
-    "out": "sessions",
-    "stem_format": "flac",
-}
-"""Every parameter of the panel with its default (text for inputs, bool for checkboxes)."""
+DEFAULTS: dict[str, str | bool] = {option.name: option.panel_value for option in PANEL}
+"""Every parameter of the panel with its default (text for inputs, bool for checkboxes), from
+the option table (:mod:`progdemix_tui.engine.options`)."""
 
 UI_DEFAULTS: dict[str, str] = {"theme": "textual-dark", "audio_device": ""}
 """UI preferences: the theme, and the audio output device (``--audio-device``: an index or a

@@ -19,7 +19,7 @@ from progdemix_tui import engine
 from progdemix_tui.engine.job import check_run
 from progdemix_tui.engine.progressive import StepMetrics
 
-from ..parameters import RunPlan
+from ..run_plan import RunPlan
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """Parameter panel: every knob of a run, validated as it is typed.
 
-Values are kept as text (see :mod:`..settings`); :meth:`ParamPanel.plan` parses them with
-:func:`..parameters.parse`. Invalid fields get the ``-invalid`` class and their reasons
-appear in the panel's error line; the app refuses to run until they are fixed.
+Its fields are the panel rows of :data:`progdemix_tui.engine.options.OPTIONS` (label, widget
+kind, choices, placeholder). Values are kept as text (see :mod:`..settings`);
+:meth:`ParamPanel.plan` parses them with :func:`..run_plan.parse`. Invalid fields get the
+``-invalid`` class and their reasons appear in the panel's error line; the app refuses to run
+until they are fixed.
 """
 
 from __future__ import annotations
@@ -14,25 +16,12 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from progdemix_tui.engine.config import ADAPTIVE_SCORES, MODES, SCHEDULES, STEMS
+from progdemix_tui.engine.options import PANEL, Option
 
-from ..parameters import LABELS, RunPlan, describe_errors, field_errors, parse
+from ..run_plan import RunPlan, describe_errors, field_errors, parse
 
-SELECTS: dict[str, tuple[str, ...]] = {
-    "target": STEMS, "mode": MODES, "schedule": SCHEDULES, "adaptive_score": ADAPTIVE_SCORES,
-    "stem_format": ("flac", "wav"),
-}
-CHECKS = ("wiener", "loudness_match")
-PLACEHOLDERS = {
-    "model_path": ".safetensors path (overrides)", "early_stop": "off (dB)",
-    "segment": "default (s)", "duration": "whole file (s)", "adaptive_k": "0 = off",
-}
-CHECK_TEXT = {"wiener": "post-filter target", "loudness_match": "match y_n to y"}
-SHORT = {"adaptive_k": "adaptive K", "adaptive_score": "adapt score", "loudness_match": "loudness",
-         "model_path": "model path", "stem_format": "store as", "out": "sessions"}
-ORDER = ("model", "model_path", "device", "target", "steps", "mode", "schedule", "beta_max",
-         "adaptive_k", "adaptive_score", "early_stop", "wiener", "loudness_match", "segment",
-         "overlap", "shifts", "start", "duration", "out", "stem_format")
+NAMES = tuple(option.name for option in PANEL)
+"""The panel's fields in order (their widgets' ids are ``p-<name>``)."""
 
 
 def model_options() -> list[tuple[str, str]]:
@@ -68,31 +57,31 @@ class ParamPanel(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("", id="param-errors", markup=False)
         with Grid(id="param-grid"):
-            for name in ORDER:
-                yield Label(SHORT.get(name, LABELS[name]), classes="param-label")
-                yield self._make(name)
+            for option in PANEL:
+                yield Label(option.grid_label, classes="param-label")
+                yield self._make(option)
 
-    def _make(self, name: str) -> Widget:
-        value = self.initial.get(name, "")
-        wid = f"p-{name}"
-        if name == "model":
+    def _make(self, option: Option) -> Widget:
+        value = self.initial.get(option.name, "")
+        wid = f"p-{option.name}"
+        if option.name == "model":
             options = list(self.models)
             if value and value not in {v for _, v in options}:
                 options.append((str(value), str(value)))
             return Select(options, value=value or options[0][1], allow_blank=False, id=wid,
                           compact=True)
-        if name in SELECTS:
-            choices = SELECTS[name]
+        if option.kind == "choice":
+            choices = option.choices
             return Select([(c, c) for c in choices], allow_blank=False, compact=True, id=wid,
                           value=value if value in choices else choices[0])
-        if name in CHECKS:
-            return Checkbox(CHECK_TEXT[name], value=bool(value), id=wid, compact=True)
-        return Input(str(value), placeholder=PLACEHOLDERS.get(name, ""), id=wid, compact=True)
+        if option.kind == "flag":
+            return Checkbox(option.check_text, value=bool(value), id=wid, compact=True)
+        return Input(str(value), placeholder=option.placeholder, id=wid, compact=True)
 
     def values(self) -> dict:
         """The panel's current values, as stored in the settings file."""
         out: dict = {}
-        for name in ORDER:
+        for name in NAMES:
             widget = self.query_one(f"#p-{name}")
             if isinstance(widget, Select):
                 out[name] = "" if widget.value is Select.NULL else str(widget.value)
@@ -119,7 +108,7 @@ class ParamPanel(VerticalScroll):
         return result
 
     def _flag(self, errors: dict[str, str]) -> None:
-        for name in ORDER:
+        for name in NAMES:
             self.query_one(f"#p-{name}").set_class(name in errors, "-invalid")
         self._show_errors(errors)
 

@@ -1,0 +1,218 @@
+"""Every run parameter, declared once.
+
+Each :class:`Option` row says what a knob is called, its kind, default and choices, the
+:class:`~.config.RunConfig` field it sets, its command-line flag and help, and how the TUI's
+parameter panel shows it. The CLI arguments (:mod:`progdemix_tui.cli.common`), the panel
+(:mod:`progdemix_tui.tui.widgets.param_panel`), the saved settings' defaults
+(:mod:`progdemix_tui.tui.settings`), the panel's text parsing (:mod:`progdemix_tui.tui.run_plan`)
+and the names :meth:`RunConfig.validate` uses (:data:`FIELD_NAMES`) are all derived from
+:data:`OPTIONS`. Adding a knob is one row here plus its engine code.
+
+Plain Python: no Textual, no Rich, no argparse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .config import (
+    ADAPTIVE_SCORES,
+    DEFAULT_SEGMENT,
+    MODES,
+    SCHEDULES,
+    STEM_FORMATS,
+    STEMS,
+    AdaptiveConfig,
+    RunConfig,
+    SeparatorConfig,
+)
+
+Kind = Literal["int", "float", "optional float", "choice", "flag", "text"]
+"""How a value is typed: ``optional float`` is empty (None) or a number; a ``flag`` is a bool."""
+Group = Literal["loop", "model", "io", "none"]
+"""Where the flag sits on the command line: ``loop`` and ``model`` are shared by ``run`` and
+``eval`` ("progressive inference", "model and device"); ``io`` is ``run``'s own input and
+output group; ``none`` is not in those (the TUI's own ``--out``, or no flag at all)."""
+Value = str | int | float | bool | None
+"""A typed option value."""
+
+UNSET: Any = object()  # ``Option.default`` not given: the engine field's default is used
+TORCHAUDIO_NOTE = (
+    "HDEMUCS_HIGH_MUSDB / HDEMUCS_HIGH_MUSDB_PLUS need the [torchaudio] extra; "
+    "_PLUS was trained on the MUSDB18-HQ test set too: do not evaluate it there."
+)
+_SECTIONS: dict[str, object] = {"": RunConfig(), "separator": SeparatorConfig(),
+                                "adaptive": AdaptiveConfig()}
+
+
+def field_default(path: str) -> Value:
+    """The engine's default for a dotted field path (``"separator.overlap"`` → 0.25)."""
+    section, _, name = path.rpartition(".")
+    value: Value = getattr(_SECTIONS[section], name)
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    """One run parameter and every place it appears.
+
+    ``name`` is the settings key, the panel field and the parsed argument's ``dest``;
+    ``field`` the :class:`RunConfig` path it sets (None: not a config field); ``checked_as``
+    how :meth:`RunConfig.validate` names it when its value is invalid. ``flags`` empty: not on
+    the command line; ``panel`` False: not in the TUI's parameter panel. ``help`` may hold
+    ``{default}``. ``panel_default`` is the panel's starting text when it differs from the
+    default's text; ``short`` the panel's grid label (else ``label``); ``hint`` follows the
+    engine's reason in the panel's error line.
+    """
+
+    name: str
+    label: str
+    kind: Kind
+    field: str | None = None
+    default: Value = UNSET
+    choices: tuple[str, ...] = ()
+    checked_as: str = ""
+    flags: tuple[str, ...] = ()
+    help: str = ""
+    metavar: str | None = None
+    group: Group = "none"
+    panel: bool = True
+    panel_default: str | bool | None = None
+    short: str = ""
+    placeholder: str = ""
+    check_text: str = ""
+    hint: str = ""
+
+    def __post_init__(self) -> None:
+        if self.default is UNSET:
+            object.__setattr__(self, "default",
+                               field_default(self.field) if self.field else None)
+
+    @property
+    def help_text(self) -> str:
+        """``help`` with ``{default}`` filled in."""
+        return self.help.format(default=self.default)
+
+    @property
+    def panel_value(self) -> str | bool:
+        """The panel's (and the settings file's) default: text, or a bool for a flag."""
+        if self.panel_default is not None:
+            return self.panel_default
+        if isinstance(self.default, bool):
+            return self.default
+        return "" if self.default is None else str(self.default)
+
+    @property
+    def grid_label(self) -> str:
+        return self.short or self.label
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("model", "model", "text", "separator.model", metavar="NAME|PATH", group="model",
+           flags=("--model",),
+           help="demucs model name (default {default}), 'demo', a .safetensors or .th file, "
+                f"or a torchaudio bundle. {TORCHAUDIO_NOTE}"),
+    Option("model_path", "model path", "text", default="",
+           placeholder=".safetensors path (overrides)"),
+    Option("repo", "repo", "text", "separator.repo", flags=("--repo",), metavar="DIR",
+           group="model", panel=False,
+           help="local demucs repo folder with NAME.yaml and SIG.safetensors (or SIG.th) files"),
+    Option("trust_checkpoint", "trust checkpoint", "flag", "separator.trust_checkpoint",
+           flags=("--trust-checkpoint",), group="model", panel=False,
+           help="allow pickled .th checkpoints (loading them runs code from the file)"),
+    Option("device", "device", "text", "separator.device", checked_as="device",
+           flags=("--device",), group="model",
+           help="auto|cpu|cuda|cuda:N|mps (default {default}: CUDA, then MPS, then CPU)"),
+    Option("half", "half precision", "flag", "separator.half", flags=("--half",),
+           group="model", panel=False, help="half precision (CUDA only)"),
+    Option("target", "target", "choice", "target", choices=STEMS, checked_as="target",
+           flags=("--target", "--targets"), group="loop", help="stem to refine (default {default})"),
+    Option("steps", "steps", "int", "steps", checked_as="steps", flags=("--steps",),
+           group="loop", help="N progressive steps (N+1 results)"),
+    Option("mode", "mode", "choice", "mode", choices=MODES, checked_as="mode",
+           flags=("--mode",), group="loop", help="how y_n is built (default {default})"),
+    Option("schedule", "schedule", "choice", "schedule", choices=SCHEDULES,
+           checked_as="schedule", flags=("--schedule",), group="loop",
+           help="β schedule (default {default})"),
+    Option("beta_max", "β max", "float", "beta_max", checked_as="beta-max",
+           flags=("--beta-max",), group="loop", help="largest β (default {default})"),
+    Option("adaptive_k", "adaptive K", "int", "adaptive.candidates", default=0,
+           checked_as="adaptive candidates K", flags=("--adaptive",), metavar="K", group="loop",
+           help="adaptive β with K candidates per step (default off)",
+           placeholder="0 = off", hint=" (0 = off)"),
+    Option("adaptive_score", "adaptive score", "choice", "adaptive.score",
+           choices=ADAPTIVE_SCORES, checked_as="adaptive score", flags=("--adaptive-score",),
+           group="loop", short="adapt score",
+           help="oracle (SI-SDR vs references), decorrelation (reference-free), "
+                "or auto (oracle when references exist)"),
+    Option("adaptive_chunk", "adaptive chunk", "float", "adaptive.chunk_seconds",
+           checked_as="adaptive chunk length", flags=("--adaptive-chunk",), metavar="SEC",
+           group="loop", panel=False, help="adaptive selection chunk length (default {default:g} s)"),
+    Option("early_stop", "early stop", "optional float", "early_stop_db",
+           checked_as="early-stop threshold", flags=("--early-stop",), metavar="DB",
+           group="loop", help="stop when successive target estimates agree above DB SI-SDR",
+           placeholder="off (dB)", hint=" (empty = off)"),
+    Option("wiener", "Wiener", "flag", "wiener", flags=("--wiener",), group="loop",
+           help="Wiener post-filter on the target", check_text="post-filter target"),
+    Option("loudness_match", "loudness match", "flag", "loudness_match",
+           flags=("--loudness-match",), group="loop", short="loudness",
+           help="match y_n's loudness to the original mixture", check_text="match y_n to y"),
+    Option("clip_guard", "clip guard", "flag", "clip_guard", flags=("--no-clip-guard",),
+           group="loop", panel=False, help="do not rescale y_n when it exceeds ±1"),
+    Option("segment", "segment", "optional float", "separator.segment", checked_as="segment",
+           flags=("--segment",), metavar="SEC", group="model",
+           help=f"chunk length in seconds (default {DEFAULT_SEGMENT:g}, capped by the model)",
+           placeholder="default (s)", hint=" (empty = default)"),
+    Option("overlap", "overlap", "float", "separator.overlap", checked_as="overlap",
+           flags=("--overlap",), group="model", help="chunk overlap (default {default})"),
+    Option("shifts", "shifts", "int", "separator.shifts", checked_as="shifts",
+           flags=("--shifts",), group="model",
+           help="random-shift averaging passes (default {default}; demucs CLI uses 1)"),
+    Option("seed", "seed", "int", "separator.seed", flags=("--seed",), group="model",
+           panel=False, help="seed for shifts (default {default})"),
+    Option("start", "start", "optional float", default=0.0, flags=("--start",), metavar="SEC",
+           group="io", help="excerpt start", panel_default="0"),
+    Option("duration", "duration", "optional float", flags=("--duration",), metavar="SEC",
+           group="io", help="excerpt length (default: all)", panel_default="30",
+           placeholder="whole file (s)"),
+    Option("out", "output folder", "text", flags=("--out",), metavar="DIR",
+           help="sessions folder (saved as last used)", panel_default="sessions",
+           short="sessions"),
+    Option("stem_format", "stem format", "choice", default="flac", choices=STEM_FORMATS,
+           flags=("--stem-format",), group="io", short="store as",
+           help="how step audio is stored (flac: 24-bit, wav: float32)"),
+)
+"""Every run parameter, in the panel's order; within a command-line group, in its order."""
+
+OPTION: dict[str, Option] = {option.name: option for option in OPTIONS}
+"""The options by name."""
+PANEL: tuple[Option, ...] = tuple(option for option in OPTIONS if option.panel)
+"""The parameter panel's fields, in order."""
+GROUP_ORDER: tuple[Group, ...] = ("loop", "model", "io", "none")
+FIELD_NAMES: dict[str, str] = {
+    option.field: option.checked_as
+    for group in GROUP_ORDER for option in OPTIONS
+    if option.group == group and option.field and option.checked_as}
+"""How :meth:`RunConfig.validate` names each field it checks, in ``--help`` order."""
+BY_FIELD: dict[str, Option] = {option.field: option for option in OPTIONS if option.field}
+"""The option that sets each :class:`RunConfig` field path."""
+
+
+def run_config(values: Mapping[str, Value]) -> RunConfig:
+    """A :class:`RunConfig` (not validated) from typed values by option name.
+
+    Options missing from ``values`` keep the engine's defaults; ``adaptive_k`` 0 turns adaptive
+    β off (``adaptive`` None).
+    """
+    tree: dict[str, Any] = {"separator": {}, "adaptive": {}}
+    for name, value in values.items():
+        path = OPTION[name].field
+        if path is None:
+            continue
+        section, _, key = path.rpartition(".")
+        (tree[section] if section else tree)[key] = value
+    if not tree["adaptive"].get("candidates"):
+        tree["adaptive"] = None
+    return RunConfig.from_dict(tree)
