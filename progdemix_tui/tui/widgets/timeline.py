@@ -144,12 +144,6 @@ class Timeline(Vertical):
         row = min(max(table.cursor_row, 0), len(self.rows) - 1)
         return self.rows[row].step
 
-    def select_step(self, step: int) -> None:
-        for i, m in enumerate(self.rows):
-            if m.step == step:
-                self.table.move_cursor(row=i)
-                return
-
     @on(DataTable.RowHighlighted, "#timeline-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
