@@ -247,20 +247,10 @@ class ProgdemixApp(App[int]):
 
         A folder that is not a readable session is one notification; the app goes on."""
         try:
-            view = read_session(folder)
+            view = self.timeline.show_session(folder)
         except ProgdemixError as exc:
             self.log.error(f"cannot open session {folder}: {exc}")
             self.notify(str(exc), title="session not opened", severity="error", timeout=10)
-            return False
-        previous = self.timeline.target
-        try:
-            self.timeline.load(folder, view.rows, view.target, view.sources,
-                               view.has_references, view.title, view.status)
-        except Exception as exc:  # values the engine let through but the table cannot show
-            error = unexpected(folder, exc)
-            self.log.error(f"cannot show session {folder}: {exc!r}")
-            self.timeline.reset(None, previous, (), False, f"not shown: {folder.name}")
-            self.notify(str(error), title="session not opened", severity="error", timeout=10)
             return False
         self.stem = view.target
         if view.rows:
