@@ -116,7 +116,7 @@ def run_job(request: RunRequest, cancel: threading.Event,
 
             torch.set_num_threads(request.torch_threads)
         # fail fast, before loading a model: a bad input, or a run that cannot fit in memory
-        checked = check_run(request.input, plan.config, plan.start, plan.duration)
+        ready = check_run(request.input, plan.config, plan.start, plan.duration)
         engine.check_output_folder(request.folder)
         say(f"loading model {plan.model}…")
         separator = separators.get(plan.config.separator, say)
@@ -144,7 +144,7 @@ def run_job(request: RunRequest, cancel: threading.Event,
 
         for result in engine.run_session(separator, prepared, plan.config, request.folder,
                                          cancel, on_chunk, stem_format=plan.stem_format,
-                                         checked=checked.checked):
+                                         checked=ready.checked):
             done += 1
             emit(StepCompleted(request.folder, result.metrics))
             del result
