@@ -54,7 +54,7 @@ def main() -> None:
         return time.perf_counter() - start
 
     bare()  # warm-up
-    loop = progressive.run(separator, mixture, config, references)
+    loop = progressive.iterate(separator, mixture, config, references)
     next(loop)  # step 0 (warm-up for the loop)
     bare_times, loop_times = [], []
     for _ in range(args.rounds):

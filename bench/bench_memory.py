@@ -1,6 +1,6 @@
 """Peak RSS of a run on a 3-minute stereo input at 1 step vs 10 steps.
 
-Each configuration runs in a fresh subprocess (``engine.execute``, session written to a
+Each configuration runs in a fresh subprocess (``engine.run_session``, session written to a
 temporary folder) and reports its peak RSS; the ratio shows whether memory grows with the
 number of steps. A small HDemucs keeps this quick: the audio tensors, not the model, are what
 could accumulate across steps.
@@ -35,7 +35,7 @@ info = AudioInfo(Path("synthetic.wav"), mix.shape[-1], 44100, 2, "WAV", "FLOAT")
 prepared = PreparedInput(Path("synthetic.wav"), mix, 44100, refs, 0.0, info)
 cfg = engine.RunConfig(steps=steps)
 with tempfile.TemporaryDirectory() as out:
-    n = sum(1 for _ in engine.execute(sep, prepared, cfg, Path(out) / "s"))
+    n = sum(1 for _ in engine.run_session(sep, prepared, cfg, Path(out) / "s"))
 print(json.dumps({"steps": steps, "results": n,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """

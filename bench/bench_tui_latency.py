@@ -87,15 +87,15 @@ async def measure(model_path: Path, track: Path, workdir: Path, threads: int | s
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("r")
         deadline = time.monotonic() + 300
-        while app.run_chunks <= 1 or app.timeline.folder is None:  # model loaded, chunks going
-            if time.monotonic() > deadline or not app.running:
+        while app.run_view.chunks <= 1 or app.timeline.folder is None:  # model loaded, chunks going
+            if time.monotonic() > deadline or not app.run_view.running:
                 raise RuntimeError("the run did not start")
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)
         sidebar = app.query_one("#sidebar")
         steps_before = len(app.timeline.rows)
         for _ in range(samples):
-            if not app.running:
+            if not app.run_view.running:
                 break
             shown = sidebar.display
             start = time.perf_counter()
@@ -114,10 +114,10 @@ async def measure(model_path: Path, track: Path, workdir: Path, threads: int | s
                     break
             await asyncio.sleep(random.uniform(0.05, 0.15))
         steps_during = len(app.timeline.rows) - steps_before
-        still_running = app.running
+        still_running = app.run_view.running
         app.action_cancel()
         deadline = time.monotonic() + 60
-        while app.running and time.monotonic() < deadline:
+        while app.run_view.running and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
     ms = [x * 1000 for x in latencies]
     label = f"{threads} ({app.torch_threads})" if threads == "auto" else str(threads)

@@ -53,7 +53,7 @@ def main() -> None:
         return time.perf_counter() - start
 
     bare()
-    loop = progressive.run(sep, mixture, config, refs)
+    loop = progressive.iterate(sep, mixture, config, refs)
     next(loop)
     b_times, l_times = [], []
     for _ in range(args.rounds):

@@ -134,10 +134,10 @@ def test_raising_target_gain_raises_its_si_sdr(demo_model):
 @pytest.mark.parametrize("seed", HELD_OUT[:2])
 def test_oracle_mode_raises_the_target_over_steps(seed):
     """The lemma through the engine's own loop: oracle mode, demo model, SI-SDR rises each step."""
-    from progdemix_tui.engine import RunConfig, Separator, SeparatorConfig, run
+    from progdemix_tui.engine import RunConfig, Separator, SeparatorConfig, iterate
 
     separator = Separator.from_config(SeparatorConfig(model="demo", device="cpu", segment=4.0))
     refs = torch.from_numpy(generate_song(seed, 4.0).stems)
     config = RunConfig(target="vocals", steps=3, mode="oracle", beta_max=0.9)
-    scores = [r.metrics.si_sdr["vocals"] for r in run(separator, refs.sum(0), config, refs)]
+    scores = [r.metrics.si_sdr["vocals"] for r in iterate(separator, refs.sum(0), config, refs)]
     assert len(scores) == 4 and all(np.diff(scores) > 0), scores

@@ -26,7 +26,7 @@ def stems() -> torch.Tensor:
 def test_n_steps_give_n_plus_one_results(stems):
     sep = PerfectSeparator(stems)
     config = RunConfig(steps=5, schedule="cosine", beta_max=0.8)
-    results = list(progressive.run(sep, stems.sum(0), config))
+    results = list(progressive.iterate(sep, stems.sum(0), config))
     assert [r.step for r in results] == [0, 1, 2, 3, 4, 5]
     assert results[0].metrics.beta is None
     assert [r.metrics.beta for r in results[1:]] == pytest.approx(schedules.betas("cosine", 5, 0.8))
@@ -35,7 +35,7 @@ def test_n_steps_give_n_plus_one_results(stems):
 def test_add_to_mixture_keeps_target_at_unit_gain(stems):
     sep = PerfectSeparator(stems)
     config = RunConfig(steps=4, mode="add-to-mixture", schedule="linear", beta_max=0.9)
-    for r in progressive.run(sep, stems.sum(0), config):
+    for r in progressive.iterate(sep, stems.sum(0), config):
         gains = sep.gains(r.mixture)
         assert gains[VOCALS] == pytest.approx(1.0, abs=1e-4)
         expected_acc = 1.0 - (r.metrics.beta or 0.0)
@@ -47,7 +47,7 @@ def test_add_to_mixture_keeps_target_at_unit_gain(stems):
 def test_add_sources_follows_schedule(stems):
     sep = PerfectSeparator(stems)
     config = RunConfig(steps=3, mode="add-sources", beta_max=0.6, target="bass")
-    results = list(progressive.run(sep, stems.sum(0), config))
+    results = list(progressive.iterate(sep, stems.sum(0), config))
     # y_n = x̂_{n-1}[bass] + (1-β_n)·others(x̂_{n-1}): others' gain is the product of (1-β_k).
     acc = 1.0
     for r in results[1:]:
@@ -62,7 +62,7 @@ def test_oracle_mode_raises_target_share(stems):
     mixture = stems.sum(0)
     config = RunConfig(steps=5, mode="oracle")
     shares = []
-    for r in progressive.run(sep, mixture, config, references=stems):
+    for r in progressive.iterate(sep, mixture, config, references=stems):
         g = sep.gains(r.mixture).abs()
         shares.append(float(g[VOCALS] / g.sum()))
         assert float(r.mixture.abs().max()) == pytest.approx(float(mixture.abs().max()), rel=1e-5)
@@ -71,12 +71,12 @@ def test_oracle_mode_raises_target_share(stems):
 
 def test_oracle_mode_requires_references(stems):
     with pytest.raises(ReferencesRequired, match="true stems"):
-        list(progressive.run(PerfectSeparator(stems), stems.sum(0), RunConfig(mode="oracle")))
+        list(progressive.iterate(PerfectSeparator(stems), stems.sum(0), RunConfig(mode="oracle")))
 
 
 def test_metrics_with_references(stems):
     sep = PerfectSeparator(stems)
-    results = list(progressive.run(sep, stems.sum(0), RunConfig(steps=2), references=stems))
+    results = list(progressive.iterate(sep, stems.sum(0), RunConfig(steps=2), references=stems))
     first = results[0].metrics
     assert first.si_sdr_delta == 0.0
     assert first.si_sdr["vocals"] > 60  # perfect estimates
@@ -87,7 +87,7 @@ def test_metrics_with_references(stems):
 def test_early_stop_when_estimates_converge(stems):
     sep = PerfectSeparator(stems)
     config = RunConfig(steps=8, early_stop_db=40.0)
-    results = list(progressive.run(sep, stems.sum(0), config))
+    results = list(progressive.iterate(sep, stems.sum(0), config))
     assert len(results) == 2 and results[-1].metrics.converged
 
 
@@ -103,7 +103,7 @@ def test_cancel_takes_effect_within_one_chunk(stems):
 
     results = []
     with pytest.raises(Cancelled):
-        for r in progressive.run(sep, stems.sum(0), RunConfig(steps=4), cancel=cancel,
+        for r in progressive.iterate(sep, stems.sum(0), RunConfig(steps=4), cancel=cancel,
                                  on_chunk=on_chunk):
             results.append(r)
     assert [r.step for r in results] == [0]
@@ -124,7 +124,7 @@ def test_adaptive_never_scores_below_keep_previous(stems, score):
     mixture = stems.sum(0)
     config = RunConfig(steps=3, adaptive=AdaptiveConfig(candidates=3, score=score,
                                                         chunk_seconds=0.25))
-    results = list(progressive.run(sep, mixture, config, references=stems))
+    results = list(progressive.iterate(sep, mixture, config, references=stems))
     chunk = int(0.25 * sep.samplerate)
     for prev, cur in zip(results, results[1:], strict=False):
         pair = torch.stack([prev.estimates[VOCALS], cur.estimates[VOCALS]])
@@ -146,7 +146,7 @@ def test_decorrelation_score_prefers_the_true_target(stems):
 def test_adaptive_batches_candidates_in_one_call(stems):
     sep = PerfectSeparator(stems)
     config = RunConfig(steps=2, adaptive=AdaptiveConfig(candidates=4))
-    list(progressive.run(sep, stems.sum(0), config, references=stems))
+    list(progressive.iterate(sep, stems.sum(0), config, references=stems))
     assert sep.calls == 3  # step 0 + one batched call per step
 
 
@@ -154,7 +154,7 @@ def test_adaptive_batches_candidates_in_one_call(stems):
 def test_real_model_loop_with_wiener_and_loudness(stems):
     sep = tiny_separator()
     config = RunConfig(steps=2, wiener=True, loudness_match=True)
-    results = list(progressive.run(sep, stems.sum(0), config, references=stems))
+    results = list(progressive.iterate(sep, stems.sum(0), config, references=stems))
     assert len(results) == 3
     for r in results:
         assert r.estimates.shape == (4, *stems.shape[1:])

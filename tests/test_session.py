@@ -30,7 +30,7 @@ def prepared(tmp_path, separator) -> engine.PreparedInput:
 def test_manifest_lists_only_written_steps(tmp_path, separator, prepared):
     out = tmp_path / "s"
     seen = []
-    for result in engine.execute(separator, prepared, engine.RunConfig(steps=2), out):
+    for result in engine.run_session(separator, prepared, engine.RunConfig(steps=2), out):
         manifest = json.loads((out / "manifest.json").read_text())
         seen.append(len(manifest["steps"]))
         assert manifest["status"] == "running"
@@ -47,7 +47,7 @@ def test_manifest_lists_only_written_steps(tmp_path, separator, prepared):
 def test_stems_round_trip_with_scale(tmp_path, separator, prepared):
     out = tmp_path / "s"
     results = []
-    for r in engine.execute(separator, prepared, engine.RunConfig(steps=1), out):
+    for r in engine.run_session(separator, prepared, engine.RunConfig(steps=1), out):
         results.append((r.step, r.estimates.clone(), r.mixture.clone()))
     session = engine.open_session(out)
     for step, estimates, mixture in results:
@@ -62,7 +62,7 @@ def test_cancel_keeps_a_valid_session(tmp_path, separator, prepared):
     out = tmp_path / "s"
     cancel = threading.Event()
     with pytest.raises(Cancelled):
-        for result in engine.execute(separator, prepared, engine.RunConfig(steps=5), out, cancel):
+        for result in engine.run_session(separator, prepared, engine.RunConfig(steps=5), out, cancel):
             if result.step == 1:
                 cancel.set()
     session = engine.open_session(out)
@@ -72,7 +72,7 @@ def test_cancel_keeps_a_valid_session(tmp_path, separator, prepared):
 
 def test_closing_the_generator_marks_cancelled(tmp_path, separator, prepared):
     out = tmp_path / "s"
-    gen = engine.execute(separator, prepared, engine.RunConfig(steps=5), out)
+    gen = engine.run_session(separator, prepared, engine.RunConfig(steps=5), out)
     next(gen)
     gen.close()
     assert engine.open_session(out).status == "cancelled"
@@ -83,14 +83,14 @@ def test_refuses_non_empty_folder(tmp_path, separator, prepared):
     out.mkdir()
     (out / "precious.txt").write_text("keep me")
     with pytest.raises(OutputError, match="not empty"):
-        next(engine.execute(separator, prepared, engine.RunConfig(steps=1), out))
+        next(engine.run_session(separator, prepared, engine.RunConfig(steps=1), out))
     assert (out / "precious.txt").read_text() == "keep me"
 
 
 def test_list_and_export(tmp_path, separator, prepared):
     root = tmp_path / "sessions"
     for name in ("a", "b"):
-        list(engine.execute(separator, prepared, engine.RunConfig(steps=1), root / name))
+        list(engine.run_session(separator, prepared, engine.RunConfig(steps=1), root / name))
     (root / "junk").mkdir()
     summaries = engine.list_sessions(root)
     assert sorted(s.folder.name for s in summaries) == ["a", "b"]

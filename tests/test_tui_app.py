@@ -41,7 +41,7 @@ async def test_pick_run_select_export(work, tiny_model_path):
         await pilot.press("p")
         app.panel.set_value("steps", "2")
         await pilot.press("r")
-        await wait_for(pilot, lambda: not app.running and len(app.timeline.rows) == 3)
+        await wait_for(pilot, lambda: not app.run_view.running and len(app.timeline.rows) == 3)
         assert app.timeline.table.row_count == 3
         await wait_for(pilot, lambda: "complete" in screen_text(app))
         assert "★" in screen_text(app)
@@ -70,7 +70,7 @@ async def test_cancel_keeps_completed_steps(work, tiny_model_path):
         await pilot.press("r")
         await wait_for(pilot, lambda: len(app.timeline.rows) >= 1)
         await pilot.press("c")
-        await wait_for(pilot, lambda: not app.running)
+        await wait_for(pilot, lambda: not app.run_view.running)
         await wait_for(pilot, lambda: "cancelled" in screen_text(app))
     folder = session_dirs(work)[0]
     session = open_session(folder)
@@ -85,7 +85,7 @@ async def test_invalid_parameters_block_the_run(work, tiny_model_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("r")
         await pilot.pause()
-        assert not app.running
+        assert not app.run_view.running
         assert app.query_one("#p-steps").has_class("-invalid")
         assert app.query_one("#p-beta_max").has_class("-invalid")
         await wait_for(pilot, lambda: "steps must be a whole number" in screen_text(app))
@@ -104,8 +104,8 @@ async def test_engine_errors_are_shown_and_the_app_survives(work, tiny_model_pat
     app = make_app("track", tiny_model_path, model_path="", model="no_such_model")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("r")
-        await wait_for(pilot, lambda: not app.running and app.last_error is not None)
-        assert "unknown model 'no_such_model'" in app.last_error
+        await wait_for(pilot, lambda: not app.run_view.running and app.run_view.last_error is not None)
+        assert "unknown model 'no_such_model'" in app.run_view.last_error
         await wait_for(pilot, lambda: "failed" in screen_text(app))
         assert any("unknown model" in str(n.message) for n in app._notifications)
         # a file that is not audio is refused as an input, with the reason

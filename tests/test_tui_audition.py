@@ -55,17 +55,17 @@ async def test_r_runs_the_highlighted_entry(work, tiny_model_path):
         await pilot.press("r")
         await wait_for(pilot, lambda: "cannot run: choose an input first"
                        in str(app.query_one("#progress-label").render()))
-        assert app.input is None and not app.running
+        assert app.input is None and not app.run_view.running
         await wait_for(pilot, lambda: app.query_one("#tree").root.children)
         await pilot.press("down")  # highlight the track folder (not chosen with Enter)
         await wait_for(pilot, lambda: "reference stems found" in app.query_one("#browser").info)
         assert app.input is None
         await pilot.press("r")
-        await wait_for(pilot, lambda: app.running or app.run_folder is not None)
+        await wait_for(pilot, lambda: app.run_view.running or app.run_view.folder is not None)
         assert app.input.name == "track"
         assert any("running the highlighted track" in str(n.message)
                    for n in app._notifications)
-        await wait_for(pilot, lambda: not app.running and len(app.timeline.rows) == 3)
+        await wait_for(pilot, lambda: not app.run_view.running and len(app.timeline.rows) == 3)
     session = open_session(next((work / "sessions").iterdir()))
     assert session.status == "complete"
     assert Path(session.manifest["input"]["path"]).parent.name == "track"
@@ -84,10 +84,10 @@ async def test_explicit_choice_wins_over_the_highlight(work, tiny_model_path):
         await wait_for(pilot, lambda: app.query_one("#tree").root.children)
         await pilot.press("down", "down")  # highlight something else
         await pilot.press("r")
-        await wait_for(pilot, lambda: app.run_folder is not None)
+        await wait_for(pilot, lambda: app.run_view.folder is not None)
         assert app.input == Path("other")
-        assert "other" in app.run_folder.name
-        await wait_for(pilot, lambda: not app.running)
+        assert "other" in app.run_view.folder.name
+        await wait_for(pilot, lambda: not app.run_view.running)
 
 
 # ---------------------------------------------------------------------- 2. blind tests
@@ -447,8 +447,8 @@ async def test_goto_after_a_run_seeks_the_selected_step(work, tiny_model_path, k
         assert app.screen is app.screen_stack[0]
         await wait_for(pilot, lambda: app.query_one("#tree").root.children)
         await pilot.press("down", "r")  # run the track folder (2 s excerpt)
-        await wait_for(pilot, lambda: app.run_folder is not None)
-        await wait_for(pilot, lambda: not app.running and len(app.timeline.rows) == 3)
+        await wait_for(pilot, lambda: app.run_view.folder is not None)
+        await wait_for(pilot, lambda: not app.run_view.running and len(app.timeline.rows) == 3)
         await pilot.press("t", "down")  # select step 1
         await wait_for(pilot, lambda: app.player.selection is not None
                        and app.player.selection.step == 1)

@@ -135,7 +135,7 @@ async def test_folder_that_cannot_be_listed(request, tmp_path, work, tiny_model_
             await pilot.pause()
             await pilot.press("r")  # nothing chosen: the highlight is not runnable
             await wait_for(pilot, lambda: "cannot run" in screen_text(app))
-            assert not app.running and app.input is None
+            assert not app.run_view.running and app.input is None
             # typing a path into it, or the folder itself
             await pilot.click("#path-input")
             await pilot.press(*"a-locked/song.wav", "enter")
@@ -370,7 +370,7 @@ async def test_impossible_typed_paths(work, tiny_model_path):
         app.panel.set_value("out", "o" * 300)
         await pilot.press("r")
         await wait_for(pilot, lambda: "cannot run" in messages(app))
-        assert not app.running
+        assert not app.run_view.running
         app.panel.set_value("model_path", "~no-such-user-here/m.safetensors")
         await pilot.press("r")
         await wait_for(pilot, lambda: "no such model file" in screen_text(app))

@@ -72,7 +72,7 @@ def handle(args: argparse.Namespace) -> int:
 
     source = Path(args.input)
     # the excerpt, the input, references, memory and the output folder: before the model load
-    check_run(source, config, args.start, args.duration, args.references)
+    ready = check_run(source, config, args.start, args.duration, args.references)
     out = Path(args.out) if args.out else Path("sessions") / default_session_name(
         source, config.target, config.mode)
     engine.check_output_folder(out, args.overwrite)
@@ -100,9 +100,10 @@ def handle(args: argparse.Namespace) -> int:
                             total=total)
 
         try:
-            for result in engine.execute(separator, prepared, config, out, cancel, on_chunk,
-                                         overwrite=args.overwrite,
-                                         stem_format=args.stem_format):
+            for result in engine.run_session(separator, prepared, config, out, cancel, on_chunk,
+                                             overwrite=args.overwrite,
+                                             stem_format=args.stem_format,
+                                             checked=ready.checked):
                 results.append(result.metrics)
                 progress.advance(steps_task)
         except KeyboardInterrupt:

@@ -7,7 +7,7 @@ Typical use::
     cfg = engine.RunConfig(target="vocals", steps=4, separator=engine.SeparatorConfig(model="demo"))
     sep = engine.Separator.from_config(cfg.separator)
     inp = engine.load_input("song/", sep.samplerate, sep.sources, duration=30)
-    for result in engine.execute(sep, inp, cfg, "sessions/song"):
+    for result in engine.run_session(sep, inp, cfg, "sessions/song"):
         print(result.metrics)
 """
 
@@ -21,27 +21,27 @@ _EXPORTS = {
                "RunConfig", "ScheduleName", "SeparatorConfig"),
     "errors": ("AudioInputError", "Cancelled", "ConfigError", "DeviceError", "ModelUnavailable",
                "OutputError", "ProgdemixError", "ReferencesRequired", "UntrustedCheckpoint"),
-    "job": ("execute", "model_description"),
+    "job": ("CheckedRun", "check_run", "model_description", "run_session"),
     "models": ("DEFAULT_MODEL", "LoadedModel", "ModelStatus", "list_models", "load_model",
                "model_status"),
-    "progressive": ("IterationResult", "StepMetrics", "run"),
+    "progressive": ("IterationResult", "StepMetrics", "iterate"),
     "schedules": ("beta", "betas"),
-    "separator": ("Separator",),
+    "separator": ("Separator", "SeparatorCache"),
     "session": ("Session", "SessionSummary", "SessionWriter", "check_output_folder",
                 "export_step", "list_sessions", "open_session"),
-    "tracks": ("PreparedInput", "is_track_folder", "load_input"),
+    "tracks": ("InputInfo", "PreparedInput", "inspect_input", "is_track_folder", "load_input"),
 }
 _SOURCE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
-    "ADAPTIVE_SCORES", "DEFAULT_MODEL", "MODES", "SCHEDULES", "STEMS", "AdaptiveConfig",
-    "AudioInputError", "Cancelled", "ConfigError", "DeviceError", "IterationResult",
-    "LoadedModel", "Mode", "ModelStatus", "ModelUnavailable", "OutputError", "PreparedInput",
-    "ProgdemixError", "ReferencesRequired", "RunConfig", "ScheduleName", "Separator",
-    "SeparatorConfig", "Session", "SessionSummary", "SessionWriter", "StepMetrics",
-    "UntrustedCheckpoint", "beta", "betas", "check_output_folder", "execute", "export_step", "is_track_folder",
-    "list_models", "list_sessions", "load_input", "load_model", "model_description",
-    "model_status", "open_session", "run",
+    "ADAPTIVE_SCORES", "AdaptiveConfig", "AudioInputError", "Cancelled", "CheckedRun",
+    "ConfigError", "DEFAULT_MODEL", "DeviceError", "InputInfo", "IterationResult", "LoadedModel",
+    "MODES", "Mode", "ModelStatus", "ModelUnavailable", "OutputError", "PreparedInput",
+    "ProgdemixError", "ReferencesRequired", "RunConfig", "SCHEDULES", "STEMS", "ScheduleName",
+    "Separator", "SeparatorCache", "SeparatorConfig", "Session", "SessionSummary", "SessionWriter",
+    "StepMetrics", "UntrustedCheckpoint", "beta", "betas", "check_output_folder", "check_run",
+    "export_step", "inspect_input", "is_track_folder", "iterate", "list_models", "list_sessions",
+    "load_input", "load_model", "model_description", "model_status", "open_session", "run_session",
 ]
 
 
@@ -81,7 +81,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
         ReferencesRequired,
         UntrustedCheckpoint,
     )
-    from .job import execute, model_description
+    from .job import CheckedRun, check_run, model_description, run_session
     from .models import (
         DEFAULT_MODEL,
         LoadedModel,
@@ -90,9 +90,9 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
         load_model,
         model_status,
     )
-    from .progressive import IterationResult, StepMetrics, run
+    from .progressive import IterationResult, StepMetrics, iterate
     from .schedules import beta, betas
-    from .separator import Separator
+    from .separator import Separator, SeparatorCache
     from .session import (
         Session,
         SessionSummary,
@@ -102,4 +102,4 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
         list_sessions,
         open_session,
     )
-    from .tracks import PreparedInput, is_track_folder, load_input
+    from .tracks import InputInfo, PreparedInput, inspect_input, is_track_folder, load_input

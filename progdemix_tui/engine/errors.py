@@ -17,6 +17,18 @@ class AudioInputError(ProgdemixError):
     """An input file is missing, unreadable, empty or holds invalid samples."""
 
 
+class InputUnreadable(AudioInputError):
+    """The OS refused to list an input folder; ``cause`` is its ``OSError``."""
+
+    def __init__(self, message: str, cause: OSError) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+class NoMixture(AudioInputError):
+    """An input folder holds no ``mixture.wav``/``.flac``: it is not a track folder."""
+
+
 class OutputError(ProgdemixError):
     """An output folder or file cannot be written."""
 

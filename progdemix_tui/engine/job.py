@@ -1,19 +1,23 @@
-"""One run from input to session folder: the API the CLI and the TUI share."""
+"""One run from input to session folder: the API the CLI and the TUI share.
+
+:func:`check_run` does every check that needs no model, each once; :func:`run_session`
+runs the progressive loop (:func:`.progressive.iterate`) and writes the session folder.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import audio, tracks
-from .config import RunConfig, check_excerpt
-from .errors import AudioInputError
-from .progressive import IterationResult, StepProgress, check_references, run
+from . import audio
+from .config import STEMS, RunConfig, check_excerpt
+from .progressive import CheckedConfig, IterationResult, StepProgress, check_config, iterate
 from .resources import preflight
 from .separator import Separator
 from .session import SessionWriter, StemFormat
-from .tracks import PreparedInput
+from .tracks import InputInfo, PreparedInput, inspect_input
 
 
 def model_description(separator: Separator) -> dict:
@@ -25,29 +29,33 @@ def model_description(separator: Separator) -> dict:
             "shifts": separator.shifts, "half": separator.half}
 
 
-def check_run(source: str | Path, config: RunConfig, start: float = 0.0,
-              duration: float | None = None, references: str | Path | None = None) -> bool:
-    """Everything that can be checked before the model loads; returns whether references exist.
+@dataclass(frozen=True)
+class CheckedRun:
+    """A run that passed :func:`check_run`: its input and its checked config."""
 
-    The excerpt, the input (readable audio, or a track folder's mixture), whether the config
-    needs references, and whether the run fits in memory (:func:`.resources.preflight`).
-    Reads headers only. Raises the :class:`.errors.ProgdemixError` that applies.
+    input: InputInfo
+    checked: CheckedConfig
+
+
+def check_run(source: str | Path, config: RunConfig, start: float = 0.0,
+              duration: float | None = None,
+              references: str | Path | None = None) -> CheckedRun:
+    """Everything that can be checked before the model loads, each check once.
+
+    The excerpt, the input (:func:`.tracks.inspect_input`), the config and whether it needs
+    references (:func:`.progressive.check_config`, for the four standard stems), and whether
+    the run fits in memory (:func:`.resources.preflight`). Reads headers only. Raises the
+    :class:`.errors.ProgdemixError` that applies.
     """
     check_excerpt(start, duration)
-    source = Path(source)
-    try:
-        mixture = tracks.find_stem(source, "mixture") if source.is_dir() else None
-        has_refs = references is not None or tracks.is_track_folder(source)
-    except OSError as exc:
-        raise AudioInputError(f"{source}: cannot be read ({exc.strerror}); check the path and "
-                              "its folders' permissions.") from None
-    meta = audio.info(mixture or source)
-    check_references(config, has_refs)
-    preflight(audio.excerpt_frames(meta, start, duration), meta.samplerate, config, has_refs)
-    return has_refs
+    found = inspect_input(source, references)
+    checked = check_config(config, STEMS, found.references)
+    preflight(audio.excerpt_frames(found.audio, start, duration), found.audio.samplerate, config,
+              found.references)
+    return CheckedRun(found, checked)
 
 
-def execute(
+def run_session(
     separator: Separator,
     prepared: PreparedInput,
     config: RunConfig,
@@ -56,15 +64,19 @@ def execute(
     on_chunk: StepProgress | None = None,
     overwrite: bool = False,
     stem_format: StemFormat = "flac",
+    checked: CheckedConfig | None = None,
 ) -> Iterator[IterationResult]:
     """Run progressive inference and write the session folder ``out`` as steps complete.
 
     Yields each :class:`IterationResult` after its files are on disk. The session ends as
     ``complete``/``converged``, ``cancelled`` (cancel event, Ctrl-C, or the consumer closing
-    the generator) or ``failed``; completed steps are valid in every case.
+    the generator) or ``failed``; completed steps are valid in every case. ``config`` is
+    checked before the folder is created, unless ``checked`` (from :func:`check_run`)
+    already covers it for this model's sources and these references.
     """
-    config.validate(separator.sources)
-    check_references(config, prepared.references is not None)
+    has_references = prepared.references is not None
+    if checked is None or not checked.covers(config, separator.sources, has_references):
+        checked = check_config(config, separator.sources, has_references)
     writer = SessionWriter(out, config, input_info=prepared.describe(),
                            model_info=model_description(separator),
                            device=separator.device_name, samplerate=separator.samplerate,
@@ -73,8 +85,8 @@ def execute(
     with writer:
         if prepared.references is not None:
             writer.write_references(prepared.references)
-        for result in run(separator, prepared.mixture, config, prepared.references, cancel,
-                          on_chunk):
+        for result in iterate(separator, prepared.mixture, config, prepared.references, cancel,
+                              on_chunk, checked):
             writer.write_step(result)
             for note in separator.notes:
                 if note not in writer.manifest["notes"]:

@@ -2,7 +2,7 @@
 
 Step 0 separates the original mixture y (the one-shot baseline). Each step n = 1..N builds a
 new mixture y_n from the previous estimates (see :mod:`.mixing`) and separates it again.
-:func:`run` is a generator yielding one :class:`IterationResult` per step, so consumers
+:func:`iterate` is a generator yielding one :class:`IterationResult` per step, so consumers
 (CLI, TUI worker, evaluator, session writer) see each step as soon as it exists and only the
 current step's audio lives in memory.
 """
@@ -30,7 +30,7 @@ StepProgress = Callable[[int, int, int], None]
 
 
 class SeparatorLike(Protocol):
-    """What :func:`run` needs from a separator (see :class:`.separator.Separator`).
+    """What :func:`iterate` needs from a separator (see :class:`.separator.Separator`).
 
     ``sources`` and ``samplerate`` are read-only: a property or a plain attribute will do.
     """
@@ -108,26 +108,56 @@ class IterationResult:
         return self.estimates[self.sources.index(name)]
 
 
-def run(
+@dataclass(frozen=True)
+class CheckedConfig:
+    """``config`` validated for a model's ``sources`` and for whether references exist."""
+
+    config: RunConfig
+    sources: tuple[str, ...]
+    has_references: bool
+    score: str | None
+    """The adaptive score to use (:func:`check_references`); None without adaptive β."""
+
+    def covers(self, config: RunConfig, sources: tuple[str, ...], has_references: bool) -> bool:
+        """Whether this check stands for ``config`` run on ``sources`` with or without
+        references, so that nothing needs checking again."""
+        return (self.config is config and self.sources == tuple(sources)
+                and self.has_references == has_references)
+
+
+def check_config(config: RunConfig, sources: tuple[str, ...],
+                 has_references: bool) -> CheckedConfig:
+    """Validate ``config`` (:meth:`RunConfig.validate`) and its need for references
+    (:func:`check_references`); raises the :class:`.errors.ConfigError` that applies."""
+    config.validate(sources)
+    return CheckedConfig(config, tuple(sources), has_references,
+                         check_references(config, has_references))
+
+
+def iterate(
     separator: SeparatorLike,
     mixture: torch.Tensor,
     config: RunConfig,
     references: torch.Tensor | None = None,
     cancel: threading.Event | None = None,
     on_chunk: StepProgress | None = None,
+    checked: CheckedConfig | None = None,
 ) -> Iterator[IterationResult]:
-    """Run progressive inference on ``mixture`` ``[channels, time]``.
+    """Run progressive inference on ``mixture`` ``[channels, time]``, one step at a time.
 
     ``references`` (``[sources, channels, time]``, same order as ``separator.sources``)
     enable SI-SDR and are required by oracle mode and the oracle adaptive score. Yields
     N+1 results (fewer on early stop). Raises :class:`.errors.Cancelled` when ``cancel`` is
-    set (within one chunk); results already yielded stay valid.
+    set (within one chunk); results already yielded stay valid. ``config`` is checked
+    (:func:`check_config`) unless ``checked`` already covers it.
     """
     sources = tuple(separator.sources)
-    config.validate(sources)
+    has_references = references is not None
+    if checked is None or not checked.covers(config, sources, has_references):
+        checked = check_config(config, sources, has_references)
     _check_inputs(mixture, references, sources)
     target = sources.index(config.target)
-    score_kind = check_references(config, references is not None)
+    score_kind = checked.score
     # All maths happens on the separator's device; results are handed out on the CPU.
     device = getattr(separator, "device", torch.device("cpu"))
     mixture = mixture.to(device)

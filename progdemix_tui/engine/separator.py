@@ -169,3 +169,27 @@ class Separator:
             on_chunk(total, total)
         return out
 
+
+
+class SeparatorCache:
+    """Keeps the last :class:`Separator` built, for as long as its config stays the same.
+
+    Thread-safe: the TUI builds separators in its run worker. One cache per owner (the app);
+    ``get`` with another config drops the kept model before loading the new one.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: tuple[SeparatorConfig, Separator] | None = None
+
+    def get(self, config: SeparatorConfig,
+            notify: Callable[[str], None] | None = None) -> Separator:
+        """A separator for ``config``: the kept one if its config is equal, else a new one
+        (``notify`` gets the model loader's notes: a download starts, a model's origin)."""
+        with self._lock:
+            if self._kept is not None and self._kept[0] == config:
+                return self._kept[1]
+            self._kept = None  # let the old model go before the new one loads
+            separator = Separator.from_config(config, notify=notify)
+            self._kept = (config, separator)
+            return separator

@@ -13,7 +13,7 @@ import torch
 
 from . import audio
 from .config import STEMS
-from .errors import AudioInputError
+from .errors import AudioInputError, InputUnreadable, NoMixture
 
 STEM_EXTENSIONS = (".wav", ".flac")
 
@@ -35,6 +35,42 @@ def is_track_folder(folder: str | Path) -> bool:
 
 def missing_stems(folder: Path, sources: tuple[str, ...] = STEMS) -> list[str]:
     return [name for name in sources if find_stem(folder, name) is None]
+
+
+@dataclass(frozen=True)
+class InputInfo:
+    """A run's input as its headers describe it (:func:`inspect_input`); no audio read."""
+
+    path: Path
+    audio: audio.AudioInfo
+    """The file itself, or a track folder's mixture."""
+    track_folder: bool
+    references: bool
+    """Whether reference stems come with it: all four in the track folder, or a
+    ``references`` folder given."""
+
+
+def inspect_input(path: str | Path, references: str | Path | None = None) -> InputInfo:
+    """What ``path`` (an audio file or a MUSDB-style track folder) holds, from headers.
+
+    Raises :class:`.errors.InputUnreadable` (a folder the OS refuses to list),
+    :class:`.errors.NoMixture` (a folder without a mixture file) or the
+    :class:`.errors.AudioInputError` of an unreadable audio file.
+    """
+    path = Path(path)
+    try:
+        mixture = find_stem(path, "mixture") if path.is_dir() else None
+        track_folder = mixture is not None
+        has_refs = references is not None or (track_folder and is_track_folder(path))
+        if mixture is None and path.is_dir():
+            raise NoMixture(
+                f"{path} is a folder without mixture.wav/.flac; give an audio file "
+                "(WAV, FLAC, OGG, MP3) or a MUSDB-style track folder."
+            )
+    except OSError as exc:
+        raise InputUnreadable(f"{path}: cannot be read ({exc.strerror}); check the path and "
+                              "its folders' permissions.", exc) from None
+    return InputInfo(path, audio.info(mixture or path), track_folder, has_refs)
 
 
 @dataclass

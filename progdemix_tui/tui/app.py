@@ -1,29 +1,27 @@
 """The progdemix-tui app: file browser, parameter panel, live iteration timeline, player bar.
 
 ``progdemix-tui [PATH]`` builds it (:mod:`progdemix_tui.cli.tui`). The app is a thin consumer of
-the engine: a thread worker (:mod:`.worker.runner`) runs :func:`progdemix_tui.engine.execute`
+the engine: a thread worker (:mod:`.worker.runner`) runs :func:`progdemix_tui.engine.run_session`
 and posts small messages; the session folder on disk holds every step's audio.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import (
     Footer,
     Header,
     Input,
-    ProgressBar,
     Select,
-    Static,
     TabbedContent,
     TabPane,
 )
@@ -44,18 +42,10 @@ from .session_reader import read_session, unexpected
 from .settings import Settings
 from .widgets.file_browser import FileBrowser, describe, mixture_file
 from .widgets.param_panel import ParamPanel
-from .widgets.player_bar import PlayerBar, clock
+from .widgets.player_bar import PlayerBar
+from .widgets.run_view import RunView
 from .widgets.timeline import Timeline
-from .worker.runner import (
-    ChunkProgress,
-    RunEnded,
-    RunNote,
-    RunRequest,
-    RunStarted,
-    RunStatus,
-    StepCompleted,
-    run_job,
-)
+from .worker.runner import RunRequest, RunStarted, StepCompleted
 
 THEMES = ("textual-dark", "textual-light")
 
@@ -66,7 +56,7 @@ class ProgdemixApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "progdemix-tui"
     SUB_TITLE = "progressive inference demixing"
-    BINDINGS = bindings()
+    BINDINGS: ClassVar[list[BindingType]] = [*bindings()]
 
     def __init__(self, path: str | Path | None = None, *, settings: Settings | None = None,
                  backend=None, models: list[tuple[str, str]] | None = None,
@@ -94,14 +84,6 @@ class ProgdemixApp(App[int]):
                 root = given.parent if str(given.parent) else Path(".")
                 self.input = given
         self.root = root
-        self.cancel_event = threading.Event()
-        self.running = False
-        self.run_folder: Path | None = None
-        self.run_steps = 0
-        self.run_chunks = 1
-        self.run_started = 0.0
-        self.run_done_steps = 0
-        self.last_error: str | None = None
         self.stem: str | None = None
         self.source = "estimate"
         theme = self.settings.ui.get("theme", THEMES[0])
@@ -118,10 +100,9 @@ class ProgdemixApp(App[int]):
                 with TabPane("Params", id="params"):
                     yield ParamPanel(self.settings.params, self.models, id="panel")
             with Vertical(id="work"):
-                with Horizontal(id="progress-row"):
-                    yield Static("", id="progress-label", markup=False)
-                    yield ProgressBar(total=1, id="progress", show_eta=False, show_percentage=True)
-                yield Timeline(id="timeline")
+                timeline = Timeline(id="timeline")
+                yield RunView(timeline, id="progress-row")
+                yield timeline
         yield PlayerBar(self.backend, id="player")
         yield Footer()
 
@@ -150,8 +131,12 @@ class ProgdemixApp(App[int]):
     def player(self) -> PlayerBar:
         return self.query_one(PlayerBar)
 
+    @property
+    def run_view(self) -> RunView:
+        return self.query_one(RunView)
+
     def _label(self, text: str) -> None:
-        self.query_one("#progress-label", Static).update(text)
+        self.run_view.say(text)
 
     def _idle_label(self) -> None:
         if self.input is None:
@@ -164,14 +149,14 @@ class ProgdemixApp(App[int]):
     @on(FileBrowser.Chosen)
     def _chosen(self, event: FileBrowser.Chosen) -> None:
         self.input = event.path
-        if not self.running:
+        if not self.run_view.running:
             self._idle_label()
         self.notify(f"input: {event.path.name}", timeout=2)
 
     # ------------------------------------------------------------------ running
 
     def action_run(self) -> None:
-        if self.running:
+        if self.run_view.running:
             self.notify("a run is in progress; c cancels it", severity="warning")
             return
         plan = self.panel.plan()
@@ -206,23 +191,13 @@ class ProgdemixApp(App[int]):
             self._label(f"cannot run: {text}")
             return
         self._save_settings()
-        self.cancel_event = threading.Event()
-        self.running = True
-        self.run_folder = folder
-        self.run_done_steps = 0
-        self.run_steps = plan.config.steps + 1
-        self.run_chunks = 1
-        self.run_started = time.monotonic()
-        self.query_one("#progress", ProgressBar).update(total=None, progress=0)
+        self.run_view.start(RunRequest(self.input, plan, folder, self.torch_threads))
         if highlighted is not None:
             note = f"no input chosen: running the highlighted {self.input.name}"
             self.notify(note, timeout=4)
             self._label(f"{note} — starting")
         else:
             self._label(f"starting: {self.input.name}")
-        self.timeline.reset(folder, plan.config.target, (), False,
-                            f"{folder.name}: preparing…")
-        self._run_worker(RunRequest(self.input, plan, folder, self.torch_threads))
 
     def _new_folder(self, plan: RunPlan) -> Path:
         assert self.input is not None
@@ -233,88 +208,25 @@ class ProgdemixApp(App[int]):
             folder = base.with_name(f"{base.name}-{n}")
         return folder
 
-    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
-    def _run_worker(self, request: RunRequest) -> None:
-        run_job(request, self.cancel_event, self.post_message)
-
     def action_leave_field(self) -> None:
         """Esc: cancel a run; otherwise leave a text field (so letter keys work again)."""
-        if self.running:
+        if self.run_view.running:
             self.action_cancel()
         elif isinstance(self.focused, (Input, Select)):
             self.timeline.table.focus()
 
     def action_cancel(self) -> None:
-        if self.running:
-            self.cancel_event.set()
-            self._label("cancelling… (finishing the current chunk)")
-            self.notify("cancelling: completed steps are kept", timeout=3)
-
-    @on(RunStatus)
-    def _status(self, event: RunStatus) -> None:
-        self._label(event.text)
-
-    @on(RunNote)
-    def _note(self, event: RunNote) -> None:
-        self.notify(event.text, severity="warning", markup=False)
+        self.run_view.cancel()
 
     @on(RunStarted)
-    def _started(self, event: RunStarted) -> None:
-        cfg = event.config
-        self.run_chunks = max(1, event.chunks_per_step)
-        self.run_steps = cfg.steps + 1
-        self.run_started = time.monotonic()
-        self.query_one("#progress", ProgressBar).update(total=self.run_steps * self.run_chunks,
-                                                        progress=0)
-        self.timeline.reset(event.folder, cfg.target, event.sources, event.has_references,
-                            f"{event.folder.name}: {cfg.target}, {cfg.mode}, {cfg.schedule}")
-        self.stem = cfg.target
-        self._label(event.description)
-
-    @on(ChunkProgress)
-    def _chunk(self, event: ChunkProgress) -> None:
-        done = event.step * self.run_chunks + min(event.done, self.run_chunks)
-        total = self.run_steps * self.run_chunks
-        self.query_one("#progress", ProgressBar).update(progress=done)
-        elapsed = time.monotonic() - self.run_started
-        eta = elapsed / done * (total - done) if done else None
-        self._label(f"step {event.step}/{self.run_steps - 1} chunk {event.done}/{event.total}"
-                    f" ETA {clock(eta)}")
+    def _run_started(self, event: RunStarted) -> None:
+        self.stem = event.config.target  # after the run view showed it (messages bubble)
 
     @on(StepCompleted)
-    def _step(self, event: StepCompleted) -> None:
-        if event.folder != self.timeline.folder:
-            return
-        first = not self.timeline.rows
-        self.run_done_steps += 1
-        self.timeline.add_step(event.metrics, f"running {self.run_done_steps}/{self.run_steps}")
-        if first:
+    def _step_completed(self, event: StepCompleted) -> None:
+        rows = self.timeline.rows
+        if rows and rows[0] is event.metrics:  # the run's first step: select it
             self._select(event.folder, event.metrics.step)
-
-    @on(RunEnded)
-    def _ended(self, event: RunEnded) -> None:
-        self.running = False
-        folder = event.folder
-        where = f" in {folder}" if folder else ""
-        if event.status == "failed":
-            self.last_error = event.error
-            self.notify(event.error or "the run failed", title="run failed", severity="error",
-                        timeout=10)
-            self._label(f"failed: {event.error}")
-        elif event.status == "cancelled":
-            self.notify(f"cancelled: kept {event.steps_done} completed step(s){where}",
-                        severity="warning")
-            self._label(f"cancelled: {event.steps_done} step(s) kept")
-        else:
-            self.notify(f"{event.status}: {event.steps_done} step(s){where}")
-            self._label(f"{event.status}: {event.steps_done} steps · e exports")
-            bar = self.query_one("#progress", ProgressBar)
-            bar.update(total=bar.total or 1, progress=bar.total or 1)
-        if folder is not None and self.timeline.folder == folder:
-            self.timeline.finish(event.status)
-        elif folder is None:
-            why = f": {event.error}" if event.error else ""
-            self.timeline.set_title(f"run {event.status} before its first step{why}")
 
     # ------------------------------------------------------------------ sessions
 
@@ -334,26 +246,16 @@ class ProgdemixApp(App[int]):
 
         A folder that is not a readable session is one notification; the app goes on."""
         try:
-            view = read_session(folder)
+            view = self.timeline.show_session(folder)
         except ProgdemixError as exc:
             self.log.error(f"cannot open session {folder}: {exc}")
             self.notify(str(exc), title="session not opened", severity="error", timeout=10)
-            return False
-        previous = self.timeline.target
-        try:
-            self.timeline.load(folder, view.rows, view.target, view.sources,
-                               view.has_references, view.title, view.status)
-        except Exception as exc:  # values the engine let through but the table cannot show
-            error = unexpected(folder, exc)
-            self.log.error(f"cannot show session {folder}: {exc!r}")
-            self.timeline.reset(None, previous, (), False, f"not shown: {folder.name}")
-            self.notify(str(error), title="session not opened", severity="error", timeout=10)
             return False
         self.stem = view.target
         if view.rows:
             self._select(folder, view.rows[0].step)
         self.timeline.table.focus()
-        if not self.running:
+        if not self.run_view.running:
             self._label(f"session {folder.name} ({view.status}, {len(view.rows)} steps)")
         return True
 
@@ -561,7 +463,6 @@ class ProgdemixApp(App[int]):
             self.notify(self.settings.problem, severity="warning")
 
     def on_unmount(self) -> None:
-        self.cancel_event.set()
         if self.save_settings:
             self.settings.save()
         try:

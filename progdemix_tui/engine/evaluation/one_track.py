@@ -12,7 +12,7 @@ from ..config import RunConfig
 from ..dataset import TrackAudio
 from ..metrics import si_sdr_db
 from ..mixing import build_mixture
-from ..progressive import SeparatorLike, run
+from ..progressive import SeparatorLike, iterate
 from .settings import beta_to_gain
 
 
@@ -57,7 +57,7 @@ def evaluate_track(
     if sdr:
         from ..sdr import sdr_db
     steps = []
-    for result in run(separator, track.mixture, config, track.references, cancel, on_chunk):
+    for result in iterate(separator, track.mixture, config, track.references, cancel, on_chunk):
         entry = result.metrics.to_dict()
         entry["sdr"] = (dict(zip(sources, sdr_db(result.estimates, track.references, rate),
                                  strict=True)) if sdr else None)

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import DirectoryTree, Input, Static
 
 from progdemix_tui.engine import audio, tracks
-from progdemix_tui.engine.errors import ProgdemixError
+from progdemix_tui.engine.errors import InputUnreadable, NoMixture, ProgdemixError
 
 from ..paths import PATH_ERRORS, expand, is_dir, reason
 
@@ -23,25 +23,26 @@ def is_audio(path: Path) -> bool:
 
 
 def describe(path: Path) -> tuple[str, bool]:
-    """One line about ``path`` and whether it can be used as an input.
+    """One line about ``path`` (from :func:`~progdemix_tui.engine.tracks.inspect_input`) and
+    whether it can be used as an input.
 
     Never raises: a folder that cannot be listed, a file that vanished or cannot be read
     becomes the line (``cannot read: Permission denied``)."""
     try:
-        if path.is_dir():
-            mix = tracks.find_stem(path, "mixture")
-            if mix is None:
-                return "folder (no mixture file)", False
-            meta = audio.info(mix)
-            refs = ("reference stems found: metrics will be shown" if tracks.is_track_folder(path)
-                    else "no reference stems")
-            return f"track folder · {_info(meta)} · {refs}", True
-        meta = audio.info(path)
-        return f"{_info(meta)} · no reference stems", True
+        found = tracks.inspect_input(path)
+    except NoMixture:
+        return "folder (no mixture file)", False
+    except InputUnreadable as exc:
+        return f"cannot read: {reason(exc.cause)}", False
     except ProgdemixError as exc:
         return str(exc), False
     except PATH_ERRORS as exc:
         return f"cannot read: {reason(exc)}", False
+    if not found.track_folder:
+        return f"{_info(found.audio)} · no reference stems", True
+    refs = ("reference stems found: metrics will be shown" if found.references
+            else "no reference stems")
+    return f"track folder · {_info(found.audio)} · {refs}", True
 
 
 def _info(meta: audio.AudioInfo) -> str:
@@ -80,7 +81,7 @@ class FileBrowser(Vertical):
         yield Static("", id="file-info", markup=False)
 
     @property
-    def tree(self) -> AudioTree:
+    def audio_tree(self) -> AudioTree:
         return self.query_one(AudioTree)
 
     def show_info(self, path: Path) -> tuple[str, bool]:
@@ -92,7 +93,7 @@ class FileBrowser(Vertical):
     def highlighted_input(self) -> Path | None:
         """The tree's highlighted entry if it is usable as an input (an audio file or a
         MUSDB-style track folder), else None."""
-        node = self.tree.cursor_node
+        node = self.audio_tree.cursor_node
         entry = node.data if node is not None else None
         if entry is None:
             return None
@@ -137,11 +138,11 @@ class FileBrowser(Vertical):
             return
         path = expand(text)
         if is_dir(path) and mixture_file(path) is None:
-            self.tree.path = path  # browse there
+            self.audio_tree.path = path  # browse there
             self.show_info(path)
             return
         if self.choose(path):
-            self.tree.focus()
+            self.audio_tree.focus()
 
 
 def mixture_file(folder: Path) -> Path | None:

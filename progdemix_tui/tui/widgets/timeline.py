@@ -15,6 +15,8 @@ from textual.widgets import DataTable, Sparkline, Static
 from progdemix_tui.engine.progressive import StepMetrics, best_step
 from progdemix_tui.formatting import fmt_number
 
+from ..session_reader import SessionView, read_session, unexpected
+
 BEST = "★"
 
 
@@ -136,6 +138,21 @@ class Timeline(Vertical):
             self.add_step(m)
         self._caption(status)
 
+    def show_session(self, folder: Path) -> SessionView:
+        """Read the session in ``folder`` and show its steps; raises the one-line
+        :class:`~progdemix_tui.engine.errors.ProgdemixError` of a folder that is not a
+        readable session (the timeline then shows what it showed before, or nothing)."""
+        view = read_session(folder)
+        previous = self.target
+        try:
+            self.load(folder, view.rows, view.target, view.sources, view.has_references,
+                      view.title, view.status)
+        except Exception as exc:  # values the engine let through but the table cannot show
+            self.log.error(f"cannot show session {folder}: {exc!r}")
+            self.reset(None, previous, (), False, f"not shown: {folder.name}")
+            raise unexpected(folder, exc) from None
+        return view
+
     @property
     def selected_step(self) -> int | None:
         table = self.table
@@ -143,12 +160,6 @@ class Timeline(Vertical):
             return None
         row = min(max(table.cursor_row, 0), len(self.rows) - 1)
         return self.rows[row].step
-
-    def select_step(self, step: int) -> None:
-        for i, m in enumerate(self.rows):
-            if m.step == step:
-                self.table.move_cursor(row=i)
-                return
 
     @on(DataTable.RowHighlighted, "#timeline-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:

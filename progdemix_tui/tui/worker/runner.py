@@ -1,4 +1,4 @@
-"""The background run: consumes :func:`progdemix_tui.engine.execute` in a thread.
+"""The background run: consumes :func:`progdemix_tui.engine.run_session` in a thread.
 
 :func:`run_job` is called from a Textual thread worker. It never touches widgets: it
 reports through ``emit`` (the app's ``post_message``, which is thread-safe) with the small
@@ -18,6 +18,7 @@ from textual.message import Message
 from progdemix_tui import engine
 from progdemix_tui.engine.job import check_run
 from progdemix_tui.engine.progressive import StepMetrics
+from progdemix_tui.engine.separator import SeparatorCache
 
 from ..run_plan import RunPlan
 
@@ -76,11 +77,10 @@ class ChunkProgress(Message):
 class StepCompleted(Message):
     """A step is on disk; ``metrics`` holds its numbers."""
 
-    def __init__(self, folder: Path, metrics: StepMetrics, total_steps: int) -> None:
+    def __init__(self, folder: Path, metrics: StepMetrics) -> None:
         super().__init__()
         self.folder = folder
         self.metrics = metrics
-        self.total_steps = total_steps
 
 
 class RunEnded(Message):
@@ -95,28 +95,19 @@ class RunEnded(Message):
         self.error = error
 
 
-_cache_lock = threading.Lock()
-_cached: tuple[engine.SeparatorConfig, engine.Separator] | None = None
-
-
-def get_separator(config: engine.SeparatorConfig,
-                  notify: Callable[[str], None] | None = None) -> engine.Separator:
-    """A separator for ``config``, reusing the last one when the config is unchanged;
-    ``notify`` gets the model loader's notes (a download starts, a model's origin)."""
-    global _cached
-    with _cache_lock:
-        if _cached is not None and _cached[0] == config:
-            return _cached[1]
-        _cached = None
-        separator = engine.Separator.from_config(config, notify=notify)
-        _cached = (config, separator)
-        return separator
-
-
 def run_job(request: RunRequest, cancel: threading.Event,
-            emit: Callable[[Message], object], progress_interval: float = 0.1) -> None:
-    """Run one job to the end, reporting through ``emit``. Never raises."""
+            emit: Callable[[Message], object], progress_interval: float = 0.1,
+            separators: SeparatorCache | None = None) -> None:
+    """Run one job to the end, reporting through ``emit``. Never raises.
+
+    ``separators`` keeps the model between runs (the app owns one); without it the model
+    loads for this run only."""
     plan = request.plan
+    separators = separators if separators is not None else SeparatorCache()
+
+    def say(text: str) -> None:
+        emit(RunStatus(text))
+
     done = 0
     started = False
     try:
@@ -125,13 +116,13 @@ def run_job(request: RunRequest, cancel: threading.Event,
 
             torch.set_num_threads(request.torch_threads)
         # fail fast, before loading a model: a bad input, or a run that cannot fit in memory
-        check_run(request.input, plan.config, plan.start, plan.duration)
+        ready = check_run(request.input, plan.config, plan.start, plan.duration)
         engine.check_output_folder(request.folder)
-        emit(RunStatus(f"loading model {plan.model}…"))
-        separator = get_separator(plan.config.separator, lambda text: emit(RunStatus(text)))
+        say(f"loading model {plan.model}…")
+        separator = separators.get(plan.config.separator, say)
         if cancel.is_set():
             raise engine.Cancelled("cancelled")
-        emit(RunStatus(f"reading {request.input.name}…"))
+        say(f"reading {request.input.name}…")
         prepared = engine.load_input(request.input, separator.samplerate, separator.sources,
                                      plan.start, plan.duration)
         for note in prepared.notes:
@@ -151,10 +142,11 @@ def run_job(request: RunRequest, cancel: threading.Event,
                 last[0] = now
                 emit(ChunkProgress(step, chunk, total))
 
-        for result in engine.execute(separator, prepared, plan.config, request.folder, cancel,
-                                     on_chunk, stem_format=plan.stem_format):
+        for result in engine.run_session(separator, prepared, plan.config, request.folder,
+                                         cancel, on_chunk, stem_format=plan.stem_format,
+                                         checked=ready.checked):
             done += 1
-            emit(StepCompleted(request.folder, result.metrics, result.total_steps))
+            emit(StepCompleted(request.folder, result.metrics))
             del result
         status = _final_status(request.folder)
         emit(RunEnded(request.folder, status, done))
