@@ -38,7 +38,7 @@ from .screens.export import ExportRequest, ExportScreen
 from .screens.goto import GotoScreen
 from .screens.help import HelpScreen
 from .screens.sessions import SessionsScreen
-from .session_reader import read_session, unexpected
+from .session_reader import unexpected
 from .settings import Settings
 from .widgets.file_browser import FileBrowser, describe, mixture_file
 from .widgets.param_panel import ParamPanel
