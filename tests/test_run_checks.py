@@ -13,7 +13,7 @@ import pytest
 import torch
 from conftest import synth_stems, write_track
 from perfect import PerfectSeparator
-from progdemix_tui.tui.parameters import parse
+from progdemix_tui.tui.run_plan import parse
 
 from progdemix_tui.cli import main
 from progdemix_tui.engine import job, progressive, separator, tracks
