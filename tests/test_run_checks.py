@@ -13,12 +13,12 @@ import pytest
 import torch
 from conftest import synth_stems, write_track
 from perfect import PerfectSeparator
-from progdemix_tui.tui.run_plan import parse
 
 from progdemix_tui.cli import main
 from progdemix_tui.engine import job, progressive, separator, tracks
 from progdemix_tui.engine.config import RunConfig
 from progdemix_tui.engine.errors import InputUnreadable, NoMixture, ReferencesRequired
+from progdemix_tui.tui.run_plan import parse
 from progdemix_tui.tui.settings import DEFAULTS
 from progdemix_tui.tui.worker.runner import RunEnded, RunRequest, run_job
 

@@ -32,6 +32,19 @@ DEFAULT_SEGMENT = 10.0  # seconds, when none is given (capped by the model's max
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
+#: How :meth:`RunConfig.validate` names each field it checks (the dotted paths of
+#: :meth:`RunConfig.problems`), in ``--help`` order: the engine's own vocabulary for its
+#: messages. :data:`.options.OPTIONS` rows take their ``checked_as`` from here.
+FIELD_NAMES: dict[str, str] = {
+    "target": "target", "steps": "steps", "mode": "mode", "schedule": "schedule",
+    "beta_max": "beta-max", "adaptive.candidates": "adaptive candidates K",
+    "adaptive.score": "adaptive score", "adaptive.chunk_seconds": "adaptive chunk length",
+    "early_stop_db": "early-stop threshold", "separator.device": "device",
+    "separator.segment": "segment", "separator.overlap": "overlap",
+    "separator.shifts": "shifts",
+}
+
+
 def not_finite(value: object) -> str | None:
     """Why a float option is unusable ("must be a finite number, not nan"), or None.
 
@@ -115,11 +128,9 @@ class RunConfig:
         """Every invalid value as ``{field: reason}``; empty when the config is valid.
 
         Fields are dotted paths (``"separator.overlap"``, keys of
-        :data:`.options.FIELD_NAMES`), in that table's order; a reason reads after the field's
+        :data:`FIELD_NAMES`), in that table's order; a reason reads after the field's
         name: ``"must be in [0, 1), not 1.0"``.
         """
-        from .options import FIELD_NAMES  # the option table is built from this module
-
         found: dict[str, str] = {}
         floats = {"beta_max": self.beta_max, "early_stop_db": self.early_stop_db,
                   "separator.segment": self.separator.segment,
@@ -166,8 +177,6 @@ class RunConfig:
 
     def validate(self, sources: tuple[str, ...] = STEMS) -> RunConfig:
         """Return ``self``, or raise :class:`ConfigError` naming every invalid value in one line."""
-        from .options import FIELD_NAMES
-
         found = self.problems(sources)
         if found:
             raise ConfigError("; ".join(f"{FIELD_NAMES[k]} {why}" for k, why in found.items())

@@ -4,9 +4,11 @@ Each :class:`Option` row says what a knob is called, its kind, default and choic
 :class:`~.config.RunConfig` field it sets, its command-line flag and help, and how the TUI's
 parameter panel shows it. The CLI arguments (:mod:`progdemix_tui.cli.common`), the panel
 (:mod:`progdemix_tui.tui.widgets.param_panel`), the saved settings' defaults
-(:mod:`progdemix_tui.tui.settings`), the panel's text parsing (:mod:`progdemix_tui.tui.run_plan`)
-and the names :meth:`RunConfig.validate` uses (:data:`FIELD_NAMES`) are all derived from
-:data:`OPTIONS`. Adding a knob is one row here plus its engine code.
+(:mod:`progdemix_tui.tui.settings`) and the panel's text parsing
+(:mod:`progdemix_tui.tui.run_plan`) are all derived from :data:`OPTIONS`. The names
+:meth:`RunConfig.validate` gives invalid fields are the engine's own
+(:data:`.config.FIELD_NAMES`). Adding a knob is one row here plus its engine code (the
+:class:`RunConfig` field, its check and the name its check uses).
 
 Plain Python: no Textual, no Rich, no argparse.
 """
@@ -20,6 +22,7 @@ from typing import Any, Literal
 from .config import (
     ADAPTIVE_SCORES,
     DEFAULT_SEGMENT,
+    FIELD_NAMES,
     MODES,
     SCHEDULES,
     STEM_FORMATS,
@@ -59,8 +62,7 @@ class Option:
     """One run parameter and every place it appears.
 
     ``name`` is the settings key, the panel field and the parsed argument's ``dest``;
-    ``field`` the :class:`RunConfig` path it sets (None: not a config field); ``checked_as``
-    how :meth:`RunConfig.validate` names it when its value is invalid. ``flags`` empty: not on
+    ``field`` the :class:`RunConfig` path it sets (None: not a config field). ``flags`` empty: not on
     the command line; ``panel`` False: not in the TUI's parameter panel. ``help`` may hold
     ``{default}``. ``panel_default`` is the panel's starting text when it differs from the
     default's text; ``short`` the panel's grid label (else ``label``); ``hint`` follows the
@@ -73,7 +75,6 @@ class Option:
     field: str | None = None
     default: Value = UNSET
     choices: tuple[str, ...] = ()
-    checked_as: str = ""
     flags: tuple[str, ...] = ()
     help: str = ""
     metavar: str | None = None
@@ -105,6 +106,11 @@ class Option:
         return "" if self.default is None else str(self.default)
 
     @property
+    def checked_as(self) -> str:
+        """How :meth:`RunConfig.validate` names this option's field ("" when it checks none)."""
+        return FIELD_NAMES.get(self.field or "", "")
+
+    @property
     def grid_label(self) -> str:
         return self.short or self.label
 
@@ -122,36 +128,32 @@ OPTIONS: tuple[Option, ...] = (
     Option("trust_checkpoint", "trust checkpoint", "flag", "separator.trust_checkpoint",
            flags=("--trust-checkpoint",), group="model", panel=False,
            help="allow pickled .th checkpoints (loading them runs code from the file)"),
-    Option("device", "device", "text", "separator.device", checked_as="device",
-           flags=("--device",), group="model",
+    Option("device", "device", "text", "separator.device", flags=("--device",), group="model",
            help="auto|cpu|cuda|cuda:N|mps (default {default}: CUDA, then MPS, then CPU)"),
     Option("half", "half precision", "flag", "separator.half", flags=("--half",),
            group="model", panel=False, help="half precision (CUDA only)"),
-    Option("target", "target", "choice", "target", choices=STEMS, checked_as="target",
-           flags=("--target", "--targets"), group="loop", help="stem to refine (default {default})"),
-    Option("steps", "steps", "int", "steps", checked_as="steps", flags=("--steps",),
+    Option("target", "target", "choice", "target", choices=STEMS, flags=("--target", "--targets"), group="loop", help="stem to refine (default {default})"),
+    Option("steps", "steps", "int", "steps", flags=("--steps",),
            group="loop", help="N progressive steps (N+1 results)"),
-    Option("mode", "mode", "choice", "mode", choices=MODES, checked_as="mode",
-           flags=("--mode",), group="loop", help="how y_n is built (default {default})"),
+    Option("mode", "mode", "choice", "mode", choices=MODES, flags=("--mode",), group="loop", help="how y_n is built (default {default})"),
     Option("schedule", "schedule", "choice", "schedule", choices=SCHEDULES,
-           checked_as="schedule", flags=("--schedule",), group="loop",
+           flags=("--schedule",), group="loop",
            help="β schedule (default {default})"),
-    Option("beta_max", "β max", "float", "beta_max", checked_as="beta-max",
-           flags=("--beta-max",), group="loop", help="largest β (default {default})"),
+    Option("beta_max", "β max", "float", "beta_max", flags=("--beta-max",), group="loop", help="largest β (default {default})"),
     Option("adaptive_k", "adaptive K", "int", "adaptive.candidates", default=0,
-           checked_as="adaptive candidates K", flags=("--adaptive",), metavar="K", group="loop",
+           flags=("--adaptive",), metavar="K", group="loop",
            help="adaptive β with K candidates per step (default off)",
            placeholder="0 = off", hint=" (0 = off)"),
     Option("adaptive_score", "adaptive score", "choice", "adaptive.score",
-           choices=ADAPTIVE_SCORES, checked_as="adaptive score", flags=("--adaptive-score",),
+           choices=ADAPTIVE_SCORES, flags=("--adaptive-score",),
            group="loop", short="adapt score",
            help="oracle (SI-SDR vs references), decorrelation (reference-free), "
                 "or auto (oracle when references exist)"),
     Option("adaptive_chunk", "adaptive chunk", "float", "adaptive.chunk_seconds",
-           checked_as="adaptive chunk length", flags=("--adaptive-chunk",), metavar="SEC",
+           flags=("--adaptive-chunk",), metavar="SEC",
            group="loop", panel=False, help="adaptive selection chunk length (default {default:g} s)"),
     Option("early_stop", "early stop", "optional float", "early_stop_db",
-           checked_as="early-stop threshold", flags=("--early-stop",), metavar="DB",
+           flags=("--early-stop",), metavar="DB",
            group="loop", help="stop when successive target estimates agree above DB SI-SDR",
            placeholder="off (dB)", hint=" (empty = off)"),
     Option("wiener", "Wiener", "flag", "wiener", flags=("--wiener",), group="loop",
@@ -161,14 +163,11 @@ OPTIONS: tuple[Option, ...] = (
            help="match y_n's loudness to the original mixture", check_text="match y_n to y"),
     Option("clip_guard", "clip guard", "flag", "clip_guard", flags=("--no-clip-guard",),
            group="loop", panel=False, help="do not rescale y_n when it exceeds ±1"),
-    Option("segment", "segment", "optional float", "separator.segment", checked_as="segment",
-           flags=("--segment",), metavar="SEC", group="model",
+    Option("segment", "segment", "optional float", "separator.segment", flags=("--segment",), metavar="SEC", group="model",
            help=f"chunk length in seconds (default {DEFAULT_SEGMENT:g}, capped by the model)",
            placeholder="default (s)", hint=" (empty = default)"),
-    Option("overlap", "overlap", "float", "separator.overlap", checked_as="overlap",
-           flags=("--overlap",), group="model", help="chunk overlap (default {default})"),
-    Option("shifts", "shifts", "int", "separator.shifts", checked_as="shifts",
-           flags=("--shifts",), group="model",
+    Option("overlap", "overlap", "float", "separator.overlap", flags=("--overlap",), group="model", help="chunk overlap (default {default})"),
+    Option("shifts", "shifts", "int", "separator.shifts", flags=("--shifts",), group="model",
            help="random-shift averaging passes (default {default}; demucs CLI uses 1)"),
     Option("seed", "seed", "int", "separator.seed", flags=("--seed",), group="model",
            panel=False, help="seed for shifts (default {default})"),
@@ -190,12 +189,6 @@ OPTION: dict[str, Option] = {option.name: option for option in OPTIONS}
 """The options by name."""
 PANEL: tuple[Option, ...] = tuple(option for option in OPTIONS if option.panel)
 """The parameter panel's fields, in order."""
-GROUP_ORDER: tuple[Group, ...] = ("loop", "model", "io", "none")
-FIELD_NAMES: dict[str, str] = {
-    option.field: option.checked_as
-    for group in GROUP_ORDER for option in OPTIONS
-    if option.group == group and option.field and option.checked_as}
-"""How :meth:`RunConfig.validate` names each field it checks, in ``--help`` order."""
 BY_FIELD: dict[str, Option] = {option.field: option for option in OPTIONS if option.field}
 """The option that sets each :class:`RunConfig` field path."""
 
