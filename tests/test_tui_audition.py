@@ -15,9 +15,9 @@ import tui_helpers
 from conftest import write_track
 from tui_helpers import screen_text, sync, wait_for, write_fake_session
 
-from progdemix_tui.audio import AudioUnavailable
 from progdemix_tui.engine import open_session
 from progdemix_tui.engine.mixing import integrated_loudness
+from progdemix_tui.playback import AudioUnavailable
 from progdemix_tui.tui import app as app_module
 from progdemix_tui.tui import player_backend
 from progdemix_tui.tui.app import OFFLINE_NOTICE, ProgdemixApp, build_app, offline_model_fallback

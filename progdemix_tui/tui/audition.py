@@ -1,7 +1,7 @@
 """What the player bar plays: cues (step, stem, source of a session), loading them from the
 session folder, level matching, and an optional audio backend.
 
-No Textual here. Playback uses :mod:`progdemix_tui.audio` when it is importable and an
+No Textual here. Playback uses :mod:`progdemix_tui.playback` when it is importable and an
 output device opens; otherwise :class:`NullBackend` keeps the bar working without sound
 (A/B marks, loop, blind tests and export of A/B clips all still work).
 
@@ -149,7 +149,7 @@ def export_clips(a: torch.Tensor, b: torch.Tensor, rate: int, levels: LevelMatch
 
 class NullBackend:
     """No audio device: nothing sounds, but the bar's state still works, blind tests
-    included (a :class:`progdemix_tui.audio.BlindTest` over A and B, without a player)."""
+    included (a :class:`progdemix_tui.playback.BlindTest` over A and B, without a player)."""
 
     available = False
 
@@ -189,7 +189,7 @@ class NullBackend:
 
     # blind tests: the same calls as the player's (start_blind, select_slot, ...)
     def start_blind(self, mode: str) -> None:
-        from progdemix_tui.audio.blind import BlindTest
+        from progdemix_tui.playback.blind import BlindTest
 
         self._blind = BlindTest("A", "B", mode, self.blind_seed)
         self._slot = self._blind.slots[0]
@@ -230,7 +230,7 @@ def parse_device(text: str | int | None) -> int | str | None:
 
 
 def open_backend(device: int | str | None = None):
-    """The best available backend: :mod:`progdemix_tui.audio`'s player on ``device`` (index,
+    """The best available backend: :mod:`progdemix_tui.playback`'s player on ``device`` (index,
     name or None for the default output), else NullBackend saying why."""
     try:
         from .player_backend import PlayerBackend

@@ -1,4 +1,4 @@
-"""Adapter from the player bar to :mod:`progdemix_tui.audio`'s :class:`Player`.
+"""Adapter from the player bar to :mod:`progdemix_tui.playback`'s :class:`Player`.
 
 Importing this module fails when the audio package is not available, and constructing
 :class:`PlayerBackend` raises when no output device exists; :func:`.audition.open_backend`
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import threading
 
-from progdemix_tui.audio import BlindState, Player, list_output_devices
-from progdemix_tui.audio.devices import resolve_device
-from progdemix_tui.audio.errors import no_device
+from progdemix_tui.playback import BlindState, Player, list_output_devices
+from progdemix_tui.playback.devices import resolve_device
+from progdemix_tui.playback.errors import no_device
 
 from .audition import LevelMatch, apply_gain
 

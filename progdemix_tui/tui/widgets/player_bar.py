@@ -4,7 +4,7 @@ It keeps the A/B state and drives an audio backend (see :mod:`..audition`). With
 audio device it says so once and keeps working: marks, loop, blind tests and A/B clip
 export still do.
 
-Blind tests are the audio package's (:class:`progdemix_tui.audio.BlindTest`, through the
+Blind tests are the audio package's (:class:`progdemix_tui.playback.BlindTest`, through the
 backend): ``"ab"`` hides A and B as slots 1 and 2 in a random order per trial (answer: the
 one you prefer); ``"abx"`` keeps A and B and adds X, secretly one of them (answer: what X
 is). The bar shows the slot playing and the tally, never the mapping until revealed.
@@ -23,7 +23,7 @@ BLIND_HINT = {"ab": "blind A/B: x 1↔2 · 1/2 = prefer · m reveals",
 
 
 def tally_text(state) -> str:
-    """The running score of a blind test (a :class:`progdemix_tui.audio.BlindState`)."""
+    """The running score of a blind test (a :class:`progdemix_tui.playback.BlindState`)."""
     t = state.tally
     if state.mode == "abx":
         return f"ABX #{state.trial} {t.correct}/{t.trials} right p={t.p_value:.2f}"

@@ -462,7 +462,7 @@ class Player:
 
     # ================================================================ blind
     def start_blind(self, mode: str = "abx", seed: int | None = None) -> BlindTest:
-        """Start a blind test over A and B (see :mod:`~progdemix_tui.audio.blind`) and play
+        """Start a blind test over A and B (see :mod:`~progdemix_tui.playback.blind`) and play
         its first slot."""
         if self._a is None or self._b is None:
             raise ValueError("mark A and B first (set_ab)")

@@ -1,5 +1,5 @@
 """PortAudio access: load sounddevice, list output devices, open an output stream, and turn
-every PortAudio failure into :class:`~progdemix_tui.audio.errors.AudioUnavailable`.
+every PortAudio failure into :class:`~progdemix_tui.playback.errors.AudioUnavailable`.
 
 sounddevice is imported lazily (first call here), so the rest of the audio package (sources,
 export, blind tests) works on machines without PortAudio.

@@ -3,7 +3,7 @@
 No Textual or Rich here; sounddevice/PortAudio is loaded only when a stream is opened or
 devices are listed, so everything else (sources, export, blind tests) works without it.
 
-    from progdemix_tui.audio import Player, AudioUnavailable
+    from progdemix_tui.playback import Player, AudioUnavailable
     player = Player(44100)
     player.add("mixture", "song/mixture.wav")           # read lazily from disk
     player.add("step3/vocals", estimate, 44100)          # [channels, time] array or tensor
