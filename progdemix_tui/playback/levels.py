@@ -66,10 +66,13 @@ def rms_db(data: Any) -> float | None:
     return 20 * math.log10(value) if value > 1e-9 else None
 
 
-def match_levels(a: Any, b: Any, rate: int, rate_b: int | None = None) -> LevelMatch:
+def match_levels(a: Any, b: Any, rate: int, rate_b: int | None = None,
+                 measured: tuple[float | None, float | None] | None = None) -> LevelMatch:
     """The gains that level-match ``a`` and ``b`` (``[channels, time]``; ``rate_b``: B's rate
-    if it differs from A's)."""
-    la, lb = loudness(a, rate), loudness(b, rate_b or rate)
+    if it differs from A's; ``measured``: their loudness if known already, None where
+    undefined)."""
+    la, lb = measured if measured is not None else (loudness(a, rate),
+                                                     loudness(b, rate_b or rate))
     method: Method = "LUFS"
     if la is None or lb is None:
         la, lb, method = rms_db(a), rms_db(b), "RMS"

@@ -434,7 +434,10 @@ class Player:
 
     def _match(self, a: str, b: str) -> LevelMatch:
         sa, sb = self._sources[a], self._sources[b]
-        return match_levels(sa.read_all().T, sb.read_all().T, sa.samplerate, sb.samplerate)
+        la, lb = (value if np.isfinite(value := self.loudness(name)) else None
+                  for name in (a, b))
+        return match_levels(sa.read_all().T, sb.read_all().T, sa.samplerate, sb.samplerate,
+                            measured=(la, lb))
 
     def match_gains(self, a: str, b: str) -> dict[str, float]:
         """Linear gains that give ``a`` and ``b`` the same level (:mod:`.levels`: loudness,
