@@ -1,7 +1,7 @@
 """Player latency: play() -> first audio callback, and A/B switch request -> switch rendered.
 
 Runs the player through the real PortAudio/ALSA stack into the ALSA file sink, paced at real
-time (see progdemix_tui/audio/filesink.py), in a child process, and reports each latency in
+time (see tests/filesink.py), in a child process, and reports each latency in
 ms and in audio blocks, next to PortAudio's output latency (the buffered audio between a
 rendered block and the speaker). Results are written to bench/RESULTS.md, "## Player latency".
 
@@ -28,7 +28,7 @@ HEADING = "## Player latency"
 
 
 def child(blocksize: int, switches: int, starts: int) -> None:
-    from progdemix_tui.audio import Player
+    from progdemix_tui.playback import Player
 
     sr = 44100
     t = np.arange(20 * sr) / sr
@@ -82,7 +82,8 @@ def main() -> None:
         child(args.blocksize, args.switches, args.starts)
         return
 
-    from progdemix_tui.audio.filesink import sink_env, write_asoundrc
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test tooling
+    from filesink import sink_env, write_asoundrc
 
     with tempfile.TemporaryDirectory() as tmp:
         write_asoundrc(Path(tmp) / "home", Path(tmp) / "out.raw", speed=1.0)
@@ -107,7 +108,7 @@ def main() -> None:
     cmd = "python bench/bench_player.py" + (
         f" --blocksize {args.blocksize}" if args.blocksize != 512 else "")
     machine = (f"{platform.machine()} Linux VM, {_cores()} CPU cores, no sound card: ALSA file "
-               f"sink paced at real time (progdemix_tui/audio/filesink.py), Python "
+               f"sink paced at real time (tests/filesink.py), Python "
                f"{platform.python_version()}")
     text = "\n".join([
         HEADING, "",

@@ -16,13 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import HANG_TIMEOUT
-
-from progdemix_tui.audio.filesink import read_raw, sink_env, write_asoundrc
+from filesink import read_raw, sink_env, write_asoundrc
 
 PRELUDE = """
 import json, sys, time
 import numpy as np
-from progdemix_tui.audio import AudioUnavailable, Player
+from progdemix_tui.playback import AudioUnavailable, Player
 
 def wait_until(cond, timeout=HANG_TIMEOUT):
     t = time.monotonic()

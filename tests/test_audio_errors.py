@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from audio_sink import run_sink
 
-from progdemix_tui.audio import AudioUnavailable
+from progdemix_tui.playback import AudioUnavailable
 
 NO_DEFAULT = 'pcm.!default { type plug slave.pcm "no_such_pcm" }\n'
 
@@ -22,7 +22,7 @@ PLAY_AND_REPORT = """
 
 def _devices_code() -> str:
     return """
-    from progdemix_tui.audio import list_output_devices
+    from progdemix_tui.playback import list_output_devices
     DEVICES = [d.name for d in list_output_devices()]
     """
 
@@ -93,7 +93,7 @@ def test_device_lost_mid_play_is_reported_not_raised(tmp_path):
 
 def test_callback_failure_is_reported_not_raised(tmp_path):
     res, _, _ = run_sink(tmp_path, """
-        from progdemix_tui.audio import Source
+        from progdemix_tui.playback import Source
         class Broken(Source):
             samplerate, channels, frames = 44100, 2, 44100
             def _read(self, start, frames):

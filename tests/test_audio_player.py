@@ -15,8 +15,8 @@ import pytest
 import soundfile as sf
 from audio_sink import locate, ramp, run_sink
 
-from progdemix_tui.audio import BlindTest, MemorySource, Player, ResampledSource
-from progdemix_tui.audio.mixer import fade_curve
+from progdemix_tui.playback import BlindTest, MemorySource, Player, ResampledSource
+from progdemix_tui.playback.mixer import fade_curve
 
 SR = 44100
 CLICK = 0.01  # largest step allowed between two output samples (a click is >= 0.1)

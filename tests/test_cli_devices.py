@@ -7,8 +7,7 @@ import sys
 
 import pytest
 from conftest import HANG_TIMEOUT
-
-from progdemix_tui.audio.filesink import sink_env, write_asoundrc
+from filesink import sink_env, write_asoundrc
 
 
 def _devices(home) -> subprocess.CompletedProcess:

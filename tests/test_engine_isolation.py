@@ -37,7 +37,7 @@ def test_engine_names_load_lazily_and_all_resolve():
         "from progdemix_tui.engine.errors import ProgdemixError\n"
         "from progdemix_tui.engine.config import RunConfig\n"
         "from progdemix_tui.cli import build_parser\n"
-        "from progdemix_tui.audio.errors import AudioUnavailable\n"
+        "from progdemix_tui.playback.errors import AudioUnavailable\n"
         "build_parser()\n"
         "assert 'torch' not in sys.modules, 'torch imported too early'\n"
         "assert sorted(e.__all__) == sorted(e._SOURCE)\n"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from progdemix_tui.tui.timeparse import PositionError, format_time, parse_position
+from progdemix_tui.formatting import fmt_time
+from progdemix_tui.tui.timeparse import PositionError, parse_position
 
 LONG = 4 * 3600.0
 
@@ -81,7 +82,7 @@ def test_past_the_end():
 
 def test_the_end_as_displayed_is_accepted_and_clamped():
     # a 192.27 s clip shows as 3:12.3: typing that goes to the very end
-    assert format_time(192.27) == "3:12.3"
+    assert fmt_time(192.27, trim=True) == "3:12.3"
     assert parse_position("3:12.3", 192.27) == 192.27
     assert parse_position("192.27", 192.27) == 192.27
 
@@ -106,9 +107,17 @@ def test_long_input_is_cut_to_one_line():
     (-1.0, "0:00"),
 ])
 def test_format_time(seconds, text):
-    assert format_time(seconds) == text
+    assert fmt_time(seconds, trim=True) == text
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (None, "-:--.-"), (0.0, "0:00.0"), (10.0, "0:10.0"), (83.5, "1:23.5"), (59.96, "1:00.0"),
+    (3700.0, "61:40.0"), (-1.0, "0:00.0"),
+])
+def test_format_time_in_the_player_bar(seconds, text):
+    assert fmt_time(seconds) == text  # fixed tenths, minutes past 59: the bar keeps its width
 
 
 def test_format_time_round_trips():
     for seconds in (0.0, 0.1, 9.9, 61.2, 599.9, 3600.0, 3723.4):
-        assert parse_position(format_time(seconds)) == pytest.approx(seconds)
+        assert parse_position(fmt_time(seconds, trim=True)) == pytest.approx(seconds)

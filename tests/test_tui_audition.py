@@ -4,34 +4,32 @@ needed)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import math
+import threading
 from pathlib import Path
 
 import pytest
 import soundfile as sf
+import textual
 import torch
 import tui_helpers
-from conftest import write_track
+from conftest import HANG_TIMEOUT, write_track
 from tui_helpers import screen_text, sync, wait_for, write_fake_session
 
-from progdemix_tui.audio import AudioUnavailable
 from progdemix_tui.cli import tui as tui_cli
 from progdemix_tui.cli.tui import OFFLINE_NOTICE, build_app, offline_model_fallback
 from progdemix_tui.engine import open_session
 from progdemix_tui.engine.mixing import integrated_loudness
+from progdemix_tui.playback import AudioUnavailable, match_levels
 from progdemix_tui.tui import player_backend
 from progdemix_tui.tui.app import ProgdemixApp
-from progdemix_tui.tui.audition import (
-    NullBackend,
-    match_levels,
-    open_backend,
-    parse_device,
-    session_tag,
-)
+from progdemix_tui.tui.audition import NullBackend, open_backend, parse_device, session_tag
 from progdemix_tui.tui.keys import HELP
 from progdemix_tui.tui.player_backend import PlayerBackend
 from progdemix_tui.tui.settings import Settings
+from progdemix_tui.tui.widgets import player_bar
 
 MODELS = [("hdemucs_mmi (not cached)", "hdemucs_mmi"), ("demo (cached)", "demo")]
 
@@ -185,7 +183,7 @@ async def test_blind_needs_two_marks_and_answers_need_a_test(work, tiny_model_pa
 def test_player_blind_needs_no_stream():
     backend = PlayerBackend(check_devices=False)
     x = torch.randn(2, 22050) * 0.1
-    backend.load(x, x * 0.5, 44100, match_levels(x, x * 0.5, 44100))
+    backend.load(x, x * 0.5, 44100)
     backend.start_blind("abx")
     backend.select_slot("X")
     assert backend._player.state.source == "X"  # hidden while the test runs
@@ -237,9 +235,12 @@ def test_match_levels_uses_loudness_then_rms():
 def test_player_backend_plays_the_matched_levels():
     a, b = tone(1.0, 0.1), tone(1.0, 0.4)
     backend = PlayerBackend(check_devices=False)
-    backend.load(a, b, 44100, match_levels(a, b, 44100))
-    assert backend._player.loudness("A") == pytest.approx(backend._player.loudness("B"),
-                                                          abs=0.01)
+    levels = backend.load(a, b, 44100)
+    assert levels == match_levels(a, b, 44100)  # what the bar shows is what plays
+    player = backend._player
+    played = {name: player.loudness(name) + 20 * math.log10(player.state.gains[name])
+              for name in ("A", "B")}
+    assert played["A"] == pytest.approx(played["B"], abs=0.01)
     backend.close()
 
 
@@ -519,3 +520,104 @@ async def test_goto_outside_the_loop_clears_it(work, tiny_model_path):
         assert "⟳" not in player_line(app)
         assert any("loop 0:00.5–0:01.5 cleared: 0:02.5 is outside it" in str(n.message)
                    for n in app._notifications)
+
+
+# ---------------------------------------------------------------------- quick marks, one path
+
+
+class LoadRecorder(NullBackend):
+    """A silent backend that keeps what each load received."""
+
+    def __init__(self) -> None:
+        super().__init__("no audio device")
+        self.loads: list[tuple[torch.Tensor | None, torch.Tensor | None]] = []
+
+    def load(self, a, b, rate):
+        self.loads.append((a, b))
+        return super().load(a, b, rate)
+
+
+@sync
+async def test_quick_marks_the_last_one_wins(work, tiny_model_path, monkeypatch):
+    """Marks made while an older load is still reading: the older one never lands."""
+    gate, first_reading = threading.Event(), threading.Event()
+    read = player_bar.load_cue
+    calls = []
+
+    def first_read_waits(cue, session=None):
+        calls.append(cue)
+        if len(calls) == 1:  # mark 1's read, held until the later marks have landed
+            first_reading.set()
+            assert gate.wait(HANG_TIMEOUT)
+        return read(cue, session)
+
+    monkeypatch.setattr(player_bar, "load_cue", first_read_waits)
+    load_ab, finished = player_bar.PlayerBar._load_ab.__wrapped__, []
+
+    @textual.work(thread=True, exclusive=True, group="audition", exit_on_error=False)
+    def load_ab_and_tell(bar, a, b, generation):
+        try:
+            load_ab(bar, a, b, generation)
+        finally:
+            finished.append(generation)
+
+    monkeypatch.setattr(player_bar.PlayerBar, "_load_ab", load_ab_and_tell)
+    backend = LoadRecorder()
+    app = make_app(".", tiny_model_path, backend=backend)
+    async with app.run_test(size=(80, 24)) as pilot:
+        write_fake_session(work / "sessions" / "s", steps=3)
+        app.open_session_folder(work / "sessions" / "s")
+        await pilot.press("a")  # A = step 0: its read waits
+        await wait_for(pilot, first_reading.is_set)
+        await pilot.press("down", "b", "down", "a")  # B = step 1, then A = step 2
+        await wait_for(pilot, lambda: not app.player.loading)
+        gate.set()  # now the first load finishes reading, long after the others
+        await wait_for(pilot, lambda: 1 in finished)  # mark 1's worker is done
+        bar = app.player
+        assert (bar.a.step, bar.b.step) == (2, 1) and not bar.loading
+        assert bar.levels is not None and bar.duration is not None  # not mark 1's (A only)
+        a, b = backend.loads[-1]
+        assert a is not None and b is not None
+        assert torch.equal(a, read(bar.a)[0]) and torch.equal(b, read(bar.b)[0])
+        assert all(y is not None for _, y in backend.loads)  # mark 1's never reached it
+
+
+def imports(path: Path, package: str) -> set[str]:
+    """The progdemix_tui modules ``path`` (module ``package``.stem) imports, anywhere in it."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(p for p in (base, node.module) if p)
+            found.add(module)
+            found |= {f"{module}.{alias.name}" for alias in node.names}
+    return {name for name in found if name.startswith("progdemix_tui")}
+
+
+def test_no_import_cycle_in_the_audition_path():
+    root = Path(player_bar.__file__).parents[3]
+    modules = {}
+    for path in (root / "progdemix_tui").rglob("*.py"):
+        name = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        modules[name] = path, package
+    graph = {name: {m for m in imports(path, package) if m in modules and m != name}
+             for name, (path, package) in modules.items()}
+    audition = {"progdemix_tui.tui.audition", "progdemix_tui.tui.player_backend",
+                "progdemix_tui.tui.widgets.player_bar"} | {
+                    m for m in modules if m.startswith("progdemix_tui.playback")}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            for nxt in graph[todo.pop()] - seen:
+                if nxt == goal:
+                    return True
+                seen.add(nxt)
+                todo.append(nxt)
+        return False
+
+    cycles = sorted(m for m in audition if reaches(m, m))
+    assert not cycles, f"import cycles through {cycles}"

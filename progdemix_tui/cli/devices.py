@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
-    from progdemix_tui.audio import list_output_devices
+    from progdemix_tui.playback import list_output_devices
 
     devices = list_output_devices()  # AudioUnavailable: one line, exit 2
     if not devices:

@@ -29,13 +29,12 @@ from textual.widgets import (
 from progdemix_tui.engine.errors import ProgdemixError
 from progdemix_tui.engine.session import default_session_name, export_step, open_session
 
-from .audition import SOURCES, Cue, export_clips, load_cue, match_levels, open_backend
+from .audition import SOURCES, AuditionBackend, Cue, export_ab, open_backend
 from .keys import bindings
 from .paths import PATH_ERRORS, expand, is_dir
 from .paths import reason as os_reason
 from .run_plan import RunPlan, describe_errors
 from .screens.export import ExportRequest, ExportScreen
-from .screens.goto import GotoScreen
 from .screens.help import HelpScreen
 from .screens.sessions import SessionsScreen
 from .session_reader import unexpected
@@ -59,7 +58,7 @@ class ProgdemixApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [*bindings()]
 
     def __init__(self, path: str | Path | None = None, *, settings: Settings | None = None,
-                 backend=None, models: list[tuple[str, str]] | None = None,
+                 backend: AuditionBackend | None = None, models: list[tuple[str, str]] | None = None,
                  torch_threads: int | str | None = "auto", save_settings: bool = True,
                  audio_device: int | str | None = None, notices: Iterable[str] = ()) -> None:
         super().__init__()
@@ -72,7 +71,8 @@ class ProgdemixApp(App[int]):
         self.torch_threads = torch_threads if isinstance(torch_threads, int) else None
         self.models = models
         self.audio_device = audio_device
-        self.backend = backend if backend is not None else open_backend(audio_device)
+        self.backend: AuditionBackend = backend if backend is not None \
+            else open_backend(audio_device)
         self.notices = list(notices)
         self.input: Path | None = None
         root = Path(".")
@@ -116,8 +116,6 @@ class ProgdemixApp(App[int]):
         if self.input is None:
             self._idle_label()
         self.query_one("#tree").focus()
-        if self.backend.available:
-            self.set_interval(0.25, self.player.tick)
 
     @property
     def panel(self) -> ParamPanel:
@@ -296,68 +294,13 @@ class ProgdemixApp(App[int]):
         self.source = SOURCES[(SOURCES.index(self.source) + 1) % len(SOURCES)]
         self._reselect()
 
-    def action_mark(self, which: str) -> None:
-        self._sync_selection()
-        if self.player.mark(which) is not None:
-            self._load_ab(self.player.a, self.player.b)
-
-    @work(thread=True, exclusive=True, group="audition", exit_on_error=False)
-    def _load_ab(self, a: Cue | None, b: Cue | None) -> None:
-        try:
-            xa, rate = load_cue(a) if a is not None else (None, 0)
-            xb, rate_b = load_cue(b) if b is not None else (None, 0)
-            rate = rate or rate_b
-            levels = match_levels(xa, xb, rate) if xa is not None and xb is not None else None
-            self.backend.load(xa, xb, rate, levels)
-        except Exception as exc:  # unreadable files, device errors: report, keep going
-            text = f"cannot load A/B: {exc}"
-
-            def failed() -> None:
-                self.player.loaded(None, self.player.duration)
-                self.player.say(text)
-
-            self.call_from_thread(failed)
-            return
-        lengths = [x.shape[-1] for x in (xa, xb) if x is not None]
-        self.call_from_thread(self.player.loaded, levels, min(lengths) / rate)
-
-    def action_toggle_ab(self) -> None:
-        self.player.toggle_ab()
-
-    def action_play_pause(self) -> None:
-        self.player.toggle_play()
-
-    def action_seek(self, seconds: float) -> None:
-        self.player.seek(float(seconds))
-
-    def action_goto(self) -> None:
-        """g: type a position to seek to (1:23, 83.5, 50%…)."""
-        bar = self.player
-        if (problem := bar.goto_problem()) is not None:
-            bar.say(problem)
-            return
-        assert bar.duration is not None
-        self.push_screen(GotoScreen(bar.duration, bar.position, bar.loop), self._goto_chosen)
-
-    def _goto_chosen(self, seconds: float | None) -> None:
-        if seconds is not None and (note := self.player.goto(seconds)) is not None:
-            self.notify(note, severity="warning", timeout=5)
-
-    def action_loop(self) -> None:
-        self.player.toggle_loop()
-
-    def action_stop(self) -> None:
-        self.player.stop()
-
-    def action_volume(self, delta: float) -> None:
-        self.player.change_volume(float(delta))
-
-    def action_blind(self, mode: str = "ab") -> None:
-        """m: blind A/B (M: ABX); while a test runs, either reveals and ends it."""
-        self.notify(self.player.start_blind(mode), timeout=5)
-
-    def action_blind_answer(self, key: str) -> None:
-        self.player.answer(str(key))
+    def action_player(self, action: str, *args: object) -> None:
+        """A listening key (:mod:`.keys`), from anywhere: the player bar's ``action_<action>``.
+        A mark is of the timeline cursor's step (keys typed ahead run before its highlight
+        message reaches the app)."""
+        if action == "mark":
+            self._sync_selection()
+        getattr(self.player, f"action_{action}")(*args)
 
     # ------------------------------------------------------------------ export
 
@@ -385,10 +328,7 @@ class ProgdemixApp(App[int]):
                 a, b = self.player.a, self.player.b
                 if a is None or b is None:
                     raise ProgdemixError("mark A and B first (a, b)")
-                xa, rate = load_cue(a)
-                xb, _ = load_cue(b)
-                written = export_clips(xa, xb, rate, match_levels(xa, xb, rate), request.dest,
-                                       self.player.loop, request.fmt)
+                written = export_ab(a, b, request.dest, self.player.loop, request.fmt)
             else:
                 session = open_session(cue.folder)
                 stems = [session.config.target] if request.what == "target" else None
@@ -441,11 +381,11 @@ class ProgdemixApp(App[int]):
         yield SystemCommand("Open session", "Open a previous run from the sessions folder (o)",
                             self.action_sessions)
         yield SystemCommand("Go to time", "Seek to a typed position: 1:23, 83.5, 50% (g)",
-                            self.action_goto)
+                            lambda: self.action_player("goto"))
         yield SystemCommand("Blind A/B test", "A and B hidden as 1/2; 1/2 picks; m reveals (m)",
-                            lambda: self.action_blind("ab"))
+                            lambda: self.action_player("blind", "ab"))
         yield SystemCommand("ABX test", "Is X A or B? 1/2 answers; M reveals (M)",
-                            lambda: self.action_blind("abx"))
+                            lambda: self.action_player("blind", "abx"))
         yield SystemCommand("Keys", "Show every key (?)", self.action_help)
         yield SystemCommand("Toggle side panel", "Hide/show files and parameters (z)",
                             self.action_toggle_sidebar)

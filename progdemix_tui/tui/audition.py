@@ -1,28 +1,31 @@
 """What the player bar plays: cues (step, stem, source of a session), loading them from the
-session folder, level matching, and an optional audio backend.
+session folder, and the audition backend it drives (:class:`AuditionBackend`).
 
-No Textual here. Playback uses :mod:`progdemix_tui.audio` when it is importable and an
-output device opens; otherwise :class:`NullBackend` keeps the bar working without sound
-(A/B marks, loop, blind tests and export of A/B clips all still work).
+No Textual here. Playback uses :class:`.player_backend.PlayerBackend` (the playback
+package's :class:`~progdemix_tui.playback.Player`) when an output device opens; otherwise
+:class:`NullBackend` keeps the bar working without sound (A/B marks, loop, blind tests and
+export of A/B clips all still work).
 
-Level matching (:func:`match_levels`) measures integrated loudness like the audio player
-(ITU-R BS.1770, pyloudnorm, via :func:`progdemix_tui.engine.mixing.integrated_loudness`)
-and falls back to RMS only where loudness is undefined; the same gains are played, shown in
-the player bar and applied to exported A/B clips.
+Level matching is :func:`progdemix_tui.playback.levels.match_levels` (integrated loudness,
+RMS where it is undefined), the one measure for what plays, what the bar shows and the
+exported A/B clips. Blind-test state is one :class:`~progdemix_tui.playback.BlindTest`,
+held by the backend.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
 from progdemix_tui.engine import audio
 from progdemix_tui.engine.errors import ProgdemixError
 from progdemix_tui.engine.session import Session, open_session
+from progdemix_tui.playback.blind import BlindState, BlindTest
+from progdemix_tui.playback.levels import LevelMatch, match_levels
 
 SOURCES = ("estimate", "y_n", "mixture", "reference", "residual")
 """Audition sources: the step's stem estimate, the step's mixture y_n, the original mixture
@@ -86,51 +89,6 @@ def load_cue(cue: Cue, session: Session | None = None) -> tuple[torch.Tensor, in
     return samples, session.samplerate
 
 
-def rms_db(samples: torch.Tensor) -> float | None:
-    value = float(samples.to(torch.float64).pow(2).mean().sqrt()) if samples.numel() else 0.0
-    return 20 * math.log10(value) if value > 1e-9 else None
-
-
-@dataclass(frozen=True)
-class LevelMatch:
-    """Gains (dB, attenuation only: the louder one is turned down) that give A and B the
-    same level, and how the level was measured: ``"LUFS"`` (integrated loudness, ITU-R
-    BS.1770, as the audio player does), ``"RMS"`` (only when loudness is undefined: clips
-    under 0.4 s, or below the −70 LUFS gate) or None (silence: no gain)."""
-
-    gain_a_db: float = 0.0
-    gain_b_db: float = 0.0
-    method: str | None = None
-
-    @property
-    def relative_db(self) -> float:
-        """B's gain relative to A (the figure the player bar shows)."""
-        return self.gain_b_db - self.gain_a_db
-
-    def describe(self) -> str:
-        if self.method is None:
-            return "B ±0dB (silent)"
-        return f"B{self.relative_db:+.1f}dB {self.method}"
-
-
-def match_levels(a: torch.Tensor, b: torch.Tensor, rate: int) -> LevelMatch:
-    """Level-match A and B by integrated loudness, falling back to RMS when it is undefined."""
-    from progdemix_tui.engine.mixing import integrated_loudness
-
-    la, lb = integrated_loudness(a, rate), integrated_loudness(b, rate)
-    method = "LUFS"
-    if la is None or lb is None:
-        la, lb, method = rms_db(a), rms_db(b), "RMS"
-    if la is None or lb is None:
-        return LevelMatch()
-    ref = min(la, lb)
-    return LevelMatch(ref - la, ref - lb, method)
-
-
-def apply_gain(x: torch.Tensor, db: float) -> torch.Tensor:
-    return x if db == 0.0 else x * (10 ** (db / 20))
-
-
 def export_clips(a: torch.Tensor, b: torch.Tensor, rate: int, levels: LevelMatch, dest: Path,
                  loop: tuple[float, float] | None = None, fmt: str = "wav") -> list[Path]:
     """Write level-matched A and B (the loop region, if set) as ``A.<fmt>``, ``B.<fmt>``,
@@ -138,7 +96,8 @@ def export_clips(a: torch.Tensor, b: torch.Tensor, rate: int, levels: LevelMatch
     if loop is not None:
         s, e = int(loop[0] * rate), int(loop[1] * rate)
         a, b = a[..., s:e], b[..., s:e]
-    a, b = apply_gain(a, levels.gain_a_db), apply_gain(b, levels.gain_b_db)
+    gain_a, gain_b = levels.linear
+    a, b = a if gain_a == 1.0 else a * gain_a, b if gain_b == 1.0 else b * gain_b
     if fmt == "flac":  # integer FLAC clips above full scale: scale both alike (keeps the match)
         peak = max(float(a.abs().max()) if a.numel() else 0.0,
                    float(b.abs().max()) if b.numel() else 0.0)
@@ -147,21 +106,74 @@ def export_clips(a: torch.Tensor, b: torch.Tensor, rate: int, levels: LevelMatch
     return [audio.save(dest / f"{name}.{fmt}", x, rate) for name, x in (("A", a), ("B", b))]
 
 
+def export_ab(a: Cue, b: Cue, dest: Path, loop: tuple[float, float] | None = None,
+              fmt: str = "wav") -> list[Path]:
+    """Read cues ``a`` and ``b`` and write them as level-matched clips (:func:`export_clips`)."""
+    xa, rate = load_cue(a)
+    xb, _ = load_cue(b)
+    return export_clips(xa, xb, rate, match_levels(xa, xb, rate), dest, loop, fmt)
+
+
+class AuditionBackend(Protocol):
+    """What the player bar drives: :class:`.player_backend.PlayerBackend` (sound) or
+    :class:`NullBackend` (no device). ``load`` returns the A/B level match in effect (None
+    unless both are given); the blind-test calls keep the test's state in the backend."""
+
+    @property
+    def available(self) -> bool: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    def load(self, a: torch.Tensor | None, b: torch.Tensor | None,
+             rate: int) -> LevelMatch | None: ...
+
+    def play(self) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def select(self, which: str) -> None: ...
+
+    def seek(self, seconds: float) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def set_volume(self, volume: float) -> None: ...
+
+    def set_loop(self, loop: tuple[float, float] | None) -> None: ...
+
+    def position(self) -> float | None: ...
+
+    def start_blind(self, mode: str) -> None: ...
+
+    def select_slot(self, slot: str) -> None: ...
+
+    def blind_answer(self, choice: str) -> bool | None: ...
+
+    def reveal(self) -> dict[str, str]: ...
+
+    def stop_blind(self) -> None: ...
+
+    def blind_state(self) -> BlindState | None: ...
+
+    def close(self) -> None: ...
+
+
 class NullBackend:
-    """No audio device: nothing sounds, but the bar's state still works, blind tests
-    included (a :class:`progdemix_tui.audio.BlindTest` over A and B, without a player)."""
+    """No audio device: nothing sounds, but the bar's state still works: level matching
+    (the same :func:`~progdemix_tui.playback.levels.match_levels`) and blind tests (a
+    :class:`~progdemix_tui.playback.BlindTest` over A and B, without a player)."""
 
     available = False
 
     def __init__(self, reason: str = "no audio device", blind_seed: int | None = None) -> None:
         self.reason = reason
         self.blind_seed = blind_seed
-        self._blind = None
-        self._slot: str | None = None
+        self._blind: BlindTest | None = None
 
-    def load(self, a: torch.Tensor | None, b: torch.Tensor | None, rate: int,
-             levels: LevelMatch | None = None) -> None:
-        pass
+    def load(self, a: torch.Tensor | None, b: torch.Tensor | None,
+             rate: int) -> LevelMatch | None:
+        return match_levels(a, b, rate) if a is not None and b is not None else None
 
     def play(self) -> None:
         pass
@@ -189,19 +201,15 @@ class NullBackend:
 
     # blind tests: the same calls as the player's (start_blind, select_slot, ...)
     def start_blind(self, mode: str) -> None:
-        from progdemix_tui.audio.blind import BlindTest
-
         self._blind = BlindTest("A", "B", mode, self.blind_seed)
-        self._slot = self._blind.slots[0]
 
-    def _test(self):
+    def _test(self) -> BlindTest:
         if self._blind is None:
             raise ValueError("no blind test running")
         return self._blind
 
     def select_slot(self, slot: str) -> None:
-        self._test().source_for(slot)  # validates the slot
-        self._slot = slot
+        self._test().select(slot)
 
     def blind_answer(self, choice: str) -> bool | None:
         return self._test().answer(choice)
@@ -210,9 +218,9 @@ class NullBackend:
         return self._test().reveal()
 
     def stop_blind(self) -> None:
-        self._blind, self._slot = None, None
+        self._blind = None
 
-    def blind_state(self):
+    def blind_state(self) -> BlindState | None:
         return None if self._blind is None else self._blind.state()
 
     def close(self) -> None:
@@ -229,8 +237,8 @@ def parse_device(text: str | int | None) -> int | str | None:
     return int(text) if text.isdigit() else text
 
 
-def open_backend(device: int | str | None = None):
-    """The best available backend: :mod:`progdemix_tui.audio`'s player on ``device`` (index,
+def open_backend(device: int | str | None = None) -> AuditionBackend:
+    """The best available backend: :mod:`progdemix_tui.playback`'s player on ``device`` (index,
     name or None for the default output), else NullBackend saying why."""
     try:
         from .player_backend import PlayerBackend

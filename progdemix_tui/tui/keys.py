@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
-# (key, action, description, show in footer)
+# (key, action, description, show in footer); player('x', ...): PlayerBar.action_x(...)
 APP_KEYS: list[tuple[str, str, str, bool]] = [
     ("r", "run", "Run", True),
     ("c", "cancel", "Cancel", True),
@@ -17,24 +17,24 @@ APP_KEYS: list[tuple[str, str, str, bool]] = [
     ("p", "show_tab('params')", "Params", False),
     ("t", "focus_timeline", "Timeline", False),
     ("z", "toggle_sidebar", "Zoom timeline", False),
-    ("space", "play_pause", "Play/pause", False),
-    ("a", "mark('A')", "Mark A", False),
-    ("b", "mark('B')", "Mark B", False),
-    ("x", "toggle_ab", "A↔B", False),
-    ("left_square_bracket", "seek(-5)", "Seek −5 s", False),
-    ("right_square_bracket", "seek(5)", "Seek +5 s", False),
-    ("shift+left", "seek(-5)", "Seek −5 s", False),
-    ("shift+right", "seek(5)", "Seek +5 s", False),
-    ("g", "goto", "Go to time", False),
-    ("0", "stop", "Stop, rewind", False),
-    ("minus", "volume(-0.1)", "Volume −", False),
-    ("plus", "volume(0.1)", "Volume +", False),
-    ("equals_sign", "volume(0.1)", "Volume +", False),
-    ("l", "loop", "Loop set/clear", False),
-    ("m", "blind('ab')", "Blind A/B", False),
-    ("M", "blind('abx')", "ABX test", False),
-    ("1", "blind_answer('1')", "Blind: answer 1", False),
-    ("2", "blind_answer('2')", "Blind: answer 2", False),
+    ("space", "player('play_pause')", "Play/pause", False),
+    ("a", "player('mark', 'A')", "Mark A", False),
+    ("b", "player('mark', 'B')", "Mark B", False),
+    ("x", "player('toggle_ab')", "A↔B", False),
+    ("left_square_bracket", "player('seek', -5)", "Seek −5 s", False),
+    ("right_square_bracket", "player('seek', 5)", "Seek +5 s", False),
+    ("shift+left", "player('seek', -5)", "Seek −5 s", False),
+    ("shift+right", "player('seek', 5)", "Seek +5 s", False),
+    ("g", "player('goto')", "Go to time", False),
+    ("0", "player('stop')", "Stop, rewind", False),
+    ("minus", "player('volume', -0.1)", "Volume −", False),
+    ("plus", "player('volume', 0.1)", "Volume +", False),
+    ("equals_sign", "player('volume', 0.1)", "Volume +", False),
+    ("l", "player('loop')", "Loop set/clear", False),
+    ("m", "player('blind', 'ab')", "Blind A/B", False),
+    ("M", "player('blind', 'abx')", "ABX test", False),
+    ("1", "player('blind_answer', '1')", "Blind: answer 1", False),
+    ("2", "player('blind_answer', '2')", "Blind: answer 2", False),
     ("s", "cycle_stem", "Next stem", False),
     ("v", "cycle_source", "Next source", False),
     ("d", "toggle_theme", "Light/dark", False),
@@ -83,5 +83,6 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 
-def bindings() -> list[Binding]:
+def bindings() -> list[BindingType]:
+    """The app's bindings; ``player(...)`` keys go to the player bar's actions from anywhere."""
     return [Binding(key, action, desc, show=show) for key, action, desc, show in APP_KEYS]

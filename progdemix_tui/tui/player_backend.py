@@ -1,28 +1,30 @@
-"""Adapter from the player bar to :mod:`progdemix_tui.audio`'s :class:`Player`.
+"""The audition backend with sound: :mod:`progdemix_tui.playback`'s :class:`Player`.
 
-Importing this module fails when the audio package is not available, and constructing
+Importing this module fails when the playback package is not available, and constructing
 :class:`PlayerBackend` raises when no output device exists; :func:`.audition.open_backend`
-then falls back to a silent backend. Later device failures (``AudioUnavailable`` from
-``play``) propagate to the bar, which shows them and keeps working.
+then falls back to the silent :class:`.audition.NullBackend`. Later device failures
+(``AudioUnavailable`` from ``play``) propagate to the bar, which shows them and keeps working.
+Imports only the playback package (no cycle with :mod:`.audition`).
 """
 
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
-from progdemix_tui.audio import BlindState, Player, list_output_devices
-from progdemix_tui.audio.devices import resolve_device
-from progdemix_tui.audio.errors import no_device
+from progdemix_tui.playback import BlindState, LevelMatch, Player, list_output_devices
+from progdemix_tui.playback.devices import resolve_device
+from progdemix_tui.playback.errors import no_device
 
-from .audition import LevelMatch, apply_gain
+if TYPE_CHECKING:
+    import torch
 
 
 class PlayerBackend:
     """A/B playback of two cues on output ``device`` (index, name or None: the default).
 
-    Level matching is done by the app (:func:`.audition.match_levels`: integrated loudness,
-    RMS when undefined) and applied here as gains on the sources, so what plays is exactly
-    what the bar shows and the A/B clip export writes. Blind tests use the player's own
+    Level matching is the player's own (:mod:`progdemix_tui.playback.levels`, the function
+    the bar's figure and the A/B clip export use too). Blind tests are the player's own
     (``start_blind``, ``select_slot``, ``blind_answer``, ``reveal``), which need no stream.
     """
 
@@ -42,16 +44,17 @@ class PlayerBackend:
         self._loop: tuple[float, float] | None = None
         self._volume = 1.0
 
-    def load(self, a, b, rate: int, levels: LevelMatch | None = None) -> None:
-        """Replace the sources with ``a`` and ``b`` (tensors ``[channels, time]``), with the
-        level-matching gains ``levels``."""
-        levels = levels or LevelMatch()
-        a = apply_gain(a, levels.gain_a_db) if a is not None else None
-        b = apply_gain(b, levels.gain_b_db) if b is not None else None
+    def load(self, a: torch.Tensor | None, b: torch.Tensor | None,
+             rate: int) -> LevelMatch | None:
+        """Replace the sources with ``a`` and ``b`` (tensors ``[channels, time]``; a missing
+        one plays the other), level-matched when both are given; returns the match."""
+        if a is None and b is None:
+            raise ValueError("nothing to load: neither A nor B")
+        both = a is not None and b is not None
         player = Player(rate, device=self.device)
         player.add("A", a if a is not None else b, rate)
         player.add("B", b if b is not None else a, rate)
-        player.set_ab("A", "B", level_match=False)
+        player.set_ab("A", "B", level_match=both)
         player.select(self._which)
         player.volume = self._volume
         with self._lock:
@@ -65,6 +68,7 @@ class PlayerBackend:
                 player.set_loop(*self._loop)
             if playing:
                 player.play()
+        return player.levels
 
     def play(self) -> None:
         if self._player is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from progdemix_tui.formatting import fmt_time
+
 EXAMPLES = "1:23, 83.5, 1:02:03 or 50%"
 _SHORT = "e.g. 1:23, 83.5 or 50%"
 END_SLACK = 0.05
@@ -21,16 +23,6 @@ _CLOCK = re.compile(rf"(?:(?:([0-9]+):)?([0-9]+):)?({_NUMBER})")
 
 class PositionError(ValueError):
     """A typed position that cannot be used; ``str()`` is the one line to show."""
-
-
-def format_time(seconds: float) -> str:
-    """``M:SS`` or ``H:MM:SS``, with tenths when they are not zero (``3:12``, ``0:01.5``)."""
-    tenths = round(max(0.0, seconds) * 10)
-    hours, rest = divmod(tenths, 36000)
-    minutes, rest = divmod(rest, 600)
-    secs, tenth = divmod(rest, 10)
-    text = f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-    return f"{text}.{tenth}" if tenth else text
 
 
 def _cut(text: str) -> str:
@@ -80,5 +72,5 @@ def parse_position(text: str, duration: float | None = None) -> float:
     seconds = _clock_seconds(text)
     if duration is not None and seconds > duration + END_SLACK:
         raise PositionError(f"position {_cut(text)} is past the end "
-                            f"({format_time(duration)})")
+                            f"({fmt_time(duration, trim=True)})")
     return seconds if duration is None else min(seconds, duration)

@@ -12,7 +12,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from ..timeparse import EXAMPLES, PositionError, format_time, parse_position
+from progdemix_tui.formatting import fmt_time
+
+from ..timeparse import EXAMPLES, PositionError, parse_position
 
 
 class GotoScreen(ModalScreen[float | None]):
@@ -28,10 +30,12 @@ class GotoScreen(ModalScreen[float | None]):
         self.loop = loop
 
     def compose(self) -> ComposeResult:
-        now = f"go to time — now {format_time(self.position)} of {format_time(self.duration)}"
+        position, duration = fmt_time(self.position, trim=True), fmt_time(self.duration, trim=True)
+        now = f"go to time — now {position} of {duration}"
         if self.loop is not None:
             lo, hi = self.loop
-            hint = f"outside the loop {format_time(lo)}–{format_time(hi)} clears it · Esc closes"
+            region = f"{fmt_time(lo, trim=True)}–{fmt_time(hi, trim=True)}"
+            hint = f"outside the loop {region} clears it · Esc closes"
         else:
             hint = "Enter goes there · Esc closes"
         with Vertical(id="goto-box"):

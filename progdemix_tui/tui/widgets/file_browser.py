@@ -14,6 +14,7 @@ from textual.widgets import DirectoryTree, Input, Static
 
 from progdemix_tui.engine import audio, tracks
 from progdemix_tui.engine.errors import InputUnreadable, NoMixture, ProgdemixError
+from progdemix_tui.formatting import fmt_time
 
 from ..paths import PATH_ERRORS, expand, is_dir, reason
 
@@ -46,8 +47,7 @@ def describe(path: Path) -> tuple[str, bool]:
 
 
 def _info(meta: audio.AudioInfo) -> str:
-    minutes, seconds = divmod(meta.duration, 60)
-    return (f"{int(minutes)}:{seconds:04.1f} · {meta.samplerate} Hz · {meta.channels} ch · "
+    return (f"{fmt_time(meta.duration)} · {meta.samplerate} Hz · {meta.channels} ch · "
             f"{meta.format}/{meta.subtype}")
 
 

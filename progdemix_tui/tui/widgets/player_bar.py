@@ -1,48 +1,51 @@
 """Player bar: the selection, A and B marks, what plays, position, loop, blind tests.
 
-It keeps the A/B state and drives an audio backend (see :mod:`..audition`). Without an
-audio device it says so once and keeps working: marks, loop, blind tests and A/B clip
-export still do.
+It keeps the A/B marks and transport state, loads marked cues in a thread worker and drives
+an :class:`..audition.AuditionBackend`; its ``action_*`` methods are the listening keys
+(declared in :mod:`..keys`, routed here by the app from anywhere). Without an audio device
+it says so once and keeps working: marks, loop, blind tests and A/B clip export still do.
 
-Blind tests are the audio package's (:class:`progdemix_tui.audio.BlindTest`, through the
-backend): ``"ab"`` hides A and B as slots 1 and 2 in a random order per trial (answer: the
-one you prefer); ``"abx"`` keeps A and B and adds X, secretly one of them (answer: what X
-is). The bar shows the slot playing and the tally, never the mapping until revealed.
+Blind tests are the playback package's (:class:`progdemix_tui.playback.BlindTest`, held by
+the backend, the one place of their state): ``"ab"`` hides A and B as slots 1 and 2 in a
+random order per trial (answer: the one you prefer); ``"abx"`` keeps A and B and adds X,
+secretly one of them (answer: what X is). The bar shows the slot playing and the tally,
+never the mapping until revealed.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from ..audition import Cue, LevelMatch, NullBackend, session_tag
+from progdemix_tui.formatting import fmt_time
+from progdemix_tui.playback import BlindState, LevelMatch
+
+from ..audition import AuditionBackend, Cue, NullBackend, load_cue, session_tag
+from ..screens.goto import GotoScreen
 
 BLIND_HINT = {"ab": "blind A/B: x 1↔2 · 1/2 = prefer · m reveals",
               "abx": "ABX: x A→B→X · 1 = X is A, 2 = X is B · M reveals"}
 
 
-def tally_text(state) -> str:
-    """The running score of a blind test (a :class:`progdemix_tui.audio.BlindState`)."""
+def tally_text(state: BlindState) -> str:
+    """The running score of a blind test (a :class:`progdemix_tui.playback.BlindState`)."""
     t = state.tally
     if state.mode == "abx":
         return f"ABX #{state.trial} {t.correct}/{t.trials} right p={t.p_value:.2f}"
     return f"blind #{state.trial} prefer A {t.prefer.get('A', 0)} B {t.prefer.get('B', 0)}"
 
 
-def clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "-:--.-"
-    minutes, secs = divmod(max(0.0, seconds), 60)
-    return f"{int(minutes)}:{secs:04.1f}"
-
-
 class PlayerBar(Vertical):
     """Two lines: the marks and transport state, then the selection and messages."""
 
-    def __init__(self, backend=None, *, id: str | None = None) -> None:
+    def __init__(self, backend: AuditionBackend | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.backend = backend or NullBackend()
+        self.backend: AuditionBackend = backend or NullBackend()
         self.selection: Cue | None = None
         self.a: Cue | None = None
         self.b: Cue | None = None
@@ -53,11 +56,10 @@ class PlayerBar(Vertical):
         self.loop: tuple[float, float] | None = None
         self.loop_start: float | None = None
         self.volume = 1.0
-        self.blind_mode: str | None = None  # "ab" | "abx" while a blind test runs
-        self.blind_state = None  # the backend's BlindState (tally, trial)
-        self.slot: str | None = None  # the blind slot playing
         self.loading = False  # A/B being read and level-matched
         self.levels: LevelMatch | None = None
+        self._generation = 0  # of the marks: a load for older marks never lands
+        self._load_lock = threading.Lock()
         self.message = "" if self.backend.available else f"{self.backend.reason}: " \
             "marks work; export A/B clips with e"
 
@@ -67,6 +69,8 @@ class PlayerBar(Vertical):
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.refresh_bar)
+        if self.backend.available:
+            self.set_interval(0.25, self.tick)
 
     # ------------------------------------------------------------------ state changes
 
@@ -75,8 +79,22 @@ class PlayerBar(Vertical):
         self.refresh_bar()
 
     @property
+    def blind_state(self) -> BlindState | None:
+        """The running blind test as the backend holds it (None: none running)."""
+        try:
+            return self.backend.blind_state()
+        except Exception:  # a backend error must not break drawing the bar
+            return None
+
+    @property
     def blind(self) -> bool:
-        return self.blind_mode is not None
+        return self.blind_state is not None
+
+    @property
+    def slot(self) -> str | None:
+        """The blind slot playing (None outside a blind test)."""
+        state = self.blind_state
+        return None if state is None else state.slot
 
     @property
     def gain_b_db(self) -> float | None:
@@ -97,22 +115,48 @@ class PlayerBar(Vertical):
             self.b = self.selection
         self.levels = None
         self.loading = True
+        self._generation += 1
         self.refresh_bar()
+        self._load_ab(self.a, self.b, self._generation)
         return self.selection
 
-    def loaded(self, levels: LevelMatch | None, duration: float | None) -> None:
-        """A and B are loaded in the backend, with these level-matching gains."""
+    @work(thread=True, exclusive=True, group="audition", exit_on_error=False)
+    def _load_ab(self, a: Cue | None, b: Cue | None, generation: int) -> None:
+        """Read A and B and load them in the backend; a load for marks made before the
+        latest one is dropped (before it reaches the backend, and before it lands)."""
+        try:
+            xa, rate = load_cue(a) if a is not None else (None, 0)
+            xb, rate_b = load_cue(b) if b is not None else (None, 0)
+            rate = rate or rate_b
+            with self._load_lock:  # the check and the load at once: the newest load wins
+                if generation != self._generation:
+                    return
+                levels = self.backend.load(xa, xb, rate)
+        except Exception as exc:  # unreadable files, device errors: report, keep going
+            self.app.call_from_thread(self._load_failed, generation, f"cannot load A/B: {exc}")
+            return
+        lengths = [x.shape[-1] for x in (xa, xb) if x is not None]
+        self.app.call_from_thread(self.loaded, levels, min(lengths) / rate, generation)
+
+    def _load_failed(self, generation: int, text: str) -> None:
+        if generation == self._generation:
+            self.loaded(None, self.duration, generation)
+            self.say(text)
+
+    def loaded(self, levels: LevelMatch | None, duration: float | None,
+               generation: int | None = None) -> None:
+        """A and B are loaded in the backend, with these level-matching gains (ignored
+        when ``generation`` is not the latest marks')."""
+        if generation is not None and generation != self._generation:
+            return
         self.levels, self.duration, self.loading = levels, duration, False
         self.refresh_bar()
 
     def toggle_ab(self) -> str:
         """Switch A↔B; in a blind test, go to the next slot (1↔2, or A→B→X)."""
-        if self.blind_state is not None:
-            slots = self.blind_state.slots
-            slot = slots[(slots.index(self.slot) + 1) % len(slots)] \
-                if self.slot in slots else slots[0]
+        if (state := self.blind_state) is not None:
+            slot = state.next_slot
             self._safe(self.backend.select_slot, slot)
-            self.slot = slot
             self.refresh_bar()
             return slot
         self.active = "B" if self.active == "A" else "A"
@@ -169,7 +213,7 @@ class PlayerBar(Vertical):
         note = None
         if self.loop is not None and not self.loop[0] <= seconds < self.loop[1]:
             lo, hi = self.loop
-            note = f"loop {clock(lo)}–{clock(hi)} cleared: {clock(seconds)} is outside it"
+            note = f"loop {fmt_time(lo)}–{fmt_time(hi)} cleared: {fmt_time(seconds)} is outside it"
             self.loop, self.loop_start = None, None
             self._safe(self.backend.set_loop, None)
         top = self.duration if self.duration is not None else float("inf")
@@ -219,23 +263,19 @@ class PlayerBar(Vertical):
             return self._said("blind test: A and B are still loading, try again")
         try:
             self.backend.start_blind(mode)
-            self.blind_state = self.backend.blind_state()
         except Exception as exc:  # nothing loaded (a failed load), a player error
             return self._said(f"cannot start a blind test: {exc}")
-        self.blind_mode = mode
-        self.slot = self.blind_state.slots[0]
         return self._said(BLIND_HINT[mode])
 
     def answer(self, key: str) -> str:
         """Key ``1`` or ``2``: prefer slot 1/2 (blind A/B), or X is A/B (ABX)."""
-        if self.blind_state is None:
+        if (state := self.blind_state) is None:
             return self._said("1/2 answer a blind test: m starts one (M: ABX)")
-        mode = self.blind_mode
+        mode = state.mode
         choice = key if mode == "ab" else {"1": "A", "2": "B"}[key]
-        trial = self.blind_state.trial
+        trial = state.trial
         try:
             right = self.backend.blind_answer(choice)
-            self.blind_state = self.backend.blind_state()
         except Exception as exc:
             return self._said(f"blind test: {exc}")
         if mode == "abx":
@@ -248,20 +288,19 @@ class PlayerBar(Vertical):
 
     def reveal_blind(self) -> str:
         """Reveal the current trial (which slot was which), end the test, keep the tally."""
-        if self.blind_state is None:
+        if (state := self.blind_state) is None:
             return self._said("no blind test running: m starts one (M: ABX)")
         try:
             mapping = self.backend.reveal()
-            state = self.backend.blind_state() or self.blind_state
+            state = self.backend.blind_state() or state
         except Exception as exc:
-            mapping, state = {}, self.blind_state
+            mapping = {}
             self.say(f"blind test: {exc}")
         self._safe(self.backend.stop_blind)
-        real = mapping.get(self.slot or "", self.active)
+        real = mapping.get(state.slot, self.active)
         if real in ("A", "B"):
             self.active = real
             self._safe(self.backend.select, real)
-        self.blind_mode, self.blind_state, self.slot = None, None, None
 
         def desc(which: str) -> str:
             cue = self.a if which == "A" else self.b
@@ -278,11 +317,54 @@ class PlayerBar(Vertical):
                      f"B {t.prefer.get('B', 0)}×")
         return self._said(f"revealed: {was} · {score}")
 
+    # ------------------------------------------------------------------ keys (tui/keys.py)
+
+    def action_mark(self, which: str) -> None:
+        self.mark(which)
+
+    def action_toggle_ab(self) -> None:
+        self.toggle_ab()
+
+    def action_play_pause(self) -> None:
+        self.toggle_play()
+
+    def action_seek(self, seconds: float) -> None:
+        self.seek(float(seconds))
+
+    def action_goto(self) -> None:
+        """g: type a position to seek to (1:23, 83.5, 50%…)."""
+        if (problem := self.goto_problem()) is not None:
+            self.say(problem)
+            return
+        assert self.duration is not None
+        self.app.push_screen(GotoScreen(self.duration, self.position, self.loop),
+                             self._goto_chosen)
+
+    def _goto_chosen(self, seconds: float | None) -> None:
+        if seconds is not None and (note := self.goto(seconds)) is not None:
+            self.notify(note, severity="warning", timeout=5)
+
+    def action_loop(self) -> None:
+        self.toggle_loop()
+
+    def action_stop(self) -> None:
+        self.stop()
+
+    def action_volume(self, delta: float) -> None:
+        self.change_volume(float(delta))
+
+    def action_blind(self, mode: str = "ab") -> None:
+        """m: blind A/B (M: ABX); while a test runs, either reveals and ends it."""
+        self.notify(self.start_blind(mode), timeout=5)
+
+    def action_blind_answer(self, key: str) -> None:
+        self.answer(str(key))
+
     def _said(self, text: str) -> str:
         self.say(text)
         return text
 
-    def _safe(self, fn, *args) -> None:
+    def _safe(self, fn: Callable[..., object], *args: object) -> None:
         try:
             fn(*args)
         except Exception as exc:  # a device error must not take the app down
@@ -304,7 +386,7 @@ class PlayerBar(Vertical):
 
     # ------------------------------------------------------------------ rendering
 
-    def _marks(self) -> str:
+    def _marks(self, mode: str | None) -> str:
         two_runs = self.a is not None and self.b is not None and self.a.folder != self.b.folder
 
         def mark(name: str, cue: Cue | None) -> str:
@@ -313,10 +395,10 @@ class PlayerBar(Vertical):
             tag = f" ‹{session_tag(cue.folder)}›" if two_runs else ""
             return f"{name}: {cue.describe()}{tag}"
 
-        if self.blind_mode == "ab":
+        if mode == "ab":
             return "1: ? │ 2: ?"
         text = f"{mark('A', self.a)} │ {mark('B', self.b)}"
-        return f"{text} │ X: ?" if self.blind_mode == "abx" else text
+        return f"{text} │ X: ?" if mode == "abx" else text
 
     def refresh_bar(self) -> None:
         if not self.is_mounted:
@@ -324,16 +406,18 @@ class PlayerBar(Vertical):
         state = "▶" if self.playing else "⏸"
         loop = ""
         if self.loop is not None:
-            loop = f" ⟳{clock(self.loop[0])}–{clock(self.loop[1])}"
+            loop = f" ⟳{fmt_time(self.loop[0])}–{fmt_time(self.loop[1])}"
         elif self.loop_start is not None:
-            loop = f" ⟳{clock(self.loop_start)}–…"
+            loop = f" ⟳{fmt_time(self.loop_start)}–…"
         volume = f" vol {self.volume:.0%}" if self.volume != 1.0 else ""
-        head = f"{state} {self.slot or self.active} {clock(self.position)}{loop}{volume}"
-        if self.blind_state is not None:
-            line = f"{head}  {tally_text(self.blind_state)}  {self._marks()}"
+        blind = self.blind_state
+        slot = blind.slot if blind is not None else self.active
+        head = f"{state} {slot} {fmt_time(self.position)}{loop}{volume}"
+        if blind is not None:
+            line = f"{head}  {tally_text(blind)}  {self._marks(blind.mode)}"
         else:
             gain = f" {self.levels.describe()}" if self.levels is not None else ""
-            line = f"{head}  {self._marks()}{gain}"
+            line = f"{head}  {self._marks(None)}{gain}"
         self.query_one("#player-line", Static).update(line)
         sel = f"sel: {self.selection.describe()}" if self.selection else "sel: —"
         status = f"{sel}  {self.message}" if self.message else sel

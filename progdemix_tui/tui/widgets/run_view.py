@@ -18,6 +18,7 @@ from textual.containers import Horizontal
 from textual.widgets import ProgressBar, Static
 
 from progdemix_tui.engine.separator import SeparatorCache
+from progdemix_tui.formatting import fmt_time
 
 from ..worker.runner import (
     ChunkProgress,
@@ -29,7 +30,6 @@ from ..worker.runner import (
     StepCompleted,
     run_job,
 )
-from .player_bar import clock
 from .timeline import Timeline
 
 
@@ -119,7 +119,7 @@ class RunView(Horizontal):
         elapsed = time.monotonic() - self.started
         eta = elapsed / done * (total - done) if done else None
         self.say(f"step {event.step}/{self.steps - 1} chunk {event.done}/{event.total}"
-                 f" ETA {clock(eta)}")
+                 f" ETA {fmt_time(eta)}")
 
     @on(StepCompleted)
     def _step(self, event: StepCompleted) -> None:

@@ -1,5 +1,5 @@
 """PortAudio access: load sounddevice, list output devices, open an output stream, and turn
-every PortAudio failure into :class:`~progdemix_tui.audio.errors.AudioUnavailable`.
+every PortAudio failure into :class:`~progdemix_tui.playback.errors.AudioUnavailable`.
 
 sounddevice is imported lazily (first call here), so the rest of the audio package (sources,
 export, blind tests) works on machines without PortAudio.
@@ -133,8 +133,8 @@ def open_output_stream(device: OutputDevice, samplerate: int, channels: int, blo
 
 
 def _code(exc: BaseException) -> int | None:
-    args = getattr(exc, "args", ())
-    return args[1] if len(args) > 1 and isinstance(args[1], int) else None
+    code = exc.args[1] if len(exc.args) > 1 else None
+    return code if isinstance(code, int) else None
 
 
 def stream_error(exc: BaseException | None, device_name: str) -> AudioUnavailable:

@@ -50,7 +50,7 @@ def sink_env(home: str | Path) -> dict[str, str]:
     env = dict(os.environ)
     env["HOME"] = str(home)
     env.pop("ALSA_CONFIG_PATH", None)
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(Path(__file__).resolve().parents[1])  # the repository
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
 

@@ -3,7 +3,7 @@
 No Textual or Rich here; sounddevice/PortAudio is loaded only when a stream is opened or
 devices are listed, so everything else (sources, export, blind tests) works without it.
 
-    from progdemix_tui.audio import Player, AudioUnavailable
+    from progdemix_tui.playback import Player, AudioUnavailable
     player = Player(44100)
     player.add("mixture", "song/mixture.wav")           # read lazily from disk
     player.add("step3/vocals", estimate, 44100)          # [channels, time] array or tensor
@@ -22,13 +22,14 @@ from .blind import BLIND_MODES, BlindState, BlindTest, Tally
 from .devices import OutputDevice, list_output_devices
 from .errors import KINDS, SSH_HINT, AudioUnavailable
 from .export import write_wav_atomic
+from .levels import LevelMatch, match_levels
 from .mixer import Event
 from .player import Player, PlayerState
 from .sources import FileSource, MemorySource, ResampledSource, Source, as_source
 
 __all__ = [
     "BLIND_MODES", "KINDS", "SSH_HINT", "AudioUnavailable", "BlindState", "BlindTest",
-    "Event", "FileSource", "MemorySource", "OutputDevice", "Player", "PlayerState",
+    "Event", "FileSource", "LevelMatch", "MemorySource", "OutputDevice", "Player", "PlayerState",
     "ResampledSource", "Source", "Tally", "as_source", "list_output_devices",
-    "write_wav_atomic",
+    "match_levels", "write_wav_atomic",
 ]

@@ -43,9 +43,15 @@ class BlindState:
     mode: str
     trial: int
     slots: tuple[str, ...]
+    slot: str  # the slot playing
     revealed: dict[str, str] | None
     tally: Tally
     history: tuple[tuple[int, str, str, bool | None], ...]  # (trial, answer, truth, correct)
+
+    @property
+    def next_slot(self) -> str:
+        """The slot after the one playing (1→2→1, A→B→X→A)."""
+        return self.slots[(self.slots.index(self.slot) + 1) % len(self.slots)]
 
 
 class BlindTest:
@@ -59,6 +65,7 @@ class BlindTest:
         self.a, self.b, self.mode = a, b, mode
         self._rng = random.Random(seed)
         self.slots: tuple[str, ...] = ("A", "B", "X") if mode == "abx" else ("1", "2")
+        self.slot = self.slots[0]
         self.trial = 0
         self.revealed = False
         self._mapping: dict[str, str] = {}
@@ -82,6 +89,12 @@ class BlindTest:
             return self._mapping[slot]
         except KeyError:
             raise ValueError(f"slot must be one of {self.slots}, got {slot!r}") from None
+
+    def select(self, slot: str) -> str:
+        """Play ``slot`` from now on; returns its real source (for the player only)."""
+        source = self.source_for(slot)
+        self.slot = slot
+        return source
 
     def answer(self, choice: str) -> bool | None:
         """Record an answer and start a new trial.
@@ -120,6 +133,6 @@ class BlindTest:
         return self._tally
 
     def state(self) -> BlindState:
-        return BlindState(self.mode, self.trial, self.slots,
+        return BlindState(self.mode, self.trial, self.slots, self.slot,
                           dict(self._mapping) if self.revealed else None, self._tally,
                           tuple(self._history))

@@ -31,6 +31,8 @@ from .devices import Device, OutputDevice, load_sounddevice, open_output_stream,
 from .devices import stream_error as _stream_error
 from .errors import AudioUnavailable
 from .export import edge_fade, write_wav_atomic
+from .levels import LevelMatch, match_levels
+from .levels import loudness as measure_loudness
 from .mixer import Event, Mixer
 from .prefetch import ChunkCache, Prefetcher
 from .sources import Source, as_source, at_rate
@@ -116,9 +118,9 @@ class Player:
         self._a: str | None = None
         self._b: str | None = None
         self._level_match = False
+        self._levels: LevelMatch | None = None
         self._loudness: dict[str, float] = {}
         self._blind: BlindTest | None = None
-        self._blind_slot: str | None = None
 
     # ================================================================ sources
     def add(self, name: str, data: Any, samplerate: int | None = None) -> Source:
@@ -136,14 +138,6 @@ class Player:
             if self._mixer.source is None:
                 self._mixer.source = name
         return source
-
-    def remove(self, name: str) -> None:
-        """Unregister a source (silence if it was playing)."""
-        with self._lock:
-            self._sources.pop(name, None)
-            self._mixer.readers.pop(name, None)
-            if self._mixer.source == name:
-                self._mixer.select(None)
 
     @property
     def sources(self) -> list[str]:
@@ -414,55 +408,55 @@ class Player:
             self._level_match = level_match
         self._apply_gains()
 
-    def set_level_match(self, on: bool) -> None:
-        """Play A and B at equal integrated loudness (the louder one is turned down)."""
-        self._level_match = on
-        self._apply_gains()
-
     def _apply_gains(self) -> None:
         gains = {name: 1.0 for name in self._sources}
+        self._levels = None
         if self._level_match and self._a and self._b:
-            gains.update(self.match_gains(self._a, self._b))
+            self._levels = self._match(self._a, self._b)
+            gains[self._a], gains[self._b] = self._levels.linear
         with self._lock:
             for name, g in gains.items():
                 self._mixer.set_gain(name, g)
 
-    def loudness(self, name: str) -> float:
-        """Integrated loudness of a source (LUFS, ITU-R BS.1770 via pyloudnorm); cached."""
-        if name not in self._loudness:
-            import pyloudnorm
+    @property
+    def levels(self) -> LevelMatch | None:
+        """The A/B level match playing (None while matching is off or A/B are not marked)."""
+        return self._levels
 
+    def loudness(self, name: str) -> float:
+        """Integrated loudness of a source (LUFS, ITU-R BS.1770 via pyloudnorm; ``-inf``
+        when undefined); cached."""
+        if name not in self._loudness:
             src = self._sources[name]
-            data = src.read_all().astype(np.float64)
-            try:
-                self._loudness[name] = float(pyloudnorm.Meter(src.samplerate).integrated_loudness(data))
-            except ValueError:  # shorter than one 400 ms gating block
-                self._loudness[name] = float("-inf")
+            value = measure_loudness(src.read_all().T, src.samplerate)
+            self._loudness[name] = float("-inf") if value is None else value
         return self._loudness[name]
 
+    def _match(self, a: str, b: str) -> LevelMatch:
+        sa, sb = self._sources[a], self._sources[b]
+        la, lb = (value if np.isfinite(value := self.loudness(name)) else None
+                  for name in (a, b))
+        return match_levels(sa.read_all().T, sb.read_all().T, sa.samplerate, sb.samplerate,
+                            measured=(la, lb))
+
     def match_gains(self, a: str, b: str) -> dict[str, float]:
-        """Linear gains that give ``a`` and ``b`` equal loudness, attenuating only (so no
-        clipping); 1.0 for both if either is silent or too short to measure."""
-        la, lb = self.loudness(a), self.loudness(b)
-        if not (np.isfinite(la) and np.isfinite(lb)):
-            return {a: 1.0, b: 1.0}
-        ref = min(la, lb)
-        return {a: float(10 ** ((ref - la) / 20)), b: float(10 ** ((ref - lb) / 20))}
+        """Linear gains that give ``a`` and ``b`` the same level (:mod:`.levels`: loudness,
+        RMS where it is undefined), attenuating only (so no clipping)."""
+        gain_a, gain_b = self._match(a, b).linear
+        return {a: gain_a, b: gain_b}
 
     def toggle_ab(self) -> None:
         """Switch between A and B (to A if neither is playing). Needs :meth:`set_ab`."""
         if self._a is None or self._b is None:
             raise ValueError("mark A and B first (set_ab)")
         if self._blind is not None:
-            slots = self._blind.slots
-            cur = self._blind_slot if self._blind_slot in slots else slots[-1]
-            self.select_slot(slots[(slots.index(cur) + 1) % len(slots)])
+            self.select_slot(self._blind.state().next_slot)
             return
         self.select(self._b if self._mixer.source == self._a else self._a)
 
     # ================================================================ blind
     def start_blind(self, mode: str = "abx", seed: int | None = None) -> BlindTest:
-        """Start a blind test over A and B (see :mod:`~progdemix_tui.audio.blind`) and play
+        """Start a blind test over A and B (see :mod:`~progdemix_tui.playback.blind`) and play
         its first slot."""
         if self._a is None or self._b is None:
             raise ValueError("mark A and B first (set_ab)")
@@ -474,9 +468,7 @@ class Player:
         """Play a blind slot (``"A"``, ``"B"``, ``"X"`` or ``"1"``, ``"2"``)."""
         if self._blind is None:
             raise ValueError("no blind test running (start_blind)")
-        name = self._blind.source_for(slot)
-        self._blind_slot = slot
-        self.select(name)
+        self.select(self._blind.select(slot))
 
     def blind_answer(self, choice: str) -> bool | None:
         """Answer the current blind trial (see :meth:`BlindTest.answer`); the next trial
@@ -484,8 +476,7 @@ class Player:
         if self._blind is None:
             raise ValueError("no blind test running (start_blind)")
         result = self._blind.answer(choice)
-        if self._blind_slot is not None:
-            self.select_slot(self._blind_slot)
+        self.select_slot(self._blind.slot)
         return result
 
     def reveal(self) -> dict[str, str]:
@@ -496,7 +487,6 @@ class Player:
 
     def stop_blind(self) -> None:
         self._blind = None
-        self._blind_slot = None
 
     # ================================================================ state
     @property
@@ -545,7 +535,7 @@ class Player:
             source = m.source
             blind = self._blind.state() if self._blind else None
             if blind is not None and blind.revealed is None:
-                source = self._blind_slot
+                source = blind.slot
             ab_side = None if blind else ("A" if source and source == self._a else
                                           "B" if source and source == self._b else None)
             gains = {name: m.gains.get(name, 1.0) for name in m.readers}
@@ -584,6 +574,6 @@ class Player:
         """Write the A and B clips (level-matched if matching is on): the no-device fallback."""
         if self._a is None or self._b is None:
             raise ValueError("mark A and B first (set_ab)")
-        gains = self.match_gains(self._a, self._b) if self._level_match else {}
-        return (self.export_clip(self._a, path_a, start, duration, gains.get(self._a, 1.0)),
-                self.export_clip(self._b, path_b, start, duration, gains.get(self._b, 1.0)))
+        gain_a, gain_b = self._levels.linear if self._levels is not None else (1.0, 1.0)
+        return (self.export_clip(self._a, path_a, start, duration, gain_a),
+                self.export_clip(self._b, path_b, start, duration, gain_b))

@@ -1,4 +1,4 @@
-"""The sample-exact renderer behind :class:`~progdemix_tui.audio.player.Player`.
+"""The sample-exact renderer behind :class:`~progdemix_tui.playback.player.Player`.
 
 All positions are in output (stream) frames. Transitions happen between audio blocks and
 never jump: a switch of source (A/B), a seek and a level change keep the old sound as a *tail*

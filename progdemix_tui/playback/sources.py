@@ -6,7 +6,7 @@ and is zero outside ``[0, self.frames)``. All sources are safe to read from seve
 
 Files are read lazily with ``soundfile`` (``seek`` + ``read`` of the requested block, under a
 per-file lock): a session is never loaded whole into RAM. The player does not read files from
-the audio callback directly: it goes through :class:`~progdemix_tui.audio.prefetch.ChunkCache`,
+the audio callback directly: it goes through :class:`~progdemix_tui.playback.prefetch.ChunkCache`,
 which a background thread fills ahead of the playhead.
 """
 
