@@ -175,3 +175,24 @@ async def test_player_keys_without_audio_device(work, tiny_model_path):
         assert app.theme == "textual-light"
         await pilot.press("z")
         assert not app.query_one("#sidebar").display
+
+
+@sync
+async def test_command_palette_runs_the_keys_actions(work, tiny_model_path):
+    """The palette's entries (tui/keys.PALETTE) run the same actions as their keys."""
+    from textual.command import CommandPalette
+
+    from progdemix_tui.tui.keys import palette
+
+    assert ("Toggle light/dark", "Switch theme (d)", "toggle_theme") in palette()
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        theme = app.theme
+        for query, done in (("Toggle light", lambda: app.theme != theme),
+                            ("Toggle side", lambda: not app.query_one("#sidebar").display)):
+            await pilot.press("ctrl+p")
+            await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+            await pilot.press(*query)
+            await wait_for(pilot, lambda q=query: q in screen_text(app))
+            await pilot.press("enter")
+            await wait_for(pilot, done)

@@ -68,13 +68,13 @@ def handle(args: argparse.Namespace) -> int:
     preflight(config.separator)  # before torch is imported: a missing model fails at once
     from progdemix_tui import engine
     from progdemix_tui.engine.job import check_run
-    from progdemix_tui.engine.session import default_session_name
+    from progdemix_tui.engine.session import new_session_folder
 
     source = Path(args.input)
     # the excerpt, the input, references, memory and the output folder: before the model load
     ready = check_run(source, config, args.start, args.duration, args.references)
-    out = Path(args.out) if args.out else Path("sessions") / default_session_name(
-        source, config.target, config.mode)
+    out = Path(args.out) if args.out else new_session_folder(
+        "sessions", source, config.target, config.mode)
     engine.check_output_folder(out, args.overwrite)
 
     separator = load_separator(config)

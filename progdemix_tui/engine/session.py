@@ -77,6 +77,18 @@ def default_session_name(input_path: str | Path, target: str, mode: str) -> str:
     return f"{stamp}-{stem}-{target}-{mode}"
 
 
+def new_session_folder(parent: str | Path, input_path: str | Path, target: str,
+                       mode: str) -> Path:
+    """A session folder in ``parent`` named by :func:`default_session_name` that does not
+    exist yet (``-2``, ``-3``… appended when a run of the same second took the name)."""
+    base = Path(parent) / default_session_name(input_path, target, mode)
+    folder, n = base, 1
+    while folder.exists():
+        n += 1
+        folder = base.with_name(f"{base.name}-{n}")
+    return folder
+
+
 def check_output_folder(folder: str | Path, overwrite: bool = False) -> None:
     """Raise :class:`OutputError` unless a session can be written to ``folder``.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,24 +28,23 @@ from textual.widgets import (
 )
 
 from progdemix_tui.engine.errors import ProgdemixError
-from progdemix_tui.engine.session import default_session_name, export_step, open_session
 
-from .audition import SOURCES, AuditionBackend, Cue, export_ab, open_backend
-from .keys import bindings
-from .paths import PATH_ERRORS, expand, is_dir
-from .paths import reason as os_reason
-from .run_plan import RunPlan, describe_errors
+from .audition import SOURCES, AuditionBackend, Cue, open_backend
+from .export_job import write_export
+from .keys import bindings, palette
+from .paths import expand
+from .run_plan import describe_errors
 from .screens.export import ExportRequest, ExportScreen
 from .screens.help import HelpScreen
 from .screens.sessions import SessionsScreen
 from .session_reader import unexpected
 from .settings import Settings
-from .widgets.file_browser import FileBrowser, describe, mixture_file
+from .widgets.file_browser import FileBrowser, start_point
 from .widgets.param_panel import ParamPanel
 from .widgets.player_bar import PlayerBar
 from .widgets.run_view import RunView
 from .widgets.timeline import Timeline
-from .worker.runner import RunRequest, RunStarted, StepCompleted
+from .worker.runner import RunStarted, StepCompleted
 
 THEMES = ("textual-dark", "textual-light")
 
@@ -74,16 +74,7 @@ class ProgdemixApp(App[int]):
         self.backend: AuditionBackend = backend if backend is not None \
             else open_backend(audio_device)
         self.notices = list(notices)
-        self.input: Path | None = None
-        root = Path(".")
-        if path is not None:
-            given = expand(path)
-            if is_dir(given) and mixture_file(given) is None:
-                root = given
-            else:
-                root = given.parent if str(given.parent) else Path(".")
-                self.input = given
-        self.root = root
+        self.root, self.input = start_point(path)
         self.stem: str | None = None
         self.source = "estimate"
         theme = self.settings.ui.get("theme", THEMES[0])
@@ -159,52 +150,20 @@ class ProgdemixApp(App[int]):
             return
         plan = self.panel.plan()
         if isinstance(plan, dict):
-            reason = describe_errors(plan)
-            self._label(f"cannot run: {reason}")
-            self.notify(f"cannot run: {reason}", title="invalid parameters", severity="error")
+            self.run_view.refuse(describe_errors(plan), title="invalid parameters")
             self.action_show_tab("params")
-            first = next((k for k in plan if k != "config"), None)
-            if first is not None:
-                self.query_one(f"#p-{first}").focus()
+            self.query_one(f"#p-{next(iter(plan))}").focus()
             return
-        highlighted = None
+        highlighted = self.input is None
         if self.input is None:
-            highlighted = self.query_one(FileBrowser).highlighted_input()
-            if highlighted is None:
+            self.input = self.query_one(FileBrowser).highlighted_input()
+            if self.input is None:
                 self._label("cannot run: choose an input first")
                 self.notify("choose an input file or track folder first (Files tab, Enter)",
                             severity="error")
                 return
-            self.input = highlighted
-        text, ok = describe(self.input)
-        if not ok:
-            self.notify(f"cannot run: {text}", severity="error")
-            self._label(f"cannot run: {text}")
-            return
-        try:
-            folder = self._new_folder(plan)
-        except PATH_ERRORS as exc:
-            text = f"cannot use the sessions folder {plan.out}: {os_reason(exc)}"
-            self.notify(f"cannot run: {text}", severity="error")
-            self._label(f"cannot run: {text}")
-            return
-        self._save_settings()
-        self.run_view.start(RunRequest(self.input, plan, folder, self.torch_threads))
-        if highlighted is not None:
-            note = f"no input chosen: running the highlighted {self.input.name}"
-            self.notify(note, timeout=4)
-            self._label(f"{note} — starting")
-        else:
-            self._label(f"starting: {self.input.name}")
-
-    def _new_folder(self, plan: RunPlan) -> Path:
-        assert self.input is not None
-        base = plan.out / default_session_name(self.input, plan.config.target, plan.config.mode)
-        folder, n = base, 1
-        while folder.exists():
-            n += 1
-            folder = base.with_name(f"{base.name}-{n}")
-        return folder
+        if self.run_view.launch(self.input, plan, self.torch_threads, highlighted):
+            self._save_settings()
 
     def action_leave_field(self) -> None:
         """Esc: cancel a run; otherwise leave a text field (so letter keys work again)."""
@@ -324,25 +283,14 @@ class ProgdemixApp(App[int]):
     def export(self, cue: Cue, request: ExportRequest) -> list[Path]:
         """Write the export in a thread; notifies with what was written."""
         try:
-            if request.what == "ab":
-                a, b = self.player.a, self.player.b
-                if a is None or b is None:
-                    raise ProgdemixError("mark A and B first (a, b)")
-                written = export_ab(a, b, request.dest, self.player.loop, request.fmt)
-            else:
-                session = open_session(cue.folder)
-                stems = [session.config.target] if request.what == "target" else None
-                written = export_step(session, cue.step, request.dest, stems,
-                                      request.fmt)  # type: ignore[arg-type]
-        except (ProgdemixError, OSError) as exc:
-            self.call_from_thread(self.notify, f"export failed: {exc}", severity="error")
-            return []
-        except Exception as exc:  # a tampered session the engine let through: say so
-            why = unexpected(cue.folder, exc)
+            written = write_export(cue, request, (self.player.a, self.player.b),
+                                   self.player.loop)
+        except Exception as exc:  # a tampered session the engine let through: say so too
+            why = exc if isinstance(exc, (ProgdemixError, OSError)) else unexpected(cue.folder,
+                                                                                     exc)
             self.call_from_thread(self.notify, f"export failed: {why}", severity="error")
             return []
-        self.call_from_thread(self.notify, f"exported {len(written)} file(s) to "
-                              f"{request.dest}")
+        self.call_from_thread(self.notify, f"exported {len(written)} file(s) to {request.dest}")
         return written
 
     # ------------------------------------------------------------------ navigation, misc
@@ -372,24 +320,8 @@ class ProgdemixApp(App[int]):
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Run", "Run progressive inference on the chosen input (r)",
-                            self.action_run)
-        yield SystemCommand("Cancel run", "Stop the run; completed steps are kept (c)",
-                            self.action_cancel)
-        yield SystemCommand("Export step", "Export the selected step or A/B clips (e)",
-                            self.action_export)
-        yield SystemCommand("Open session", "Open a previous run from the sessions folder (o)",
-                            self.action_sessions)
-        yield SystemCommand("Go to time", "Seek to a typed position: 1:23, 83.5, 50% (g)",
-                            lambda: self.action_player("goto"))
-        yield SystemCommand("Blind A/B test", "A and B hidden as 1/2; 1/2 picks; m reveals (m)",
-                            lambda: self.action_player("blind", "ab"))
-        yield SystemCommand("ABX test", "Is X A or B? 1/2 answers; M reveals (M)",
-                            lambda: self.action_player("blind", "abx"))
-        yield SystemCommand("Keys", "Show every key (?)", self.action_help)
-        yield SystemCommand("Toggle side panel", "Hide/show files and parameters (z)",
-                            self.action_toggle_sidebar)
-        yield SystemCommand("Toggle light/dark", "Switch theme (d)", self.action_toggle_theme)
+        for title, text, action in palette():
+            yield SystemCommand(title, text, partial(self.run_action, action))
 
     @on(ParamPanel.Changed)
     def _params_changed(self, event: ParamPanel.Changed) -> None:

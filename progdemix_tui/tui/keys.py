@@ -41,6 +41,22 @@ APP_KEYS: list[tuple[str, str, str, bool]] = [
     ("q", "quit", "Quit", True),
 ]
 
+# (title, action, description): the command palette's own entries (Ctrl+P); each names the
+# first key of APP_KEYS bound to its action.
+PALETTE: list[tuple[str, str, str]] = [
+    ("Run", "run", "Run progressive inference on the chosen input"),
+    ("Cancel run", "cancel", "Stop the run; completed steps are kept"),
+    ("Export step", "export", "Export the selected step or A/B clips"),
+    ("Open session", "sessions", "Open a previous run from the sessions folder"),
+    ("Go to time", "player('goto')", "Seek to a typed position: 1:23, 83.5, 50%"),
+    ("Blind A/B test", "player('blind', 'ab')", "A and B hidden as 1/2; 1/2 picks; m reveals"),
+    ("ABX test", "player('blind', 'abx')", "Is X A or B? 1/2 answers; M reveals"),
+    ("Keys", "help", "Show every key"),
+    ("Toggle side panel", "toggle_sidebar", "Hide/show files and parameters"),
+    ("Toggle light/dark", "toggle_theme", "Switch theme"),
+]
+KEY_NAMES = {"question_mark": "?"}  # how a binding's key is written in the palette
+
 HELP: list[tuple[str, list[tuple[str, str]]]] = [
     ("Run", [
         ("r", "run with the current file and parameters"),
@@ -86,3 +102,11 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
 def bindings() -> list[BindingType]:
     """The app's bindings; ``player(...)`` keys go to the player bar's actions from anywhere."""
     return [Binding(key, action, desc, show=show) for key, action, desc, show in APP_KEYS]
+
+
+def palette() -> list[tuple[str, str, str]]:
+    """(title, help ending with its key, action) for each :data:`PALETTE` entry."""
+    keys = {}
+    for key, action, _, _ in reversed(APP_KEYS):
+        keys[action] = KEY_NAMES.get(key, key)
+    return [(title, f"{text} ({keys[action]})", action) for title, action, text in PALETTE]

@@ -13,6 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
+from progdemix_tui.engine.config import StemFormat
+
 from ..paths import expand
 
 WHAT = ("target", "all", "ab")
@@ -21,7 +23,7 @@ WHAT = ("target", "all", "ab")
 @dataclass(frozen=True)
 class ExportRequest:
     what: str  # "target", "all" or "ab"
-    fmt: str  # "wav" or "flac"
+    fmt: StemFormat
     dest: Path
 
 
@@ -61,7 +63,8 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         what = self.query_one("#export-what", RadioSet).pressed_button
         fmt = self.query_one("#export-format", RadioSet).pressed_button
         kind = (what.id or "what-target")[5:] if what else "target"
-        return ExportRequest(kind, (fmt.id or "fmt-wav")[4:] if fmt else "wav",
+        chosen: StemFormat = "flac" if fmt is not None and fmt.id == "fmt-flac" else "wav"
+        return ExportRequest(kind, chosen,
                              expand(self.query_one("#export-dest", Input).value.strip()
                                     or str(self.dest)))
 

@@ -145,6 +145,17 @@ class FileBrowser(Vertical):
             self.audio_tree.focus()
 
 
+def start_point(path: str | Path | None) -> tuple[Path, Path | None]:
+    """The folder to browse and the input chosen for ``progdemix-tui [PATH]``: a plain folder
+    is browsed; a file or a track folder is the input, browsed from its parent."""
+    if path is None:
+        return Path("."), None
+    given = expand(path)
+    if is_dir(given) and mixture_file(given) is None:
+        return given, None
+    return (given.parent if str(given.parent) else Path(".")), given
+
+
 def mixture_file(folder: Path) -> Path | None:
     """The mixture file of a track folder; None for anything else, unreadable ones included."""
     try:

@@ -18,8 +18,12 @@ from textual.containers import Horizontal
 from textual.widgets import ProgressBar, Static
 
 from progdemix_tui.engine.separator import SeparatorCache
+from progdemix_tui.engine.session import new_session_folder
 from progdemix_tui.formatting import fmt_time
 
+from ..paths import PATH_ERRORS
+from ..paths import reason as os_reason
+from ..run_plan import RunPlan
 from ..worker.runner import (
     ChunkProgress,
     RunEnded,
@@ -30,6 +34,7 @@ from ..worker.runner import (
     StepCompleted,
     run_job,
 )
+from .file_browser import describe
 from .timeline import Timeline
 
 
@@ -63,6 +68,33 @@ class RunView(Horizontal):
     def say(self, text: str) -> None:
         """Show ``text`` in the label."""
         self.query_one("#progress-label", Static).update(text)
+
+    def refuse(self, reason: str, title: str = "") -> None:
+        """A run that cannot start: ``cannot run: reason`` in the label and a notification."""
+        self.say(f"cannot run: {reason}")
+        self.notify(f"cannot run: {reason}", title=title, severity="error")
+
+    def launch(self, source: Path, plan: RunPlan, threads: int | None,
+               highlighted: bool = False) -> bool:
+        """Start a run of ``source`` into a new session folder of ``plan.out``; False (and
+        :meth:`refuse`) when the input or the sessions folder cannot be used."""
+        text, ok = describe(source)
+        if not ok:
+            self.refuse(text)
+            return False
+        try:
+            folder = new_session_folder(plan.out, source, plan.config.target, plan.config.mode)
+        except PATH_ERRORS as exc:
+            self.refuse(f"cannot use the sessions folder {plan.out}: {os_reason(exc)}")
+            return False
+        self.start(RunRequest(source, plan, folder, threads))
+        if highlighted:
+            note = f"no input chosen: running the highlighted {source.name}"
+            self.notify(note, timeout=4)
+            self.say(f"{note} — starting")
+        else:
+            self.say(f"starting: {source.name}")
+        return True
 
     def start(self, request: RunRequest) -> None:
         """Run ``request`` in a thread; the timeline shows its folder as preparing."""

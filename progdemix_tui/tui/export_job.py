@@ -1,0 +1,27 @@
+"""What the export dialog writes (off the UI thread): a step's stems or the A/B clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from progdemix_tui.engine.errors import ProgdemixError
+from progdemix_tui.engine.session import export_step, open_session
+
+from .audition import Cue, export_ab
+from .screens.export import ExportRequest
+
+
+def write_export(cue: Cue, request: ExportRequest, marks: tuple[Cue | None, Cue | None],
+                 loop: tuple[float, float] | None) -> list[Path]:
+    """Write ``request`` for the selected ``cue`` (or the A/B ``marks``); the files written.
+
+    Raises :class:`ProgdemixError` or :class:`OSError` saying what went wrong.
+    """
+    if request.what == "ab":
+        a, b = marks
+        if a is None or b is None:
+            raise ProgdemixError("mark A and B first (a, b)")
+        return export_ab(a, b, request.dest, loop, request.fmt)
+    session = open_session(cue.folder)
+    stems = [session.config.target] if request.what == "target" else None
+    return export_step(session, cue.step, request.dest, stems, request.fmt)
