@@ -4,7 +4,6 @@ needed)."""
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import threading
@@ -580,44 +579,3 @@ async def test_quick_marks_the_last_one_wins(work, tiny_model_path, monkeypatch)
         assert a is not None and b is not None
         assert torch.equal(a, read(bar.a)[0]) and torch.equal(b, read(bar.b)[0])
         assert all(y is not None for _, y in backend.loads)  # mark 1's never reached it
-
-
-def imports(path: Path, package: str) -> set[str]:
-    """The progdemix_tui modules ``path`` (module ``package``.stem) imports, anywhere in it."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
-            module = ".".join(p for p in (base, node.module) if p)
-            found.add(module)
-            found |= {f"{module}.{alias.name}" for alias in node.names}
-    return {name for name in found if name.startswith("progdemix_tui")}
-
-
-def test_no_import_cycle_in_the_audition_path():
-    root = Path(player_bar.__file__).parents[3]
-    modules = {}
-    for path in (root / "progdemix_tui").rglob("*.py"):
-        name = ".".join(path.relative_to(root).with_suffix("").parts).removesuffix(".__init__")
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        modules[name] = path, package
-    graph = {name: {m for m in imports(path, package) if m in modules and m != name}
-             for name, (path, package) in modules.items()}
-    audition = {"progdemix_tui.tui.audition", "progdemix_tui.tui.player_backend",
-                "progdemix_tui.tui.widgets.player_bar"} | {
-                    m for m in modules if m.startswith("progdemix_tui.playback")}
-
-    def reaches(start: str, goal: str) -> bool:
-        seen, todo = set(), [start]
-        while todo:
-            for nxt in graph[todo.pop()] - seen:
-                if nxt == goal:
-                    return True
-                seen.add(nxt)
-                todo.append(nxt)
-        return False
-
-    cycles = sorted(m for m in audition if reaches(m, m))
-    assert not cycles, f"import cycles through {cycles}"
