@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.table import Column, Table
+from rich.text import Text
 
 from progdemix_tui.engine.config import STEMS, RunConfig
 from progdemix_tui.engine.errors import ProgdemixError, is_allocation_failure, out_of_memory
@@ -100,3 +103,79 @@ def handles_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argpars
             return 1
 
     return wrapper
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def print_table(table: Table, drop: Sequence[str] = ()) -> None:
+    """Print ``table`` on stdout within the terminal's width, no cell cut (:func:`fit_table`)."""
+    for part in fit_table(table, out_console.width, drop):
+        out_console.print(part)
+
+
+def fit_table(table: Table, width: int,
+              drop: Sequence[str] = ()) -> list[RenderableType]:
+    """``table`` as tables (and its caption) within ``width`` columns in which no no-wrap cell is cut.
+
+    The columns headed as in ``drop`` leave first, in that order and only while needed (the
+    caption names them); columns that still do not fit are stacked into further tables, each
+    repeating the first column. Wrapping columns count at their ``min_width``.
+    """
+    dropped: list[str] = []
+    for name in drop:
+        if needed_width(table) <= width:
+            break
+        kept = [c for c in table.columns if _plain(c.header) != name]
+        if len(kept) < len(table.columns):
+            table = _with_columns(table, kept)
+            dropped.append(name)
+    if dropped:
+        note = f"not shown at {width} columns: {', '.join(dropped)}"
+        table.caption = f"{table.caption}; {note}" if table.caption else note
+    if needed_width(table) <= width or len(table.columns) < 3:
+        return [table]
+    key, *rest = table.columns
+    parts: list[list[Column]] = [[]]
+    for column in rest:
+        if parts[-1] and needed_width(_with_columns(table, [key, *parts[-1], column])) > width:
+            parts.append([])
+        parts[-1].append(column)
+    tables: list[RenderableType] = [_with_columns(table, [key, *part]) for part in parts]
+    for i, part in enumerate(tables):
+        cast(Table, part).title = table.title if i == 0 else None
+        cast(Table, part).caption = None
+    if table.caption:  # as wide as the terminal, not as the narrowest part
+        tables.append(Text(str(table.caption), style="table.caption", justify="center"))
+    return tables
+
+
+def needed_width(table: Table) -> int:
+    """Terminal columns ``table`` needs so that no no-wrap cell is cut."""
+    total = table._extra_width  # noqa: SLF001 (borders: Rich's own count)
+    for index, column in enumerate(table.columns):
+        if column.no_wrap:
+            width = max(_cell_width(cell) for cell in (column.header, *column.cells))
+        else:
+            width = max(column.min_width or 1, _cell_width(column.header))
+        total += width + table._get_padding_width(index)  # noqa: SLF001
+    return total
+
+
+def _with_columns(table: Table, columns: list[Column]) -> Table:
+    """A copy of ``table`` holding only ``columns`` (rows, title and style kept)."""
+    new = copy.copy(table)
+    new.columns = []
+    for index, column in enumerate(columns):
+        column = copy.copy(column)
+        column._index = index  # noqa: SLF001 (Rich pads the first and last column by index)
+        new.columns.append(column)
+    return new
+
+
+def _plain(cell: RenderableType) -> str:
+    return Text.from_markup(cell).plain if isinstance(cell, str) else str(cell)
+
+
+def _cell_width(cell: RenderableType) -> int:
+    return Text.from_markup(cell).cell_len if isinstance(cell, str) else len(_plain(cell))
