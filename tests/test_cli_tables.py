@@ -123,3 +123,48 @@ def test_eval_summary_with_wide_numbers_stacks_at_80_columns(monkeypatch):
     assert len([line for line in wide.splitlines() if line.split()[:1] == ["step"]]) == 1
     # per step: the target's mean, Δ0 and the five other stems' means, whole at both widths
     assert narrow.count("-123.45") == wide.count("-123.45") == 3 * 7
+
+
+# --------------------------------------------------------------------------- -q / -v
+
+
+def test_every_command_takes_quiet_and_verbose():
+    from progdemix_tui.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices  # noqa: SLF001
+    assert {"run", "report", "eval", "models"} <= set(commands)
+    for name, command in commands.items():
+        text = command.format_help()
+        assert "-q, --quiet" in text and "-v, --verbose" in text, name
+
+
+def test_quiet_run_prints_the_table_and_nothing_on_stderr(sessions, tmp_path):
+    env = {**os.environ, "COLUMNS": "80"}
+    done = subprocess.run(
+        [sys.executable, "-m", "progdemix_tui", "run", str(sessions.parent / "song"), "-q",
+         "--model", str(sessions.parent / "four.safetensors"), "--segment", "1", "--device",
+         "cpu", "--steps", "1", "--out", str(tmp_path / "s")],
+        env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT)
+    assert done.returncode == 0 and done.stderr == ""
+    assert "Δ0" in done.stdout
+    for args in (["-q", "report", str(tmp_path / "nowhere")],
+                 ["report", "-q", str(tmp_path / "nowhere")]):  # errors still show, one line
+        failed = subprocess.run([sys.executable, "-m", "progdemix_tui", *args], env=env,
+                                capture_output=True, text=True, timeout=HANG_TIMEOUT)
+        assert failed.returncode == 2 and "Traceback" not in failed.stderr
+        assert [line for line in failed.stderr.splitlines() if line.strip()] == [
+            f"error: {tmp_path / 'nowhere'} does not exist; give a session or evaluation folder."]
+
+
+@pytest.mark.parametrize(("flags", "shown"), [([], False), (["-v"], True), (["-q"], False)])
+def test_verbose_shows_library_warnings(sessions, flags, shown):
+    """A library's DeprecationWarning (hidden by Python's defaults) shows with -v only."""
+    code = ("import sys, warnings\nfrom progdemix_tui.cli import main\n"
+            "main(['report', *sys.argv[2:], sys.argv[1], '--no-plots'])\n"
+            "warnings.warn_explicit('old api', DeprecationWarning, 'lib.py', 1, module='lib')\n")
+    done = subprocess.run([sys.executable, "-c", code, str(sessions / "b"), *flags],
+                          capture_output=True, text=True, timeout=HANG_TIMEOUT)
+    assert done.returncode == 0, done.stderr
+    assert ("old api" in done.stderr) == shown
+    assert ("session " in done.stderr) == (flags != ["-q"])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
+import logging
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -18,7 +20,32 @@ from progdemix_tui.engine.errors import ProgdemixError, is_allocation_failure, o
 from progdemix_tui.engine.options import OPTIONS, Group, Option, run_config
 
 err_console = Console(stderr=True, highlight=False)
+"""Progress, notes and warnings on stderr: silent with ``-q``."""
+error_console = Console(stderr=True, highlight=False)
+"""Errors and cancellations on stderr: shown even with ``-q``."""
 out_console = Console(highlight=False)
+
+VERBOSITY = (("-q", "--quiet", -1, "errors only: no progress, notes or warnings on stderr"),
+             ("-v", "--verbose", 1, "also library warnings and log notes"))
+
+
+def add_verbosity(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """``-q/--quiet`` and ``-v/--verbose`` into ``args.verbosity`` (-1, 0, 1); set on a
+    subcommand (``top`` False) they override the top-level parser's, else leave it alone."""
+    group = parser.add_argument_group("output").add_mutually_exclusive_group()
+    for short, long, level, text in VERBOSITY:
+        group.add_argument(short, long, dest="verbosity", action="store_const", const=level,
+                           default=0 if top else argparse.SUPPRESS, help=text)
+
+
+def set_verbosity(level: int) -> None:
+    """Apply ``-q`` (level < 0) or ``-v`` (level > 0) to stderr, warnings and logging."""
+    err_console.quiet = level < 0
+    if level < 0:
+        warnings.simplefilter("ignore")
+    elif level > 0:
+        warnings.simplefilter("default")  # DeprecationWarning and the like, once per place
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 
 _TYPES = {"int": int, "float": float, "optional float": float}
 
@@ -74,7 +101,7 @@ def config_from_args(args: argparse.Namespace, target: str | None = None) -> Run
 def fail(message: str, code: int = 2) -> int:
     from rich.markup import escape  # messages quote file contents: never read them as markup
 
-    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    error_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return code
 
 
@@ -87,11 +114,11 @@ def handles_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argpars
             return fn(args)
         except ProgdemixError as exc:
             if exc.exit_code == 130:
-                err_console.print(f"[yellow]cancelled:[/] {exc}")
+                error_console.print(f"[yellow]cancelled:[/] {exc}")
                 return 130
             return fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            err_console.print("[yellow]cancelled[/]")
+            error_console.print("[yellow]cancelled[/]")
             return 130
         except (MemoryError, RuntimeError) as exc:
             if not is_allocation_failure(exc):
