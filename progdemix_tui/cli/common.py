@@ -9,7 +9,7 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 from rich.console import Console, RenderableType
 from rich.table import Column, Table
@@ -143,7 +143,7 @@ def print_table(table: Table, drop: Sequence[str] = ()) -> None:
 
 def fit_table(table: Table, width: int,
               drop: Sequence[str] = ()) -> list[RenderableType]:
-    """``table`` as tables (and its caption) within ``width`` columns in which no no-wrap cell is cut.
+    """``table`` within ``width`` columns, no no-wrap cell cut: one table or several.
 
     The columns headed as in ``drop`` leave first, in that order and only while needed (the
     caption names them); columns that still do not fit are stacked into further tables, each
@@ -168,13 +168,13 @@ def fit_table(table: Table, width: int,
         if parts[-1] and needed_width(_with_columns(table, [key, *parts[-1], column])) > width:
             parts.append([])
         parts[-1].append(column)
-    tables: list[RenderableType] = [_with_columns(table, [key, *part]) for part in parts]
+    tables = [_with_columns(table, [key, *part]) for part in parts]
     for i, part in enumerate(tables):
-        cast(Table, part).title = table.title if i == 0 else None
-        cast(Table, part).caption = None
-    if table.caption:  # as wide as the terminal, not as the narrowest part
-        tables.append(Text(str(table.caption), style="table.caption", justify="center"))
-    return tables
+        part.title = table.title if i == 0 else None
+        part.caption = None
+    # the caption as wide as the terminal, not as the narrowest part
+    caption = [Text(str(table.caption), style="table.caption", justify="center")]
+    return [*tables, *(caption if table.caption else [])]
 
 
 def needed_width(table: Table) -> int:
