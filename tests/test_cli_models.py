@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import HANG_TIMEOUT
 from test_cli_tables import assert_fits
-from test_model_safety import EVIL, _tiny_file
+from test_model_safety import EVIL, _hf_layout, _tiny_file
 
 from progdemix_tui.engine.config import STEMS
 
@@ -44,6 +44,17 @@ def test_models_json_parses_with_what_is_known_locally(tmp_path):
     # not downloaded: no size or stems invented, but where it would come from
     assert not default["cached"] and default["size_bytes"] is None
     assert default["sources"] is None and default["origin"] == "adefossez/Demucs-hdemucs_mmi"
+
+
+def test_models_json_reads_a_cached_hub_model(tmp_path):
+    model = _tiny_file(tmp_path / "75fc33f5.safetensors")
+    _hf_layout(tmp_path / "hf", "adefossez/Demucs-hdemucs_mmi",
+               {"hdemucs_mmi.yaml": b"models: ['75fc33f5']\n", "75fc33f5.safetensors": model})
+    done = models_cli("--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    row = next(row for row in json.loads(done.stdout) if row["name"] == "hdemucs_mmi")
+    assert row["cached"] and row["size_bytes"] == model.stat().st_size
+    assert row["sources"] == list(STEMS) and row["default"]
 
 
 def test_models_table_fits_80_columns(tmp_path):

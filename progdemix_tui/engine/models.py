@@ -376,14 +376,15 @@ def known_models() -> list[str]:
     return [DEFAULT_MODEL, "demo", *names]
 
 
-def model_status(name: str) -> ModelStatus:
-    """Whether ``name``'s weights are cached locally (Hugging Face cache or package data)."""
+def model_status(name: str, with_sources: bool = False) -> ModelStatus:
+    """Whether ``name``'s weights are cached locally (Hugging Face cache or package data);
+    ``with_sources``: also the stems, read from the cached file's metadata."""
     description = DESCRIPTIONS.get(name, TORCHAUDIO_BUNDLES.get(name, ""))
     if name == "demo":
         ok = DEMO_WEIGHTS.is_file()
         return ModelStatus(name, description, ok, DEMO_WEIGHTS.stat().st_size if ok else None,
                            str(DEMO_WEIGHTS) if ok else None, "package",
-                           _sources([DEMO_WEIGHTS]) if ok else None)
+                           _cached_sources([DEMO_WEIGHTS]) if ok and with_sources else None)
     if name in TORCHAUDIO_BUNDLES:
         folder = Path(torch.hub.get_dir()) / "checkpoints"
         files = list(folder.glob(f"hdemucs_high_{'musdbhq_plus' if 'PLUS' in name else 'trained'}*"))
@@ -404,12 +405,17 @@ def model_status(name: str) -> ModelStatus:
     paths = [Path(file) for file in found if isinstance(file, str)]
     if len(paths) < len(sigs):
         return ModelStatus(name, description, False, None, None, repo_id)
-    try:
-        sources = _sources(paths)
-    except ModelUnavailable:  # loading it will say why; the status stays quiet
-        sources = None
     return ModelStatus(name, description, True, sum(p.stat().st_size for p in paths),
-                       str(Path(bag_path).parent), repo_id, sources)
+                       str(Path(bag_path).parent), repo_id,
+                       _cached_sources(paths) if with_sources else None)
+
+
+def _cached_sources(files: list[Path]) -> tuple[str, ...] | None:
+    """:func:`_sources`, None where the file is refused (loading it will say why)."""
+    try:
+        return _sources(files)
+    except ModelUnavailable:
+        return None
 
 
 def _sources(files: list[Path]) -> tuple[str, ...] | None:
@@ -427,9 +433,7 @@ def _sources(files: list[Path]) -> tuple[str, ...] | None:
 
 def list_models() -> list[ModelStatus]:
     """Status of every known model, plus the torchaudio bundles."""
-    return [model_status(n) for n in known_models()] + [
-        model_status(n) for n in TORCHAUDIO_BUNDLES
-    ]
+    return [model_status(n, with_sources=True) for n in (*known_models(), *TORCHAUDIO_BUNDLES)]
 
 
 @dataclass(frozen=True)
