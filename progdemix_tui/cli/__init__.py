@@ -14,6 +14,7 @@ import sys
 from progdemix_tui import __version__
 
 from . import tui
+from .common import add_verbosity, set_verbosity
 from .tui import TUI_OPTIONS
 
 COMMAND_MODULES = ("run", "models", "eval", "report", "demo", "devices")
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"progdemix-tui {__version__}")
+    add_verbosity(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -45,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    for command in subparsers.choices.values():  # every command takes -q/-v
+        add_verbosity(command)
     return parser
 
 
@@ -60,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         return _open_tui(parser, [])
+    set_verbosity(args.verbosity)
     return args.handler(args)
 
 

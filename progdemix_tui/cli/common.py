@@ -3,19 +3,49 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
+import logging
 import sys
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.table import Column, Table
+from rich.text import Text
 
 from progdemix_tui.engine.config import STEMS, RunConfig
 from progdemix_tui.engine.errors import ProgdemixError, is_allocation_failure, out_of_memory
 from progdemix_tui.engine.options import OPTIONS, Group, Option, run_config
 
 err_console = Console(stderr=True, highlight=False)
+"""Progress, notes and warnings on stderr: silent with ``-q``."""
+error_console = Console(stderr=True, highlight=False)
+"""Errors and cancellations on stderr: shown even with ``-q``."""
 out_console = Console(highlight=False)
+
+VERBOSITY = (("-q", "--quiet", -1, "errors only: no progress, notes or warnings on stderr"),
+             ("-v", "--verbose", 1, "also library warnings and log notes"))
+
+
+def add_verbosity(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """``-q/--quiet`` and ``-v/--verbose`` into ``args.verbosity`` (-1, 0, 1); set on a
+    subcommand (``top`` False) they override the top-level parser's, else leave it alone."""
+    group = parser.add_argument_group("output").add_mutually_exclusive_group()
+    for short, long, level, text in VERBOSITY:
+        group.add_argument(short, long, dest="verbosity", action="store_const", const=level,
+                           default=0 if top else argparse.SUPPRESS, help=text)
+
+
+def set_verbosity(level: int) -> None:
+    """Apply ``-q`` (level < 0) or ``-v`` (level > 0) to stderr, warnings and logging."""
+    err_console.quiet = level < 0
+    if level < 0:
+        warnings.simplefilter("ignore")
+    elif level > 0:
+        warnings.simplefilter("default")  # DeprecationWarning and the like, once per place
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 
 _TYPES = {"int": int, "float": float, "optional float": float}
 
@@ -71,7 +101,7 @@ def config_from_args(args: argparse.Namespace, target: str | None = None) -> Run
 def fail(message: str, code: int = 2) -> int:
     from rich.markup import escape  # messages quote file contents: never read them as markup
 
-    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    error_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     return code
 
 
@@ -84,11 +114,11 @@ def handles_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argpars
             return fn(args)
         except ProgdemixError as exc:
             if exc.exit_code == 130:
-                err_console.print(f"[yellow]cancelled:[/] {exc}")
+                error_console.print(f"[yellow]cancelled:[/] {exc}")
                 return 130
             return fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            err_console.print("[yellow]cancelled[/]")
+            error_console.print("[yellow]cancelled[/]")
             return 130
         except (MemoryError, RuntimeError) as exc:
             if not is_allocation_failure(exc):
@@ -100,3 +130,79 @@ def handles_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argpars
             return 1
 
     return wrapper
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def print_table(table: Table, drop: Sequence[str] = ()) -> None:
+    """Print ``table`` on stdout within the terminal's width, no cell cut (:func:`fit_table`)."""
+    for part in fit_table(table, out_console.width, drop):
+        out_console.print(part)
+
+
+def fit_table(table: Table, width: int,
+              drop: Sequence[str] = ()) -> list[RenderableType]:
+    """``table`` within ``width`` columns, no no-wrap cell cut: one table or several.
+
+    The columns headed as in ``drop`` leave first, in that order and only while needed (the
+    caption names them); columns that still do not fit are stacked into further tables, each
+    repeating the first column. Wrapping columns count at their ``min_width``.
+    """
+    dropped: list[str] = []
+    for name in drop:
+        if needed_width(table) <= width:
+            break
+        kept = [c for c in table.columns if _plain(c.header) != name]
+        if len(kept) < len(table.columns):
+            table = _with_columns(table, kept)
+            dropped.append(name)
+    if dropped:
+        note = f"not shown at {width} columns: {', '.join(dropped)}"
+        table.caption = f"{table.caption}; {note}" if table.caption else note
+    if needed_width(table) <= width or len(table.columns) < 3:
+        return [table]
+    key, *rest = table.columns
+    parts: list[list[Column]] = [[]]
+    for column in rest:
+        if parts[-1] and needed_width(_with_columns(table, [key, *parts[-1], column])) > width:
+            parts.append([])
+        parts[-1].append(column)
+    tables = [_with_columns(table, [key, *part]) for part in parts]
+    for i, part in enumerate(tables):
+        part.title = table.title if i == 0 else None
+        part.caption = None
+    # the caption as wide as the terminal, not as the narrowest part
+    caption = [Text(str(table.caption), style="table.caption", justify="center")]
+    return [*tables, *(caption if table.caption else [])]
+
+
+def needed_width(table: Table) -> int:
+    """Terminal columns ``table`` needs so that no no-wrap cell is cut."""
+    total = table._extra_width  # noqa: SLF001 (borders: Rich's own count)
+    for index, column in enumerate(table.columns):
+        if column.no_wrap:
+            width = max(_cell_width(cell) for cell in (column.header, *column.cells))
+        else:
+            width = max(column.min_width or 1, _cell_width(column.header))
+        total += width + table._get_padding_width(index)  # noqa: SLF001
+    return total
+
+
+def _with_columns(table: Table, columns: list[Column]) -> Table:
+    """A copy of ``table`` holding only ``columns`` (rows, title and style kept)."""
+    new = copy.copy(table)
+    new.columns = []
+    for index, column in enumerate(columns):
+        column = copy.copy(column)
+        column._index = index  # noqa: SLF001 (Rich pads the first and last column by index)
+        new.columns.append(column)
+    return new
+
+
+def _plain(cell: RenderableType) -> str:
+    return Text.from_markup(cell).plain if isinstance(cell, str) else str(cell)
+
+
+def _cell_width(cell: RenderableType) -> int:
+    return Text.from_markup(cell).cell_len if isinstance(cell, str) else len(_plain(cell))

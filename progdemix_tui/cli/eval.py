@@ -34,7 +34,7 @@ from .common import (
     config_from_args,
     err_console,
     handles_errors,
-    out_console,
+    print_table,
 )
 from .run import load_separator, preflight
 
@@ -269,11 +269,11 @@ def oracle_table(oracle_summary: list[dict], target: str) -> Table:
 def print_summary(folder, tables) -> None:
     targets = list(dict.fromkeys(r["target"] for r in tables.rows))
     for target in targets:
-        out_console.print(summary_table(tables.summary, target))
+        print_table(summary_table(tables.summary, target))
         if any(r["metric"] == "sdr" and r["target"] == target for r in tables.summary):
-            out_console.print(summary_table(tables.summary, target, "sdr"))
+            print_table(summary_table(tables.summary, target, "sdr"))
         if any(r["target"] == target for r in tables.oracle_summary):
-            out_console.print(oracle_table(tables.oracle_summary, target))
+            print_table(oracle_table(tables.oracle_summary, target))
     if not targets:
         err_console.print("[yellow]no finished tracks yet[/]")
     skipped = folder.meta.get("skipped", [])

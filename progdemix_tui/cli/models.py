@@ -1,20 +1,40 @@
-"""``progdemix-tui models``: known models and whether their weights are cached."""
+"""``progdemix-tui models``: known models and whether their weights are cached, or the
+models of a local repo folder (``--repo``); ``--json`` for scripts."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 
+from rich.markup import escape
 from rich.table import Table
 
 from progdemix_tui.engine.options import TORCHAUDIO_NOTE
 
-from .common import handles_errors, out_console
+from .common import err_console, handles_errors, out_console, print_table
+
+EPILOG = """\
+examples:
+  progdemix-tui models                  known models: cached or not, size, stems
+  progdemix-tui models --json           the same as JSON (size_bytes/sources null when unknown)
+  progdemix-tui models --repo weights   the models a local demucs repo folder holds
+
+Sizes and stems of models not downloaded yet are not known offline (demucs's model lists
+carry no sizes); they show as '—'.
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "models", help="list known models, cached or not, and their sizes",
-        description=f"List known models. {TORCHAUDIO_NOTE}")
+        description=f"List known models. {TORCHAUDIO_NOTE}", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repo", metavar="DIR",
+                        help="list the models in a local demucs repo folder (for --repo)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the list as JSON: name, default, cached, size_bytes, "
+                             "location, origin, sources, description")
     parser.set_defaults(handler=handle)
 
 
@@ -24,16 +44,25 @@ def _size(n: int | None) -> str:
 
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
-    from progdemix_tui.engine.models import DEFAULT_MODEL, list_models
+    from progdemix_tui.engine.models import DEFAULT_MODEL, list_models, list_repo
 
-    table = Table(title="models", title_justify="left")
-    for col in ("name", "cached", "size", "description"):
-        table.add_column(col)
-    for status in list_models():
-        name = f"[bold]{status.name}[/] (default)" if status.name == DEFAULT_MODEL else status.name
-        table.add_row(name, "[green]yes[/]" if status.cached else "no", _size(status.size_bytes),
-                      status.description)
-    out_console.print(table)
+    if args.repo:
+        listing = list_repo(args.repo)
+        statuses, title, default = listing.models, f"models in {args.repo}", None
+        for note in listing.skipped:  # one bad entry does not hide the others
+            err_console.print(f"skipped: {note}", markup=False, soft_wrap=True)
+    else:
+        statuses, title, default = list_models(), "models", DEFAULT_MODEL
+    if args.json:
+        rows = [{**dataclasses.asdict(s), "default": s.name == default} for s in statuses]
+        out_console.print_json(json.dumps(rows))
+        return 0
+    print_table(_table(title, statuses, default, cached=not args.repo), ("stems",))
+    if args.repo:
+        if not statuses:
+            err_console.print(f"{args.repo} holds no usable models (NAME.yaml bags, "
+                              "SIG.safetensors or SIG.th files)", markup=False)
+        return 0
     from huggingface_hub import constants
 
     when = ("HF_HUB_OFFLINE is set: nothing is downloaded" if constants.HF_HUB_OFFLINE
@@ -41,3 +70,20 @@ def handle(args: argparse.Namespace) -> int:
     out_console.print(f"cache: {constants.HF_HUB_CACHE} ({when}; "
                       "offline: see README 'Offline weights')")
     return 0
+
+
+def _table(title: str, statuses: list, default: str | None, cached: bool) -> Table:
+    """One row per model; ``cached``: with the column saying whether its weights are here."""
+    table = Table(title=escape(title), title_justify="left")
+    columns = ("name", "cached", "size", "stems", "description")
+    for col in columns if cached else [c for c in columns if c != "cached"]:
+        table.add_column(col, no_wrap=col != "description", min_width=20 if col == "description"
+                         else None, justify="right" if col in ("size", "stems") else "left")
+    for status in statuses:
+        name = escape(status.name)
+        row = [f"[bold]{name}[/] (default)" if status.name == default else name,
+               "[green]yes[/]" if status.cached else "no", _size(status.size_bytes),
+               "—" if status.sources is None else str(len(status.sources)),
+               escape(status.description)]
+        table.add_row(*(row if cached else [row[0], *row[2:]]))
+    return table

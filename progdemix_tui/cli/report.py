@@ -12,7 +12,7 @@ from pathlib import Path
 
 from progdemix_tui.engine.errors import AudioInputError
 
-from .common import err_console, handles_errors, out_console
+from .common import err_console, handles_errors, out_console, print_table
 
 EPILOG = """\
 examples:
@@ -58,6 +58,12 @@ def handle(args: argparse.Namespace) -> int:
                           "evaluation folder (eval.json), nor a folder of sessions.")
 
 
+SESSION_WIDTH = 24
+"""The session column's narrowest width in the sessions list (longer names wrap)."""
+LISTING_DROP = ("β max", "schedule", "model", "mode", "status")
+"""Columns of the sessions list that leave, in this order, until the names get their width."""
+
+
 def _report_listing(folder: Path, sessions: list, args: argparse.Namespace) -> int:
     """One row per session under ``folder``, newest first."""
     if args.json:
@@ -101,10 +107,11 @@ def _report_listing(folder: Path, sessions: list, args: argparse.Namespace) -> i
     shown = [name for name in columns if name not in shared]
     for name in shown:
         table.add_column(name, justify="right" if name in ("steps", "β max", "best", "Δ0 dB")
-                         else "left", no_wrap=name != "session", overflow="fold")
+                         else "left", no_wrap=name != "session", overflow="fold",
+                         min_width=SESSION_WIDTH if name == "session" else None)
     for row in zip(*(columns[name] for name in shown), strict=True):
         table.add_row(*row)
-    out_console.print(table)
+    print_table(table, LISTING_DROP)
     err_console.print(f"{len(sessions)} session(s); best: highest target SI-SDR (needs "
                       "references), Δ0: its change since step 0. Details: "
                       "progdemix-tui report SESSION")
@@ -114,7 +121,7 @@ def _report_listing(folder: Path, sessions: list, args: argparse.Namespace) -> i
 def _report_session(folder: Path, args: argparse.Namespace) -> int:
     from progdemix_tui.engine import open_session
 
-    from .run import results_table
+    from .run import RESULTS_DROP, results_table
 
     session = open_session(folder)
     metrics = [record.metrics for record in session.steps]
@@ -125,7 +132,7 @@ def _report_session(folder: Path, args: argparse.Namespace) -> int:
 
         out_console.print_json(json.dumps([m.to_dict() for m in metrics]))
     else:
-        out_console.print(results_table(metrics, target, has_refs))
+        print_table(results_table(metrics, target, has_refs), RESULTS_DROP)
     err_console.print(f"session {folder}: {session.status}, {len(metrics)} step(s) of "
                       f"{session.config.steps + 1}")
     if not args.no_plots and metrics:

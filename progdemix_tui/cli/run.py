@@ -23,6 +23,7 @@ from .common import (
     err_console,
     handles_errors,
     out_console,
+    print_table,
 )
 
 if TYPE_CHECKING:
@@ -146,7 +147,11 @@ def _print_results(metrics: list, config, has_refs: bool, as_json: bool) -> None
 
         out_console.print_json(json.dumps([m.to_dict() for m in metrics]))
         return
-    out_console.print(results_table(metrics, config.target, has_refs))
+    print_table(results_table(metrics, config.target, has_refs), RESULTS_DROP)
+
+
+RESULTS_DROP = ("clip", "sec")
+"""Columns of :func:`results_table` that leave first where the terminal is narrow."""
 
 
 def results_table(metrics: list, target: str, has_refs: bool) -> Table:

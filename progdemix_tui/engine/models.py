@@ -27,6 +27,7 @@ from .model_files import SAFE_CLASSES as SAFE_CLASSES  # re-exported: the allow-
 from .model_files import (
     Bag,
     check_plain_name,
+    check_safetensors,
     inside,
     load_checked_safetensors,
     load_checked_safetensors_files,
@@ -95,6 +96,11 @@ class ModelStatus:
     cached: bool
     size_bytes: int | None
     location: str | None
+    origin: str = ""
+    """Where the weights come from: ``package``, ``torchaudio``, a Hugging Face repository id
+    or a local repo folder."""
+    sources: tuple[str, ...] | None = None
+    """The stems it separates, read from local safetensors metadata (None: not known here)."""
 
 
 # --------------------------------------------------------------------------- loading
@@ -207,6 +213,18 @@ def _load_from_repo(name: str, repo: Path, trust: bool) -> LoadedModel:
 
 def _repo_model_file(repo: Path, sig: str, name: str, trust: bool) -> Path:
     """The file for ``sig`` in ``repo`` (safetensors first), refused if it leads outside."""
+    file = _find_repo_file(repo, sig, name)
+    if file.suffix == ".th" and not trust:
+        raise UntrustedCheckpoint(
+            f"{file} is a pickled checkpoint, and loading it runs code from the file; "
+            "pass --trust-checkpoint if you trust its source."
+        )
+    return file
+
+
+def _find_repo_file(repo: Path, sig: str, name: str) -> Path:
+    """``SIG.safetensors`` (resolved), else the first ``SIG[-CHECKSUM].th``, in ``repo``;
+    ModelUnavailable if none, or if a candidate leads outside ``repo``."""
     safe = repo / f"{sig}.safetensors"
     if safe.is_file() or safe.is_symlink():
         return inside(safe, repo, "model file")
@@ -218,11 +236,6 @@ def _repo_model_file(repo: Path, sig: str, name: str, trust: bool) -> Path:
         )
     for file in pickled:
         inside(file, repo, "model file")
-    if not trust:
-        raise UntrustedCheckpoint(
-            f"{pickled[0]} is a pickled checkpoint, and loading it runs code from the file; "
-            "pass --trust-checkpoint if you trust its source."
-        )
     return pickled[0]
 
 
@@ -363,39 +376,110 @@ def known_models() -> list[str]:
     return [DEFAULT_MODEL, "demo", *names]
 
 
-def model_status(name: str) -> ModelStatus:
-    """Whether ``name``'s weights are cached locally (Hugging Face cache or package data)."""
+def model_status(name: str, with_sources: bool = False) -> ModelStatus:
+    """Whether ``name``'s weights are cached locally (Hugging Face cache or package data);
+    ``with_sources``: also the stems, read from the cached file's metadata."""
     description = DESCRIPTIONS.get(name, TORCHAUDIO_BUNDLES.get(name, ""))
     if name == "demo":
         ok = DEMO_WEIGHTS.is_file()
         return ModelStatus(name, description, ok, DEMO_WEIGHTS.stat().st_size if ok else None,
-                           str(DEMO_WEIGHTS) if ok else None)
+                           str(DEMO_WEIGHTS) if ok else None, "package",
+                           _cached_sources([DEMO_WEIGHTS]) if ok and with_sources else None)
     if name in TORCHAUDIO_BUNDLES:
         folder = Path(torch.hub.get_dir()) / "checkpoints"
         files = list(folder.glob(f"hdemucs_high_{'musdbhq_plus' if 'PLUS' in name else 'trained'}*"))
         size = sum(f.stat().st_size for f in files) if files else None
-        return ModelStatus(name, description, bool(files), size, str(folder) if files else None)
+        return ModelStatus(name, description, bool(files), size, str(folder) if files else None,
+                           "torchaudio", TORCHAUDIO_SOURCES)
     from huggingface_hub import try_to_load_from_cache
 
     repo_id = hub.repo_for(name)[0]
     bag_path = try_to_load_from_cache(repo_id, f"{name}.yaml")
     if not isinstance(bag_path, str):
-        return ModelStatus(name, description, False, None, None)
+        return ModelStatus(name, description, False, None, None, repo_id)
     try:
         sigs = read_bag(Path(bag_path)).models
     except ModelUnavailable:  # a broken bag file is not a usable cached model
-        return ModelStatus(name, description, False, None, None)
-    size = 0
-    for sig in sigs:
-        file = try_to_load_from_cache(repo_id, f"{sig}.safetensors")
-        if not isinstance(file, str):
-            return ModelStatus(name, description, False, None, None)
-        size += Path(file).stat().st_size
-    return ModelStatus(name, description, True, size, str(Path(bag_path).parent))
+        return ModelStatus(name, description, False, None, None, repo_id)
+    found = [try_to_load_from_cache(repo_id, f"{sig}.safetensors") for sig in sigs]
+    paths = [Path(file) for file in found if isinstance(file, str)]
+    if len(paths) < len(sigs):
+        return ModelStatus(name, description, False, None, None, repo_id)
+    return ModelStatus(name, description, True, sum(p.stat().st_size for p in paths),
+                       str(Path(bag_path).parent), repo_id,
+                       _cached_sources(paths) if with_sources else None)
+
+
+def _cached_sources(files: list[Path]) -> tuple[str, ...] | None:
+    """:func:`_sources`, None where the file is refused (loading it will say why)."""
+    try:
+        return _sources(files)
+    except ModelUnavailable:
+        return None
+
+
+def _sources(files: list[Path]) -> tuple[str, ...] | None:
+    """The stems named in the first safetensors file's checked metadata (nothing is built);
+    None without one, or when its metadata does not name them."""
+    safe = [f for f in files if f.suffix == ".safetensors"]
+    if not safe:
+        return None
+    _klass, args, kwargs, _shapes = check_safetensors(safe[0])
+    sources = kwargs.get("sources", args[0] if args else None)
+    if isinstance(sources, list) and sources and all(isinstance(s, str) for s in sources):
+        return tuple(sources)
+    return None
 
 
 def list_models() -> list[ModelStatus]:
     """Status of every known model, plus the torchaudio bundles."""
-    return [model_status(n) for n in known_models()] + [
-        model_status(n) for n in TORCHAUDIO_BUNDLES
-    ]
+    return [model_status(n, with_sources=True) for n in (*known_models(), *TORCHAUDIO_BUNDLES)]
+
+
+@dataclass(frozen=True)
+class RepoListing:
+    """The models of a local repo folder, and one line per entry that is not usable."""
+
+    models: list[ModelStatus]
+    skipped: list[str]
+
+
+def list_repo(repo: str | os.PathLike) -> RepoListing:
+    """The models ``--repo REPO`` can load: each ``NAME.yaml`` bag, then each
+    ``SIG.safetensors`` or ``SIG.th`` no bag names. Checked as a load checks them (plain
+    names, files inside the folder, safetensors metadata), but nothing is built or unpickled."""
+    folder = Path(repo)
+    if not folder.is_dir():
+        raise ModelUnavailable(f"--repo {folder} is not a folder.")
+    models: list[ModelStatus] = []
+    skipped: list[str] = []
+    used: set[str] = set()
+    for bag_file in sorted(folder.glob("*.yaml")):
+        try:
+            check_plain_name(bag_file.stem, f"bag file {bag_file}")
+            sigs = read_bag(inside(bag_file, folder, "bag file")).models
+            files = [_find_repo_file(folder, sig, bag_file.stem) for sig in sigs]
+            models.append(_repo_status(bag_file.stem, files, folder))
+        except ModelUnavailable as exc:
+            skipped.append(str(exc))
+            continue
+        used.update(sigs)
+    for file in sorted([*folder.glob("*.safetensors"), *folder.glob("*.th")]):
+        sig = file.stem.split("-")[0] if file.suffix == ".th" else file.stem
+        if sig in used or sig in {m.name for m in models}:
+            continue
+        try:
+            check_plain_name(sig, f"model file {file}")
+            models.append(_repo_status(sig, [_find_repo_file(folder, sig, sig)], folder))
+        except ModelUnavailable as exc:
+            skipped.append(str(exc))
+    return RepoListing(models, skipped)
+
+
+def _repo_status(name: str, files: list[Path], folder: Path) -> ModelStatus:
+    """A repo model whose ``files`` were found; pickled parts need --trust-checkpoint."""
+    pickled = sum(f.suffix == ".th" for f in files)
+    description = (f"{len(files)} model(s)" if len(files) > 1 else "1 model") + (
+        f", {pickled} pickled (needs --trust-checkpoint)" if pickled else "")
+    return ModelStatus(name, description, True, sum(f.stat().st_size for f in files),
+                       str(folder), str(folder), _sources(files))
