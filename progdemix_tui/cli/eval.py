@@ -26,6 +26,7 @@ from rich.table import Table
 
 from progdemix_tui.engine.config import STEMS, not_finite
 from progdemix_tui.engine.errors import ConfigError
+from progdemix_tui.engine.threads import torch_threads
 from progdemix_tui.formatting import fmt_number
 
 from .common import (
@@ -122,6 +123,7 @@ def handle(args: argparse.Namespace) -> int:
 
     targets = STEMS if args.target == "all" else (args.target,)
     config = config_from_args(args, target=targets[0])
+    threads = torch_threads(args.threads)
     for option, value in (("--excerpt", args.excerpt), ("--silence-db", args.silence_db)):
         why = not_finite(value)
         if why:
@@ -147,10 +149,11 @@ def handle(args: argparse.Namespace) -> int:
     if warning:
         err_console.print(f"[bold yellow]warning:[/] {warning}")
 
-    separator = load_separator(config)
+    separator = load_separator(config, threads)
     for target in targets:
         settings.config_for(target).validate(separator.sources)
     info = {"model": model_description(separator), "device": separator.device_name,
+            "threads": threads,
             "versions": versions(), "shard": args.shard,
             "dataset": {"root": str(dataset.root), "tracks": len(dataset.tracks),
                         "notes": dataset.notes},

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from progdemix_tui.engine.options import OPTION
+from progdemix_tui.engine.threads import torch_threads, use_threads
 from progdemix_tui.formatting import fmt_number
 
 from .common import (
@@ -66,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    threads = torch_threads(args.threads)
     preflight(config.separator)  # before torch is imported: a missing model fails at once
     from progdemix_tui import engine
     from progdemix_tui.engine.job import check_run
@@ -78,7 +80,7 @@ def handle(args: argparse.Namespace) -> int:
         "sessions", source, config.target, config.mode)
     engine.check_output_folder(out, args.overwrite)
 
-    separator = load_separator(config)
+    separator = load_separator(config, threads)
     prepared = engine.load_input(source, separator.samplerate, separator.sources, args.start,
                                  args.duration, args.references)
     for note in prepared.notes:
@@ -127,11 +129,13 @@ def preflight(spec) -> None:
     check(spec.model, spec.repo, spec.trust_checkpoint)
 
 
-def load_separator(config) -> Separator:
-    """Load the model under a spinner; a note (and the downloader's own progress bar, the
-    spinner stopped) only when the engine says a download starts or where a model comes from."""
+def load_separator(config, threads: int) -> Separator:
+    """Set torch's ``threads`` (:func:`~progdemix_tui.engine.threads.use_threads`), then load
+    the model under a spinner; a note (and the downloader's own progress bar, the spinner
+    stopped) only when the engine says a download starts or where a model comes from."""
     from progdemix_tui import engine
 
+    use_threads(threads)
     spec = config.separator
     with err_console.status(f"loading model {spec.model}…") as status:
         def notify(text: str) -> None:

@@ -1,7 +1,7 @@
 """``progdemix-tui [PATH]``: the terminal app's own command line.
 
 :func:`main` parses it, applies ``--model``/``--out``/``--audio-device`` to the saved
-settings and runs :class:`progdemix_tui.tui.app.ProgdemixApp`. Textual is imported only when
+settings, ``--threads`` to the runs, and runs :class:`progdemix_tui.tui.app.ProgdemixApp`. Textual is imported only when
 the app is built, so parsing stays fast.
 """
 
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from progdemix_tui.engine.config import DEFAULT_MODEL
 from progdemix_tui.engine.errors import ProgdemixError
 from progdemix_tui.engine.options import OPTION
+from progdemix_tui.engine.threads import torch_threads
 
 from .common import add_option, fail
 
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_option(parser, OPTION["model"], default=None, metavar=None,
                help="model name or .safetensors path (saved as last used)")
     add_option(parser, OPTION["out"], default=None)
+    add_option(parser, OPTION["threads"])
     parser.add_argument("--session", metavar="DIR", help="open this session folder")
     parser.add_argument("--audio-device", metavar="NAME|INDEX",
                         help="audio output device: index or (part of) its name, as listed by "
@@ -84,6 +86,8 @@ def build_app(argv: list[str] | None = None, **kwargs: Any) -> ProgdemixApp:
     from progdemix_tui.tui.settings import Settings
 
     args = build_parser().parse_args(argv or [])
+    if args.threads is not None:  # else the app's default: the same policy
+        kwargs["torch_threads"] = torch_threads(args.threads)
     session = None
     if args.session:
         session = expand(args.session)

@@ -33,6 +33,7 @@ TOP_LEVEL: dict[str, tuple[tuple[type, ...], bool]] = {
     "samplerate": ((int,), True), "sources": ((list,), True), "config": ((dict,), True),
     "steps": ((list,), True), "created": ((str,), False), "updated": ((str,), False),
     "input": ((dict,), False), "model": ((dict,), False), "device": ((str,), False),
+    "threads": ((int,), False),
     "versions": ((dict,), False), "references": ((dict, type(None)), False),
     "error": ((str, type(None)), False), "notes": ((list,), False),
     "exported": ((dict,), False),  # what export_step adds to its copy

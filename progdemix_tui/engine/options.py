@@ -31,6 +31,7 @@ from .config import (
     RunConfig,
     SeparatorConfig,
 )
+from .threads import MAX_THREADS
 
 Kind = Literal["int", "float", "optional float", "choice", "flag", "text"]
 """How a value is typed: ``optional float`` is empty (None) or a number; a ``flag`` is a bool."""
@@ -171,6 +172,9 @@ OPTIONS: tuple[Option, ...] = (
            help="random-shift averaging passes (default {default}; demucs CLI uses 1)"),
     Option("seed", "seed", "int", "separator.seed", flags=("--seed",), group="model",
            panel=False, help="seed for shifts (default {default})"),
+    Option("threads", "threads", "int", flags=("--threads",), metavar="N", group="model",
+           panel=False, help=f"CPU threads for torch, 1 to {MAX_THREADS} (default: $OMP_NUM_THREADS, "
+                "else the CPUs this process may use minus one, at least 1)"),
     Option("start", "start", "optional float", default=0.0, flags=("--start",), metavar="SEC",
            group="io", help="excerpt start", panel_default="0"),
     Option("duration", "duration", "optional float", flags=("--duration",), metavar="SEC",

@@ -3,7 +3,8 @@
 Layout::
 
     SESSION/
-      manifest.json            parameters, model, versions, device, per-step metrics, files
+      manifest.json            parameters, model, versions, device, threads, per-step metrics,
+                               files
       references/<stem>.flac   true stems, when the run had references
       steps/000/mixture.flac   y_n (y itself at step 0)
       steps/000/<stem>.flac    the step's estimates
@@ -214,6 +215,7 @@ class SessionWriter:
             "format": FORMAT, "version": VERSION, "status": "running",
             "created": utc_now(), "updated": utc_now(),
             "input": input_info, "model": model_info, "device": device,
+            "threads": torch.get_num_threads(),
             "samplerate": samplerate, "sources": list(sources),
             "config": config.to_dict(), "versions": versions(),
             "references": None, "steps": [], "error": None, "notes": [],

@@ -7,7 +7,6 @@ and posts small messages; the session folder on disk holds every step's audio.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -27,6 +26,7 @@ from textual.widgets import (
     TabPane,
 )
 
+from progdemix_tui.engine import threads
 from progdemix_tui.engine.errors import ProgdemixError
 
 from .audition import SOURCES, AuditionBackend, Cue, open_backend
@@ -65,9 +65,9 @@ class ProgdemixApp(App[int]):
         self.settings = settings if settings is not None else Settings.load()
         self.save_settings = save_settings
         if torch_threads == "auto":
-            # Leave one core to the event loop: on a 2-core VM this cut the p95 key-to-screen
-            # latency from ~50 to ~39 ms with no loss of throughput (bench_tui_latency.py).
-            torch_threads = max(1, (os.cpu_count() or 2) - 1)
+            # The CLI's policy: one core left, here to the event loop (on a 2-core VM the p95
+            # key-to-screen latency fell from ~50 to ~39 ms; bench_tui_latency.py).
+            torch_threads = threads.torch_threads()
         self.torch_threads = torch_threads if isinstance(torch_threads, int) else None
         self.models = models
         self.audio_device = audio_device

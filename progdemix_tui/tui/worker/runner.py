@@ -19,6 +19,7 @@ from progdemix_tui import engine
 from progdemix_tui.engine.job import check_run
 from progdemix_tui.engine.progressive import StepMetrics
 from progdemix_tui.engine.separator import SeparatorCache
+from progdemix_tui.engine.threads import use_threads
 
 from ..run_plan import RunPlan
 
@@ -112,9 +113,7 @@ def run_job(request: RunRequest, cancel: threading.Event,
     started = False
     try:
         if request.torch_threads:
-            import torch
-
-            torch.set_num_threads(request.torch_threads)
+            use_threads(request.torch_threads)
         # fail fast, before loading a model: a bad input, or a run that cannot fit in memory
         ready = check_run(request.input, plan.config, plan.start, plan.duration)
         engine.check_output_folder(request.folder)
