@@ -196,3 +196,27 @@ async def test_command_palette_runs_the_keys_actions(work, tiny_model_path):
             await wait_for(pilot, lambda q=query: q in screen_text(app))
             await pilot.press("enter")
             await wait_for(pilot, done)
+
+
+@sync
+async def test_palette_lists_keys_once_and_its_theme_is_kept(work, tiny_model_path):
+    """Textual's own "Keys" is not listed beside ours; a theme picked with the palette's
+    "Theme" is saved and applied at the next start."""
+    from textual.command import CommandPalette
+
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles.count("Keys") == 1
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"Theme")
+        await wait_for(pilot, lambda: "Change the current theme" in screen_text(app))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "nord" in screen_text(app))
+        await pilot.press(*"nord", "enter")
+        await wait_for(pilot, lambda: app.theme == "nord")
+    assert Settings.load().ui["theme"] == "nord"
+    again = make_app(".", tiny_model_path)
+    async with again.run_test(size=(80, 24)):
+        assert again.theme == "nord"

@@ -18,6 +18,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.theme import Theme
 from textual.widgets import (
     Footer,
     Header,
@@ -78,7 +79,7 @@ class ProgdemixApp(App[int]):
         self.stem: str | None = None
         self.source = "estimate"
         theme = self.settings.ui.get("theme", THEMES[0])
-        self.theme = theme if theme in THEMES else THEMES[0]
+        self.theme = theme if theme in self.available_themes else THEMES[0]
 
     # ------------------------------------------------------------------ layout
 
@@ -98,6 +99,7 @@ class ProgdemixApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning")
         for notice in self.notices:
@@ -315,12 +317,19 @@ class ProgdemixApp(App[int]):
         self.push_screen(HelpScreen())
 
     def action_toggle_theme(self) -> None:
-        self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
-        self.settings.ui["theme"] = self.theme
+        self.theme = THEMES[0] if self.current_theme.dark is False else THEMES[1]
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """Whichever way it was chosen (d, the palette's "Theme"), a theme is kept for the
+        next start."""
+        self.settings.ui["theme"] = theme.name
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for title, text, action in palette():
+        ours = palette()
+        titles = {title for title, _, _ in ours}
+        # ours win: Textual's own "Keys" (its key panel) would be listed beside our "Keys"
+        yield from (c for c in super().get_system_commands(screen) if c.title not in titles)
+        for title, text, action in ours:
             yield SystemCommand(title, text, partial(self.run_action, action))
 
     @on(ParamPanel.Changed)
