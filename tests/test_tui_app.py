@@ -220,3 +220,19 @@ async def test_palette_lists_keys_once_and_its_theme_is_kept(work, tiny_model_pa
     again = make_app(".", tiny_model_path)
     async with again.run_test(size=(80, 24)):
         assert again.theme == "nord"
+
+
+@sync
+async def test_notifications_leave_the_player_bar_visible(work, tiny_model_path):
+    from textual.widgets._toast import Toast
+
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        for n in range(3):
+            app.notify(f"note {n}\nsecond line", timeout=30)
+        await wait_for(pilot, lambda: len(app.screen.query(Toast)) == 3)
+        await pilot.pause()
+        bar = app.player.region
+        for toast in app.screen.query(Toast):
+            assert not toast.region.overlaps(bar), (toast.region, bar)
+        assert "sel: —" in screen_text(app)
