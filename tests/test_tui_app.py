@@ -236,3 +236,46 @@ async def test_notifications_leave_the_player_bar_visible(work, tiny_model_path)
         for toast in app.screen.query(Toast):
             assert not toast.region.overlaps(bar), (toast.region, bar)
         assert "sel: —" in screen_text(app)
+
+
+@sync
+async def test_a_refused_run_keeps_the_bad_field_safe_and_clears_when_fixed(work, tiny_model_path):
+    """After a refusal the next key does not land in the bad field; the footer keeps its
+    keys; fixing the field takes the refusal away."""
+    from textual.widgets import Input
+
+    app = make_app("track", tiny_model_path, steps="abc")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: "cannot run" in screen_text(app))
+        assert app.query_one("#params").display and app.query_one("#p-steps").has_class("-invalid")
+        assert not isinstance(app.focused, Input)
+        await pilot.press("r")  # a second try: refused again, the field untouched
+        assert app.panel.values()["steps"] == "abc"
+        assert "Run" in screen_text(app).splitlines()[-1]  # the footer is not blank
+        await pilot.click("#p-steps")  # in a text field the footer names Esc
+        await wait_for(pilot, lambda: isinstance(app.focused, Input))
+        await wait_for(pilot, lambda: "Leave field" in screen_text(app).splitlines()[-1])
+        app.panel.set_value("steps", "1")
+        await wait_for(pilot, lambda: "cannot run" not in screen_text(app))
+        assert "input: track" in screen_text(app)
+        await pilot.press("escape")
+        assert not isinstance(app.focused, Input)
+    assert not (work / "sessions").exists()
+
+
+@sync
+async def test_the_progress_bar_stops_after_a_failed_run(work, tiny_model_path):
+    from textual.widgets import ProgressBar
+
+    write_fake_session(work / "sessions" / "s", steps=2)
+    app = make_app("track", tiny_model_path, model_path="", model="no_such_model")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not app.run_view.running
+                       and app.run_view.last_error is not None)
+        bar = app.query_one("#progress", ProgressBar)
+        assert bar.total is not None  # None: the indeterminate bar, animating
+        bar.update(total=None)  # as a run that never started leaves it
+        assert app.open_session_folder(work / "sessions" / "s")
+        assert bar.total is not None

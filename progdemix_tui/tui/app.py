@@ -152,9 +152,8 @@ class ProgdemixApp(App[int]):
             return
         plan = self.panel.plan()
         if isinstance(plan, dict):
-            self.run_view.refuse(describe_errors(plan), title="invalid parameters")
-            self.action_show_tab("params")
-            self.query_one(f"#p-{next(iter(plan))}").focus()
+            self.run_view.refuse(describe_errors(plan), title="invalid parameters", params=True)
+            self._show_invalid(next(iter(plan)))
             return
         highlighted = self.input is None
         if self.input is None:
@@ -167,12 +166,25 @@ class ProgdemixApp(App[int]):
         if self.run_view.launch(self.input, plan, self.torch_threads, highlighted):
             self._save_settings()
 
+    def _show_invalid(self, name: str) -> None:
+        """Show the Params tab with the (highlighted) field ``name`` in view; focus goes to
+        the panel, not into the field, so the next key does not overwrite it (Tab enters)."""
+        self.query_one("#sidebar").display = True
+        self.query_one(TabbedContent).active = "params"
+        self.screen.set_focus(self.panel)
+        self.panel.scroll_to_widget(self.query_one(f"#p-{name}"), animate=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc leaves a text field (and the footer says so: the field hides the letter keys
+        from it); during a run, or outside a field, Esc is the cancel key."""
+        if action == "leave_field":
+            return not (self.run_view.running or self.screen.is_modal) \
+                and isinstance(self.focused, (Input, Select))
+        return True
+
     def action_leave_field(self) -> None:
-        """Esc: cancel a run; otherwise leave a text field (so letter keys work again)."""
-        if self.run_view.running:
-            self.action_cancel()
-        elif isinstance(self.focused, (Input, Select)):
-            self.timeline.table.focus()
+        """Esc in a text field: leave it, so letter keys work again."""
+        self.timeline.table.focus()
 
     def action_cancel(self) -> None:
         self.run_view.cancel()
@@ -215,6 +227,7 @@ class ProgdemixApp(App[int]):
             self._select(folder, view.rows[0].step)
         self.timeline.table.focus()
         if not self.run_view.running:
+            self.run_view.settle()
             self._label(f"session {folder.name} ({view.status}, {len(view.rows)} steps)")
         return True
 
@@ -335,6 +348,8 @@ class ProgdemixApp(App[int]):
     @on(ParamPanel.Changed)
     def _params_changed(self, event: ParamPanel.Changed) -> None:
         self.settings.params = dict(event.values)
+        if self.run_view.params_refused and not self.panel.has_class("-has-errors"):
+            self._idle_label()  # the fields are fixed: the refusal no longer stands
 
     def _save_settings(self) -> None:
         if not self.save_settings:
