@@ -279,3 +279,28 @@ async def test_the_progress_bar_stops_after_a_failed_run(work, tiny_model_path):
         bar.update(total=None)  # as a run that never started leaves it
         assert app.open_session_folder(work / "sessions" / "s")
         assert bar.total is not None
+
+
+@sync
+async def test_listening_keys_with_nothing_marked_say_why(work, tiny_model_path):
+    """x, l and Space with nothing marked say one line and change nothing; without a device
+    the bar shows A/B's total length and never a ▶ over a clock that does not move."""
+    from progdemix_tui.formatting import fmt_time
+
+    write_fake_session(work / "sessions" / "s", steps=2, seconds=0.5)
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        status = app.query_one("#player-status")
+        for key, words in (("x", "mark both first"), ("l", "loop: nothing to play"),
+                           ("space", "nothing to play")):
+            await pilot.press(key)
+            await wait_for(pilot, lambda w=words: w in str(status.render()))
+        assert app.player.active == "A" and app.player.loop_start is None
+        app.open_session_folder(work / "sessions" / "s")
+        await pilot.press("a", "down", "b")
+        await wait_for(pilot, lambda: app.player.duration is not None and not app.player.loading)
+        line = str(app.query_one("#player-line").render())
+        assert f"0:00.0/{fmt_time(app.player.duration)}" in line
+        await pilot.press("space")
+        await wait_for(pilot, lambda: "nothing sounds" in str(status.render()))
+        assert not app.player.playing and "⏸" in str(app.query_one("#player-line").render())
