@@ -304,3 +304,23 @@ async def test_listening_keys_with_nothing_marked_say_why(work, tiny_model_path)
         await pilot.press("space")
         await wait_for(pilot, lambda: "nothing sounds" in str(status.render()))
         assert not app.player.playing and "⏸" in str(app.query_one("#player-line").render())
+
+
+@sync
+async def test_export_dialog_is_keyboard_first_and_reads_without_colour(work, tiny_model_path):
+    write_fake_session(work / "sessions" / "s", steps=2)
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_session_folder(work / "sessions" / "s")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ExportScreen")
+        await wait_for(pilot, lambda: app.focused is not None
+                       and app.focused.id == "export-what")
+        assert "(•) target (vocals)" in screen_text(app) and "( ) all stems" in screen_text(app)
+        await pilot.press("down")  # arrows choose
+        await wait_for(pilot, lambda: "(•) all stems" in screen_text(app))
+        assert "( ) target" in screen_text(app)
+        await pilot.press("enter")
+        export = work / "sessions" / "s" / "export"
+        await wait_for(pilot, lambda: (export / "manifest.json").is_file())
+        assert (export / "step000_drums.wav").is_file()
