@@ -128,11 +128,12 @@ async def test_reopen_session_restores_timeline(work, tiny_model_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("o")
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SessionsScreen")
-        assert "old-run" in screen_text(app) and "Δ0 dB" in screen_text(app)
+        assert "Δ0 dB" in screen_text(app)  # the name is the last column (off screen at 80)
+        assert [s.folder.name for s in app.screen.sessions] == ["old-run"]
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(app.timeline.rows) == 3)
         assert app.timeline.best == 1
-        await wait_for(pilot, lambda: "old-run: vocals" in screen_text(app))
+        await wait_for(pilot, lambda: "tiny · vocals · add-to-mixture" in screen_text(app))
         # A from this session, B from another one
         write_fake_session(work / "sessions" / "other-run", steps=2)
         await pilot.press("a")
@@ -324,3 +325,23 @@ async def test_export_dialog_is_keyboard_first_and_reads_without_colour(work, ti
         export = work / "sessions" / "s" / "export"
         await wait_for(pilot, lambda: (export / "manifest.json").is_file())
         assert (export / "step000_drums.wav").is_file()
+
+
+@sync
+async def test_which_run_is_this(work, tiny_model_path):
+    """The timeline's title is the opened session's own parameters, not the panel's; the
+    sessions screen shows mode, model and date whole at 100 columns."""
+    from progdemix_tui.engine import open_session as read
+
+    folder = write_fake_session(work / "sessions" / "20261125-171753-mixture-vocals", steps=3)
+    created = read(folder).manifest["created"][:16].replace("T", " ")
+    app = make_app(".", tiny_model_path, steps="7", beta_max="0.5", mode="replace")
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.open_session_folder(folder)
+        title = str(app.query_one("#timeline-title").render())
+        assert "tiny · vocals · add-to-mixture · linear β≤1 · 2 steps" in title, title
+        await pilot.press("o")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SessionsScreen")
+        await wait_for(pilot, lambda: "add-to-mixture" in screen_text(app))
+        text = screen_text(app)
+        assert "tiny" in text and created in text, text

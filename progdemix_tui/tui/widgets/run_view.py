@@ -24,6 +24,7 @@ from progdemix_tui.formatting import fmt_time
 from ..paths import PATH_ERRORS
 from ..paths import reason as os_reason
 from ..run_plan import RunPlan
+from ..session_reader import run_title
 from ..worker.runner import (
     ChunkProgress,
     RunEnded,
@@ -150,7 +151,7 @@ class RunView(Horizontal):
         self.started = time.monotonic()
         self.bar.update(total=self.steps * self.chunks, progress=0)
         self.timeline.reset(event.folder, cfg.target, event.sources, event.has_references,
-                            f"{event.folder.name}: {cfg.target}, {cfg.mode}, {cfg.schedule}")
+                            run_title(event.folder.name, cfg))
         self.say(event.description)
 
     @on(ChunkProgress)
