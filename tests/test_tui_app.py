@@ -128,11 +128,12 @@ async def test_reopen_session_restores_timeline(work, tiny_model_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("o")
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SessionsScreen")
-        assert "old-run" in screen_text(app) and "Δ0 dB" in screen_text(app)
+        assert "Δ0 dB" in screen_text(app)  # the name is the last column (off screen at 80)
+        assert [s.folder.name for s in app.screen.sessions] == ["old-run"]
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(app.timeline.rows) == 3)
         assert app.timeline.best == 1
-        await wait_for(pilot, lambda: "old-run: vocals" in screen_text(app))
+        await wait_for(pilot, lambda: "tiny · vocals · add-to-mixture" in screen_text(app))
         # A from this session, B from another one
         write_fake_session(work / "sessions" / "other-run", steps=2)
         await pilot.press("a")
@@ -196,3 +197,151 @@ async def test_command_palette_runs_the_keys_actions(work, tiny_model_path):
             await wait_for(pilot, lambda q=query: q in screen_text(app))
             await pilot.press("enter")
             await wait_for(pilot, done)
+
+
+@sync
+async def test_palette_lists_keys_once_and_its_theme_is_kept(work, tiny_model_path):
+    """Textual's own "Keys" is not listed beside ours; a theme picked with the palette's
+    "Theme" is saved and applied at the next start."""
+    from textual.command import CommandPalette
+
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles.count("Keys") == 1
+        await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"Theme")
+        await wait_for(pilot, lambda: "Change the current theme" in screen_text(app))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "nord" in screen_text(app))
+        await pilot.press(*"nord", "enter")
+        await wait_for(pilot, lambda: app.theme == "nord")
+    assert Settings.load().ui["theme"] == "nord"
+    again = make_app(".", tiny_model_path)
+    async with again.run_test(size=(80, 24)):
+        assert again.theme == "nord"
+
+
+@sync
+async def test_notifications_leave_the_player_bar_visible(work, tiny_model_path):
+    from textual.widgets._toast import Toast
+
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        for n in range(3):
+            app.notify(f"note {n}\nsecond line", timeout=30)
+        await wait_for(pilot, lambda: len(app.screen.query(Toast)) == 3)
+        await pilot.pause()
+        bar = app.player.region
+        for toast in app.screen.query(Toast):
+            assert not toast.region.overlaps(bar), (toast.region, bar)
+        assert "sel: —" in screen_text(app)
+
+
+@sync
+async def test_a_refused_run_keeps_the_bad_field_safe_and_clears_when_fixed(work, tiny_model_path):
+    """After a refusal the next key does not land in the bad field; the footer keeps its
+    keys; fixing the field takes the refusal away."""
+    from textual.widgets import Input
+
+    app = make_app("track", tiny_model_path, steps="abc")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: "cannot run" in screen_text(app))
+        assert app.query_one("#params").display and app.query_one("#p-steps").has_class("-invalid")
+        assert not isinstance(app.focused, Input)
+        await pilot.press("r")  # a second try: refused again, the field untouched
+        assert app.panel.values()["steps"] == "abc"
+        assert "Run" in screen_text(app).splitlines()[-1]  # the footer is not blank
+        await pilot.click("#p-steps")  # in a text field the footer names Esc
+        await wait_for(pilot, lambda: isinstance(app.focused, Input))
+        await wait_for(pilot, lambda: "Leave field" in screen_text(app).splitlines()[-1])
+        app.panel.set_value("steps", "1")
+        await wait_for(pilot, lambda: "cannot run" not in screen_text(app))
+        assert "input: track" in screen_text(app)
+        await pilot.press("escape")
+        assert not isinstance(app.focused, Input)
+    assert not (work / "sessions").exists()
+
+
+@sync
+async def test_the_progress_bar_stops_after_a_failed_run(work, tiny_model_path):
+    from textual.widgets import ProgressBar
+
+    write_fake_session(work / "sessions" / "s", steps=2)
+    app = make_app("track", tiny_model_path, model_path="", model="no_such_model")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not app.run_view.running
+                       and app.run_view.last_error is not None)
+        bar = app.query_one("#progress", ProgressBar)
+        assert bar.total is not None  # None: the indeterminate bar, animating
+        bar.update(total=None)  # as a run that never started leaves it
+        assert app.open_session_folder(work / "sessions" / "s")
+        assert bar.total is not None
+
+
+@sync
+async def test_listening_keys_with_nothing_marked_say_why(work, tiny_model_path):
+    """x, l and Space with nothing marked say one line and change nothing; without a device
+    the bar shows A/B's total length and never a ▶ over a clock that does not move."""
+    from progdemix_tui.formatting import fmt_time
+
+    write_fake_session(work / "sessions" / "s", steps=2, seconds=0.5)
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        status = app.query_one("#player-status")
+        for key, words in (("x", "mark both first"), ("l", "loop: nothing to play"),
+                           ("space", "nothing to play")):
+            await pilot.press(key)
+            await wait_for(pilot, lambda w=words: w in str(status.render()))
+        assert app.player.active == "A" and app.player.loop_start is None
+        app.open_session_folder(work / "sessions" / "s")
+        await pilot.press("a", "down", "b")
+        await wait_for(pilot, lambda: app.player.duration is not None and not app.player.loading)
+        line = str(app.query_one("#player-line").render())
+        assert f"0:00.0/{fmt_time(app.player.duration)}" in line
+        await pilot.press("space")
+        await wait_for(pilot, lambda: "nothing sounds" in str(status.render()))
+        assert not app.player.playing and "⏸" in str(app.query_one("#player-line").render())
+
+
+@sync
+async def test_export_dialog_is_keyboard_first_and_reads_without_colour(work, tiny_model_path):
+    write_fake_session(work / "sessions" / "s", steps=2)
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_session_folder(work / "sessions" / "s")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ExportScreen")
+        await wait_for(pilot, lambda: app.focused is not None
+                       and app.focused.id == "export-what")
+        assert "(•) target (vocals)" in screen_text(app) and "( ) all stems" in screen_text(app)
+        await pilot.press("down")  # arrows choose
+        await wait_for(pilot, lambda: "(•) all stems" in screen_text(app))
+        assert "( ) target" in screen_text(app)
+        await pilot.press("enter")
+        export = work / "sessions" / "s" / "export"
+        await wait_for(pilot, lambda: (export / "manifest.json").is_file())
+        assert (export / "step000_drums.wav").is_file()
+
+
+@sync
+async def test_which_run_is_this(work, tiny_model_path):
+    """The timeline's title is the opened session's own parameters, not the panel's; the
+    sessions screen shows mode, model and date whole at 100 columns."""
+    from progdemix_tui.engine import open_session as read
+
+    folder = write_fake_session(work / "sessions" / "20261125-171753-mixture-vocals", steps=3)
+    created = read(folder).manifest["created"][:16].replace("T", " ")
+    app = make_app(".", tiny_model_path, steps="7", beta_max="0.5", mode="replace")
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.open_session_folder(folder)
+        title = str(app.query_one("#timeline-title").render())
+        assert "tiny · vocals · add-to-mixture · linear β≤1 · 2 steps" in title, title
+        await pilot.press("o")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SessionsScreen")
+        await wait_for(pilot, lambda: "add-to-mixture" in screen_text(app))
+        text = screen_text(app)
+        assert "tiny" in text and created in text, text

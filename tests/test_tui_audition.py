@@ -579,3 +579,24 @@ async def test_quick_marks_the_last_one_wins(work, tiny_model_path, monkeypatch)
         assert a is not None and b is not None
         assert torch.equal(a, read(bar.a)[0]) and torch.equal(b, read(bar.b)[0])
         assert all(y is not None for _, y in backend.loads)  # mark 1's never reached it
+
+
+@sync
+async def test_offline_fallback_is_not_saved_as_the_users_choice(work, monkeypatch):
+    import progdemix_tui.engine.models as models
+
+    monkeypatch.setattr(models, "model_status", Status({"hdemucs_mmi": False, "demo": True}))
+    app = build_app(["."], backend=NullBackend(), models=MODELS, torch_threads=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.panel.values()["model"] == "demo"
+    saved = Settings.load()
+    assert "model" not in saved.stored
+    # offline again: the fallback applies again (it was no choice); a model picked in
+    # Params is the user's own and is saved
+    again = build_app(["."], backend=NullBackend(), models=MODELS, torch_threads=None)
+    assert again.notices == [OFFLINE_NOTICE]
+    async with again.run_test(size=(80, 24)) as pilot:
+        again.panel.set_value("model", "hdemucs_mmi")
+        await pilot.pause()
+    assert Settings.load().params["model"] == "hdemucs_mmi"

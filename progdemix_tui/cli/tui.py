@@ -35,7 +35,8 @@ def offline_model_fallback(settings: Settings, status: Callable[[str], Any] | No
     ``--model``: the caller skips this then), no model path is set, the default model
     (:data:`DEFAULT_MODEL`) is not cached and the demo weights are present. Returns the
     one-time notice to show, or None (nothing changed: then a run's error explains a missing
-    model).
+    model). The fallback is a stand-in: quitting does not save ``demo`` as the user's choice
+    (choosing another model in Params does save that one).
     """
     if "model" in settings.stored or settings.params.get("model_path") \
             or settings.params.get("model", DEFAULT_MODEL) != DEFAULT_MODEL:
@@ -49,7 +50,7 @@ def offline_model_fallback(settings: Settings, status: Callable[[str], Any] | No
             return None
     except Exception:  # a broken cache must not stop the app from opening
         return None
-    settings.params["model"] = "demo"
+    settings.stand_in("model", "demo")  # for this session: not saved as the user's choice
     return OFFLINE_NOTICE
 
 

@@ -17,6 +17,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
+from textual.theme import Theme
 from textual.widgets import (
     Footer,
     Header,
@@ -78,7 +79,7 @@ class ProgdemixApp(App[int]):
         self.stem: str | None = None
         self.source = "estimate"
         theme = self.settings.ui.get("theme", THEMES[0])
-        self.theme = theme if theme in THEMES else THEMES[0]
+        self.theme = theme if theme in self.available_themes else THEMES[0]
 
     # ------------------------------------------------------------------ layout
 
@@ -98,6 +99,7 @@ class ProgdemixApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         if self.settings.problem:
             self.notify(self.settings.problem, severity="warning")
         for notice in self.notices:
@@ -150,9 +152,8 @@ class ProgdemixApp(App[int]):
             return
         plan = self.panel.plan()
         if isinstance(plan, dict):
-            self.run_view.refuse(describe_errors(plan), title="invalid parameters")
-            self.action_show_tab("params")
-            self.query_one(f"#p-{next(iter(plan))}").focus()
+            self.run_view.refuse(describe_errors(plan), title="invalid parameters", params=True)
+            self._show_invalid(next(iter(plan)))
             return
         highlighted = self.input is None
         if self.input is None:
@@ -165,12 +166,25 @@ class ProgdemixApp(App[int]):
         if self.run_view.launch(self.input, plan, self.torch_threads, highlighted):
             self._save_settings()
 
+    def _show_invalid(self, name: str) -> None:
+        """Show the Params tab with the (highlighted) field ``name`` in view; focus goes to
+        the panel, not into the field, so the next key does not overwrite it (Tab enters)."""
+        self.query_one("#sidebar").display = True
+        self.query_one(TabbedContent).active = "params"
+        self.screen.set_focus(self.panel)
+        self.panel.scroll_to_widget(self.query_one(f"#p-{name}"), animate=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc leaves a text field (and the footer says so: the field hides the letter keys
+        from it); during a run, or outside a field, Esc is the cancel key."""
+        if action == "leave_field":
+            return not (self.run_view.running or self.screen.is_modal) \
+                and isinstance(self.focused, (Input, Select))
+        return True
+
     def action_leave_field(self) -> None:
-        """Esc: cancel a run; otherwise leave a text field (so letter keys work again)."""
-        if self.run_view.running:
-            self.action_cancel()
-        elif isinstance(self.focused, (Input, Select)):
-            self.timeline.table.focus()
+        """Esc in a text field: leave it, so letter keys work again."""
+        self.timeline.table.focus()
 
     def action_cancel(self) -> None:
         self.run_view.cancel()
@@ -213,6 +227,7 @@ class ProgdemixApp(App[int]):
             self._select(folder, view.rows[0].step)
         self.timeline.table.focus()
         if not self.run_view.running:
+            self.run_view.settle()
             self._label(f"session {folder.name} ({view.status}, {len(view.rows)} steps)")
         return True
 
@@ -315,17 +330,26 @@ class ProgdemixApp(App[int]):
         self.push_screen(HelpScreen())
 
     def action_toggle_theme(self) -> None:
-        self.theme = THEMES[1] if self.theme == THEMES[0] else THEMES[0]
-        self.settings.ui["theme"] = self.theme
+        self.theme = THEMES[0] if self.current_theme.dark is False else THEMES[1]
+
+    def _theme_changed(self, theme: Theme) -> None:
+        """Whichever way it was chosen (d, the palette's "Theme"), a theme is kept for the
+        next start."""
+        self.settings.ui["theme"] = theme.name
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for title, text, action in palette():
+        ours = palette()
+        titles = {title for title, _, _ in ours}
+        # ours win: Textual's own "Keys" (its key panel) would be listed beside our "Keys"
+        yield from (c for c in super().get_system_commands(screen) if c.title not in titles)
+        for title, text, action in ours:
             yield SystemCommand(title, text, partial(self.run_action, action))
 
     @on(ParamPanel.Changed)
     def _params_changed(self, event: ParamPanel.Changed) -> None:
         self.settings.params = dict(event.values)
+        if self.run_view.params_refused and not self.panel.has_class("-has-errors"):
+            self._idle_label()  # the fields are fixed: the refusal no longer stands
 
     def _save_settings(self) -> None:
         if not self.save_settings:

@@ -8,7 +8,10 @@ from textual.binding import Binding, BindingType
 APP_KEYS: list[tuple[str, str, str, bool]] = [
     ("r", "run", "Run", True),
     ("c", "cancel", "Cancel", True),
-    ("escape", "leave_field", "Cancel run / leave field", False),
+    # Esc: in a text field, leave it (shown then: the field hides the letter keys from the
+    # footer); anywhere else, or during a run, cancel the run (ProgdemixApp.check_action)
+    ("escape", "leave_field", "Leave field", True),
+    ("escape", "cancel", "Cancel run", False),
     ("e", "export", "Export", True),
     ("o", "sessions", "Sessions", True),
     ("question_mark", "help", "Help", True),

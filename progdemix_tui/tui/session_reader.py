@@ -11,11 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from progdemix_tui.engine.config import RunConfig
 from progdemix_tui.engine.errors import ProgdemixError, SessionError
 from progdemix_tui.engine.progressive import StepMetrics
 from progdemix_tui.engine.session import SessionSummary, open_session, scan_sessions
 
 from .paths import PATH_ERRORS, reason
+
+
+def run_title(name: str, cfg: RunConfig) -> str:
+    """A run's own parameters, from its config (a session's manifest), never the panel's,
+    first (a narrow title cuts the folder name, not them):
+    ``model · target · mode · schedule β≤1 · 10 steps · adaptive — folder``."""
+    model = Path(cfg.separator.model).name
+    adaptive = " · adaptive" if cfg.adaptive is not None else ""
+    return (f"{model} · {cfg.target} · {cfg.mode} · {cfg.schedule} β≤{cfg.beta_max:g} · "
+            f"{cfg.steps} steps{adaptive} — {name}")
 
 
 @dataclass(frozen=True)
@@ -30,10 +41,11 @@ class SessionView:
     sources: tuple[str, ...]
     has_references: bool
     status: str
+    config: RunConfig
 
     @property
     def title(self) -> str:
-        return f"{self.folder.name}: {self.target}, {self.mode}, {self.schedule}"
+        return run_title(self.folder.name, self.config)
 
 
 def unexpected(folder: Path, exc: BaseException, what: str = "{} cannot be read as a session"
@@ -52,7 +64,7 @@ def read_session(folder: Path) -> SessionView:
         cfg = session.config
         return SessionView(folder, [r.metrics for r in session.steps], cfg.target, cfg.mode,
                            cfg.schedule, tuple(session.sources), session.has_references,
-                           str(session.status))
+                           str(session.status), cfg)
     except ProgdemixError:
         raise
     except PATH_ERRORS as exc:

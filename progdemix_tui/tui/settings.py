@@ -59,6 +59,27 @@ class Settings:
     path: Path | None = None
     problem: str | None = None  # why the file could not be read, if it could not
     stored: set[str] = field(default_factory=set)  # params the file held (chosen earlier)
+    stand_ins: dict[str, tuple[str | bool, str | bool | None]] = field(default_factory=dict)
+    """name: (value the app set for this session, the user's own value, None when the file
+    held none), e.g. the offline fallback to ``demo``; see :meth:`to_save`."""
+
+    def stand_in(self, name: str, value: str | bool) -> None:
+        """Use ``value`` for ``name`` this session without saving it as the user's choice."""
+        own = self.params.get(name) if name in self.stored else None
+        self.stand_ins[name] = (value, own)
+        self.params[name] = value
+
+    def to_save(self) -> dict[str, str | bool]:
+        """``params`` as written: a stand-in still in place is not saved (the user's own value,
+        or nothing, is)."""
+        out = dict(self.params)
+        for name, (value, own) in self.stand_ins.items():
+            if out.get(name) == value:
+                if own is None:
+                    out.pop(name, None)
+                else:
+                    out[name] = own
+        return out
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:
@@ -123,7 +144,7 @@ class Settings:
         """Write the settings atomically; returns None (and sets ``problem``) on failure."""
         path = self.path or settings_path()
         try:
-            text = json.dumps({"params": self.params, "ui": self.ui}, indent=2) + "\n"
+            text = json.dumps({"params": self.to_save(), "ui": self.ui}, indent=2) + "\n"
             return write_text_atomic(path, text)
         except Exception as exc:  # an unwritable config folder must not break the app
             self.problem = f"cannot save settings to {path} ({exc})."

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
@@ -20,6 +22,35 @@ from ..paths import expand
 WHAT = ("target", "all", "ab")
 
 
+class Choice(RadioButton):
+    """A radio button that reads without colour: ``(•)`` chosen, ``( )`` not."""
+
+    @property
+    def _button(self) -> Content:
+        mark = "•" if self.value else " "
+        return Content.assemble("(", (mark, self.get_visual_style("toggle--button")), ")")
+
+
+class Choices(RadioSet, inherit_bindings=False):
+    """A radio set where the arrow keys choose (as in most dialogs); Enter is the screen's."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down,right", "step(1)", "Next choice", show=False),
+        Binding("up,left", "step(-1)", "Previous choice", show=False),
+    ]
+
+    def action_step(self, direction: int) -> None:
+        """Move to the next (previous) enabled choice and choose it."""
+        if direction > 0:
+            self.action_next_button()
+        else:
+            self.action_previous_button()
+        if self._selected is not None:
+            button = self._nodes[self._selected]
+            if isinstance(button, RadioButton) and not button.value:
+                button.value = True
+
+
 @dataclass(frozen=True)
 class ExportRequest:
     what: str  # "target", "all" or "ab"
@@ -28,9 +59,10 @@ class ExportRequest:
 
 
 class ExportScreen(ModalScreen[ExportRequest | None]):
-    """Choose what, format and folder; Enter or the button exports."""
+    """Choose what, format and folder; Enter or the button exports. Focus starts on the
+    first choice; arrows choose, Tab moves on."""
 
-    BINDINGS = [Binding("escape", "close", "Close")]
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("enter", "go", "Export")]
 
     def __init__(self, title: str, dest: Path, target: str, ab_ready: bool) -> None:
         super().__init__()
@@ -43,13 +75,13 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         with Vertical(id="export-box"):
             yield Static(self.title_text, id="export-title", markup=False)
             with Horizontal(classes="export-row"):
-                with RadioSet(id="export-what"):
-                    yield RadioButton(f"target ({self.target})", value=True, id="what-target")
-                    yield RadioButton("all stems", id="what-all")
-                    yield RadioButton("A/B clips", id="what-ab", disabled=not self.ab_ready)
-                with RadioSet(id="export-format"):
-                    yield RadioButton("WAV", value=True, id="fmt-wav")
-                    yield RadioButton("FLAC", id="fmt-flac")
+                with Choices(id="export-what"):
+                    yield Choice(f"target ({self.target})", value=True, id="what-target")
+                    yield Choice("all stems", id="what-all")
+                    yield Choice("A/B clips", id="what-ab", disabled=not self.ab_ready)
+                with Choices(id="export-format"):
+                    yield Choice("WAV", value=True, id="fmt-wav")
+                    yield Choice("FLAC", id="fmt-flac")
             yield Label("to folder:")
             yield Input(str(self.dest), id="export-dest", compact=True)
             with Horizontal(classes="export-row"):
@@ -57,7 +89,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
                 yield Button("Cancel", id="export-cancel", compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#export-go", Button).focus()
+        self.query_one("#export-what", Choices).focus()
 
     def request(self) -> ExportRequest:
         what = self.query_one("#export-what", RadioSet).pressed_button
@@ -70,7 +102,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
 
     @on(Button.Pressed, "#export-go")
     @on(Input.Submitted, "#export-dest")
-    def _go(self) -> None:
+    def action_go(self) -> None:
         self.dismiss(self.request())
 
     @on(Button.Pressed, "#export-cancel")

@@ -49,15 +49,16 @@ class SessionsScreen(ModalScreen[Path | None]):
         self.sessions, self.skipped = read_listing(root)
         table = self.query_one("#sessions-table", DataTable)
         table.clear(columns=True)
-        for col in ("name", "status", "steps", "best", "Δ0 dB", "target", "mode", "schedule",
-                    "model", "created"):
+        # the name (long, and dated anyway) last: at 100 columns the rest is shown whole
+        for col in ("status", "steps", "best", "Δ0 dB", "target", "mode", "schedule",
+                    "model", "created", "name"):
             table.add_column(col)
         for s in self.sessions:
             best = "n/a" if s.best_step is None else str(s.best_step)
             delta = fmt_number(s.best_delta_db, signed=True)
-            table.add_row(s.folder.name, s.status, f"{s.steps_done}/{s.steps_planned}", best,
+            table.add_row(s.status, f"{s.steps_done}/{s.steps_planned}", best,
                           delta, s.target, s.mode, s.schedule, s.model,
-                          s.created[:19].replace("T", " "))
+                          s.created[:16].replace("T", " "), s.folder.name)
         info = self.query_one("#sessions-info", Static)
         text = (f"{len(self.sessions)} session(s) in {root}" if self.sessions
                 else f"no sessions in {root}; type another folder above")

@@ -159,6 +159,9 @@ class PlayerBar(Vertical):
             self._safe(self.backend.select_slot, slot)
             self.refresh_bar()
             return slot
+        if self.a is None or self.b is None:
+            self.say("x switches between A and B: mark both first (a, b)")
+            return self.active
         self.active = "B" if self.active == "A" else "A"
         self._safe(self.backend.select, self.active)
         self.refresh_bar()
@@ -176,6 +179,10 @@ class PlayerBar(Vertical):
         if (problem := self._unmarked()) is not None:
             self.say(problem)
             return False
+        if not self.backend.available:  # no ▶ with a clock that never moves
+            self.say(f"{self.backend.reason}: nothing sounds; [ ] and g move the position, "
+                     "e exports A/B clips")
+            return False
         self.playing = not self.playing
         try:
             if self.playing:
@@ -186,8 +193,6 @@ class PlayerBar(Vertical):
             self.playing = False
             self.say(f"no sound: {str(exc).splitlines()[0][:120]} — export A/B clips with e")
             return False
-        if not self.backend.available:
-            self.say(f"{self.backend.reason}: nothing sounds; export A/B clips with e")
         self.refresh_bar()
         return self.playing
 
@@ -239,6 +244,10 @@ class PlayerBar(Vertical):
 
     def toggle_loop(self) -> None:
         """First press: loop start here; second: loop end here; third: clear."""
+        if self.loop is None and self.loop_start is None \
+                and (problem := self._unmarked()) is not None:
+            self.say(f"loop: {problem}")
+            return
         if self.loop is not None:
             self.loop, self.loop_start = None, None
         elif self.loop_start is None:
@@ -412,7 +421,8 @@ class PlayerBar(Vertical):
         volume = f" vol {self.volume:.0%}" if self.volume != 1.0 else ""
         blind = self.blind_state
         slot = blind.slot if blind is not None else self.active
-        head = f"{state} {slot} {fmt_time(self.position)}{loop}{volume}"
+        total = f"/{fmt_time(self.duration)}" if self.duration is not None else ""
+        head = f"{state} {slot} {fmt_time(self.position)}{total}{loop}{volume}"
         if blind is not None:
             line = f"{head}  {tally_text(blind)}  {self._marks(blind.mode)}"
         else:

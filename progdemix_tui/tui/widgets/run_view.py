@@ -24,6 +24,7 @@ from progdemix_tui.formatting import fmt_time
 from ..paths import PATH_ERRORS
 from ..paths import reason as os_reason
 from ..run_plan import RunPlan
+from ..session_reader import run_title
 from ..worker.runner import (
     ChunkProgress,
     RunEnded,
@@ -56,6 +57,8 @@ class RunView(Horizontal):
         self.started = 0.0
         self.done_steps = 0
         self.last_error: str | None = None
+        self.params_refused = False
+        """The label says the panel's parameters are invalid (until it says anything else)."""
 
     def compose(self) -> ComposeResult:
         yield Static("", id="progress-label", markup=False)
@@ -67,11 +70,14 @@ class RunView(Horizontal):
 
     def say(self, text: str) -> None:
         """Show ``text`` in the label."""
+        self.params_refused = False
         self.query_one("#progress-label", Static).update(text)
 
-    def refuse(self, reason: str, title: str = "") -> None:
-        """A run that cannot start: ``cannot run: reason`` in the label and a notification."""
+    def refuse(self, reason: str, title: str = "", params: bool = False) -> None:
+        """A run that cannot start: ``cannot run: reason`` in the label and a notification
+        (``params``: because of the panel's invalid fields)."""
         self.say(f"cannot run: {reason}")
+        self.params_refused = params
         self.notify(f"cannot run: {reason}", title=title, severity="error")
 
     def launch(self, source: Path, plan: RunPlan, threads: int | None,
@@ -121,6 +127,11 @@ class RunView(Horizontal):
             self.say("cancelling… (finishing the current chunk)")
             self.notify("cancelling: completed steps are kept", timeout=3)
 
+    def settle(self) -> None:
+        """Stop the bar's "waiting" animation (a run that ended before its first chunk)."""
+        if self.bar.total is None:
+            self.bar.update(total=1, progress=0)
+
     def on_unmount(self) -> None:
         self.cancel_event.set()  # the app is closing: a run stops within a chunk
 
@@ -140,7 +151,7 @@ class RunView(Horizontal):
         self.started = time.monotonic()
         self.bar.update(total=self.steps * self.chunks, progress=0)
         self.timeline.reset(event.folder, cfg.target, event.sources, event.has_references,
-                            f"{event.folder.name}: {cfg.target}, {cfg.mode}, {cfg.schedule}")
+                            run_title(event.folder.name, cfg))
         self.say(event.description)
 
     @on(ChunkProgress)
@@ -164,6 +175,7 @@ class RunView(Horizontal):
     @on(RunEnded)
     def _ended(self, event: RunEnded) -> None:
         self.running = False
+        self.settle()
         folder = event.folder
         where = f" in {folder}" if folder else ""
         if event.status == "failed":
