@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -40,6 +41,18 @@ def wait_while_running(proc: subprocess.Popen, done: Callable[[], bool], what: s
         if time.monotonic() > deadline:
             raise AssertionError(f"hung: no {what} after {HANG_TIMEOUT:.0f} s")
         time.sleep(0.1)
+
+
+def interrupt_when(proc: subprocess.Popen, done: Callable[[], bool], what: str):
+    """Ctrl-C ``proc`` once ``done()`` (:func:`wait_while_running`), however long that takes
+    on a busy machine; returns its stderr. ``proc`` never outlives the call."""
+    try:
+        wait_while_running(proc, done, what)
+        proc.send_signal(signal.SIGINT)
+        return proc.communicate(timeout=HANG_TIMEOUT)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def tiny_hdemucs(seed: int = 0):

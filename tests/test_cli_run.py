@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import HANG_TIMEOUT, wait_while_running, write_track
+from conftest import interrupt_when, write_track
 
 from progdemix_tui.cli import main
 from progdemix_tui.engine import open_session
@@ -152,16 +151,9 @@ def test_ctrl_c_exits_130_and_keeps_completed_steps(tmp_path, tiny_model_path):
          "--out", str(out), *fast(tiny_model_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
     manifest = out / "manifest.json"
-    try:
-        # Ctrl-C once the manifest lists two steps, however long that takes on a busy machine.
-        wait_while_running(proc, lambda: manifest.exists()
-                           and len(json.loads(manifest.read_text())["steps"]) >= 2,
-                           "two steps in the manifest")
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=HANG_TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    err = interrupt_when(proc, lambda: manifest.exists()
+                         and len(json.loads(manifest.read_text())["steps"]) >= 2,
+                         "two steps in the manifest")
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     session = open_session(out)

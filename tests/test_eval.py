@@ -5,14 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import HANG_TIMEOUT, wait_while_running, write_track
+from conftest import interrupt_when, write_track
 
 from progdemix_tui.cli import main
 from progdemix_tui.engine import open_session
@@ -265,14 +264,8 @@ def test_ctrl_c_keeps_finished_tracks(dataset, tiny_model_path, tmp_path):
     cmd[cmd.index("--steps") + 1] = "10"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
-        wait_while_running(proc, lambda: list((out / "tracks").glob("*.json")),
-                           "a first track's result file")
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=HANG_TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    err = interrupt_when(proc, lambda: list((out / "tracks").glob("*.json")),
+                         "a first track's result file")
     assert proc.returncode == 130, err.decode()
     meta = json.loads((out / "eval.json").read_text())
     assert meta["status"] == "cancelled"
