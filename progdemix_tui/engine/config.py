@@ -10,7 +10,7 @@ from typing import Literal, get_args
 from .errors import ConfigError
 
 Mode = Literal["add-to-mixture", "add-sources", "oracle"]
-ScheduleName = Literal["linear", "constant", "cosine", "geometric", "sigmoid"]
+ScheduleName = Literal["linear", "flat", "cosine", "geometric", "sigmoid", "zero"]
 AdaptiveScore = Literal["auto", "oracle", "decorrelation"]
 StemFormat = Literal["flac", "wav"]  # how a session stores step audio
 DeviceSpec = str  # "auto", "cpu", "cuda", "cuda:N", "mps"
@@ -20,6 +20,16 @@ SCHEDULES: tuple[str, ...] = get_args(ScheduleName)
 ADAPTIVE_SCORES: tuple[str, ...] = get_args(AdaptiveScore)
 STEM_FORMATS: tuple[str, ...] = get_args(StemFormat)
 STEMS: tuple[str, ...] = ("drums", "bass", "other", "vocals")
+#: Old schedule names still read (settings, session and evaluation files, the command line):
+#: ``constant`` was this tool's β = β_max at every step, now ``flat``. The study's own
+#: "constant" (add-sources with every gain 1, i.e. β = 0) is ``--mode add-sources --schedule
+#: zero``; the two had opposite meanings under one name (docs/study.md).
+SCHEDULE_ALIASES: dict[str, str] = {"constant": "flat"}
+
+
+def canonical_schedule(name: object) -> object:
+    """``name`` with an old schedule name (:data:`SCHEDULE_ALIASES`) replaced by its new one."""
+    return SCHEDULE_ALIASES.get(name, name) if isinstance(name, str) else name
 DEFAULT_MODEL = "hdemucs_mmi"
 
 # The valid ranges: one source for the engine, the CLI and the TUI's parameter panel.
@@ -189,6 +199,8 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict) -> RunConfig:
         data = dict(data)
+        if "schedule" in data:
+            data["schedule"] = canonical_schedule(data["schedule"])
         adaptive = data.pop("adaptive", None)
         separator = data.pop("separator", None) or {}
         return cls(

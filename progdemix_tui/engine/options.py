@@ -24,6 +24,7 @@ from .config import (
     DEFAULT_SEGMENT,
     FIELD_NAMES,
     MODES,
+    SCHEDULE_ALIASES,
     SCHEDULES,
     STEM_FORMATS,
     STEMS,
@@ -86,6 +87,8 @@ class Option:
     placeholder: str = ""
     check_text: str = ""
     hint: str = ""
+    aliases: Mapping[str, str] | None = None
+    """Old values still accepted for a choice, mapped to their new names (read with a note)."""
 
     def __post_init__(self) -> None:
         if self.default is UNSET:
@@ -115,6 +118,18 @@ class Option:
     def grid_label(self) -> str:
         return self.short or self.label
 
+    def canonical(self, value: Value) -> Value:
+        """``value`` with an old name (:attr:`aliases`) replaced by its new one."""
+        if self.aliases and isinstance(value, str):
+            return self.aliases.get(value, value)
+        return value
+
+    def alias_note(self, old: str) -> str:
+        """The one-line note shown when the old name ``old`` is used."""
+        flag = self.flags[0] if self.flags else self.name
+        new = (self.aliases or {}).get(old, old)
+        return f"{flag} {old} is now called {new}; the old name is read as {new}."
+
 
 OPTIONS: tuple[Option, ...] = (
     Option("model", "model", "text", "separator.model", metavar="NAME|PATH", group="model",
@@ -138,8 +153,9 @@ OPTIONS: tuple[Option, ...] = (
            group="loop", help="N progressive steps (N+1 results)"),
     Option("mode", "mode", "choice", "mode", choices=MODES, flags=("--mode",), group="loop", help="how y_n is built (default {default})"),
     Option("schedule", "schedule", "choice", "schedule", choices=SCHEDULES,
-           flags=("--schedule",), group="loop",
-           help="β schedule (default {default})"),
+           flags=("--schedule",), group="loop", aliases=SCHEDULE_ALIASES,
+           help="β schedule (default {default}); flat: β_max at every step (formerly "
+                "'constant'); zero: β = 0, with add-sources the study's 'constant'"),
     Option("beta_max", "β max", "float", "beta_max", flags=("--beta-max",), group="loop", help="largest β (default {default})"),
     Option("adaptive_k", "adaptive K", "int", "adaptive.candidates", default=0,
            flags=("--adaptive",), metavar="K", group="loop",
