@@ -321,10 +321,9 @@ def _adaptive_step(inputs: _RunInputs, beta_n: float, previous: torch.Tensor,
     cand_stems = torch.cat([previous[None], outs])
     cand_mixes = torch.cat([previous_mix[None], batch])
     chunk = max(1, int(config.adaptive.chunk_seconds * rate))
-    scores = adaptive_beta.chunk_scores(
-        cand_stems[:, target], references[target] if references is not None else None,
-        chunk, score_kind, mixture)
-    chosen = adaptive_beta.select(cand_stems, cand_mixes, betas, scores, chunk)
+    chosen = adaptive_beta.choose(
+        cand_stems, cand_mixes, betas, target, chunk, score_kind,
+        references[target] if references is not None else None, mixture)
     return _StepAudio(chosen.stems, chosen.mixture, max(gains, key=abs), min(clips),
                       adaptive_beta_mean=float(chosen.betas.mean()),
                       adaptive_kept_previous=float((chosen.choice == 0).float().mean()))
