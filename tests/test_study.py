@@ -110,3 +110,186 @@ def test_adaptive_decorrelation_never_ends_below_previous_on_its_proxy():
     pair = torch.stack([chosen.stems[0], stems[0, 0]])
     whole = adaptive.chunk_scores(pair, None, 8000, "decorrelation", mixture)[..., 0]
     assert bool((whole[0] >= whole[1]).all())
+
+
+# ------------------------------------------------------------------ --preset study
+
+STUDY_RATE = 44100
+
+
+def _study_track(folder, seconds: float = 3.0, seed: int = 2):
+    """A track whose vocals start late (so the study's excerpt starts late) and whose
+    mixture file is quieter than the sum of its stems (so the new mixture is rescaled)."""
+    import soundfile as sf
+    from conftest import STEMS, synth_stems
+
+    folder.mkdir(parents=True)
+    stems = synth_stems(seconds, STUDY_RATE, seed=seed)
+    stems[STEMS.index("vocals"), :, : int(0.7 * STUDY_RATE)] = 0.0
+    for i, name in enumerate(STEMS):
+        sf.write(folder / f"{name}.wav", stems[i].T, STUDY_RATE, subtype="FLOAT")
+    sf.write(folder / "mixture.wav", 0.8 * stems.sum(0).T, STUDY_RATE, subtype="FLOAT")
+    return folder
+
+
+def _the_studys_procedure(folder, model, target: str, steps: int, mode: str) -> list[dict]:
+    """The study's code (L12.ipynb) re-written straight, from its files: no engine helper.
+
+    Returns the SI-SDR per stem of the steps it reports (0 … steps−1)."""
+    import numpy as np
+    import soundfile as sf
+    from torchmetrics.audio import ScaleInvariantSignalDistortionRatio
+
+    names = ["mixture", "drums", "bass", "vocals", "other"]
+    waves = {}
+    for name in names:
+        data, rate = sf.read(folder / f"{name}.wav", dtype="float32", always_2d=True)
+        assert rate == STUDY_RATE
+        waves[name] = torch.from_numpy(data.T.copy())
+    # get_max_non_silence_start: librosa.effects.trim(librosa.to_mono(w))[1][0], the largest.
+    # trim: frames of 2048 every 512, centred (1024 zeros either side), RMS in dB re the
+    # loudest frame (amin 1e-5), the first frame above −60 dB, times 512.
+    max_start = 0
+    for wave in waves.values():
+        mono = wave.numpy().mean(0)
+        padded = np.pad(mono, 1024)
+        count = 1 + len(mono) // 512
+        frames = np.stack([padded[k * 512: k * 512 + 2048] for k in range(count)])
+        rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+        db = 20 * np.log10(np.maximum(1e-5, rms)) - 20 * np.log10(max(1e-5, rms.max()))
+        loud = np.flatnonzero(db > -60)
+        start = int(loud[0]) * 512 if loud.size else 0
+        max_start = max(max_start, start)
+    assert max_start > 0.5 * STUDY_RATE  # the late vocals moved the excerpt
+    stems = {n: w[:, max_start: max_start + 30 * STUDY_RATE] for n, w in waves.items()}
+    # create_dataset: new_mixture = Σ stems, scaled to the peak of the mixture
+    new_mixture = stems["drums"] + stems["bass"] + stems["vocals"] + stems["other"]
+    new_mixture = new_mixture * (torch.max(torch.abs(stems["mixture"]))
+                                 / torch.max(torch.abs(new_mixture)))
+    stems["new_mixture"] = new_mixture
+    mix = new_mixture[None]
+    sources = list(model.sources)
+    metric = ScaleInvariantSignalDistortionRatio()
+
+    def separate(m):  # separate_sources(normalize=False): one call on the whole excerpt
+        with torch.no_grad():
+            return model(m)
+
+    def sdrs(out):
+        return {s: metric(out[0, i], stems[s]).item() for i, s in enumerate(sources)}
+
+    out = separate(mix)
+    results = [sdrs(out)]
+    for step in range(1, steps + 1):
+        beta = step / steps
+        if mode == "oracle":  # generate_new_mixture_with_original_stems
+            new_mix = torch.zeros_like(mix)
+            for name, wave in stems.items():
+                new_mix += wave if name == target else wave * (1 - beta)
+            tmp_mix = torch.zeros_like(mix)
+            for wave in stems.values():
+                tmp_mix += wave
+            new_mix *= torch.max(torch.abs(mix)) / torch.max(torch.abs(tmp_mix))
+        else:  # add_target_to_mixture
+            new_mix = mix * (1 - beta) + out[:, sources.index(target)] * beta
+        peak = torch.max(torch.abs(new_mix))
+        if peak > 1.0:
+            new_mix = new_mix / peak
+        out = separate(new_mix)
+        results.append(sdrs(out))
+    return results[:steps]  # sdr_results_single_track[step] for step in range(steps)
+
+
+@pytest.mark.parametrize("mode", ["add-to-mixture", "oracle"])
+def test_preset_study_reproduces_the_studys_code(tmp_path, tiny_model_path, capsys, mode):
+    from conftest import tiny_hdemucs
+
+    track = _study_track(tmp_path / "song")
+    expected = _the_studys_procedure(track, tiny_hdemucs(), "vocals", 3, mode)
+    out = tmp_path / "s"
+    assert main(["run", str(track), "--preset", "study", "--steps", "3", "--mode", mode,
+                 "--json", "--out", str(out), "--model", str(tiny_model_path),
+                 "--device", "cpu"]) == 0
+    got = [step["si_sdr"] for step in json.loads(capsys.readouterr().out)]
+    assert len(got) == len(expected) == 3
+    for mine, theirs in zip(got, expected, strict=True):
+        for stem, value in theirs.items():
+            assert mine[stem] == pytest.approx(value, abs=0.01), (stem, mine, theirs)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["preset"] == "study"
+    assert [s["metrics"]["step"] for s in manifest["steps"]] == [0, 1, 2]
+
+
+def test_without_the_preset_the_numbers_differ(tmp_path, tiny_model_path, capsys):
+    """The comparison above can fail: the tool's own procedure gives other numbers."""
+    from conftest import tiny_hdemucs
+
+    track = _study_track(tmp_path / "song")
+    expected = _the_studys_procedure(track, tiny_hdemucs(), "vocals", 3, "add-to-mixture")
+    assert main(["run", str(track), "--steps", "3", "--json", "--out", str(tmp_path / "s"),
+                 "--model", str(tiny_model_path), "--device", "cpu"]) == 0
+    got = [step["si_sdr"] for step in json.loads(capsys.readouterr().out)]
+    assert len(got) == 4
+    assert max(abs(got[0][s] - expected[0][s]) for s in expected[0]) > 0.01
+
+
+def test_study_onset_read_in_blocks_is_librosas_trim(tmp_path):
+    """The streamed onset (blocks of 262144 frames) equals the whole-array one and a
+    frame-by-frame re-derivation of librosa.effects.trim, past a block boundary."""
+    import numpy as np
+    import soundfile as sf
+
+    from progdemix_tui.engine import study
+
+    rng = np.random.default_rng(5)
+    x = np.zeros((2, 7 * STUDY_RATE), dtype=np.float32)
+    x[:, 6 * STUDY_RATE + 777:] = 0.5 * rng.standard_normal((2, STUDY_RATE - 777))
+    x[:, 100:200] = 1e-4  # far below −60 dB of the loudest frame: still silence
+    sf.write(tmp_path / "a.wav", x.T, STUDY_RATE, subtype="FLOAT")
+    mono = x.astype(np.float64).mean(0)
+    padded = np.pad(mono, 1024)
+    power = np.array([np.mean(padded[k * 512: k * 512 + 2048] ** 2)
+                      for k in range(1 + len(mono) // 512)])
+    db = 10 * np.log10(np.maximum(1e-10, power)) - 10 * np.log10(power.max())
+    expected = int(np.flatnonzero(db > -60)[0]) * 512
+    assert 6 * STUDY_RATE - 2048 < expected < 6 * STUDY_RATE + 777
+    assert study.trim_onset(x) == expected
+    assert study.file_trim_onset(tmp_path / "a.wav") == expected
+    silent = tmp_path / "s.wav"
+    sf.write(silent, np.zeros((1000, 2), dtype=np.float32), STUDY_RATE)
+    assert study.file_trim_onset(silent) == 0  # librosa: nothing above −60 dB of 0 → 0
+
+
+def test_preset_study_eval_reports_steps_to_n_minus_1_with_sample_std(tmp_path,
+                                                                     tiny_model_path, capsys):
+    import csv
+
+    import numpy as np
+
+    for i in range(3):
+        _study_track(tmp_path / "data" / f"song{i}", seconds=2.0 + 0.3 * i, seed=i)
+    out = tmp_path / "ev"
+    assert main(["eval", str(tmp_path / "data"), "--preset", "study", "--steps", "2",
+                 "--out", str(out), "--no-plots", "--model", str(tiny_model_path),
+                 "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "preset study" in printed and "std: sample" in printed
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert sorted({int(r["step"]) for r in rows}) == [0, 1]
+    assert all(float(r["beta"]) == 0.5 for r in rows if r["step"] == "1")
+    summary = [r for r in csv.DictReader((out / "summary.csv").open())
+               if r["stem"] == "vocals" and r["metric"] == "si_sdr" and r["step"] == "0"]
+    values = [float(r["si_sdr"]) for r in rows if r["stem"] == "vocals" and r["step"] == "0"]
+    assert np.std(values, ddof=1) > np.std(values) + 1e-3  # the two differ here
+    assert float(summary[0]["std"]) == pytest.approx(np.std(values, ddof=1), abs=1e-9)
+    params = json.loads((out / "eval.json").read_text())["parameters"]
+    assert params["run"]["preset"] == "study"
+
+
+def test_preset_study_refuses_a_schedule_its_code_never_had(tmp_path, tiny_model_path, capsys):
+    track = _study_track(tmp_path / "song", seconds=1.0)
+    assert main(["run", str(track), "--preset", "study", "--schedule", "cosine",
+                 "--out", str(tmp_path / "s"), *fast(tiny_model_path)]) == 2
+    err = capsys.readouterr().err
+    assert "study fixes β = n/N" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "s").exists()

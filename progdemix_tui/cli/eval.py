@@ -269,12 +269,22 @@ def oracle_table(oracle_summary: list[dict], target: str) -> Table:
     return table
 
 
+def with_preset(table: Table, folder) -> Table:
+    """``table`` titled with the evaluation's preset (``--preset study``), if any."""
+    preset = folder.parameters.get("run", {}).get("preset", "none")
+    if preset != "none":
+        table.title = f"{table.title} — preset {preset}"
+        note = "std: sample (n − 1), as the study" if preset == "study" else ""
+        table.caption = f"{table.caption}; {note}" if table.caption else note
+    return table
+
+
 def print_summary(folder, tables) -> None:
     targets = list(dict.fromkeys(r["target"] for r in tables.rows))
     for target in targets:
-        print_table(summary_table(tables.summary, target))
+        print_table(with_preset(summary_table(tables.summary, target), folder))
         if any(r["metric"] == "sdr" and r["target"] == target for r in tables.summary):
-            print_table(summary_table(tables.summary, target, "sdr"))
+            print_table(with_preset(summary_table(tables.summary, target, "sdr"), folder))
         if any(r["target"] == target for r in tables.oracle_summary):
             print_table(oracle_table(tables.oracle_summary, target))
     if not targets:

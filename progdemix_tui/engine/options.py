@@ -24,6 +24,7 @@ from .config import (
     DEFAULT_SEGMENT,
     FIELD_NAMES,
     MODES,
+    PRESETS,
     SCHEDULE_ALIASES,
     SCHEDULES,
     STEM_FORMATS,
@@ -157,6 +158,11 @@ OPTIONS: tuple[Option, ...] = (
            help="β schedule (default {default}); flat: β_max at every step (formerly "
                 "'constant'); zero: β = 0, with add-sources the study's 'constant'"),
     Option("beta_max", "β max", "float", "beta_max", flags=("--beta-max",), group="loop", help="largest β (default {default})"),
+    Option("preset", "preset", "choice", "preset", choices=PRESETS, flags=("--preset",),
+           group="loop", panel=False,
+           help="study: the study's code exactly (one pass over the whole excerpt without "
+                "normalisation, β = n/N, steps 0…N−1, its excerpt, new mixture, oracle "
+                "mixture and sample std; docs/study.md); other knobs keep their defaults"),
     Option("adaptive_k", "adaptive K", "int", "adaptive.candidates", default=0,
            flags=("--adaptive",), metavar="K", group="loop",
            help="adaptive β with K candidates per step (default off)",
@@ -191,8 +197,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("threads", "threads", "int", flags=("--threads",), metavar="N", group="model",
            panel=False, help=f"CPU threads for torch, 1 to {MAX_THREADS} (default: $OMP_NUM_THREADS, "
                 "else the CPUs this process may use minus one, at least 1)"),
-    Option("start", "start", "optional float", default=0.0, flags=("--start",), metavar="SEC",
-           group="io", help="excerpt start", panel_default="0"),
+    Option("start", "start", "optional float", default=None, flags=("--start",), metavar="SEC",
+           group="io", help="excerpt start (default 0; with --preset study on a track folder: "
+                            "the study's onset)", panel_default="0"),
     Option("duration", "duration", "optional float", flags=("--duration",), metavar="SEC",
            group="io", help="excerpt length (default: all)", panel_default="30",
            placeholder="whole file (s)"),

@@ -71,6 +71,8 @@ class EvalSettings:
         """JSON-ready fingerprint: two evaluations agree iff their parameters are equal."""
         run_cfg = self.config.to_dict()
         run_cfg.pop("target", None)
+        if run_cfg.get("preset") == "none":  # as folders made before presets existed
+            run_cfg.pop("preset")
         run_cfg["separator"].pop("device", None)
         return {"run": run_cfg, "targets": list(self.targets), "excerpt": self.excerpt,
                 "new_mixture": self.new_mixture, "sdr": self.sdr,
