@@ -293,3 +293,42 @@ def test_preset_study_refuses_a_schedule_its_code_never_had(tmp_path, tiny_model
     err = capsys.readouterr().err
     assert "study fixes β = n/N" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "s").exists()
+
+
+# ------------------------------------------------------------------ --sdr whole
+
+
+def test_whole_sdr_is_torchmetrics_sdr():
+    """The engine's re-derivation against torchmetrics itself (a test dependency only)."""
+    from torchmetrics.audio import SignalDistortionRatio
+
+    from progdemix_tui.engine.sdr import whole_sdr_db
+
+    g = torch.Generator().manual_seed(0)
+    refs = torch.randn(3, 2, 20000, generator=g)
+    ests = 0.7 * refs + 0.3 * torch.randn(3, 2, 20000, generator=g)
+    ests[1] = torch.roll(refs[1], 7, -1) + 0.05 * torch.randn(2, 20000, generator=g)  # a filter
+    ests[2, 1] = 0.0  # a silent channel: undefined
+    metric = SignalDistortionRatio(zero_mean=False)  # as standard_SDR_ealuation.py calls it
+    got = whole_sdr_db(ests, refs)
+    for i in range(2):
+        assert got[i] == pytest.approx(metric(ests[i], refs[i]).item(), abs=1e-4)
+    assert got[1] > 20  # a delay is a filter: the whole-excerpt SDR forgives it
+    assert got[2] is None
+
+
+def test_eval_reports_both_sdrs(tmp_path, tiny_model_path, capsys):
+    import csv
+
+    _study_track(tmp_path / "data" / "song", seconds=1.5)
+    out = tmp_path / "ev"
+    assert main(["eval", str(tmp_path / "data"), "--steps", "1", "--sdr", "both",
+                 "--out", str(out), "--no-plots", "--model", str(tiny_model_path),
+                 "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert "BSSEval v4 SDR" in printed and "whole-excerpt SDR" in printed
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert rows and all(r["sdr"] != "" and r["sdr_whole"] != "" for r in rows)
+    assert any(abs(float(r["sdr"]) - float(r["sdr_whole"])) > 0.01 for r in rows)
+    params = json.loads((out / "eval.json").read_text())["parameters"]
+    assert params["sdr"] is True and params["sdr_whole"] is True

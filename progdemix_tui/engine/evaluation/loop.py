@@ -112,7 +112,7 @@ def evaluate(
                                      result_count(settings.config) + len(settings.oracle_betas))
                 result = evaluate_track(separator, loaded, settings.config_for(target),
                                         settings.sdr, settings.oracle_betas, cancel,
-                                        events.chunk, events.step_done)
+                                        events.chunk, events.step_done, settings.sdr_whole)
                 folder.write_track(result)
                 results.append(result)
                 events.track_done(result)

@@ -9,11 +9,11 @@ from .one_track import TrackResult
 from .settings import beta_to_gain
 
 ROW_COLUMNS = ("track", "target", "step", "beta", "stem", "si_sdr", "si_sdr_delta", "sdr",
-               "estimate_change", "residual_db", "clip_factor", "seconds")
+               "estimate_change", "residual_db", "clip_factor", "seconds", "sdr_whole")
 SUMMARY_COLUMNS = ("target", "step", "beta", "stem", "metric", "n", "mean", "median", "std",
                    "min", "max")
 ORACLE_COLUMNS = ("track", "target", "beta", "gain_db", "si_sdr", "input_si_sdr")
-SUMMARY_METRICS = ("si_sdr", "si_sdr_delta", "sdr")
+SUMMARY_METRICS = ("si_sdr", "si_sdr_delta", "sdr", "sdr_whole")
 
 
 def result_rows(result: TrackResult) -> list[dict]:
@@ -23,6 +23,7 @@ def result_rows(result: TrackResult) -> list[dict]:
     for step in result.steps:
         si = step.get("si_sdr") or {}
         sdr = step.get("sdr") or {}
+        whole = step.get("sdr_whole") or {}
         change = step.get("estimate_change") or {}
         for stem in si or first:
             value, base = si.get(stem), first.get(stem)
@@ -32,7 +33,7 @@ def result_rows(result: TrackResult) -> list[dict]:
                 "si_sdr_delta": None if value is None or base is None else value - base,
                 "sdr": sdr.get(stem), "estimate_change": change.get(stem),
                 "residual_db": step.get("residual_db"), "clip_factor": step.get("clip_factor"),
-                "seconds": step.get("seconds"),
+                "seconds": step.get("seconds"), "sdr_whole": whole.get(stem),
             })
     return rows
 
