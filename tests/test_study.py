@@ -332,3 +332,19 @@ def test_eval_reports_both_sdrs(tmp_path, tiny_model_path, capsys):
     assert any(abs(float(r["sdr"]) - float(r["sdr_whole"])) > 0.01 for r in rows)
     params = json.loads((out / "eval.json").read_text())["parameters"]
     assert params["sdr"] is True and params["sdr_whole"] is True
+
+
+def test_report_and_listing_of_a_study_session(tmp_path, tiny_model_path, capsys):
+    """A complete study session of N steps holds N results and reads as complete."""
+    from progdemix_tui.engine.session import scan_sessions
+
+    track = _study_track(tmp_path / "song", seconds=1.0)
+    out = tmp_path / "sessions" / "s"
+    assert main(["run", str(track), "--preset", "study", "--steps", "2", "--out", str(out),
+                 *fast(tiny_model_path)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(out), "--no-plots"]) == 0
+    captured = capsys.readouterr()
+    assert "preset study" in captured.out and "2 step(s) of 2" in captured.err
+    listed = scan_sessions(tmp_path / "sessions")
+    assert [(s.steps_done, s.steps_planned) for s in listed.sessions] == [(2, 2)]
