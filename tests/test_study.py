@@ -348,3 +348,22 @@ def test_report_and_listing_of_a_study_session(tmp_path, tiny_model_path, capsys
     assert "preset study" in captured.out and "2 step(s) of 2" in captured.err
     listed = scan_sessions(tmp_path / "sessions")
     assert [(s.steps_done, s.steps_planned) for s in listed.sessions] == [(2, 2)]
+
+
+def test_preset_study_refuses_a_model_that_cannot_take_the_whole_excerpt(tmp_path):
+    """HTDemucs takes at most its training segment at once: one line, what to do."""
+    from conftest import STEMS
+    from demucs.htdemucs import HTDemucs
+
+    from progdemix_tui import engine
+    from progdemix_tui.engine.errors import ConfigError
+    from progdemix_tui.engine.models import _wrap
+
+    torch.manual_seed(0)
+    model = HTDemucs(sources=list(STEMS), channels=4, depth=2, t_layers=1, segment=1)
+    sep = engine.Separator.from_config(engine.SeparatorConfig(device="cpu"),
+                                       model=_wrap("tiny-ht", model, "test"))
+    config = engine.RunConfig(steps=1, preset="study")
+    mixture = torch.zeros(2, 2 * 44100)
+    with pytest.raises(ConfigError, match=r"takes at most 1 s at once; use a Hybrid Demucs"):
+        next(engine.progressive.iterate(sep, mixture, config))
