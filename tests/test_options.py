@@ -124,6 +124,6 @@ def test_the_panel_and_the_settings_are_the_tables_panel_rows():
 def test_validate_names_are_the_tables():
     assert set(FIELD_NAMES) == {o.field for o in OPTIONS if o.checked_as}
     assert list(FIELD_NAMES) == [  # in --help order, as validate() always named them
-        "target", "steps", "mode", "schedule", "beta_max", "adaptive.candidates",
+        "target", "steps", "mode", "schedule", "beta_max", "preset", "adaptive.candidates",
         "adaptive.score", "adaptive.chunk_seconds", "early_stop_db", "separator.device",
         "separator.segment", "separator.overlap", "separator.shifts"]

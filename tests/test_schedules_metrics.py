@@ -11,13 +11,32 @@ from progdemix_tui.engine import metrics, mixing, schedules
 from progdemix_tui.engine.config import SCHEDULES
 
 
-def test_linear_and_constant_values():
+def test_linear_flat_and_zero_values():
     assert schedules.betas("linear", 4) == pytest.approx([0.25, 0.5, 0.75, 1.0])
-    assert schedules.betas("constant", 3, 0.4) == pytest.approx([0.4, 0.4, 0.4])
+    assert schedules.betas("flat", 3, 0.4) == pytest.approx([0.4, 0.4, 0.4])
+    assert schedules.betas("zero", 3, 0.4) == [0.0, 0.0, 0.0]
     assert schedules.betas("geometric", 3, 0.8) == pytest.approx([0.2, 0.4, 0.8])
 
 
-@pytest.mark.parametrize("name", SCHEDULES)
+def test_old_constant_name_reads_as_flat():
+    """The tool's old "constant" (β_max at every step) is "flat" now, and old files read so;
+    "constant" is no longer a schedule of its own (the study used it for the opposite)."""
+    from progdemix_tui.engine.config import RunConfig
+
+    assert "constant" not in SCHEDULES
+    assert schedules.betas("constant", 2, 0.5) == schedules.betas("flat", 2, 0.5)  # type: ignore[arg-type]
+    assert RunConfig.from_dict({"schedule": "constant"}).schedule == "flat"
+
+
+def test_study_constant_is_add_sources_with_zero_schedule():
+    """The study's "constant": every estimated stem re-added at gain 1 (y_n = Σ x̂_{n-1})."""
+    previous = torch.randn(4, 2, 100)
+    y = mixing.build_mixture("add-sources", schedules.beta("zero", 1, 3), previous.sum(0),
+                             previous, 2)
+    assert torch.allclose(y, previous.sum(0), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", [s for s in SCHEDULES if s != "zero"])
 def test_schedules_are_monotone_and_reach_beta_max(name):
     values = schedules.betas(name, 10, 0.7)
     assert all(0 < v <= 0.7 + 1e-12 for v in values)

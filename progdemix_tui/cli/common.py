@@ -68,8 +68,30 @@ def add_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, option
             spec["choices"] = option.choices
         if option.metavar:
             spec["metavar"] = option.metavar
+    if option.aliases:
+        spec["type"] = _AliasedChoice(option)
+        spec.setdefault("metavar", "{" + ",".join(option.choices) + "}")
     spec.update(overrides)
     parser.add_argument(*option.flags, **spec)
+
+
+ALIAS_NOTES: list[str] = []
+"""Notes about old option values used on the command line (printed by :func:`config_from_args`)."""
+
+
+class _AliasedChoice:
+    """argparse ``type`` for a choice with old names: maps an old name to its new one and
+    records the note; argparse's own ``choices`` check then runs on the new name."""
+
+    def __init__(self, option: Option) -> None:
+        self.option = option
+        self.__name__ = option.name  # how argparse names the type in its messages
+
+    def __call__(self, text: str) -> str:
+        new = self.option.canonical(text)
+        if new != text:
+            ALIAS_NOTES.append(self.option.alias_note(text))
+        return str(new)
 
 
 def _add_group(parser: argparse.ArgumentParser, group: Group, title: str,
@@ -95,6 +117,9 @@ def config_from_args(args: argparse.Namespace, target: str | None = None) -> Run
               if option.group in ("loop", "model")}
     if target:
         values["target"] = target
+    for note in dict.fromkeys(ALIAS_NOTES):
+        err_console.print(f"[dim]note:[/] {note}", soft_wrap=True)
+    ALIAS_NOTES.clear()
     return run_config(values).validate()
 
 

@@ -75,9 +75,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="a stem quieter than this RMS (dBFS) counts as silent (default -60)")
     group.add_argument("--new-mixture", action="store_true",
                        help="use the exact sum of the stems as the mixture (linear mix)")
-    group.add_argument("--sdr", action="store_true",
-                       help="also compute SDR (BSSEval v4 as museval: median over 1 s frames; "
-                            "slow, a few seconds per step)")
+    group.add_argument("--sdr", nargs="?", const="bss", choices=("bss", "whole", "both"),
+                       help="also compute SDR: bss (the default) is BSSEval v4 as museval, the "
+                            "median over 1 s frames (slow, a few seconds per step); whole is the "
+                            "study's 'standard SDR', torchmetrics' SDR over the whole excerpt; "
+                            "both")
     group.add_argument("--oracle-gain", metavar="G1,G2,…",
                        help="also sweep the target's relative gain with the true stems: dB "
                             "values (0,3,6,12,inf) or β values (beta:0,0.5,0.9)")
@@ -133,12 +135,13 @@ def handle(args: argparse.Namespace) -> int:
         raise ConfigError("--excerpt must be ≥ 0 seconds (0: whole tracks).")
     betas = ev.parse_oracle_gains(args.oracle_gain) if args.oracle_gain else ()
     shard = parse_shard(args.shard)
-    if args.sdr:
+    if args.sdr in ("bss", "both"):
         from progdemix_tui.engine.sdr import check_available
 
         check_available()
     settings = ev.EvalSettings(config, tuple(targets), args.excerpt or None, args.new_mixture,
-                               args.sdr, args.silence_db, betas)
+                               args.sdr in ("bss", "both"), args.silence_db, betas,
+                               sdr_whole=args.sdr in ("whole", "both"))
     for target in targets:
         check_references(settings.config_for(target), True)
     dataset = ds.open_dataset(args.dataset)
@@ -225,13 +228,17 @@ class _ProgressEvents:
         self.progress.advance(self.runs, runs)
 
 
+METRIC_TITLES = {"si_sdr": "SI-SDR", "sdr": "BSSEval v4 SDR",
+                 "sdr_whole": "whole-excerpt SDR (the study's standard SDR)"}
+
+
 def summary_table(summary: list[dict], target: str, metric: str = "si_sdr") -> Table:
     """Per-step table for one target: the target's mean, median, std, min and max over
     tracks, its mean change since step 0, then the other stems' means."""
     rows = [r for r in summary if r["target"] == target]
     stems = [s for s in dict.fromkeys(r["stem"] for r in rows) if s != target]
     count = max((r["n"] for r in rows if r["metric"] == metric), default=0)
-    label = "SI-SDR" if metric == "si_sdr" else metric.upper()
+    label = METRIC_TITLES.get(metric, metric.upper())
     table = Table(title=f"{label} (dB) of target [bold]{target}[/] over {count} track(s); "
                         "other stems: mean", title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False, padding=(0, 0, 0, 0))
@@ -269,12 +276,24 @@ def oracle_table(oracle_summary: list[dict], target: str) -> Table:
     return table
 
 
+def with_preset(table: Table, folder) -> Table:
+    """``table`` titled with the evaluation's preset (``--preset study``), if any."""
+    parameters = getattr(folder, "parameters", None) or {}
+    preset = parameters.get("run", {}).get("preset", "none")
+    if preset != "none":
+        table.title = f"{table.title} — preset {preset}"
+        note = "std: sample (n − 1), as the study" if preset == "study" else ""
+        table.caption = f"{table.caption}; {note}" if table.caption else note
+    return table
+
+
 def print_summary(folder, tables) -> None:
     targets = list(dict.fromkeys(r["target"] for r in tables.rows))
     for target in targets:
-        print_table(summary_table(tables.summary, target))
-        if any(r["metric"] == "sdr" and r["target"] == target for r in tables.summary):
-            print_table(summary_table(tables.summary, target, "sdr"))
+        print_table(with_preset(summary_table(tables.summary, target), folder))
+        for metric in ("sdr", "sdr_whole"):
+            if any(r["metric"] == metric and r["target"] == target for r in tables.summary):
+                print_table(with_preset(summary_table(tables.summary, target, metric), folder))
         if any(r["target"] == target for r in tables.oracle_summary):
             print_table(oracle_table(tables.oracle_summary, target))
     if not targets:

@@ -120,6 +120,7 @@ def _report_listing(folder: Path, sessions: list, args: argparse.Namespace) -> i
 
 def _report_session(folder: Path, args: argparse.Namespace) -> int:
     from progdemix_tui.engine import open_session
+    from progdemix_tui.engine.study import result_count
 
     from .run import RESULTS_DROP, results_table
 
@@ -132,9 +133,12 @@ def _report_session(folder: Path, args: argparse.Namespace) -> int:
 
         out_console.print_json(json.dumps([m.to_dict() for m in metrics]))
     else:
-        print_table(results_table(metrics, target, has_refs), RESULTS_DROP)
+        table = results_table(metrics, target, has_refs)
+        if session.config.preset != "none":
+            table.title = f"{table.title} — preset {session.config.preset}"
+        print_table(table, RESULTS_DROP)
     err_console.print(f"session {folder}: {session.status}, {len(metrics)} step(s) of "
-                      f"{session.config.steps + 1}")
+                      f"{result_count(session.config)}")
     if not args.no_plots and metrics:
         from progdemix_tui.engine.plots import plot_session
 

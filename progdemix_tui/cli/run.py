@@ -72,8 +72,14 @@ def handle(args: argparse.Namespace) -> int:
     from progdemix_tui import engine
     from progdemix_tui.engine.job import check_run
     from progdemix_tui.engine.session import new_session_folder
+    from progdemix_tui.engine.study import result_count, run_excerpt
 
     source = Path(args.input)
+    args.start, args.duration, excerpt_note = (
+        run_excerpt(source, args.start, args.duration) if config.preset == "study"
+        else (args.start or 0.0, args.duration, None))
+    if excerpt_note:
+        err_console.print(f"[dim]note:[/] {escape(excerpt_note)}", soft_wrap=True)
     # the excerpt, the input, references, memory and the output folder: before the model load
     ready = check_run(source, config, args.start, args.duration, args.references)
     out = Path(args.out) if args.out else new_session_folder(
@@ -89,13 +95,14 @@ def handle(args: argparse.Namespace) -> int:
         f"model [bold]{separator.model.name}[/] on {separator.device_name}, "
         f"{prepared.mixture.shape[-1] / prepared.samplerate:.1f} s, target "
         f"[bold]{config.target}[/], {config.steps} steps, {config.mode}, {config.schedule}"
+        + (f", preset {config.preset}" if config.preset != "none" else "")
     )
     results = []
     cancel = threading.Event()
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=err_console, transient=False) as progress:
-        steps_task = progress.add_task("steps", total=config.steps + 1)
+        steps_task = progress.add_task("steps", total=result_count(config))
         chunk_task = progress.add_task("chunks", total=None)
 
         def on_chunk(step: int, done: int, total: int) -> None:
@@ -151,7 +158,10 @@ def _print_results(metrics: list, config, has_refs: bool, as_json: bool) -> None
 
         out_console.print_json(json.dumps([m.to_dict() for m in metrics]))
         return
-    print_table(results_table(metrics, config.target, has_refs), RESULTS_DROP)
+    table = results_table(metrics, config.target, has_refs)
+    if config.preset != "none":
+        table.title = f"{table.title} — preset {config.preset}"
+    print_table(table, RESULTS_DROP)
 
 
 RESULTS_DROP = ("clip", "sec")

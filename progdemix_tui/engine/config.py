@@ -10,8 +10,9 @@ from typing import Literal, get_args
 from .errors import ConfigError
 
 Mode = Literal["add-to-mixture", "add-sources", "oracle"]
-ScheduleName = Literal["linear", "constant", "cosine", "geometric", "sigmoid"]
+ScheduleName = Literal["linear", "flat", "cosine", "geometric", "sigmoid", "zero"]
 AdaptiveScore = Literal["auto", "oracle", "decorrelation"]
+Preset = Literal["none", "study"]  # study: the study's code exactly (engine/study.py)
 StemFormat = Literal["flac", "wav"]  # how a session stores step audio
 DeviceSpec = str  # "auto", "cpu", "cuda", "cuda:N", "mps"
 
@@ -19,7 +20,18 @@ MODES: tuple[str, ...] = get_args(Mode)
 SCHEDULES: tuple[str, ...] = get_args(ScheduleName)
 ADAPTIVE_SCORES: tuple[str, ...] = get_args(AdaptiveScore)
 STEM_FORMATS: tuple[str, ...] = get_args(StemFormat)
+PRESETS: tuple[str, ...] = get_args(Preset)
 STEMS: tuple[str, ...] = ("drums", "bass", "other", "vocals")
+#: Old schedule names still read (settings, session and evaluation files, the command line):
+#: ``constant`` was this tool's β = β_max at every step, now ``flat``. The study's own
+#: "constant" (add-sources with every gain 1, i.e. β = 0) is ``--mode add-sources --schedule
+#: zero``; the two had opposite meanings under one name (docs/study.md).
+SCHEDULE_ALIASES: dict[str, str] = {"constant": "flat"}
+
+
+def canonical_schedule(name: object) -> object:
+    """``name`` with an old schedule name (:data:`SCHEDULE_ALIASES`) replaced by its new one."""
+    return SCHEDULE_ALIASES.get(name, name) if isinstance(name, str) else name
 DEFAULT_MODEL = "hdemucs_mmi"
 
 # The valid ranges: one source for the engine, the CLI and the TUI's parameter panel.
@@ -37,7 +49,7 @@ DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 #: messages. :data:`.options.OPTIONS` rows take their ``checked_as`` from here.
 FIELD_NAMES: dict[str, str] = {
     "target": "target", "steps": "steps", "mode": "mode", "schedule": "schedule",
-    "beta_max": "beta-max", "adaptive.candidates": "adaptive candidates K",
+    "beta_max": "beta-max", "preset": "preset", "adaptive.candidates": "adaptive candidates K",
     "adaptive.score": "adaptive score", "adaptive.chunk_seconds": "adaptive chunk length",
     "early_stop_db": "early-stop threshold", "separator.device": "device",
     "separator.segment": "segment", "separator.overlap": "overlap",
@@ -122,6 +134,7 @@ class RunConfig:
     wiener: bool = False
     loudness_match: bool = False
     clip_guard: bool = True
+    preset: Preset = "none"  # "study": the study's procedure (engine/study.py, docs/study.md)
     separator: SeparatorConfig = field(default_factory=SeparatorConfig)
 
     def problems(self, sources: tuple[str, ...] = STEMS) -> dict[str, str]:
@@ -173,6 +186,12 @@ class RunConfig:
             found["separator.overlap"] = f"must be in [0, 1), not {sep.overlap:g}"
         if not 0 <= sep.shifts <= MAX_SHIFTS:
             found["separator.shifts"] = f"must be from 0 to {MAX_SHIFTS}"
+        if self.preset not in PRESETS:
+            found["preset"] = f"must be one of {', '.join(PRESETS)}, not {self.preset!r}"
+        elif (self.preset == "study" and self.mode != "add-sources"
+              and (self.schedule != "linear" or self.beta_max != 1.0)):
+            found["preset"] = ("study fixes β = n/N in add-to-mixture and oracle mode (as its "
+                               "code does): drop --schedule and --beta-max")
         return {key: found[key] for key in FIELD_NAMES if key in found}
 
     def validate(self, sources: tuple[str, ...] = STEMS) -> RunConfig:
@@ -189,6 +208,8 @@ class RunConfig:
     @classmethod
     def from_dict(cls, data: dict) -> RunConfig:
         data = dict(data)
+        if "schedule" in data:
+            data["schedule"] = canonical_schedule(data["schedule"])
         adaptive = data.pop("adaptive", None)
         separator = data.pop("separator", None) or {}
         return cls(

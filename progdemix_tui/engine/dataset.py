@@ -182,12 +182,13 @@ def find_excerpt(energies: np.ndarray, block: int, frames: int, length: int | No
 
 def load_track(track: DatasetTrack, samplerate: int, sources: tuple[str, ...] = STEMS,
                excerpt: float | None = 30.0, new_mixture: bool = False,
-               threshold_db: float = SILENCE_DB) -> TrackAudio:
+               threshold_db: float = SILENCE_DB, start: float | None = None) -> TrackAudio:
     """Load ``track`` for evaluation: choose the excerpt, read stems (and mixture).
 
     ``excerpt`` seconds (None or 0: the whole track) start at the first whole second where no
     stem is below ``threshold_db`` dBFS RMS. With ``new_mixture`` the mixture is the exact sum
-    of the stems. Raises :class:`TrackSkipped` with the reason when the track cannot be used:
+    of the stems. A given ``start`` (seconds; the study's choice with ``--preset study``)
+    replaces that search. Raises :class:`TrackSkipped` with the reason when the track cannot be used:
     a missing, unreadable or corrupt file, NaN or infinite samples, stems whose rates or
     lengths differ or that are shorter than :data:`MIN_TRACK_SECONDS`, a mixture that does
     not match the stems, a silent stem.
@@ -196,7 +197,8 @@ def load_track(track: DatasetTrack, samplerate: int, sources: tuple[str, ...] = 
     if missing:
         raise TrackSkipped(f"missing {', '.join(missing)} (.wav or .flac)")
     try:
-        return _load_track(track, samplerate, sources, excerpt, new_mixture, threshold_db)
+        return _load_track(track, samplerate, sources, excerpt, new_mixture, threshold_db,
+                           start)
     except AudioInputError as exc:  # a file of the track is broken: say which, and why
         raise TrackSkipped(str(exc).replace(f"{track.folder}{os.sep}", "")) from None
 
@@ -228,9 +230,18 @@ def _check_files(track: DatasetTrack, sources: tuple[str, ...],
 
 
 def _load_track(track: DatasetTrack, samplerate: int, sources: tuple[str, ...],
-                excerpt: float | None, new_mixture: bool, threshold_db: float) -> TrackAudio:
+                excerpt: float | None, new_mixture: bool, threshold_db: float,
+                start: float | None = None) -> TrackAudio:
     rate, frames = _check_files(track, sources, new_mixture)
     notes = []
+    if start is not None:
+        first = min(int(round(start * rate)), frames - 1)
+        span = frames - first if not excerpt else min(int(round(excerpt * rate)), frames - first)
+        if excerpt and span < int(round(excerpt * rate)):
+            notes.append(f"shorter than the {excerpt:g} s excerpt after {first / rate:.2f} s: "
+                         f"using {span / rate:.1f} s")
+        return _read_excerpt(track, samplerate, sources, new_mixture, first / rate,
+                             span / rate, notes)
     length = None if not excerpt else int(round(excerpt * rate))
     if length is not None and length >= frames:
         notes.append(f"shorter than the {excerpt:g} s excerpt: using its full "
@@ -244,7 +255,14 @@ def _load_track(track: DatasetTrack, samplerate: int, sources: tuple[str, ...],
         where = "in every excerpt window" if length is not None else "over the whole track"
         raise TrackSkipped(f"{sources[found.silent]} is silent (below {threshold_db:g} dBFS) "
                            f"{where}")
-    start_s, seconds = found.start / rate, found.length / rate
+    return _read_excerpt(track, samplerate, sources, new_mixture, found.start / rate,
+                         found.length / rate, notes)
+
+
+def _read_excerpt(track: DatasetTrack, samplerate: int, sources: tuple[str, ...],
+                  new_mixture: bool, start_s: float, seconds: float,
+                  notes: list[str]) -> TrackAudio:
+    """Read ``seconds`` from ``start_s`` of every stem (and the mixture)."""
     stems = [audio.load(track.files[name], samplerate, start_s, seconds).samples
              for name in sources]
     size = min(x.shape[-1] for x in stems)

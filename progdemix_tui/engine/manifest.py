@@ -16,7 +16,7 @@ import types
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from .config import MAX_STEPS, RunConfig
+from .config import MAX_STEPS, RunConfig, canonical_schedule
 from .containment import resolved_inside
 from .errors import SessionError
 from .jsondoc import MAX_DEPTH, DocumentError, parse_bounded
@@ -102,6 +102,8 @@ def _check_sources(sources: list) -> tuple[str, ...]:
 
 
 def _check_config(config: dict, sources: tuple[str, ...]) -> None:
+    if "schedule" in config:  # an old name (``constant``) reads as its new one
+        config = {**config, "schedule": canonical_schedule(config["schedule"])}
     fit_dataclass(config, RunConfig, "config", required=False)
     try:
         problems = RunConfig.from_dict(config).problems(sources)

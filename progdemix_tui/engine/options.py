@@ -24,6 +24,8 @@ from .config import (
     DEFAULT_SEGMENT,
     FIELD_NAMES,
     MODES,
+    PRESETS,
+    SCHEDULE_ALIASES,
     SCHEDULES,
     STEM_FORMATS,
     STEMS,
@@ -86,6 +88,8 @@ class Option:
     placeholder: str = ""
     check_text: str = ""
     hint: str = ""
+    aliases: Mapping[str, str] | None = None
+    """Old values still accepted for a choice, mapped to their new names (read with a note)."""
 
     def __post_init__(self) -> None:
         if self.default is UNSET:
@@ -115,6 +119,18 @@ class Option:
     def grid_label(self) -> str:
         return self.short or self.label
 
+    def canonical(self, value: Value) -> Value:
+        """``value`` with an old name (:attr:`aliases`) replaced by its new one."""
+        if self.aliases and isinstance(value, str):
+            return self.aliases.get(value, value)
+        return value
+
+    def alias_note(self, old: str) -> str:
+        """The one-line note shown when the old name ``old`` is used."""
+        flag = self.flags[0] if self.flags else self.name
+        new = (self.aliases or {}).get(old, old)
+        return f"{flag} {old} is now called {new}; the old name is read as {new}."
+
 
 OPTIONS: tuple[Option, ...] = (
     Option("model", "model", "text", "separator.model", metavar="NAME|PATH", group="model",
@@ -138,9 +154,15 @@ OPTIONS: tuple[Option, ...] = (
            group="loop", help="N progressive steps (N+1 results)"),
     Option("mode", "mode", "choice", "mode", choices=MODES, flags=("--mode",), group="loop", help="how y_n is built (default {default})"),
     Option("schedule", "schedule", "choice", "schedule", choices=SCHEDULES,
-           flags=("--schedule",), group="loop",
-           help="β schedule (default {default})"),
+           flags=("--schedule",), group="loop", aliases=SCHEDULE_ALIASES,
+           help="β schedule (default {default}); flat: β_max at every step (formerly "
+                "'constant'); zero: β = 0, with add-sources the study's 'constant'"),
     Option("beta_max", "β max", "float", "beta_max", flags=("--beta-max",), group="loop", help="largest β (default {default})"),
+    Option("preset", "preset", "choice", "preset", choices=PRESETS, flags=("--preset",),
+           group="loop", panel=False,
+           help="study: the study's code exactly (one pass over the whole excerpt without "
+                "normalisation, β = n/N, steps 0…N−1, its excerpt, new mixture, oracle "
+                "mixture and sample std; docs/study.md); other knobs keep their defaults"),
     Option("adaptive_k", "adaptive K", "int", "adaptive.candidates", default=0,
            flags=("--adaptive",), metavar="K", group="loop",
            help="adaptive β with K candidates per step (default off)",
@@ -175,8 +197,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("threads", "threads", "int", flags=("--threads",), metavar="N", group="model",
            panel=False, help=f"CPU threads for torch, 1 to {MAX_THREADS} (default: $OMP_NUM_THREADS, "
                 "else the CPUs this process may use minus one, at least 1)"),
-    Option("start", "start", "optional float", default=0.0, flags=("--start",), metavar="SEC",
-           group="io", help="excerpt start", panel_default="0"),
+    Option("start", "start", "optional float", default=None, flags=("--start",), metavar="SEC",
+           group="io", help="excerpt start (default 0; with --preset study on a track folder: "
+                            "the study's onset)", panel_default="0"),
     Option("duration", "duration", "optional float", flags=("--duration",), metavar="SEC",
            group="io", help="excerpt length (default: all)", panel_default="30",
            placeholder="whole file (s)"),

@@ -18,6 +18,7 @@ from typing import Protocol
 import torch
 
 from . import adaptive as adaptive_beta
+from . import study
 from .config import RunConfig
 from .errors import AudioInputError, ReferencesRequired
 from .metrics import residual_db, si_sdr_stems
@@ -156,16 +157,22 @@ def iterate(
     if checked is None or not checked.covers(config, sources, has_references):
         checked = check_config(config, sources, has_references)
     _check_inputs(mixture, references, sources)
+    if study.is_study(config):  # the study's whole-excerpt pass (engine/study.py)
+        separator = study.WholeExcerptSeparator(separator)  # type: ignore[arg-type]
+        separator.check_length(mixture.shape[-1])
     target = sources.index(config.target)
     score_kind = checked.score
     # All maths happens on the separator's device; results are handed out on the CPU.
     device = getattr(separator, "device", torch.device("cpu"))
     mixture = mixture.to(device)
     references = references.to(device) if references is not None else None
+    file_mixture = None
+    if study.is_study(config) and references is not None:  # the study separates its new mixture
+        file_mixture, mixture = mixture, study.new_mixture(mixture, references)
     rate = separator.samplerate
     loudness = integrated_loudness(mixture, rate) if config.loudness_match else None
     inputs = _RunInputs(separator, config, mixture, references, sources, target, score_kind,
-                        loudness, rate, cancel)
+                        loudness, rate, cancel, file_mixture)
 
     def progress(step: int) -> Callable[[int, int], None] | None:
         if on_chunk is None:
@@ -184,7 +191,7 @@ def iterate(
     previous, previous_mix = first, mixture
     del first
 
-    for n in range(1, config.steps + 1):
+    for n in range(1, study.last_step(config) + 1):
         start = time.perf_counter()
         b = schedule_beta(config.schedule, n, config.steps, config.beta_max)
         if config.adaptive is None:
@@ -273,6 +280,7 @@ class _RunInputs:
     loudness: float | None  # y's integrated loudness, with loudness matching
     rate: int
     cancel: threading.Event | None
+    file_mixture: torch.Tensor | None = None  # the track's mixture when y is the study's new one
 
 
 @dataclass(frozen=True)
@@ -292,8 +300,7 @@ def _plain_step(inputs: _RunInputs, beta_n: float, previous: torch.Tensor,
                 on_chunk: Callable[[int, int], None] | None) -> _StepAudio:
     """One step with a fixed β: build y_n from ``previous``, guard it, separate it."""
     config, target = inputs.config, inputs.target
-    y_n = build_mixture(config.mode, beta_n, inputs.mixture, previous, target,
-                        inputs.references)
+    y_n = _build(inputs, beta_n, previous)
     y_n, gain_db, clip = _guard(y_n, inputs.loudness, inputs.rate, config)
     estimates = inputs.separator.separate(y_n[None], on_chunk, inputs.cancel)[0]
     estimates = _postfilter(estimates, y_n, target, config)
@@ -310,8 +317,7 @@ def _adaptive_step(inputs: _RunInputs, beta_n: float, previous: torch.Tensor,
     betas = adaptive_beta.candidate_betas(beta_n, config.adaptive.candidates)
     mixes, gains, clips = [], [], []
     for b in betas:
-        y, gain_db, clip = _guard(build_mixture(config.mode, b, mixture, previous, target,
-                                                references), inputs.loudness, rate, config)
+        y, gain_db, clip = _guard(_build(inputs, b, previous), inputs.loudness, rate, config)
         mixes.append(y)
         gains.append(gain_db)
         clips.append(clip)
@@ -321,13 +327,23 @@ def _adaptive_step(inputs: _RunInputs, beta_n: float, previous: torch.Tensor,
     cand_stems = torch.cat([previous[None], outs])
     cand_mixes = torch.cat([previous_mix[None], batch])
     chunk = max(1, int(config.adaptive.chunk_seconds * rate))
-    scores = adaptive_beta.chunk_scores(
-        cand_stems[:, target], references[target] if references is not None else None,
-        chunk, score_kind, mixture)
-    chosen = adaptive_beta.select(cand_stems, cand_mixes, betas, scores, chunk)
+    chosen = adaptive_beta.choose(
+        cand_stems, cand_mixes, betas, target, chunk, score_kind,
+        references[target] if references is not None else None, mixture)
     return _StepAudio(chosen.stems, chosen.mixture, max(gains, key=abs), min(clips),
                       adaptive_beta_mean=float(chosen.betas.mean()),
                       adaptive_kept_previous=float((chosen.choice == 0).float().mean()))
+
+
+def _build(inputs: _RunInputs, beta_n: float, previous: torch.Tensor) -> torch.Tensor:
+    """y_n (:func:`.mixing.build_mixture`; the study's oracle mixture with its preset)."""
+    config = inputs.config
+    if (config.mode == "oracle" and inputs.references is not None
+            and inputs.file_mixture is not None):
+        return study.oracle_mixture(beta_n, inputs.mixture, inputs.references, inputs.target,
+                                    inputs.file_mixture)
+    return build_mixture(config.mode, beta_n, inputs.mixture, previous, inputs.target,
+                         inputs.references)
 
 
 def _metrics(inputs: _RunInputs, step: int, b: float | None, audio: _StepAudio,

@@ -188,6 +188,8 @@ def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
         segment=min(sep.segment or DEFAULT_SEGMENT, MAX_SEGMENT),
         candidates=config.adaptive.candidates if config.adaptive else 0,
         resampled=file_rate != MODEL_RATE, loudness=config.loudness_match)
+    if config.preset == "study":  # one forward pass over the whole excerpt (engine/study.py)
+        common["segment"] = max(common["segment"], model_frames / MODEL_RATE)
     need = estimate_run_bytes(frames=model_frames, **common)
     fixed = estimate_run_bytes(frames=0, **common)
     check_fits(need, fixed, model_frames / MODEL_RATE, what, command)

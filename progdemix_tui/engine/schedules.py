@@ -1,28 +1,33 @@
 """β schedules: the weight of the previous estimate in step n's mixture, n = 1..N.
 
-Every schedule is non-decreasing and reaches ``beta_max`` at n = N; ``constant`` is
-``beta_max`` at every step. Step 0 (the one-shot baseline) has no β.
+Every schedule is non-decreasing and reaches ``beta_max`` at n = N, except ``zero``; ``flat``
+is ``beta_max`` at every step (this tool's old "constant"); ``zero`` is β = 0 at every step,
+which with add-sources is the study's "constant" (every stem re-added at gain 1). Step 0 (the
+one-shot baseline) has no β.
 """
 
 from __future__ import annotations
 
 import math
 
-from .config import SCHEDULES, ScheduleName
+from .config import SCHEDULES, ScheduleName, canonical_schedule
 from .errors import ConfigError
 
 SIGMOID_STEEPNESS = 10.0
 
 
 def beta(schedule: ScheduleName, n: int, steps: int, beta_max: float = 1.0) -> float:
-    """β_n for step ``n`` (1 ≤ n ≤ steps) of ``schedule``."""
+    """β_n for step ``n`` (1 ≤ n ≤ steps) of ``schedule`` (an old name is accepted)."""
+    schedule = canonical_schedule(schedule)  # type: ignore[assignment]
     if not 1 <= n <= steps:
         raise ConfigError(f"step {n} is outside 1..{steps}.")
     t = n / steps
     if schedule == "linear":
         shape = t
-    elif schedule == "constant":
+    elif schedule == "flat":
         shape = 1.0
+    elif schedule == "zero":
+        shape = 0.0
     elif schedule == "cosine":
         shape = 0.5 * (1.0 - math.cos(math.pi * t))
     elif schedule == "geometric":

@@ -42,6 +42,7 @@ from .config import StemFormat as StemFormat  # re-exported: job.py imports it f
 from .errors import OutputError, SessionError
 from .manifest import Invalid, inside, read_manifest
 from .progressive import IterationResult, StepMetrics, best_step
+from .study import result_count
 
 FORMAT = "progdemix-session"
 VERSION = 1
@@ -470,7 +471,7 @@ def summarize(s: Session) -> SessionSummary:
     delta = next((r.metrics.si_sdr_delta for r in s.steps if r.step == best), None)
     return SessionSummary(s.folder, s.manifest.get("created", ""), s.status,
                           str(s.manifest.get("input", {}).get("path", "")), cfg.target,
-                          cfg.mode, len(s.steps), cfg.steps + 1,
+                          cfg.mode, len(s.steps), result_count(cfg),
                           str(s.manifest.get("model", {}).get("name", "?")), cfg.schedule,
                           cfg.beta_max, best, delta)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from progdemix_tui.engine.audio import write_text_atomic
-from progdemix_tui.engine.options import PANEL
+from progdemix_tui.engine.options import OPTION, PANEL
 
 APP_NAME = "progdemix-tui"
 ENV_DIR = "PROGDEMIX_TUI_CONFIG_DIR"
@@ -122,7 +122,7 @@ class Settings:
                 out.stored.add(key)
             elif isinstance(default, str) and isinstance(value, (str, int, float)) \
                     and not isinstance(value, bool):
-                out.params[key] = str(value)
+                out.params[key] = str(OPTION[key].canonical(str(value)))  # old names read as new
                 out.stored.add(key)
             else:
                 ignored.append(f"params.{_name(key)}")

@@ -140,7 +140,7 @@ def check_meta(data: Any, path: Path, fmt: str, version: int) -> dict:
 # --------------------------------------------------------------------------- track files
 
 STEP_NUMBERS = ("beta", "residual_db", "clip_factor", "seconds")
-STEP_PER_STEM = ("si_sdr", "sdr", "estimate_change")
+STEP_PER_STEM = ("si_sdr", "sdr", "estimate_change", "sdr_whole")
 ORACLE_NUMBERS = ("gain_db", "si_sdr", "input_si_sdr")
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import audio
+from ..config import canonical_schedule
 from ..errors import ConfigError, OutputError, SessionError
 from ..session import utc_now
 from . import documents
@@ -99,6 +100,9 @@ class EvalFolder:
             raise SessionError(f"{folder} is not an evaluation folder (no eval.json).")
         meta = documents.check_meta(
             documents.read_json(folder, path, documents.META_ADVICE), path, FORMAT, VERSION)
+        run = meta["parameters"].get("run") if isinstance(meta.get("parameters"), dict) else None
+        if isinstance(run, dict) and "schedule" in run:  # an old name reads as its new one
+            run["schedule"] = canonical_schedule(run["schedule"])
         made = cls(folder, meta)
         if made.tracks_dir.exists() or made.tracks_dir.is_symlink():
             documents.inside(folder, made.tracks_dir)
@@ -200,7 +204,9 @@ def build_tables(folder: EvalFolder) -> Tables:
     results = folder.results()
     rows = [row for r in results for row in result_rows(r)]
     oracle = [row for r in results for row in oracle_rows(r)]
-    return Tables(rows, summarize(rows), oracle, summarize_oracle(oracle), [], len(results))
+    sample = folder.parameters.get("run", {}).get("preset") == "study"  # the study's std
+    return Tables(rows, summarize(rows, sample), oracle, summarize_oracle(oracle, sample), [],
+                  len(results))
 
 
 def write_tables(folder: EvalFolder, tables: Tables, plots: bool = True) -> list[Path]:

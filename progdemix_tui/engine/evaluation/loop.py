@@ -12,6 +12,7 @@ from ..dataset import Dataset, DatasetTrack, TrackAudio, TrackSkipped, load_trac
 from ..errors import AudioInputError, Cancelled, DeviceError, OutputError
 from ..progressive import SeparatorLike
 from ..resources import preflight
+from ..study import files_onset, folder_files, is_study, result_count
 from .folder import EvalFolder
 from .one_track import TrackResult, evaluate_track
 from .settings import EvalSettings
@@ -95,7 +96,8 @@ def evaluate(
             try:
                 check_track_fits(track, settings, tuple(separator.sources))
                 loaded = load_track(track, separator.samplerate, tuple(separator.sources),
-                                    settings.excerpt, settings.new_mixture, settings.silence_db)
+                                    settings.excerpt, settings.new_mixture, settings.silence_db,
+                                    study_start(track, settings))
             except (TrackSkipped, AudioInputError) as exc:  # a broken track: skip, go on
                 skipped[track.name] = str(exc)
                 events.track_skipped(track.name, str(exc), len(targets))
@@ -107,10 +109,10 @@ def evaluate(
             events.track_loaded(loaded)
             for target in targets:
                 events.track_started(track.name, target,
-                                     settings.config.steps + 1 + len(settings.oracle_betas))
+                                     result_count(settings.config) + len(settings.oracle_betas))
                 result = evaluate_track(separator, loaded, settings.config_for(target),
                                         settings.sdr, settings.oracle_betas, cancel,
-                                        events.chunk, events.step_done)
+                                        events.chunk, events.step_done, settings.sdr_whole)
                 folder.write_track(result)
                 results.append(result)
                 events.track_done(result)
@@ -123,6 +125,17 @@ def evaluate(
         folder.meta["status"] = status
         _record(folder, skipped, notes)
     return results
+
+
+def study_start(track: DatasetTrack, settings: EvalSettings) -> float | None:
+    """With ``--preset study``, the study's excerpt start in seconds (the largest trim onset
+    over the track's files, :func:`..study.files_onset`); else None (the tool's choice)."""
+    if not is_study(settings.config):
+        return None
+    files = folder_files(track.folder)
+    if not files:
+        return None  # load_track says what is missing
+    return files_onset(files) / audio.info(files[0]).samplerate
 
 
 def check_track_fits(track: DatasetTrack, settings: EvalSettings,

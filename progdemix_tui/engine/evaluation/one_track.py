@@ -44,12 +44,14 @@ def evaluate_track(
     cancel: threading.Event | None = None,
     on_chunk: Callable[[int, int, int], None] | None = None,
     on_step: Callable[[int], None] | None = None,
+    sdr_whole: bool = False,
 ) -> TrackResult:
     """Progressive inference on one track for ``config.target``, plus the oracle-gain sweep.
 
     SI-SDR per stem comes from the loop itself; SDR (BSSEval v4, see
     :mod:`progdemix_tui.engine.sdr`) is added per step when ``sdr``. ``on_step(step)`` is
-    called after each step (oracle-gain points count as steps ``N+1…``).
+    called after each step (oracle-gain points count as steps ``N+1…``). ``sdr_whole`` adds
+    the study's "standard SDR" over the whole excerpt (:func:`..sdr.whole_sdr_db`).
     """
     start = time.perf_counter()
     sources = tuple(separator.sources)
@@ -61,6 +63,11 @@ def evaluate_track(
         entry = result.metrics.to_dict()
         entry["sdr"] = (dict(zip(sources, sdr_db(result.estimates, track.references, rate),
                                  strict=True)) if sdr else None)
+        if sdr_whole:
+            from ..sdr import whole_sdr_db
+
+            entry["sdr_whole"] = dict(zip(sources, whole_sdr_db(result.estimates,
+                                                                track.references), strict=True))
         steps.append(entry)
         if on_step is not None:
             on_step(result.step)

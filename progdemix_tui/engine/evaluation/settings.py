@@ -63,6 +63,7 @@ class EvalSettings:
     sdr: bool = False
     silence_db: float = -60.0
     oracle_betas: tuple[float, ...] = ()
+    sdr_whole: bool = False  # the study's "standard SDR" (sdr.whole_sdr) beside BSSEval's
 
     def config_for(self, target: str) -> RunConfig:
         return replace(self.config, target=target)
@@ -71,10 +72,13 @@ class EvalSettings:
         """JSON-ready fingerprint: two evaluations agree iff their parameters are equal."""
         run_cfg = self.config.to_dict()
         run_cfg.pop("target", None)
+        if run_cfg.get("preset") == "none":  # as folders made before presets existed
+            run_cfg.pop("preset")
         run_cfg["separator"].pop("device", None)
         return {"run": run_cfg, "targets": list(self.targets), "excerpt": self.excerpt,
                 "new_mixture": self.new_mixture, "sdr": self.sdr,
-                "silence_db": self.silence_db, "oracle_betas": list(self.oracle_betas)}
+                "silence_db": self.silence_db, "oracle_betas": list(self.oracle_betas),
+                **({"sdr_whole": True} if self.sdr_whole else {})}  # old folders lack it
 
 
 def differences(a: dict, b: dict, prefix: str = "") -> list[str]:
