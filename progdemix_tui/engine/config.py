@@ -13,12 +13,14 @@ Mode = Literal["add-to-mixture", "add-sources", "oracle"]
 ScheduleName = Literal["linear", "constant", "cosine", "geometric", "sigmoid"]
 AdaptiveScore = Literal["auto", "oracle", "decorrelation"]
 StemFormat = Literal["flac", "wav"]  # how a session stores step audio
+Precision = Literal["auto", "fp32", "bf16", "fp16"]  # the separator's (see .precision)
 DeviceSpec = str  # "auto", "cpu", "cuda", "cuda:N", "mps"
 
 MODES: tuple[str, ...] = get_args(Mode)
 SCHEDULES: tuple[str, ...] = get_args(ScheduleName)
 ADAPTIVE_SCORES: tuple[str, ...] = get_args(AdaptiveScore)
 STEM_FORMATS: tuple[str, ...] = get_args(StemFormat)
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 STEMS: tuple[str, ...] = ("drums", "bass", "other", "vocals")
 DEFAULT_MODEL = "hdemucs_mmi"
 
@@ -40,6 +42,7 @@ FIELD_NAMES: dict[str, str] = {
     "beta_max": "beta-max", "adaptive.candidates": "adaptive candidates K",
     "adaptive.score": "adaptive score", "adaptive.chunk_seconds": "adaptive chunk length",
     "early_stop_db": "early-stop threshold", "separator.device": "device",
+    "separator.precision": "precision",
     "separator.segment": "segment", "separator.overlap": "overlap",
     "separator.shifts": "shifts",
 }
@@ -106,6 +109,8 @@ class SeparatorConfig:
     shifts: int = 0
     half: bool = False
     seed: int = 0
+    precision: Precision = "auto"
+    cache: bool = True  # reuse step 0 from the step-0 cache (see .step0_cache)
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,9 @@ class RunConfig:
             found["separator.overlap"] = f"must be in [0, 1), not {sep.overlap:g}"
         if not 0 <= sep.shifts <= MAX_SHIFTS:
             found["separator.shifts"] = f"must be from 0 to {MAX_SHIFTS}"
+        if sep.precision not in PRECISIONS:
+            found["separator.precision"] = (f"must be one of {', '.join(PRECISIONS)}, "
+                                            f"not {sep.precision!r}")
         return {key: found[key] for key in FIELD_NAMES if key in found}
 
     def validate(self, sources: tuple[str, ...] = STEMS) -> RunConfig:
