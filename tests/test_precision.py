@@ -9,7 +9,7 @@ import torch
 from conftest import write_track
 
 from progdemix_tui.cli import main
-from progdemix_tui.engine import SeparatorConfig
+from progdemix_tui.engine import SeparatorConfig, open_session
 from progdemix_tui.engine.errors import ConfigError, DeviceError
 from progdemix_tui.engine.metrics import si_sdr_stems
 from progdemix_tui.engine.precision import cpu_has_bf16, resolve_precision
@@ -99,6 +99,7 @@ def test_run_and_eval_record_the_precision_used(tmp_path, tiny_model_path, preci
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["model"]["precision"] == precision
     assert manifest["config"]["separator"]["precision"] == precision
+    assert open_session(tmp_path / "run").config.separator.precision == precision
     assert main(["eval", str(tmp_path / "data"), "--out", str(tmp_path / "eval"),
                  "--no-plots", *common]) == 0
     meta = json.loads((tmp_path / "eval" / "eval.json").read_text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 
 import pytest
@@ -173,3 +174,44 @@ def test_run_uses_the_cache_unless_no_cache(tmp_path, tiny_model_path, monkeypat
     assert len(_entries(tmp_path / "cache")) == 1  # the same step 0
     steps = [(tmp_path / run / "steps" / "000" / "vocals.flac").read_bytes() for run in "abc"]
     assert steps[0] == steps[1] == steps[2]
+
+
+def _header(entry) -> dict:
+    data = entry.read_bytes()
+    length = int.from_bytes(data[len(MAGIC):len(MAGIC) + 4], "little")
+    return json.loads(data[len(MAGIC) + 4:len(MAGIC) + 4 + length])
+
+
+def _step0_rows(folder) -> list[str]:
+    lines = (folder / "results.csv").read_text().splitlines()
+    return [line.rsplit(",", 1)[0] for line in lines if line.split(",")[2] == "0"]  # no time
+
+
+def test_evals_that_share_step_0_reuse_it(tmp_path, tiny_model_path, monkeypatch):
+    """A second eval with another schedule reads step 0 from the cache: planting a valid
+    entry with the stems swapped changes its step-0 scores."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(ENV_DIR, str(cache))
+    write_track(tmp_path / "data" / "a", seconds=SECONDS, seed=1)
+    write_track(tmp_path / "data" / "b", seconds=SECONDS, seed=2)
+    common = ["--model", str(tiny_model_path), "--segment", "1", "--device", "cpu",
+              "--steps", "1", "--no-plots"]
+    assert main(["eval", str(tmp_path / "data"), "--out", str(tmp_path / "one"), *common]) == 0
+    entries = _entries(cache)
+    assert len(entries) == 2  # one step 0 per track
+    assert main(["eval", str(tmp_path / "data"), "--out", str(tmp_path / "two"), "--schedule",
+                 "cosine", *common]) == 0
+    assert _entries(cache) == entries
+    assert _step0_rows(tmp_path / "two") == _step0_rows(tmp_path / "one")
+    store = Step0Cache(cache)
+    for entry in entries:
+        header = _header(entry)
+        stored = store.get(header["key"], tuple(header["shape"]))
+        assert stored is not None
+        assert store.put(header["key"], stored[:, [1, 0, 3, 2]])  # drums<->bass, other<->vocals
+    assert main(["eval", str(tmp_path / "data"), "--out", str(tmp_path / "three"),
+                 "--schedule", "geometric", *common]) == 0
+    assert _step0_rows(tmp_path / "three") != _step0_rows(tmp_path / "one")
+    assert main(["eval", str(tmp_path / "data"), "--out", str(tmp_path / "four"),
+                 "--schedule", "geometric", "--no-cache", *common]) == 0
+    assert _step0_rows(tmp_path / "four") == _step0_rows(tmp_path / "one")
