@@ -54,12 +54,15 @@ PRECISIONS = ("fp32", "bf16")
 
 
 def anchor(module: torch.nn.Module, mix: torch.Tensor, segment: float) -> torch.Tensor:
-    """demucs's own way: normalise, ``apply_model`` in fp32, denormalise. ``[S, C, T]``."""
+    """demucs's own way: normalise, ``apply_model`` in fp32, denormalise. ``[S, C, T]``.
+
+    ``shifts=0`` as the tool's default (``apply_model``'s own default, 1, pads the input by
+    a random shift of up to 0.5 s: another chunk, and another result)."""
     ref = mix.mean(0)
     mean, std = ref.mean(), ref.std()
     with torch.no_grad():
-        out = apply_model(module, ((mix - mean) / std)[None], split=True, overlap=0.25,
-                          segment=segment, device="cpu")[0]
+        out = apply_model(module, ((mix - mean) / std)[None], shifts=0, split=True,
+                          overlap=0.25, segment=segment, device="cpu")[0]
     return out * std + mean / len(SOURCES)
 
 
@@ -81,6 +84,8 @@ def timing(args: argparse.Namespace) -> None:
     mix = torch.randn(2, int(args.seconds * module.samplerate)) * 0.3
     cache = Step0Cache(Path(tempfile.mkdtemp(prefix="bench-step0-")))
     settings = {"anchor: apply_model fp32": ("anchor", "fp32", default)}
+    for threads in sorted({policy, cpus} - {default}):
+        settings[f"apply_model fp32, {threads} thread(s)"] = ("anchor", "fp32", threads)
     for threads in sorted({policy, cpus}):
         for precision in PRECISIONS:
             settings[f"tool step, {precision}, {threads} thread(s)"] = ("tool", precision,
@@ -92,7 +97,8 @@ def timing(args: argparse.Namespace) -> None:
             separators[name].step0_cache = cache
     times: dict[str, list[float]] = {name: [] for name in settings}
     print(f"\n== time: HDemucs channels=48 (random weights), {args.seconds:g} s excerpt, "
-          f"{args.rounds} rounds, interleaved ==")
+          f"{args.rounds} rounds, interleaved; the anchor on torch's default threads "
+          f"({default}) ==")
     for round_ in range(args.rounds + 1):  # round 0 warms up (and fills step 0's cache)
         for name, (kind, _, threads) in settings.items():
             torch.set_num_threads(threads)
