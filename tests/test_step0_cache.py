@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import threading
 
 import pytest
 import torch
@@ -215,3 +216,31 @@ def test_evals_that_share_step_0_reuse_it(tmp_path, tiny_model_path, monkeypatch
     assert main(["eval", str(tmp_path / "data"), "--out", str(tmp_path / "four"),
                  "--schedule", "geometric", "--no-cache", *common]) == 0
     assert _step0_rows(tmp_path / "four") == _step0_rows(tmp_path / "one")
+
+
+def test_a_tui_rerun_with_a_new_schedule_starts_at_step_1(tmp_path, tiny_model_path,
+                                                          monkeypatch):
+    """The TUI's run worker, twice on one kept model: the second run's step 0 reports its
+    chunks done at once (nothing separated) and writes the same audio."""
+    from progdemix_tui.engine.separator import SeparatorCache
+    from progdemix_tui.tui.run_plan import parse
+    from progdemix_tui.tui.settings import DEFAULTS
+    from progdemix_tui.tui.worker.runner import ChunkProgress, RunEnded, RunRequest, run_job
+
+    monkeypatch.setenv(ENV_DIR, str(tmp_path / "cache"))
+    track = write_track(tmp_path / "song", seconds=SECONDS)
+    separators = SeparatorCache()
+    step0: dict[str, list[tuple[int, int]]] = {}
+    for schedule in ("linear", "cosine"):
+        plan = parse(dict(DEFAULTS, model_path=str(tiny_model_path), steps="1", segment="1",
+                          device="cpu", schedule=schedule))
+        assert not isinstance(plan, dict), plan
+        messages: list = []
+        run_job(RunRequest(track, plan, tmp_path / schedule), threading.Event(),
+                messages.append, progress_interval=0.0, separators=separators)
+        assert isinstance(messages[-1], RunEnded) and messages[-1].status == "complete"
+        step0[schedule] = [(m.done, m.total) for m in messages
+                           if isinstance(m, ChunkProgress) and m.step == 0]
+    assert step0 == {"linear": [(1, 2), (2, 2)], "cosine": [(2, 2)]}
+    first, again = (tmp_path / name / "steps" / "000" / "vocals.flac" for name in step0)
+    assert first.read_bytes() == again.read_bytes()
