@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +25,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # torch's OpenMP threads spin against every other process on a busy 2-core machine. The
 # 4-step demo run took 182 s with two threads and 39 s with one beside one busy process.
 torch.set_num_threads(int(os.environ.setdefault("OMP_NUM_THREADS", "1")))
+
+# The step-0 cache of every test (and of the CLI subprocesses, which inherit it) lives in one
+# temporary folder per test session, not in the user's cache folder.
+_CACHE_DIR = tempfile.mkdtemp(prefix="progdemix-step0-")
+atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
+os.environ.setdefault("PROGDEMIX_CACHE_DIR", _CACHE_DIR)
 
 # Waits in the tests are on events (a file appears, a screen shows a line, a process exits),
 # never races against the clock: this bound only stops a test that would otherwise hang

@@ -14,6 +14,7 @@ ScheduleName = Literal["linear", "flat", "cosine", "geometric", "sigmoid", "zero
 AdaptiveScore = Literal["auto", "oracle", "decorrelation"]
 Preset = Literal["none", "study"]  # study: the study's code exactly (engine/study.py)
 StemFormat = Literal["flac", "wav"]  # how a session stores step audio
+Precision = Literal["auto", "fp32", "bf16", "fp16"]  # the separator's (see .precision)
 DeviceSpec = str  # "auto", "cpu", "cuda", "cuda:N", "mps"
 
 MODES: tuple[str, ...] = get_args(Mode)
@@ -21,6 +22,7 @@ SCHEDULES: tuple[str, ...] = get_args(ScheduleName)
 ADAPTIVE_SCORES: tuple[str, ...] = get_args(AdaptiveScore)
 STEM_FORMATS: tuple[str, ...] = get_args(StemFormat)
 PRESETS: tuple[str, ...] = get_args(Preset)
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 STEMS: tuple[str, ...] = ("drums", "bass", "other", "vocals")
 #: Old schedule names still read (settings, session and evaluation files, the command line):
 #: ``constant`` was this tool's β = β_max at every step, now ``flat``. The study's own
@@ -52,6 +54,7 @@ FIELD_NAMES: dict[str, str] = {
     "beta_max": "beta-max", "preset": "preset", "adaptive.candidates": "adaptive candidates K",
     "adaptive.score": "adaptive score", "adaptive.chunk_seconds": "adaptive chunk length",
     "early_stop_db": "early-stop threshold", "separator.device": "device",
+    "separator.precision": "precision",
     "separator.segment": "segment", "separator.overlap": "overlap",
     "separator.shifts": "shifts",
 }
@@ -118,6 +121,8 @@ class SeparatorConfig:
     shifts: int = 0
     half: bool = False
     seed: int = 0
+    precision: Precision = "auto"
+    cache: bool = True  # reuse step 0 from the step-0 cache (see .step0_cache)
 
 
 @dataclass(frozen=True)
@@ -192,6 +197,9 @@ class RunConfig:
               and (self.schedule != "linear" or self.beta_max != 1.0)):
             found["preset"] = ("study fixes β = n/N in add-to-mixture and oracle mode (as its "
                                "code does): drop --schedule and --beta-max")
+        if sep.precision not in PRECISIONS:
+            found["separator.precision"] = (f"must be one of {', '.join(PRECISIONS)}, "
+                                            f"not {sep.precision!r}")
         return {key: found[key] for key in FIELD_NAMES if key in found}
 
     def validate(self, sources: tuple[str, ...] = STEMS) -> RunConfig:

@@ -26,7 +26,8 @@ def model_description(separator: Separator) -> dict:
     return {"name": m.name, "origin": m.origin, "parameters": m.parameters,
             "samplerate": m.samplerate, "sources": list(m.sources),
             "segment": separator.segment, "overlap": separator.overlap,
-            "shifts": separator.shifts, "half": separator.half}
+            "shifts": separator.shifts, "half": separator.half,
+            "precision": separator.precision}
 
 
 @dataclass(frozen=True)

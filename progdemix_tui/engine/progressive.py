@@ -34,6 +34,8 @@ class SeparatorLike(Protocol):
     """What :func:`iterate` needs from a separator (see :class:`.separator.Separator`).
 
     ``sources`` and ``samplerate`` are read-only: a property or a plain attribute will do.
+    A separator may also have ``separate_step0`` (``separate``'s signature): step 0 calls it
+    instead, so that it may reuse a stored one-shot separation (:mod:`.step0_cache`).
     """
 
     @property
@@ -179,9 +181,10 @@ def iterate(
             return None
         return lambda done, total: on_chunk(step, done, total)
 
-    # Step 0: the one-shot baseline.
+    # Step 0: the one-shot baseline (through the separator's step-0 cache if it has one).
     start = time.perf_counter()
-    first = separator.separate(mixture[None], progress(0), cancel)[0]
+    separate_step0 = getattr(separator, "separate_step0", separator.separate)
+    first = separate_step0(mixture[None], progress(0), cancel)[0]
     first = _postfilter(first, mixture, target, config)
     baseline = _metrics(inputs, 0, None, _StepAudio(first, mixture), None, None,
                         time.perf_counter() - start)

@@ -11,7 +11,7 @@ import math
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, cast
 
 import torch
@@ -20,9 +20,14 @@ from .config import DEFAULT_SEGMENT, MIN_SEGMENT, SeparatorConfig
 from .device import describe, resolve_device
 from .errors import Cancelled, DeviceError, is_allocation_failure, out_of_memory
 from .models import LoadedModel, load_model
+from .precision import Resolved, autocast, resolve_precision
+from .step0_cache import Step0Cache, model_signature, step0_key
 
 if TYPE_CHECKING:
     from .models import DemucsModel
+
+_NOT_IDENTITY = ("model", "device", "notes", "step0_cache")
+"""Separator fields that do not change what it computes (the model counts by signature)."""
 
 ChunkCallback = Callable[[int, int], None]
 """Called as ``on_chunk(done, total)`` after each chunk of one ``separate`` call."""
@@ -40,6 +45,11 @@ class Separator:
     half: bool = False
     seed: int = 0
     notes: list[str] = field(default_factory=list)
+    precision: Resolved = "fp32"
+    """The precision the model runs in (:mod:`.precision`); ``half`` means fp16."""
+    step0_cache: Step0Cache | None = None
+    """Where :meth:`separate_step0` keeps one-shot separations (None: no cache)."""
+    _signature: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_config(cls, config: SeparatorConfig, model: LoadedModel | None = None,
@@ -47,16 +57,14 @@ class Separator:
         """Resolve the device, load the model (unless given; ``notify`` as in
         :func:`~.models.load_model`) and pick the segment length."""
         device = resolve_device(config.device)
-        if config.half and device.type != "cuda":
-            raise DeviceError("--half needs a CUDA device; drop --half or use --device cuda.")
+        precision = resolve_precision(config.precision, device, config.half)
         model = model or load_model(config.model, config.repo, config.trust_checkpoint, notify)
         segment = config.segment if config.segment is not None else DEFAULT_SEGMENT
         segment = min(segment, model.max_segment)
-        sep = cls(model, device, float(segment), config.overlap, config.shifts, config.half,
-                  config.seed)
+        sep = cls(model, device, float(segment), config.overlap, config.shifts,
+                  precision == "fp16", config.seed, precision=precision,
+                  step0_cache=Step0Cache() if config.cache else None)
         sep.model.module.to(device)
-        if config.half:
-            sep.model.module.half()
         return sep
 
     @property
@@ -113,7 +121,7 @@ class Separator:
                 if self.segment / 2 < MIN_SEGMENT:
                     raise DeviceError(
                         f"out of memory on {self.device_name} even with {self.segment:.1f} s "
-                        "segments; use a shorter --duration, --device cpu, or --half."
+                        "segments; use a shorter --duration, --device cpu, or --precision fp16."
                     ) from None
                 self.segment /= 2
                 self.notes.append(f"out of memory: segment reduced to {self.segment:.2f} s")
@@ -122,6 +130,54 @@ class Separator:
                     raise
                 raise out_of_memory(self.device_name) from None
         return out[0] if squeeze else out
+
+    def model_signature(self) -> str:
+        """The model's weights' signature (:func:`.step0_cache.model_signature`), once."""
+        if self._signature is None:
+            self._signature = model_signature(self.model.module)
+        return self._signature
+
+    def step0_identity(self) -> dict:
+        """Everything besides the input that a one-shot separation depends on, JSON-ready:
+        the model's signature, the device type, every run parameter (each field but the
+        model, device, notes and cache, so a field added later counts too) and the torch and
+        demucs versions."""
+        import demucs
+
+        params = {f.name: getattr(self, f.name) for f in fields(self)
+                  if f.init and f.name not in _NOT_IDENTITY}
+        return {"model": self.model_signature(), "device": self.device.type,
+                "params": params, "torch": torch.__version__,
+                "demucs": getattr(demucs, "__version__", "?")}
+
+    def separate_step0(
+        self,
+        mix: torch.Tensor,
+        on_chunk: ChunkCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> torch.Tensor:
+        """:meth:`separate` through the step-0 cache: a hit returns the stored separation
+        (``on_chunk`` hears ``(total, total)`` once), a miss separates and stores it."""
+        if self.step0_cache is None:
+            return self.separate(mix, on_chunk, cancel)
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+        batched = mix if mix.dim() == 3 else mix[None]
+        key = step0_key(self.step0_identity(), batched)
+        shape = (batched.shape[0], len(self.sources), *batched.shape[1:])
+        found = self.step0_cache.get(key, shape)
+        if found is not None:
+            if on_chunk is not None:
+                total = self.chunks(batched.shape[-1])
+                on_chunk(total, total)
+            found = found.to(self.device)
+            return found if mix.dim() == 3 else found[0]
+        out = self.separate(mix, on_chunk, cancel)
+        # The key names the parameters the separation ran with (an out-of-memory retry
+        # halves the segment): store under the key of what actually ran.
+        key = step0_key(self.step0_identity(), batched)
+        self.step0_cache.put(key, out if mix.dim() == 3 else out[None])
+        return out
 
     def _apply(self, mix: torch.Tensor, on_chunk: ChunkCallback | None,
                cancel: threading.Event | None) -> torch.Tensor:
@@ -150,15 +206,15 @@ class Separator:
             raise Cancelled("cancelled")
         mix = mix.to(self.device)
         random.seed(self.seed)  # apply_model's shift trick draws from `random`
-        dtype = torch.float16 if self.half else torch.float32
         # Normalise like demucs.separate does, so quiet and loud inputs behave alike.
         ref = mix.mean(1)  # [batch, time]
         mean = ref.mean(-1)[:, None, None]
         std = ref.std(-1, correction=0).clamp_min(1e-8)[:, None, None]
-        normalised = ((mix - mean) / std).to(dtype)
+        normalised = (mix - mean) / std
         # no_grad, not inference_mode: the output stays an ordinary tensor that callers (and
-        # the in-place denormalisation below) may update.
-        with torch.no_grad():
+        # the in-place denormalisation below) may update. Reduced precision is autocast: the
+        # weights and the input stay float32.
+        with torch.no_grad(), autocast(self.precision, self.device):
             out = apply_model(cast("DemucsModel", self.model.module), normalised,
                               shifts=self.shifts, split=True, overlap=self.overlap,
                               device=self.device, segment=segment, callback=callback)

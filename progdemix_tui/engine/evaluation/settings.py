@@ -75,6 +75,7 @@ class EvalSettings:
         if run_cfg.get("preset") == "none":  # as folders made before presets existed
             run_cfg.pop("preset")
         run_cfg["separator"].pop("device", None)
+        run_cfg["separator"].pop("cache", None)  # the step-0 cache changes no result
         return {"run": run_cfg, "targets": list(self.targets), "excerpt": self.excerpt,
                 "new_mixture": self.new_mixture, "sdr": self.sdr,
                 "silence_db": self.silence_db, "oracle_betas": list(self.oracle_betas),

@@ -1,0 +1,95 @@
+"""The separator's numeric precision: ``auto``, ``fp32``, ``bf16`` or ``fp16``.
+
+Reduced precision runs the model under :func:`torch.autocast`, so the weights stay float32,
+convolutions and matrix products run in bf16/fp16, and what autocast keeps in float32 (the
+STFT and ISTFT among it) stays there. The separator's input normalisation and everything the
+progressive loop computes stay float32 (:mod:`.separator`).
+
+``auto`` picks bf16 where the device computes it natively (a CPU with AVX512-BF16 or AMX, a
+CUDA device that supports it) when :data:`AUTO_BF16` says the measured quality allows it, and
+fp32 otherwise. fp16 is CUDA only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from .config import PRECISIONS
+from .errors import ConfigError, DeviceError
+
+Resolved = Literal["fp32", "bf16", "fp16"]
+"""A precision a run actually uses (``auto`` decided)."""
+
+AUTO_BF16 = True
+"""Whether ``auto`` uses bf16 where it is native. Measured (bench/bench_precision.py, results
+in bench/RESULTS.md): on the 20 held-out demo songs the bf16 separator's mean SI-SDR is within
+0.1 dB of fp32 for every stem (at most 0.004 dB), and a progressive step of a real-size HDemucs
+is 1.1–2.1× faster than in fp32 on this AVX512-BF16 CPU."""
+
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+"""/proc/cpuinfo flags of a CPU that computes bf16 natively."""
+
+
+@functools.cache
+def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU computes bf16 natively (an AVX512-BF16 or AMX flag in ``cpuinfo``).
+
+    False where ``cpuinfo`` cannot be read (not Linux): auto then keeps fp32.
+    """
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.partition(":")[2].split())
+            return any(flag in flags for flag in CPU_BF16_FLAGS)
+    return False
+
+
+def bf16_native(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively."""
+    if device.type == "cpu":
+        return cpu_has_bf16()
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    return False
+
+
+def resolve_precision(requested: str, device: torch.device, half: bool = False) -> Resolved:
+    """The precision a run uses on ``device``: ``requested`` checked, ``auto`` decided.
+
+    ``half`` (the older ``--half``) means fp16. Raises :class:`ConfigError` for an unknown
+    name or ``--half`` beside another precision, :class:`DeviceError` for fp16 off CUDA or
+    bf16 on a device without bf16 autocast (MPS).
+    """
+    if requested not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, "
+                          f"not {requested!r}.")
+    if half:
+        if requested not in ("auto", "fp16"):
+            raise ConfigError(f"--half means --precision fp16; drop --half or "
+                              f"--precision {requested}.")
+        requested = "fp16"
+    if requested == "fp16" and device.type != "cuda":
+        raise DeviceError(f"--precision fp16 needs a CUDA device ({device.type} has no fast "
+                          "fp16); use --precision bf16 or fp32, or --device cuda.")
+    if requested == "bf16" and device.type not in ("cpu", "cuda"):
+        raise DeviceError(f"--precision bf16 runs on the CPU or CUDA, not {device.type}; "
+                          "use --precision fp32.")
+    if requested == "auto":
+        return "bf16" if AUTO_BF16 and bf16_native(device) else "fp32"
+    return requested  # type: ignore[return-value]  # fp32, bf16 or fp16, checked above
+
+
+def autocast(precision: Resolved, device: torch.device) -> contextlib.AbstractContextManager:
+    """The context the model runs in: autocast to bf16/fp16, or nothing for fp32."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype)
