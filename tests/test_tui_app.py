@@ -53,8 +53,9 @@ async def test_pick_run_select_export(work, tiny_model_path):
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ExportScreen")
         await pilot.press("enter")
         export = folder / "export"
-        await wait_for(pilot, lambda: (export / "manifest.json").is_file())
-        assert (export / "step001_vocals.wav").is_file()
+        await wait_for(pilot, lambda: (export / "step001_vocals.wav").is_file())
+        assert sf.info(export / "step001_vocals.wav").subtype == "PCM_16"  # wav16, the first
+        assert not (export / "step001_drums.wav").exists()
         # settings were saved on run
     saved = json.loads(Settings.load().path.read_text())
     assert saved["params"]["steps"] == "2"
