@@ -165,3 +165,26 @@ def test_export_sessions_engine_api(tmp_path, sessions):
     with_refs, _ = sessions
     written = export_sessions([with_refs], ExportSpec(fmt="float32", stems=("bass",)), tmp_path)
     assert written == [tmp_path / "song" / "bass.wav"]
+
+
+def test_run_export_writes_right_after_the_run(tmp_path, tiny_model_path):
+    track = write_track(tmp_path / "tune", seconds=SECONDS)
+    out, stems = tmp_path / "session", tmp_path / "stems"
+    assert main(["run", str(track), "--steps", "1", "--out", str(out), "--model",
+                 str(tiny_model_path), "--segment", "1", "--device", "cpu", "-q",
+                 "--export", str(stems), "--step", "best", "--two-stems", "drums",
+                 "--format", "wav24"]) == 0
+    best = engine.open_session(out).best_step()
+    assert sorted(p.name for p in (stems / "tune").iterdir()) == ["drums.wav", "no_drums.wav"]
+    saved, _ = sf.read(stems / "tune" / "drums.wav", dtype="float64")
+    expected = engine.open_session(out).load(best, "drums").numpy().T
+    np.testing.assert_allclose(saved, expected, atol=2**-22)
+
+
+def test_run_export_bad_option_refused_before_the_run(tmp_path, tiny_model_path, capsys):
+    track = write_track(tmp_path / "tune", seconds=SECONDS)
+    out = tmp_path / "session"
+    assert main(["run", str(track), "--out", str(out), "--model", str(tiny_model_path),
+                 "--export", str(tmp_path / "stems"), "--filename", "{nope}.wav"]) == 2
+    assert "--filename" in capsys.readouterr().err
+    assert not out.exists()

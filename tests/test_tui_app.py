@@ -324,7 +324,7 @@ async def test_export_dialog_is_keyboard_first_and_reads_without_colour(work, ti
         assert "( ) target" in screen_text(app)
         await pilot.press("enter")
         export = work / "sessions" / "s" / "export"
-        await wait_for(pilot, lambda: (export / "manifest.json").is_file())
+        await wait_for(pilot, lambda: (export / "step000_other.wav").is_file())
         assert (export / "step000_drums.wav").is_file()
 
 

@@ -26,6 +26,7 @@ from .common import (
     out_console,
     print_table,
 )
+from .export import add_export_arguments, export_to, spec_from_args
 
 if TYPE_CHECKING:
     from progdemix_tui.engine import Separator
@@ -36,6 +37,7 @@ examples:
   progdemix-tui run musdb/test/SomeTrack --target vocals --mode oracle --steps 10
   progdemix-tui run song.flac --start 60 --duration 30 --schedule cosine --beta-max 0.5
   progdemix-tui run song.wav --adaptive 4 --early-stop 30 --wiener
+  progdemix-tui run song.wav --export stems --two-stems vocals --format flac
 
 INPUT may be an audio file (WAV/FLAC/OGG/MP3) or a MUSDB-style track folder (mixture +
 drums/bass/other/vocals files), whose stems are then used as references for SI-SDR.
@@ -59,6 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     io.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out folder")
     add_option(io, OPTION["stem_format"])
     io.add_argument("--json", action="store_true", help="print the per-step metrics as JSON")
+    io.add_argument("--export", metavar="DIR",
+                    help="after the run, export a step's stems under DIR (options below)")
+    add_export_arguments(parser, out_flag=None)
     add_loop_arguments(parser)
     add_model_arguments(parser)
     parser.set_defaults(handler=handle)
@@ -67,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    export = spec_from_args(args) if args.export else None  # a bad export option: before all
     threads = torch_threads(args.threads)
     preflight(config.separator)  # before torch is imported: a missing model fails at once
     from progdemix_tui import engine
@@ -119,6 +125,8 @@ def handle(args: argparse.Namespace) -> int:
         err_console.print(f"[yellow]note:[/] {note}")
     _print_results(results, config, prepared.references is not None, args.json)
     err_console.print(f"session written to [bold]{out}[/]")
+    if export is not None:
+        export_to([out], export, Path(args.export))
     return 0
 
 

@@ -21,13 +21,14 @@ import re
 import string
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
-import torch
-
-from . import audio
 from .errors import ConfigError, OutputError, SessionError
-from .session import Session, open_session
+
+if TYPE_CHECKING:  # torch, demucs and the session reader load when an export runs
+    import torch
+
+    from .session import Session
 
 ExportFormat = Literal["wav16", "wav24", "float32", "flac", "mp3"]
 ClipMode = Literal["rescale", "clamp", "none"]
@@ -41,7 +42,7 @@ MAX_TEMPLATE = 512
 MAX_NAME = 255  # bytes per path component on common file systems
 EXTENSION: dict[str, str] = {"wav16": "wav", "wav24": "wav", "float32": "wav", "flac": "flac",
                              "mp3": "mp3"}
-SUBTYPE: dict[str, audio.Subtype] = {"wav16": "PCM_16", "wav24": "PCM_24", "float32": "FLOAT",
+SUBTYPE: dict[str, Literal["PCM_16", "PCM_24", "FLOAT"]] = {"wav16": "PCM_16", "wav24": "PCM_24", "float32": "FLOAT",
                                      "flac": "PCM_24"}
 StepChoice = Literal["best", "last"] | int
 
@@ -199,6 +200,8 @@ def plan_export(folders: list[Path] | list[Session], spec: ExportSpec,
     :class:`SessionError` for a folder that is not a valid session, :class:`ConfigError`
     for a step/stem it lacks or a template that names two outputs alike.
     """
+    from .session import Session, open_session
+
     spec.validate()
     out = Path(out)
     plan: list[PlannedFile] = []
@@ -224,6 +227,8 @@ def plan_export(folders: list[Path] | list[Session], spec: ExportSpec,
 
 def load_stem(session: Session, step: int, name: str) -> torch.Tensor:
     """``[channels, time]`` of ``name`` at ``step``, its rate checked against the manifest."""
+    from . import audio
+
     loaded = audio.load(session.path(step, name), channels=2)
     if loaded.samplerate != session.samplerate:
         raise SessionError(f"{session.folder}: {name} of step {step} is at {loaded.samplerate} "
@@ -247,6 +252,8 @@ def render(planned: PlannedFile) -> torch.Tensor:
 def write_file(samples: torch.Tensor, path: Path, samplerate: int, spec: ExportSpec) -> Path:
     """Write ``samples`` ``[channels, time]`` to ``path`` in ``spec``'s format, atomically."""
     from demucs.audio import encode_mp3, prevent_clip
+
+    from . import audio
 
     samples = prevent_clip(samples.float(), mode=spec.clip)
     if spec.fmt != "mp3":
