@@ -1,0 +1,80 @@
+"""`progdemix-tui run` with several inputs: one session each, a bad file skipped."""
+
+from __future__ import annotations
+
+import numpy as np
+import soundfile as sf
+from conftest import write_track
+
+from progdemix_tui import engine
+from progdemix_tui.cli import main
+from progdemix_tui.engine.batch import expand_inputs
+
+
+def fast(model) -> list[str]:
+    return ["--model", str(model), "--segment", "1", "--device", "cpu", "--steps", "1"]
+
+
+def make_songs(folder):
+    folder.mkdir()
+    rate = 44100
+    t = np.arange(int(rate * 1.0)) / rate
+    sf.write(folder / "a.wav", np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2, 1), rate)
+    (folder / "b-broken.wav").write_text("not audio at all " * 50)
+    sf.write(folder / "c.flac", np.stack([0.2 * np.sin(2 * np.pi * 330 * t)] * 2, 1), rate)
+    (folder / "notes.txt").write_text("ignored")
+    return folder
+
+
+def test_batch_with_a_broken_file(tmp_path, tiny_model_path, capsys, monkeypatch):
+    songs = make_songs(tmp_path / "album")
+    track = write_track(tmp_path / "track", seconds=1.0)
+    loads = []
+    real = engine.Separator.from_config
+    monkeypatch.setattr(engine.Separator, "from_config",
+                        lambda *a, **k: loads.append(1) or real(*a, **k))
+    out = tmp_path / "sessions"
+    code = main(["run", str(songs), str(track), "--out", str(out), *fast(tiny_model_path),
+                 "--export", str(tmp_path / "stems"), "--stems", "vocals"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2
+    assert len(loads) == 1  # the model is loaded once for the batch
+    assert "b-broken.wav: failed" in err and "1 of 4 inputs did not finish" in err
+    assert "Traceback" not in err
+    sessions = sorted(p for p in out.iterdir())
+    assert len(sessions) == 3
+    assert all(engine.open_session(p).status == "complete" for p in sessions)
+    assert sum(engine.open_session(p).has_references for p in sessions) == 1
+    # the finished sessions were exported too
+    assert sorted(p.parent.name for p in (tmp_path / "stems").rglob("vocals.wav")) == \
+        ["a", "c", "track"]
+
+
+def test_batch_all_good_exits_0(tmp_path, tiny_model_path, capsys):
+    songs = make_songs(tmp_path / "album")
+    (songs / "b-broken.wav").unlink()
+    out = tmp_path / "sessions"
+    assert main(["run", str(songs / "a.wav"), str(songs / "c.flac"), "--out", str(out), "-q",
+                 "--json", *fast(tiny_model_path)]) == 0
+    assert '"session"' in capsys.readouterr().out
+    assert len(list(out.iterdir())) == 2
+
+
+def test_expand_inputs(tmp_path):
+    songs = make_songs(tmp_path / "album")
+    write_track(songs / "t1", seconds=0.5)
+    assert [p.name for p in expand_inputs([songs])] == ["a.wav", "b-broken.wav", "c.flac", "t1"]
+    assert expand_inputs([songs / "t1", songs / "t1"]) == [songs / "t1"]
+    (tmp_path / "empty").mkdir()
+    try:
+        expand_inputs([tmp_path / "empty"])
+    except engine.AudioInputError as exc:
+        assert "give songs" in str(exc)
+    else:
+        raise AssertionError("an empty folder was accepted")
+
+
+def test_batch_refuses_references(tmp_path, tiny_model_path, capsys):
+    songs = make_songs(tmp_path / "album")
+    assert main(["run", str(songs), "--references", str(tmp_path), *fast(tiny_model_path)]) == 2
+    assert "--references" in capsys.readouterr().err
