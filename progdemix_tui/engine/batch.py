@@ -10,9 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .audio import AUDIO_EXTENSIONS
+from .decode import FFMPEG_EXTENSIONS
 from .errors import AudioInputError
 from .tracks import find_stem
 
+SONG_EXTENSIONS = AUDIO_EXTENSIONS + FFMPEG_EXTENSIONS
 MAX_INPUTS = 10_000  # a batch is a list of paths in memory; bounded all the same
 
 
@@ -39,7 +41,7 @@ def _expand(path: Path) -> list[Path]:
         if find_stem(path, "mixture") is not None:
             return [path]
         found = [child for child in sorted(path.iterdir())
-                 if (child.is_file() and child.suffix.lower() in AUDIO_EXTENSIONS
+                 if (child.is_file() and child.suffix.lower() in SONG_EXTENSIONS
                      and not child.name.startswith("."))
                  or (child.is_dir() and find_stem(child, "mixture") is not None)]
     except OSError as exc:
@@ -47,6 +49,6 @@ def _expand(path: Path) -> list[Path]:
                               "its permissions.") from None
     if not found:
         raise AudioInputError(f"{path} is a folder without mixture.wav/.flac, audio files "
-                              f"({', '.join(AUDIO_EXTENSIONS)}) or track folders; give "
+                              f"({', '.join(SONG_EXTENSIONS)}) or track folders; give "
                               "songs to run.")
     return found
