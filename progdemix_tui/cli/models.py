@@ -19,6 +19,7 @@ examples:
   progdemix-tui models                  known models: cached or not, size, stems
   progdemix-tui models --json           the same as JSON (size_bytes/sources null when unknown)
   progdemix-tui models --repo weights   the models a local demucs repo folder holds
+  progdemix-tui models download hdemucs_mmi --to weights   fetch now, for offline use
 
 Sizes and stems of models not downloaded yet are not known offline (demucs's model lists
 carry no sizes); they show as '—'.
@@ -36,6 +37,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="print the list as JSON: name, default, cached, size_bytes, "
                              "location, origin, sources, description")
     parser.set_defaults(handler=handle)
+    commands = parser.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
+    get = commands.add_parser(
+        "download", help="fetch a model now, into the cache or a folder for --repo",
+        description="Download a hub model now (from HF_ENDPOINT), so that it loads offline "
+                    "later; --to also copies its files into a folder usable with --repo.")
+    get.add_argument("name", metavar="NAME", help="a demucs model name, e.g. hdemucs_mmi")
+    get.add_argument("--to", metavar="DIR", help="also copy NAME.yaml and its .safetensors here")
+    get.set_defaults(handler=handle_download)
+
+
+@handles_errors
+def handle_download(args: argparse.Namespace) -> int:
+    from progdemix_tui.engine.download import download
+
+    def notify(text: str) -> None:
+        err_console.print(text, markup=False, soft_wrap=True)
+
+    got = download(args.name, args.to, notify)
+    for path in got.files:
+        out_console.print(escape(str(path)), soft_wrap=True)
+    where = f"{args.to} (use --repo {args.to})" if args.to else "the Hugging Face cache"
+    err_console.print(f"{args.name}: {len(got.files)} file(s) in {escape(where)}")
+    return 0
 
 
 def _size(n: int | None) -> str:
