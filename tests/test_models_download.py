@@ -106,3 +106,26 @@ def test_unknown_name_and_unreachable_hub_are_one_line(tmp_path, hub):
     assert gone.returncode == 2 and "cannot be reached" in gone.stderr
     assert "Traceback" not in bad.stderr + gone.stderr
     assert len(gone.stderr.strip().splitlines()) == 1
+
+
+def test_download_reports_progress(tmp_path, hub):
+    """The notes a download gives (the TUI's status line shows them in place of
+    "loading model…"): bytes so far, ending at the file's size."""
+    env = {**os.environ, "HF_ENDPOINT": hub, "HF_HOME": str(tmp_path / "hf")}
+    env.pop("HF_HUB_OFFLINE", None)
+    script = (
+        "from progdemix_tui.engine.download import download\n"
+        "from progdemix_tui.engine.hub import DownloadProgress\n"
+        "seen = []\n"
+        f"download({NAME!r}, notify=seen.append)\n"
+        "for s in seen:\n"
+        "    print(isinstance(s, DownloadProgress), getattr(s, 'done', ''), "
+        "getattr(s, 'total', ''), s)\n")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    size = len(Hub.files[f"{SIG}.safetensors"])
+    assert any(line.startswith(f"True {size} {size} downloading {SIG}.safetensors")
+               for line in lines), lines
+    assert any(line.startswith("False") and "downloading" in line for line in lines)

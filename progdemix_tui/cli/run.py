@@ -252,14 +252,19 @@ def preflight(spec) -> None:
 
 def load_separator(config, threads: int) -> Separator:
     """Set torch's ``threads`` (:func:`~progdemix_tui.engine.threads.use_threads`), then load
-    the model under a spinner; a note (and the downloader's own progress bar, the spinner
-    stopped) only when the engine says a download starts or where a model comes from."""
+    the model under a spinner; a note only when the engine says a download starts or where a
+    model comes from; a download's bytes so far replace the spinner's text."""
     from progdemix_tui import engine
+    from progdemix_tui.engine.hub import DownloadProgress
 
     use_threads(threads)
     spec = config.separator
     with err_console.status(f"loading model {spec.model}…") as status:
         def notify(text: str) -> None:
+            if isinstance(text, DownloadProgress):  # bytes so far: in place, not a new line
+                status.update(text)
+                status.start()
+                return
             status.stop()
             err_console.print(text)
 
