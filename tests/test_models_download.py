@@ -129,3 +129,20 @@ def test_download_reports_progress(tmp_path, hub):
     assert any(line.startswith(f"True {size} {size} downloading {SIG}.safetensors")
                for line in lines), lines
     assert any(line.startswith("False") and "downloading" in line for line in lines)
+
+
+def test_online_sizes_of_models_not_downloaded(tmp_path, hub):
+    import json
+
+    env = {**os.environ, "HF_ENDPOINT": hub, "HF_HOME": str(tmp_path / "hf")}
+    env.pop("HF_HUB_OFFLINE", None)
+    offline = cli("models", "--json", env={**env, "HF_HUB_OFFLINE": "1"})
+    row = next(r for r in json.loads(offline.stdout) if r["name"] == NAME)
+    assert (row["size_bytes"], row["size_source"], row["cached"]) == (None, None, False)
+    online = cli("models", "--json", "--online", env=env)
+    assert online.returncode == 0, online.stderr[-2000:]
+    row = next(r for r in json.loads(online.stdout) if r["name"] == NAME)
+    assert row["size_bytes"] == len(Hub.files[f"{SIG}.safetensors"])
+    assert row["size_source"] == "hub" and row["cached"] is False  # the weights stay remote
+    assert not any(r.startswith("GET ") and SIG in r for r in Hub.requests)
+    assert "note: size of" in online.stderr  # the others: not on this stand-in, said so

@@ -57,3 +57,25 @@ def download(name: str, to: str | Path | None = None,
             shutil.copyfile(source, tmp)
         copied.append(folder / target)
     return Downloaded(name, repo_id, copied)
+
+
+def remote_size(name: str) -> int:
+    """Bytes of hub model ``name``'s weights, asked of the hub (its small bag file is fetched
+    into the cache; the weights are not). :class:`ModelUnavailable` when that cannot be known
+    now (offline, unreachable)."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    try:
+        repo_id, short = hub.repo_for(name)
+        bag = hub.read_bag(hub.fetch(repo_id, f"{short}.yaml", lambda _: None))
+        total = 0
+        for sig in bag.models:
+            hub.probe(repo_id, f"{sig}.safetensors")
+            meta = get_hf_file_metadata(hf_hub_url(repo_id, f"{sig}.safetensors"),
+                                        timeout=hub.PROBE_TIMEOUT)
+            if meta.size is None:
+                raise hub.NotReachable(f"the hub gave no size for {sig}.safetensors")
+            total += int(meta.size)
+    except hub.NotReachable as exc:
+        raise ModelUnavailable(str(exc)) from None
+    return total
