@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import soundfile as sf
 from conftest import write_track
@@ -78,3 +80,45 @@ def test_batch_refuses_references(tmp_path, tiny_model_path, capsys):
     songs = make_songs(tmp_path / "album")
     assert main(["run", str(songs), "--references", str(tmp_path), *fast(tiny_model_path)]) == 2
     assert "--references" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_finished_sessions(tmp_path, tiny_model_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import interrupt_when
+
+    songs = tmp_path / "album"
+    songs.mkdir()
+    for name, seconds in (("a-short.wav", 0.3), ("b-long.wav", 3.0)):
+        t = np.arange(int(44100 * seconds)) / 44100
+        sf.write(songs / name, np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2, 1), 44100)
+    out = tmp_path / "sessions"
+
+    def manifests() -> list[dict]:
+        found = []
+        for path in sorted(out.glob("*/manifest.json")):
+            with contextlib.suppress(OSError, ValueError):
+                found.append(json.loads(path.read_text()))
+        return found
+
+    def second_started() -> bool:
+        seen = manifests()
+        return (len(seen) == 2 and seen[0]["status"] == "complete"
+                and len(seen[1]["steps"]) >= 2)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "progdemix_tui", "run", str(songs), "--steps", "60", "--out",
+         str(out), "--model", str(tiny_model_path), "--segment", "1", "--device", "cpu"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    err = interrupt_when(proc, second_started, "the second session's first steps")
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "cancelled" in err
+    first, second = sorted(p for p in out.iterdir())
+    assert engine.open_session(first).status == "complete"
+    assert len(engine.open_session(first).steps) == 61
+    assert engine.open_session(second).status == "cancelled"
+    assert len(engine.open_session(second).steps) >= 2
