@@ -319,6 +319,9 @@ async def test_export_dialog_is_keyboard_first_and_reads_without_colour(work, ti
         await wait_for(pilot, lambda: app.focused is not None
                        and app.focused.id == "export-what")
         assert "(•) target (vocals)" in screen_text(app) and "( ) all stems" in screen_text(app)
+        assert all(f"{mark} {fmt}" in screen_text(app)  # the export command's formats
+                   for mark, fmt in (("(•)", "wav16"), ("( )", "wav24"), ("( )", "float32"),
+                                     ("( )", "flac"), ("( )", "mp3")))
         await pilot.press("down")  # arrows choose
         await wait_for(pilot, lambda: "(•) all stems" in screen_text(app))
         assert "( ) target" in screen_text(app)

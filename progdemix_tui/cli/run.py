@@ -42,7 +42,8 @@ examples:
   progdemix-tui run song.wav --export stems --two-stems vocals --format flac
   progdemix-tui run album/ other.flac --steps 4 --out sessions/album
 
-INPUT may be an audio file (WAV/FLAC/OGG/MP3) or a MUSDB-style track folder (mixture +
+INPUT may be an audio file (WAV/FLAC/OGG/MP3; M4A/AAC, Opus… with ffmpeg installed) or a
+MUSDB-style track folder (mixture +
 drums/bass/other/vocals files), whose stems are then used as references for SI-SDR.
 Several INPUTs (or a folder of songs or of track folders) make a batch: one session per
 input under --out (default sessions/), the model loaded once; a bad input is reported and
