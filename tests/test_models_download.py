@@ -67,15 +67,21 @@ def hub(tiny_model_path):
     server.server_close()
 
 
+def hub_env(tmp_path, endpoint: str) -> dict:
+    """This test's hub, its own cache, no proxy for loopback, not offline."""
+    env = {**os.environ, "HF_ENDPOINT": endpoint, "HF_HOME": str(tmp_path / "hf"),
+           "HF_HUB_DISABLE_TELEMETRY": "1", "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+    env.pop("HF_HUB_OFFLINE", None)
+    return env
+
+
 def cli(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "progdemix_tui", *args], env=env,
                           capture_output=True, text=True, timeout=300)
 
 
 def test_download_into_cache_and_folder_then_offline_run(tmp_path, hub):
-    env = {**os.environ, "HF_ENDPOINT": hub, "HF_HOME": str(tmp_path / "hf"),
-           "HF_HUB_DISABLE_TELEMETRY": "1", "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
-    env.pop("HF_HUB_OFFLINE", None)
+    env = hub_env(tmp_path, hub)
     weights = tmp_path / "weights"
     done = cli("models", "download", NAME, "--to", str(weights), env=env)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -98,8 +104,7 @@ def test_download_into_cache_and_folder_then_offline_run(tmp_path, hub):
 
 
 def test_unknown_name_and_unreachable_hub_are_one_line(tmp_path, hub):
-    env = {**os.environ, "HF_ENDPOINT": hub, "HF_HOME": str(tmp_path / "hf")}
-    env.pop("HF_HUB_OFFLINE", None)
+    env = hub_env(tmp_path, hub)
     bad = cli("models", "download", "no_such_model", env=env)
     assert bad.returncode == 2 and "unknown model" in bad.stderr
     gone = cli("models", "download", NAME, env={**env, "HF_ENDPOINT": "http://127.0.0.1:9"})
@@ -111,8 +116,7 @@ def test_unknown_name_and_unreachable_hub_are_one_line(tmp_path, hub):
 def test_download_reports_progress(tmp_path, hub):
     """The notes a download gives (the TUI's status line shows them in place of
     "loading model…"): bytes so far, ending at the file's size."""
-    env = {**os.environ, "HF_ENDPOINT": hub, "HF_HOME": str(tmp_path / "hf")}
-    env.pop("HF_HUB_OFFLINE", None)
+    env = hub_env(tmp_path, hub)
     script = (
         "from progdemix_tui.engine.download import download\n"
         "from progdemix_tui.engine.hub import DownloadProgress\n"
@@ -134,8 +138,7 @@ def test_download_reports_progress(tmp_path, hub):
 def test_online_sizes_of_models_not_downloaded(tmp_path, hub):
     import json
 
-    env = {**os.environ, "HF_ENDPOINT": hub, "HF_HOME": str(tmp_path / "hf")}
-    env.pop("HF_HUB_OFFLINE", None)
+    env = hub_env(tmp_path, hub)
     offline = cli("models", "--json", env={**env, "HF_HUB_OFFLINE": "1"})
     row = next(r for r in json.loads(offline.stdout) if r["name"] == NAME)
     assert (row["size_bytes"], row["size_source"], row["cached"]) == (None, None, False)
