@@ -53,8 +53,9 @@ async def test_pick_run_select_export(work, tiny_model_path):
         await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ExportScreen")
         await pilot.press("enter")
         export = folder / "export"
-        await wait_for(pilot, lambda: (export / "manifest.json").is_file())
-        assert (export / "step001_vocals.wav").is_file()
+        await wait_for(pilot, lambda: (export / "step001_vocals.wav").is_file())
+        assert sf.info(export / "step001_vocals.wav").subtype == "PCM_16"  # wav16, the first
+        assert not (export / "step001_drums.wav").exists()
         # settings were saved on run
     saved = json.loads(Settings.load().path.read_text())
     assert saved["params"]["steps"] == "2"
@@ -318,12 +319,15 @@ async def test_export_dialog_is_keyboard_first_and_reads_without_colour(work, ti
         await wait_for(pilot, lambda: app.focused is not None
                        and app.focused.id == "export-what")
         assert "(•) target (vocals)" in screen_text(app) and "( ) all stems" in screen_text(app)
+        assert all(f"{mark} {fmt}" in screen_text(app)  # the export command's formats
+                   for mark, fmt in (("(•)", "wav16"), ("( )", "wav24"), ("( )", "float32"),
+                                     ("( )", "flac"), ("( )", "mp3")))
         await pilot.press("down")  # arrows choose
         await wait_for(pilot, lambda: "(•) all stems" in screen_text(app))
         assert "( ) target" in screen_text(app)
         await pilot.press("enter")
         export = work / "sessions" / "s" / "export"
-        await wait_for(pilot, lambda: (export / "manifest.json").is_file())
+        await wait_for(pilot, lambda: (export / "step000_other.wav").is_file())
         assert (export / "step000_drums.wav").is_file()
 
 

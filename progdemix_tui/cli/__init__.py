@@ -17,7 +17,7 @@ from . import tui
 from .common import add_verbosity, set_verbosity
 from .tui import TUI_OPTIONS
 
-COMMAND_MODULES = ("run", "models", "eval", "report", "demo", "devices")
+COMMAND_MODULES = ("run", "export", "models", "eval", "report", "demo", "devices")
 
 EXAMPLES = """\
 examples:

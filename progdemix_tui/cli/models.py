@@ -19,9 +19,11 @@ examples:
   progdemix-tui models                  known models: cached or not, size, stems
   progdemix-tui models --json           the same as JSON (size_bytes/sources null when unknown)
   progdemix-tui models --repo weights   the models a local demucs repo folder holds
+  progdemix-tui models download hdemucs_mmi --to weights   fetch now, for offline use
 
 Sizes and stems of models not downloaded yet are not known offline (demucs's model lists
-carry no sizes); they show as '—'.
+carry no sizes); they show as '—'. --online asks the hub for their sizes (size_source
+"hub" in --json; "local" for files on this machine).
 """
 
 
@@ -35,11 +37,55 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print the list as JSON: name, default, cached, size_bytes, "
                              "location, origin, sources, description")
+    parser.add_argument("--online", action="store_true",
+                        help="ask the hub for the sizes of models not downloaded yet")
     parser.set_defaults(handler=handle)
+    commands = parser.add_subparsers(dest="models_command", metavar="SUBCOMMAND")
+    get = commands.add_parser(
+        "download", help="fetch a model now, into the cache or a folder for --repo",
+        description="Download a hub model now (from HF_ENDPOINT), so that it loads offline "
+                    "later; --to also copies its files into a folder usable with --repo.")
+    get.add_argument("name", metavar="NAME", help="a demucs model name, e.g. hdemucs_mmi")
+    get.add_argument("--to", metavar="DIR", help="also copy NAME.yaml and its .safetensors here")
+    get.set_defaults(handler=handle_download)
+
+
+@handles_errors
+def handle_download(args: argparse.Namespace) -> int:
+    from progdemix_tui.engine.download import download
+
+    def notify(text: str) -> None:
+        err_console.print(text, markup=False, soft_wrap=True)
+
+    got = download(args.name, args.to, notify)
+    for path in got.files:
+        out_console.print(escape(str(path)), soft_wrap=True)
+    where = f"{args.to} (use --repo {args.to})" if args.to else "the Hugging Face cache"
+    err_console.print(f"{args.name}: {len(got.files)} file(s) in {escape(where)}")
+    return 0
 
 
 def _size(n: int | None) -> str:
     return "—" if n is None else f"{n / 1e6:.1f} MB"
+
+
+def _asked(status, source: dict):
+    """``status`` with the hub's size of a model not downloaded yet (``--online``); a size
+    the hub cannot give now stays unknown, with one note."""
+    from progdemix_tui.engine.download import remote_size
+    from progdemix_tui.engine.errors import ModelUnavailable
+    from progdemix_tui.engine.hub import is_hub_name
+
+    if status.size_bytes is not None or not is_hub_name(status.name):
+        return status
+    try:
+        size = remote_size(status.name)
+    except ModelUnavailable as exc:
+        err_console.print(f"note: size of {status.name} unknown: {exc}", markup=False,
+                          soft_wrap=True)
+        return status
+    source[status.name] = "hub"
+    return dataclasses.replace(status, size_bytes=size)
 
 
 @handles_errors
@@ -53,8 +99,12 @@ def handle(args: argparse.Namespace) -> int:
             err_console.print(f"skipped: {note}", markup=False, soft_wrap=True)
     else:
         statuses, title, default = list_models(), "models", DEFAULT_MODEL
+    source = {s.name: ("local" if s.size_bytes is not None else None) for s in statuses}
+    if args.online and not args.repo:
+        statuses = [_asked(s, source) for s in statuses]
     if args.json:
-        rows = [{**dataclasses.asdict(s), "default": s.name == default} for s in statuses]
+        rows = [{**dataclasses.asdict(s), "default": s.name == default,
+                 "size_source": source.get(s.name)} for s in statuses]
         out_console.print_json(json.dumps(rows))
         return 0
     print_table(_table(title, statuses, default, cached=not args.repo), ("stems",))
@@ -67,6 +117,8 @@ def handle(args: argparse.Namespace) -> int:
 
     when = ("HF_HUB_OFFLINE is set: nothing is downloaded" if constants.HF_HUB_OFFLINE
             else "models download on first use")
+    if not args.online and any(s.size_bytes is None for s in statuses):
+        when += "; '—': size known only online, see --online"
     out_console.print(f"cache: {constants.HF_HUB_CACHE} ({when}; "
                       "offline: see README 'Offline weights')")
     return 0

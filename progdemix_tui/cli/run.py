@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,10 +23,12 @@ from .common import (
     add_option,
     config_from_args,
     err_console,
+    error_console,
     handles_errors,
     out_console,
     print_table,
 )
+from .export import add_export_arguments, export_to, spec_from_args
 
 if TYPE_CHECKING:
     from progdemix_tui.engine import Separator
@@ -36,10 +39,16 @@ examples:
   progdemix-tui run musdb/test/SomeTrack --target vocals --mode oracle --steps 10
   progdemix-tui run song.flac --start 60 --duration 30 --schedule cosine --beta-max 0.5
   progdemix-tui run song.wav --adaptive 4 --early-stop 30 --wiener
+  progdemix-tui run song.wav --export stems --two-stems vocals --format flac
+  progdemix-tui run album/ other.flac --steps 4 --out sessions/album
 
-INPUT may be an audio file (WAV/FLAC/OGG/MP3) or a MUSDB-style track folder (mixture +
+INPUT may be an audio file (WAV/FLAC/OGG/MP3; M4A/AAC, Opus… with ffmpeg installed) or a
+MUSDB-style track folder (mixture +
 drums/bass/other/vocals files), whose stems are then used as references for SI-SDR.
-Exit codes: 0 done, 2 usage or input error, 130 cancelled (the session keeps finished steps).
+Several INPUTs (or a folder of songs or of track folders) make a batch: one session per
+input under --out (default sessions/), the model loaded once; a bad input is reported and
+skipped. Exit codes: 0 done, 2 usage or input error (in a batch: any input failed, with a
+summary), 130 cancelled (sessions keep their finished steps).
 """
 
 
@@ -48,17 +57,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "run", help="progressive inference on one file (headless)",
         description="Run progressive inference on one file and write a session folder.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("input", metavar="INPUT", help="audio file or MUSDB-style track folder")
+    parser.add_argument("input", metavar="INPUT", nargs="+",
+                        help="audio file, MUSDB-style track folder, or folder of songs; several "
+                             "make a batch (one session each, the model loaded once)")
     io = parser.add_argument_group("input and output")
     io.add_argument("--references", metavar="DIR",
                     help="folder with drums/bass/other/vocals reference stems")
     add_option(io, OPTION["start"])
     add_option(io, OPTION["duration"])
     io.add_argument("--out", metavar="DIR",
-                    help="session folder to create (default sessions/<time>-<name>-<target>-<mode>)")
+                    help="session folder to create (default sessions/<time>-<name>-<target>-"
+                         "<mode>); with several inputs, the folder their sessions go under")
     io.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out folder")
     add_option(io, OPTION["stem_format"])
     io.add_argument("--json", action="store_true", help="print the per-step metrics as JSON")
+    io.add_argument("--export", metavar="DIR",
+                    help="after the run, export a step's stems under DIR (options below)")
+    add_export_arguments(parser, out_flag=None)
     add_loop_arguments(parser)
     add_model_arguments(parser)
     parser.set_defaults(handler=handle)
@@ -67,19 +82,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    export = spec_from_args(args) if args.export else None  # a bad export option: before all
     threads = torch_threads(args.threads)
     preflight(config.separator)  # before torch is imported: a missing model fails at once
+    from progdemix_tui.engine.batch import expand_inputs
+
+    sources = expand_inputs(args.input)
+    if len(sources) > 1:
+        return run_batch(args, sources, config, export, threads)
     from progdemix_tui import engine
     from progdemix_tui.engine.job import check_run
     from progdemix_tui.engine.session import new_session_folder
-    from progdemix_tui.engine.study import result_count, run_excerpt
 
-    source = Path(args.input)
-    args.start, args.duration, excerpt_note = (
-        run_excerpt(source, args.start, args.duration) if config.preset == "study"
-        else (args.start or 0.0, args.duration, None))
-    if excerpt_note:
-        err_console.print(f"[dim]note:[/] {escape(excerpt_note)}", soft_wrap=True)
+    source = sources[0]
+    args = study_excerpt(args, source, config)
     # the excerpt, the input, references, memory and the output folder: before the model load
     ready = check_run(source, config, args.start, args.duration, args.references)
     out = Path(args.out) if args.out else new_session_folder(
@@ -87,6 +103,44 @@ def handle(args: argparse.Namespace) -> int:
     engine.check_output_folder(out, args.overwrite)
 
     separator = load_separator(config, threads)
+    results: list = []
+    with step_progress() as progress:
+        try:
+            run_one(separator, source, config, out, args, ready, progress, results)
+        except KeyboardInterrupt:
+            progress.stop()
+            err_console.print(f"[yellow]cancelled[/]: session {out} keeps {len(results)} "
+                              "completed step(s).")
+            return 130
+    for note in separator.notes:
+        err_console.print(f"[yellow]note:[/] {note}")
+    if args.json:
+        out_console.print_json(json.dumps([m.to_dict() for m in results]))
+    else:
+        print_results(results, config, ready.input.references)
+    err_console.print(f"session written to [bold]{out}[/]")
+    if export is not None:
+        export_to([out], export, Path(args.export))
+    return 0
+
+
+def step_progress() -> Progress:
+    """The progress display: files (in a batch), steps, and the current step's chunks."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    return Progress(*columns, console=err_console, transient=False)
+
+
+def run_one(separator: Separator, source: Path, config, out: Path, args: argparse.Namespace,
+            ready, progress: Progress, results: list) -> None:
+    """Run ``source`` into session ``out``, appending each step's metrics to ``results``.
+
+    Ctrl-C (KeyboardInterrupt) cancels the run (the session keeps its finished steps) and
+    propagates; engine errors propagate as they are.
+    """
+    from progdemix_tui import engine
+    from progdemix_tui.engine.study import result_count
+
     prepared = engine.load_input(source, separator.samplerate, separator.sources, args.start,
                                  args.duration, args.references)
     for note in prepared.notes:
@@ -97,36 +151,100 @@ def handle(args: argparse.Namespace) -> int:
         f"[bold]{config.target}[/], {config.steps} steps, {config.mode}, {config.schedule}"
         + (f", preset {config.preset}" if config.preset != "none" else "")
     )
-    results = []
     cancel = threading.Event()
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())
-    with Progress(*columns, console=err_console, transient=False) as progress:
-        steps_task = progress.add_task("steps", total=result_count(config))
-        chunk_task = progress.add_task("chunks", total=None)
+    steps_task = progress.add_task("steps", total=result_count(config))
+    chunk_task = progress.add_task("chunks", total=None)
 
-        def on_chunk(step: int, done: int, total: int) -> None:
-            progress.update(chunk_task, description=f"step {step} chunks", completed=done,
-                            total=total)
+    def on_chunk(step: int, done: int, total: int) -> None:
+        progress.update(chunk_task, description=f"step {step} chunks", completed=done,
+                        total=total)
 
-        try:
-            for result in engine.run_session(separator, prepared, config, out, cancel, on_chunk,
-                                             overwrite=args.overwrite,
-                                             stem_format=args.stem_format,
-                                             checked=ready.checked):
-                results.append(result.metrics)
-                progress.advance(steps_task)
-        except KeyboardInterrupt:
-            cancel.set()
-            progress.stop()
-            err_console.print(f"[yellow]cancelled[/]: session {out} keeps {len(results)} "
-                              "completed step(s).")
-            return 130
-    for note in separator.notes:
-        err_console.print(f"[yellow]note:[/] {note}")
-    _print_results(results, config, prepared.references is not None, args.json)
-    err_console.print(f"session written to [bold]{out}[/]")
-    return 0
+    try:
+        for result in engine.run_session(separator, prepared, config, out, cancel, on_chunk,
+                                         overwrite=args.overwrite,
+                                         stem_format=args.stem_format,
+                                         checked=ready.checked):
+            results.append(result.metrics)
+            progress.advance(steps_task)
+    except KeyboardInterrupt:
+        cancel.set()
+        raise
+    finally:
+        progress.remove_task(chunk_task)
+        if len(progress.task_ids) > 2:  # a batch: the next file gets its own steps line
+            progress.remove_task(steps_task)
+
+
+def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
+              threads: int) -> int:
+    """One session per input under ``--out`` (default ``sessions``), the model loaded once.
+
+    A failing input is reported and skipped; exit 0 when all succeeded, 2 with a per-input
+    summary otherwise, 130 on Ctrl-C (finished sessions kept, the current one cancelled).
+    """
+    from progdemix_tui.engine.errors import ConfigError, ProgdemixError
+    from progdemix_tui.engine.job import check_run
+    from progdemix_tui.engine.session import new_session_folder
+
+    if args.references:
+        raise ConfigError("--references names one track's stems; give one INPUT with it, or "
+                          "MUSDB-style track folders, which carry their own.")
+    if args.overwrite:
+        raise ConfigError("--overwrite applies to one session; a batch always writes new "
+                          "session folders under --out.")
+    parent = Path(args.out) if args.out else Path("sessions")
+    separator = load_separator(config, threads)
+    outcome: dict[Path, str] = {}
+    written: list[Path] = []
+    reports: list[dict] = []
+    with step_progress() as progress:
+        files_task = progress.add_task("files", total=len(sources))
+        for source in sources:
+            out = new_session_folder(parent, source, config.target, config.mode)
+            results: list = []
+            progress.console.print(f"[bold]{escape(str(source))}[/] → {escape(str(out))}",
+                                   soft_wrap=True)
+            try:
+                one = study_excerpt(args, source, config)
+                ready = check_run(source, config, one.start, one.duration, None)
+                run_one(separator, source, config, out, one, ready, progress, results)
+            except KeyboardInterrupt:
+                progress.stop()
+                outcome[source] = f"cancelled (session {out} keeps {len(results)} step(s))"
+                _summary(outcome, sources)
+                return 130
+            except (ProgdemixError, OSError) as exc:
+                error_console.print(f"[bold red]error:[/] {escape(str(exc))} (skipped)",
+                                    soft_wrap=True)
+                outcome[source] = f"failed: {exc}"
+                progress.advance(files_task)
+                continue
+            outcome[source] = f"done: {out}"
+            written.append(out)
+            reports.append({"input": str(source), "session": str(out),
+                            "steps": [m.to_dict() for m in results]})
+            if not args.json:
+                print_results(results, config, ready.input.references)
+            progress.advance(files_task)
+    if args.json:
+        out_console.print_json(json.dumps(reports))
+    if export is not None and written:
+        export_to(written, export, Path(args.export))
+    return _summary(outcome, sources)
+
+
+def _summary(outcome: dict[Path, str], sources: list[Path]) -> int:
+    """Print the per-input summary (stderr); 0 when every input is done, else 2."""
+    failed = [s for s in sources if not outcome.get(s, "").startswith("done")]
+    if not failed:
+        err_console.print(f"{len(sources)} sessions written")
+        return 0
+    for source in sources:
+        line = outcome.get(source, "not started")
+        error_console.print(f"  {escape(str(source))}: {escape(line)}", soft_wrap=True)
+    error_console.print(f"[bold red]error:[/] {len(failed)} of {len(sources)} inputs did not "
+                        "finish (listed above).")
+    return 2
 
 
 def preflight(spec) -> None:
@@ -138,26 +256,40 @@ def preflight(spec) -> None:
 
 def load_separator(config, threads: int) -> Separator:
     """Set torch's ``threads`` (:func:`~progdemix_tui.engine.threads.use_threads`), then load
-    the model under a spinner; a note (and the downloader's own progress bar, the spinner
-    stopped) only when the engine says a download starts or where a model comes from."""
+    the model under a spinner; a note only when the engine says a download starts or where a
+    model comes from; a download's bytes so far replace the spinner's text."""
     from progdemix_tui import engine
+    from progdemix_tui.engine.hub import DownloadProgress
 
     use_threads(threads)
     spec = config.separator
     with err_console.status(f"loading model {spec.model}…") as status:
         def notify(text: str) -> None:
+            if isinstance(text, DownloadProgress):  # bytes so far: in place, not a new line
+                status.update(text)
+                status.start()
+                return
             status.stop()
             err_console.print(text)
 
         return engine.Separator.from_config(spec, notify=notify)
 
 
-def _print_results(metrics: list, config, has_refs: bool, as_json: bool) -> None:
-    if as_json:
-        import json
+def study_excerpt(args: argparse.Namespace, source: Path, config) -> argparse.Namespace:
+    """``args`` with the excerpt of ``source`` resolved: the study's choice under its preset
+    (:func:`~progdemix_tui.engine.study.run_excerpt`, with a note), else ``--start``/``--duration``."""
+    if config.preset != "study":
+        return argparse.Namespace(**{**vars(args), "start": args.start or 0.0})
+    from progdemix_tui.engine.study import run_excerpt
 
-        out_console.print_json(json.dumps([m.to_dict() for m in metrics]))
-        return
+    start, duration, note = run_excerpt(source, args.start, args.duration)
+    if note:
+        err_console.print(f"[dim]note:[/] {escape(note)}", soft_wrap=True)
+    return argparse.Namespace(**{**vars(args), "start": start, "duration": duration})
+
+
+def print_results(metrics: list, config, has_refs: bool) -> None:
+    """The per-step table (:func:`results_table`), its title naming a preset other than none."""
     table = results_table(metrics, config.target, has_refs)
     if config.preset != "none":
         table.title = f"{table.title} — preset {config.preset}"

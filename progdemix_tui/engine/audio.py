@@ -85,11 +85,26 @@ def info(path: str | os.PathLike) -> AudioInfo:
     try:
         meta = sf.info(str(path))
     except Exception as exc:  # soundfile raises RuntimeError / LibsndfileError / TypeError
-        raise AudioInputError(
-            f"{path} is not a readable audio file ({_short(exc)}); use WAV, FLAC, OGG or MP3."
-        ) from None
+        return _ffmpeg_info(path, exc)
     return AudioInfo(path, int(meta.frames), int(meta.samplerate), int(meta.channels),
                      meta.format, meta.subtype)
+
+
+FFMPEG = "FFMPEG"  # AudioInfo.format of a file decoded with ffmpeg (see .decode)
+
+
+def _ffmpeg_info(path: Path, refused: Exception) -> AudioInfo:
+    """The header of a file libsndfile ``refused``, read with ffprobe (as demucs does)."""
+    from . import decode
+
+    if not decode.available():
+        hint = ("install ffmpeg (e.g. apt install ffmpeg) to read it, or convert it to WAV/FLAC"
+                if path.suffix.lower() in decode.FFMPEG_EXTENSIONS
+                else "use WAV, FLAC, OGG or MP3, or install ffmpeg for other formats")
+        raise AudioInputError(f"{path} is not a readable audio file ({_short(refused)}); "
+                              f"{hint}.") from None
+    frames, rate, channels, codec = decode.probe(path)
+    return AudioInfo(path, frames, rate, channels, FFMPEG, codec)
 
 
 def _short(exc: Exception) -> str:
@@ -156,7 +171,16 @@ READ_BLOCK = 1 << 20  # frames decoded at a time
 def _read_planar(meta: AudioInfo, first: int, count: int) -> tuple[np.ndarray, int]:
     """Decode ``count`` frames from ``first`` straight into a ``[channels, time]`` float32
     array, block by block: no interleaved copy of the whole file, and each block is checked
-    for NaN/inf as it arrives."""
+    for NaN/inf as it arrives. Files libsndfile refused are decoded with ffmpeg instead."""
+    if meta.format == FFMPEG:
+        from . import decode
+
+        data = decode.read(meta.path, first, min(count, meta.frames - first), meta.samplerate,
+                           meta.channels)
+        if not np.isfinite(data).all():
+            raise AudioInputError(
+                f"{meta.path} contains NaN or infinite samples; repair or re-export the file.")
+        return data, meta.samplerate
     with sf.SoundFile(str(meta.path)) as f:
         if first:
             f.seek(first)

@@ -108,7 +108,8 @@ def fetch(repo_id: str, filename: str, notify: Notify) -> Path:
 
     notify(f"downloading {filename} from the Hugging Face repository {repo_id}…")
     try:
-        hf_hub_download(repo_id, filename, etag_timeout=PROBE_TIMEOUT)
+        hf_hub_download(repo_id, filename, etag_timeout=PROBE_TIMEOUT,
+                        **progress_option(hf_hub_download, filename, notify))
     except Exception as exc:
         raise ModelUnavailable(
             f"downloading {filename} from the Hugging Face repository {repo_id} failed "
@@ -118,6 +119,55 @@ def fetch(repo_id: str, filename: str, notify: Notify) -> Path:
     if found is None:
         raise ModelUnavailable(f"{filename} of {repo_id} was downloaded but is not in the cache.")
     return found
+
+
+class DownloadProgress(str):
+    """A ``notify`` text that reports bytes so far: shown in place of the previous one
+    (a status line), not as a new line. ``done`` and ``total`` (None when unknown) in bytes."""
+
+    done: int
+    total: int | None
+
+    @classmethod
+    def of(cls, filename: str, done: int, total: int | None) -> DownloadProgress:
+        size = f"{done / 1e6:.1f} of {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+        text = cls(f"downloading {filename}: {size}")
+        text.done, text.total = done, total
+        return text
+
+
+PROGRESS_INTERVAL = 0.25  # seconds between two progress notes
+
+
+def progress_option(download: Callable, filename: str, notify: Notify) -> dict:
+    """``{"tqdm_class": …}`` reporting :class:`DownloadProgress` to ``notify``, where this
+    huggingface_hub's ``hf_hub_download`` takes one (newer versions); else ``{}``."""
+    import inspect
+    import time
+
+    if "tqdm_class" not in inspect.signature(download).parameters:
+        return {}
+    from huggingface_hub.utils import tqdm as hub_tqdm
+
+    class Reporter(hub_tqdm):  # type: ignore[misc, valid-type]
+        """Counts bytes instead of drawing a bar."""
+
+        def __init__(self, *args, **kwargs) -> None:
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+            self.done = int(kwargs.get("initial") or 0)
+            self.size = kwargs.get("total")
+            self.last = 0.0
+
+        def update(self, n: float | None = 1) -> bool | None:
+            self.done += int(n or 0)
+            now = time.monotonic()
+            if now - self.last >= PROGRESS_INTERVAL or (self.size and self.done >= self.size):
+                self.last = now
+                notify(DownloadProgress.of(filename, self.done, self.size))
+            return None
+
+    return {"tqdm_class": Reporter}
 
 
 def probe(repo_id: str, filename: str) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from progdemix_tui.engine.errors import ProgdemixError
-from progdemix_tui.engine.session import export_step, open_session
+from progdemix_tui.engine.export import ExportSpec, export_sessions
+from progdemix_tui.engine.session import open_session
 
 from .audition import Cue, export_ab
 from .screens.export import ExportRequest
@@ -21,7 +22,12 @@ def write_export(cue: Cue, request: ExportRequest, marks: tuple[Cue | None, Cue 
         a, b = marks
         if a is None or b is None:
             raise ProgdemixError("mark A and B first (a, b)")
-        return export_ab(a, b, request.dest, loop, request.fmt)
+        return export_ab(a, b, request.dest, loop, "flac" if request.fmt == "flac" else "wav")
     session = open_session(cue.folder)
-    stems = [session.config.target] if request.what == "target" else None
-    return export_step(session, cue.step, request.dest, stems, request.fmt)
+    stems = (session.config.target,) if request.what == "target" else None
+    spec = ExportSpec(step=cue.step, stems=stems, fmt=request.fmt, template=TEMPLATE)
+    return export_sessions([session], spec, request.dest)
+
+
+TEMPLATE = "step{step}_{stem}.{ext}"
+"""The dialog's file names in its folder (the engine's template variables)."""

@@ -1,11 +1,13 @@
-"""The export screen: the selected step's target or all stems (WAV/FLAC) with the
-manifest, or the A/B clips (level-matched, loop region) — handy without an audio device."""
+"""The export screen: the selected step's target or all stems in the formats of the
+``export`` command (:data:`~progdemix_tui.engine.export.EXPORT_FORMATS`), or the A/B clips
+(level-matched, loop region; WAV, or FLAC when FLAC is chosen) — handy without an audio
+device."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -15,7 +17,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
-from progdemix_tui.engine.config import StemFormat
+from progdemix_tui.engine.export import EXPORT_FORMATS, ExportFormat
 
 from ..paths import expand
 
@@ -54,7 +56,7 @@ class Choices(RadioSet, inherit_bindings=False):
 @dataclass(frozen=True)
 class ExportRequest:
     what: str  # "target", "all" or "ab"
-    fmt: StemFormat
+    fmt: ExportFormat
     dest: Path
 
 
@@ -80,8 +82,8 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
                     yield Choice("all stems", id="what-all")
                     yield Choice("A/B clips", id="what-ab", disabled=not self.ab_ready)
                 with Choices(id="export-format"):
-                    yield Choice("WAV", value=True, id="fmt-wav")
-                    yield Choice("FLAC", id="fmt-flac")
+                    for i, fmt in enumerate(EXPORT_FORMATS):
+                        yield Choice(fmt, value=i == 0, id=f"fmt-{fmt}")
             yield Label("to folder:")
             yield Input(str(self.dest), id="export-dest", compact=True)
             with Horizontal(classes="export-row"):
@@ -95,7 +97,8 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         what = self.query_one("#export-what", RadioSet).pressed_button
         fmt = self.query_one("#export-format", RadioSet).pressed_button
         kind = (what.id or "what-target")[5:] if what else "target"
-        chosen: StemFormat = "flac" if fmt is not None and fmt.id == "fmt-flac" else "wav"
+        name = (fmt.id or "")[4:] if fmt is not None else ""
+        chosen = cast(ExportFormat, name if name in EXPORT_FORMATS else EXPORT_FORMATS[0])
         return ExportRequest(kind, chosen,
                              expand(self.query_one("#export-dest", Input).value.strip()
                                     or str(self.dest)))
