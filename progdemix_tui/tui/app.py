@@ -31,10 +31,12 @@ from progdemix_tui.engine import threads
 from progdemix_tui.engine.errors import ProgdemixError
 
 from .audition import SOURCES, AuditionBackend, Cue, open_backend
+from .chart_data import step_chart
 from .export_job import write_export
 from .keys import bindings, palette
 from .paths import expand
 from .run_plan import describe_errors
+from .screens.chart import ChartScreen
 from .screens.export import ExportRequest, ExportScreen
 from .screens.help import HelpScreen
 from .screens.sessions import SessionsScreen
@@ -275,6 +277,18 @@ class ProgdemixApp(App[int]):
         if action == "mark":
             self._sync_selection()
         getattr(self.player, f"action_{action}")(*args)
+
+    # ------------------------------------------------------------------ views
+
+    def action_chart(self) -> None:
+        """The chart of the timeline's steps (a run in progress or an opened session)."""
+        tl = self.timeline
+        if not tl.rows:
+            self.notify("no steps to chart yet: run (r) or open a session (o)",
+                        severity="warning")
+            return
+        self.push_screen(ChartScreen(step_chart(tl.rows, tl.target, tl.sources,
+                                                tl.has_references)))
 
     # ------------------------------------------------------------------ export
 

@@ -38,6 +38,7 @@ APP_KEYS: list[tuple[str, str, str, bool]] = [
     ("M", "player('blind', 'abx')", "ABX test", False),
     ("1", "player('blind_answer', '1')", "Blind: answer 1", False),
     ("2", "player('blind_answer', '2')", "Blind: answer 2", False),
+    ("C", "chart", "Chart", False),
     ("s", "cycle_stem", "Next stem", False),
     ("v", "cycle_source", "Next source", False),
     ("d", "toggle_theme", "Light/dark", False),
@@ -54,6 +55,7 @@ PALETTE: list[tuple[str, str, str]] = [
     ("Go to time", "player('goto')", "Seek to a typed position: 1:23, 83.5, 50%"),
     ("Blind A/B test", "player('blind', 'ab')", "A and B hidden as 1/2; 1/2 picks; m reveals"),
     ("ABX test", "player('blind', 'abx')", "Is X A or B? 1/2 answers; M reveals"),
+    ("Chart of the steps", "chart", "SI-SDR (or estimate change) and β against the step"),
     ("Keys", "help", "Show every key"),
     ("Toggle side panel", "toggle_sidebar", "Hide/show files and parameters"),
     ("Toggle light/dark", "toggle_theme", "Switch theme"),
@@ -92,6 +94,10 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
         ("M", "ABX: X is secretly A or B; say which (p-value in the tally)"),
         ("1 / 2", "answer: prefer 1 / 2; ABX: X is A / X is B (then a new trial)"),
         ("m / M", "while a test runs: reveal which was which, end it, show the tally"),
+    ]),
+    ("See the steps", [
+        ("C", "chart: every stem's SI-SDR (or Δest, residual) and β against the step"),
+        ("Space, C", "sessions screen: mark sessions, then chart their target curves"),
     ]),
     ("App", [
         ("d", "toggle light / dark theme"),
