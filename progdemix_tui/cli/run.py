@@ -119,7 +119,24 @@ def handle(args: argparse.Namespace) -> int:
         err_console.print(f"[yellow]note:[/] {note}")
     _print_results(results, config, prepared.references is not None, args.json)
     err_console.print(f"session written to [bold]{out}[/]")
+    write_chart(results, config.target, out)
     return 0
+
+
+def write_chart(metrics: list, target: str, folder: Path) -> Path | None:
+    """The step chart as a PNG in the session (as ``report`` draws it); says where."""
+    from progdemix_tui.engine.plots import plot_session, session_plot_name
+
+    if not metrics:
+        return None
+    try:
+        path = plot_session(metrics, target, folder / session_plot_name(metrics))
+    except OSError as exc:  # the session is complete; only its picture is missing
+        err_console.print(f"[yellow]note:[/] chart not written ({escape(str(exc))}); "
+                          f"`progdemix-tui report {escape(str(folder))}` draws it later")
+        return None
+    err_console.print(f"chart written to [bold]{escape(str(path))}[/]")
+    return path
 
 
 def preflight(spec) -> None:
