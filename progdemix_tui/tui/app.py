@@ -42,6 +42,7 @@ from .screens.help import HelpScreen
 from .screens.sessions import SessionsScreen
 from .session_reader import unexpected
 from .settings import Settings
+from .widgets.diff_strip import DiffStrip
 from .widgets.file_browser import FileBrowser, start_point
 from .widgets.param_panel import ParamPanel
 from .widgets.player_bar import PlayerBar
@@ -97,6 +98,7 @@ class ProgdemixApp(App[int]):
                 timeline = Timeline(id="timeline")
                 yield RunView(timeline, id="progress-row")
                 yield timeline
+                yield DiffStrip(id="diff-strip")
         yield PlayerBar(self.backend, id="player")
         yield Footer()
 
@@ -111,6 +113,7 @@ class ProgdemixApp(App[int]):
         if self.input is None:
             self._idle_label()
         self.query_one("#tree").focus()
+        self.set_interval(0.25, self._follow_player)
 
     @property
     def panel(self) -> ParamPanel:
@@ -289,6 +292,57 @@ class ProgdemixApp(App[int]):
             return
         self.push_screen(ChartScreen(step_chart(tl.rows, tl.target, tl.sources,
                                                 tl.has_references)))
+
+    @property
+    def diff_strip(self) -> DiffStrip:
+        return self.query_one(DiffStrip)
+
+    def _ab_pair(self) -> tuple[Cue, Cue] | None:
+        a, b = self.player.a, self.player.b
+        if a is None or b is None:
+            self.notify("mark A and B first (a, b on two steps): the map shows where they "
+                        "differ", severity="warning")
+            return None
+        return a, b
+
+    def action_difference(self) -> None:
+        """D: show or hide the A/B difference map."""
+        strip = self.diff_strip
+        if strip.display:
+            strip.display = False
+            return
+        pair = self._ab_pair()
+        if pair is not None:
+            strip.display = True
+            strip.show_pair(*pair)
+
+    def action_next_difference(self) -> None:
+        """n: move the playhead to the next largest A − B difference (the map shows)."""
+        pair = self._ab_pair()
+        if pair is None:
+            return
+        strip = self.diff_strip
+        strip.display = True
+        if strip.pair == pair and strip.current is not None:
+            self._jump_to_difference()
+        else:
+            strip.show_pair(*pair, on_ready=self._jump_to_difference)
+
+    def _jump_to_difference(self) -> None:
+        seconds = self.diff_strip.next_largest()
+        if seconds is not None:
+            self.player.goto(seconds)
+            self.diff_strip.set_position(self.player.position)
+
+    def _follow_player(self) -> None:
+        """The views follow the player: its position, and new A/B marks."""
+        strip = self.diff_strip
+        if not strip.display:
+            return
+        a, b = self.player.a, self.player.b
+        if a is not None and b is not None and strip.pair != (a, b):
+            strip.show_pair(a, b)
+        strip.set_position(self.player.position)
 
     # ------------------------------------------------------------------ export
 

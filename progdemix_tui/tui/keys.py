@@ -39,6 +39,8 @@ APP_KEYS: list[tuple[str, str, str, bool]] = [
     ("1", "player('blind_answer', '1')", "Blind: answer 1", False),
     ("2", "player('blind_answer', '2')", "Blind: answer 2", False),
     ("C", "chart", "Chart", False),
+    ("D", "difference", "A−B map", False),
+    ("n", "next_difference", "Next difference", False),
     ("s", "cycle_stem", "Next stem", False),
     ("v", "cycle_source", "Next source", False),
     ("d", "toggle_theme", "Light/dark", False),
@@ -56,6 +58,8 @@ PALETTE: list[tuple[str, str, str]] = [
     ("Blind A/B test", "player('blind', 'ab')", "A and B hidden as 1/2; 1/2 picks; m reveals"),
     ("ABX test", "player('blind', 'abx')", "Is X A or B? 1/2 answers; M reveals"),
     ("Chart of the steps", "chart", "SI-SDR (or estimate change) and β against the step"),
+    ("A/B difference map", "difference", "Where A and B differ: A − B level per 0.5 s"),
+    ("Next difference", "next_difference", "Move the playhead to the next largest A − B"),
     ("Keys", "help", "Show every key"),
     ("Toggle side panel", "toggle_sidebar", "Hide/show files and parameters"),
     ("Toggle light/dark", "toggle_theme", "Switch theme"),
@@ -98,6 +102,8 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
     ("See the steps", [
         ("C", "chart: every stem's SI-SDR (or Δest, residual) and β against the step"),
         ("Space, C", "sessions screen: mark sessions, then chart their target curves"),
+        ("D", "A/B difference map: level of A − B (level-matched) per 0.5 s, playhead ▲"),
+        ("n", "move the playhead to the next largest A − B difference"),
     ]),
     ("App", [
         ("d", "toggle light / dark theme"),
