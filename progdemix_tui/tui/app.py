@@ -47,6 +47,7 @@ from .widgets.file_browser import FileBrowser, start_point
 from .widgets.param_panel import ParamPanel
 from .widgets.player_bar import PlayerBar
 from .widgets.run_view import RunView
+from .widgets.spectrogram_view import SpectrogramView
 from .widgets.timeline import Timeline
 from .worker.runner import RunStarted, StepCompleted
 
@@ -99,6 +100,7 @@ class ProgdemixApp(App[int]):
                 yield RunView(timeline, id="progress-row")
                 yield timeline
                 yield DiffStrip(id="diff-strip")
+                yield SpectrogramView(id="spectrogram")
         yield PlayerBar(self.backend, id="player")
         yield Footer()
 
@@ -334,15 +336,28 @@ class ProgdemixApp(App[int]):
             self.player.goto(seconds)
             self.diff_strip.set_position(self.player.position)
 
+    def action_spectrogram(self) -> None:
+        """S: show or hide the spectrogram of the selected step's selected source."""
+        view = self.query_one(SpectrogramView)
+        view.display = not view.display
+        if view.display:
+            self._sync_selection()
+            view.show_cue(self.player.selection)
+            view.set_position(self.player.position)
+
     def _follow_player(self) -> None:
-        """The views follow the player: its position, and new A/B marks."""
+        """The views follow the player: its position, the selection, new A/B marks."""
         strip = self.diff_strip
-        if not strip.display:
-            return
-        a, b = self.player.a, self.player.b
-        if a is not None and b is not None and strip.pair != (a, b):
-            strip.show_pair(a, b)
-        strip.set_position(self.player.position)
+        if strip.display:
+            a, b = self.player.a, self.player.b
+            if a is not None and b is not None and strip.pair != (a, b):
+                strip.show_pair(a, b)
+            strip.set_position(self.player.position)
+        view = self.query_one(SpectrogramView)
+        if view.display:
+            if view.cue != self.player.selection:
+                view.show_cue(self.player.selection)
+            view.set_position(self.player.position)
 
     # ------------------------------------------------------------------ export
 

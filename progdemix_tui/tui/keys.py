@@ -41,6 +41,7 @@ APP_KEYS: list[tuple[str, str, str, bool]] = [
     ("C", "chart", "Chart", False),
     ("D", "difference", "A−B map", False),
     ("n", "next_difference", "Next difference", False),
+    ("S", "spectrogram", "Spectrogram", False),
     ("s", "cycle_stem", "Next stem", False),
     ("v", "cycle_source", "Next source", False),
     ("d", "toggle_theme", "Light/dark", False),
@@ -60,6 +61,7 @@ PALETTE: list[tuple[str, str, str]] = [
     ("Chart of the steps", "chart", "SI-SDR (or estimate change) and β against the step"),
     ("A/B difference map", "difference", "Where A and B differ: A − B level per 0.5 s"),
     ("Next difference", "next_difference", "Move the playhead to the next largest A − B"),
+    ("Spectrogram", "spectrogram", "The selected step's source, log-frequency, playhead"),
     ("Keys", "help", "Show every key"),
     ("Toggle side panel", "toggle_sidebar", "Hide/show files and parameters"),
     ("Toggle light/dark", "toggle_theme", "Switch theme"),
@@ -104,6 +106,7 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
         ("Space, C", "sessions screen: mark sessions, then chart their target curves"),
         ("D", "A/B difference map: level of A − B (level-matched) per 0.5 s, playhead ▲"),
         ("n", "move the playhead to the next largest A − B difference"),
+        ("S", "spectrogram of the selected step's source (s stem, v source), playhead ┃"),
     ]),
     ("App", [
         ("d", "toggle light / dark theme"),
