@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from rich.text import Text
 from textual import work
-from textual.widgets import Static
+from textual.widget import Widget
 
 from progdemix_tui.formatting import fmt_time
 from progdemix_tui.playback.difference import FLOOR_DB, DifferenceMap, difference_map
@@ -49,11 +49,11 @@ def level_color(fraction: float) -> str:
     return "#e62828"
 
 
-class DiffStrip(Static):
+class DiffStrip(Widget):
     """Three lines: what is shown, the strip, the playhead."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__("", id=id)
+        super().__init__(id=id)
         self.cache: OrderedDict[Pair, DifferenceMap] = OrderedDict()
         self.pair: Pair | None = None
         self.error = ""
@@ -124,18 +124,17 @@ class DiffStrip(Static):
             self.position = seconds
             self.refresh_strip()
 
-    def on_resize(self) -> None:
-        self.refresh_strip()
-
     def refresh_strip(self) -> None:
+        """Repaint (the drawing is :meth:`render`, at the size of the moment)."""
+        self.refresh()
+
+    def render(self) -> Text:
         width = max(10, self.size.width or 80)
         dm = self.current
         if self.pair is None:
-            self.update("A − B: mark A and B (a, b), then D shows where they differ")
-            return
+            return Text("A − B: mark A and B (a, b), then D shows where they differ")
         if dm is None:
-            self.update(self.error or "A − B: computing…")
-            return
+            return Text(self.error or "A − B: computing…")
         values = [float(v) for v in dm.levels_db]
         top = max(values)
         bottom = top - RANGE_DB
@@ -153,4 +152,4 @@ class DiffStrip(Static):
                 else "A−B: identical (after level matching)")
         label = Text(f"{what} · n: next largest", style="dim")
         label.truncate(width)
-        self.update(Text("\n").join([label, strip, head]))
+        return Text("\n").join([label, strip, head])

@@ -12,7 +12,7 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 from textual import work
-from textual.widgets import Static
+from textual.widget import Widget
 
 from progdemix_tui.engine.spectrogram import Spectrogram, spectrogram
 
@@ -70,11 +70,11 @@ def fmt_hz(hz: float) -> str:
     return f"{hz / 1000:.0f} kHz" if hz >= 1000 else f"{hz:.0f} Hz"
 
 
-class SpectrogramView(Static):
+class SpectrogramView(Widget):
     """A title line, then the spectrogram; fills its height."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__("", id=id)
+        super().__init__(id=id)
         self.cache: OrderedDict[Cue, Spectrogram] = OrderedDict()
         self.cue: Cue | None = None
         self.error = ""
@@ -120,20 +120,19 @@ class SpectrogramView(Static):
             self.position = seconds
             self.refresh_view()
 
-    def on_resize(self) -> None:
-        self.refresh_view()
-
     def refresh_view(self) -> None:
+        """Repaint (the drawing is :meth:`render`, at the size of the moment)."""
+        self.refresh()
+
+    def render(self) -> Text:
         width = max(10, self.size.width or 80)
         rows = max(1, (self.size.height or 8) - 1)
         spec = self.current
         if self.cue is None:
-            self.update("spectrogram: select a step in the timeline (t, ↑/↓)")
-            return
+            return Text("spectrogram: select a step in the timeline (t, ↑/↓)")
         name = self.cue.describe()
         if spec is None:
-            self.update(self.error or f"spectrogram of {name}: computing…")
-            return
+            return Text(self.error or f"spectrogram of {name}: computing…")
         levels = (cells(spec, width, rows) * STEPS).round().astype(int)
         col = min(width - 1, int(self.position / spec.duration * width)) \
             if spec.duration else 0
@@ -146,4 +145,4 @@ class SpectrogramView(Static):
                 up, down = int(levels[2 * r, c]), int(levels[2 * r + 1, c])
                 line.append("┃" if c == col else "▀", half_block(up, down, c == col))
             lines.append(line)
-        self.update(Text("\n").join(lines))
+        return Text("\n").join(lines)
