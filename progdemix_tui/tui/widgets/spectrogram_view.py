@@ -9,9 +9,11 @@ from collections import OrderedDict
 from functools import lru_cache
 
 import numpy as np
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import work
+from textual.strip import Strip
 from textual.widget import Widget
 
 from progdemix_tui.engine.spectrogram import Spectrogram, spectrogram
@@ -79,6 +81,7 @@ class SpectrogramView(Widget):
         self.cue: Cue | None = None
         self.error = ""
         self.position = 0.0
+        self._cached: tuple[tuple, list[Strip]] | None = None
 
     @property
     def current(self) -> Spectrogram | None:
@@ -124,25 +127,44 @@ class SpectrogramView(Widget):
         """Repaint (the drawing is :meth:`render`, at the size of the moment)."""
         self.refresh()
 
-    def render(self) -> Text:
+    def render_line(self, y: int) -> Strip:
+        """Line API: the strips are built once per (cue, size, playhead column) and
+        reused, so a relayout or a repaint costs no more than copying them."""
+        lines = self._strips()
+        return lines[y] if y < len(lines) else Strip.blank(self.size.width)
+
+    def _strips(self) -> list[Strip]:
         width = max(10, self.size.width or 80)
         rows = max(1, (self.size.height or 8) - 1)
         spec = self.current
+        col = min(width - 1, int(self.position / spec.duration * width)) \
+            if spec is not None and spec.duration else 0
+        key = (self.cue, id(spec), self.error, width, rows, col)
+        if self._cached is not None and self._cached[0] == key:
+            return self._cached[1]
+        strips = [self._text_strip(line, width) for line in self._head(spec)] \
+            if spec is None else [self._text_strip(self._head(spec)[0], width)]
+        if spec is not None:
+            levels = (cells(spec, width, rows) * STEPS).round().astype(int)
+            for r in range(rows):
+                segments = [Segment("┃" if c == col else "▀",
+                                    half_block(int(levels[2 * r, c]), int(levels[2 * r + 1, c]),
+                                               c == col)) for c in range(width)]
+                strips.append(Strip(segments, width).simplify())
+        self._cached = (key, strips)
+        return strips
+
+    def _head(self, spec: Spectrogram | None) -> list[Text]:
         if self.cue is None:
-            return Text("spectrogram: select a step in the timeline (t, ↑/↓)")
+            return [Text("spectrogram: select a step in the timeline (t, ↑/↓)")]
         name = self.cue.describe()
         if spec is None:
-            return Text(self.error or f"spectrogram of {name}: computing…")
-        levels = (cells(spec, width, rows) * STEPS).round().astype(int)
-        col = min(width - 1, int(self.position / spec.duration * width)) \
-            if spec.duration else 0
-        lines = [Text(f"{name} ({self.cue.source}) · {fmt_hz(spec.edges_hz[0])}–"
-                      f"{fmt_hz(spec.edges_hz[-1])} log · {RANGE_DB:g} dB · ┃ playhead",
-                      style="dim", no_wrap=True, overflow="ellipsis")]
-        for r in range(rows):
-            line = Text(no_wrap=True)
-            for c in range(width):
-                up, down = int(levels[2 * r, c]), int(levels[2 * r + 1, c])
-                line.append("┃" if c == col else "▀", half_block(up, down, c == col))
-            lines.append(line)
-        return Text("\n").join(lines)
+            return [Text(self.error or f"spectrogram of {name}: computing…")]
+        return [Text(f"{name} ({self.cue.source}) · {fmt_hz(spec.edges_hz[0])}–"
+                     f"{fmt_hz(spec.edges_hz[-1])} log · {RANGE_DB:g} dB · ┃ playhead",
+                     style="dim")]
+
+    def _text_strip(self, text: Text, width: int) -> Strip:
+        text.truncate(width, overflow="ellipsis")
+        segments = Segment.apply_style(text.render(self.app.console), self.rich_style)
+        return Strip(list(segments)).adjust_cell_length(width, self.rich_style)
