@@ -253,9 +253,14 @@ def main() -> int:
         lines += [f"| {r['threads']} | {r['n']} | {r['p50']:.1f} | {r['p95']:.1f} | "
                   f"{r['max']:.1f} |" + (
                       f" {'D, S shown' if r['views'] else 'none'} | "
-                      f"{r['p95_by_key'].get('z', float('nan')):.1f} | "
-                      f"{r['p95_by_key'].get('n', float('nan')):.1f} |" if args.views else "")
+                      + " | ".join(f"{r['p95_by_key'][k]:.1f}" if k in r["p95_by_key"]
+                                   else "—" for k in ("z", "n")) + " |" if args.views else "")
                   for r in results]
+        if args.views:
+            load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+            lines += ["", f"Load average at the end (1, 5, 15 min): {load}. The machine was "
+                      "shared with other sessions' builds and tests while this ran, so the "
+                      "spread between runs is large; compare the rows of one run."]
         record(lines, VIEWS_HEADING if args.views else HEADING)
     return 0
 

@@ -128,6 +128,24 @@ async def test_sessions_screen_compares_marked_sessions(app):
         assert sorted(labels) == ["demo-session (vocals)", "other-session (vocals)"]
 
 
+@sync
+async def test_chart_of_many_steps_labels_whole_steps(app):
+    from progdemix_tui.engine.progressive import StepMetrics
+    from progdemix_tui.tui.chart_data import step_chart
+
+    rows = [StepMetrics(step=k, beta=k / 40 if k else None, seconds=1.0, clip_factor=1.0,
+                        loudness_gain_db=0.0, residual_db=-30.0,
+                        estimate_change={"vocals": 20.0 + k} if k else None,
+                        si_sdr=None, si_sdr_delta=None) for k in range(41)]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(ChartScreen(step_chart(rows, "vocals", ("vocals",), False)))
+        await pilot.pause()
+        text = screen_text(app)
+        assert "vocals Δest" in text
+        ticks = next(line for line in text.splitlines() if line.rstrip().endswith("40"))
+        assert "." not in ticks and "0" in ticks.split()  # whole steps, 0 to 40
+
+
 async def _open_chart(pilot) -> None:
     pilot.app.open_session_folder(Path("sessions/demo-session"))
     await pilot.press("C")

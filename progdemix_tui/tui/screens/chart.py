@@ -44,8 +44,9 @@ class ChartPlot(PlotextPlot):
         if chart.best is not None and chart.best_value is not None:
             plt.scatter([chart.best], [chart.best_value], marker=BEST_MARKER,
                         label=f"best step {chart.best}", color=(255, 215, 0))
-        if steps:
-            plt.xticks([float(s) for s in steps] if len(steps) <= 12 else None)
+        if steps:  # whole steps only; at most about 12 labels
+            stride = -(-len(steps) // 12)
+            plt.xticks([float(s) for s in steps[::stride]], [str(s) for s in steps[::stride]])
         plt.xlabel("step")
         plt.ylabel(chart.left_label)
         if chart.right_label is not None:
