@@ -110,6 +110,9 @@ async def test_chart_key_draws_the_opened_sessions_chart(app):
         await pilot.pause()
         text = screen_text(app)
         assert "SI-SDR (dB)" in text and "β, share" in text and "best step 1" in text
+        await pilot.press("D", "S", "n")  # the main screen's views: not over the chart
+        await pilot.pause()
+        assert isinstance(app.screen, ChartScreen) and not app.diff_strip.display
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ChartScreen))
 

@@ -52,6 +52,7 @@ from .widgets.timeline import Timeline
 from .worker.runner import RunStarted, StepCompleted
 
 THEMES = ("textual-dark", "textual-light")
+VIEW_ACTIONS = ("chart", "difference", "next_difference", "spectrogram")
 
 
 class ProgdemixApp(App[int]):
@@ -99,8 +100,10 @@ class ProgdemixApp(App[int]):
                 timeline = Timeline(id="timeline")
                 yield RunView(timeline, id="progress-row")
                 yield timeline
-                yield DiffStrip(id="diff-strip")
-                yield SpectrogramView(id="spectrogram")
+                self._diff = DiffStrip(id="diff-strip")
+                self._spectrogram = SpectrogramView(id="spectrogram")
+                yield self._diff
+                yield self._spectrogram
         yield PlayerBar(self.backend, id="player")
         yield Footer()
 
@@ -187,6 +190,8 @@ class ProgdemixApp(App[int]):
         if action == "leave_field":
             return not (self.run_view.running or self.screen.is_modal) \
                 and isinstance(self.focused, (Input, Select))
+        if action in VIEW_ACTIONS:  # they act on the main screen, not over a dialog
+            return not self.screen.is_modal
         return True
 
     def action_leave_field(self) -> None:
@@ -297,7 +302,8 @@ class ProgdemixApp(App[int]):
 
     @property
     def diff_strip(self) -> DiffStrip:
-        return self.query_one(DiffStrip)
+        """The main screen's (a query would search the screen on top, a dialog perhaps)."""
+        return self._diff
 
     def _ab_pair(self) -> tuple[Cue, Cue] | None:
         a, b = self.player.a, self.player.b
@@ -338,7 +344,7 @@ class ProgdemixApp(App[int]):
 
     def action_spectrogram(self) -> None:
         """S: show or hide the spectrogram of the selected step's selected source."""
-        view = self.query_one(SpectrogramView)
+        view = self._spectrogram
         view.display = not view.display
         if view.display:
             self._sync_selection()
@@ -353,7 +359,7 @@ class ProgdemixApp(App[int]):
             if a is not None and b is not None and strip.pair != (a, b):
                 strip.show_pair(a, b)
             strip.set_position(self.player.position)
-        view = self.query_one(SpectrogramView)
+        view = self._spectrogram
         if view.display:
             if view.cue != self.player.selection:
                 view.show_cue(self.player.selection)

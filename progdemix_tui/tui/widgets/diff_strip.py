@@ -83,7 +83,10 @@ class DiffStrip(Widget):
     def _compute(self, pair: Pair) -> None:
         try:
             xa, rate = load_cue(pair[0])
-            xb, _ = load_cue(pair[1])
+            xb, rate_b = load_cue(pair[1])
+            if rate != rate_b:
+                raise ValueError(f"A is at {rate} Hz and B at {rate_b} Hz; mark two of one "
+                                 "sample rate")
             dm = difference_map(xa, xb, rate, match_levels(xa, xb, rate))
         except Exception as exc:  # unreadable files: one line in the strip, the app goes on
             self.app.call_from_thread(self._failed, pair, f"cannot compute A − B: {exc}")
