@@ -133,9 +133,10 @@ def write_chart(metrics: list, target: str, folder: Path) -> Path | None:
         path = plot_session(metrics, target, folder / session_plot_name(metrics))
     except OSError as exc:  # the session is complete; only its picture is missing
         err_console.print(f"[yellow]note:[/] chart not written ({escape(str(exc))}); "
-                          f"`progdemix-tui report {escape(str(folder))}` draws it later")
+                          f"`progdemix-tui report {escape(str(folder))}` draws it later",
+                          soft_wrap=True)
         return None
-    err_console.print(f"chart written to [bold]{escape(str(path))}[/]")
+    err_console.print(f"chart written to [bold]{escape(str(path))}[/]", soft_wrap=True)
     return path
 
 
