@@ -161,3 +161,15 @@ def test_chart_80x24(app, snap_compare):
 
 def test_chart_160x48(app, snap_compare):
     assert snap_compare(app, run_before=_open_chart, terminal_size=(160, 48))
+
+
+async def _compare(pilot) -> None:
+    await pilot.press("o")
+    await wait_for(pilot, lambda: "demo-session" in screen_text(pilot.app))
+    await pilot.press("space", "down", "space", "C")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ChartScreen))
+    await pilot.pause()
+
+
+def test_compare_chart_80x24(app, snap_compare):
+    assert snap_compare(app, run_before=_compare, terminal_size=(80, 24))
