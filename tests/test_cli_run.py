@@ -29,8 +29,11 @@ def test_track_folder_run_writes_session(tmp_path, tiny_model_path, capsys):
     track = write_track(tmp_path / "song", seconds=1.5)
     out = tmp_path / "session"
     assert run_cli(str(track), "--steps", "2", "--out", str(out), *fast(tiny_model_path)) == 0
-    table = capsys.readouterr().out
+    captured = capsys.readouterr()
+    table = captured.out
     assert "vocals" in table and "Δ0" in table
+    assert (out / "si_sdr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"chart written to {out / 'si_sdr.png'}\n" in captured.err  # whole, to copy
     session = open_session(out)
     assert session.status == "complete"
     assert [s.step for s in session.steps] == [0, 1, 2]
@@ -63,6 +66,7 @@ def test_unusual_valid_inputs(tmp_path, tiny_model_path, capsys, rate, channels,
     notes = " ".join(session.manifest["input"]["notes"])
     assert notes or (rate == 44100 and channels == 2)
     assert ("s long; separation" in notes) == (seconds < 1.0)  # warned about, still runs
+    assert (out / "estimate_change.png").is_file()  # no references: the estimate change
 
 
 def test_silent_file_runs_and_shows_na(tmp_path, tiny_model_path, capsys):

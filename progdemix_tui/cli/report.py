@@ -140,10 +140,9 @@ def _report_session(folder: Path, args: argparse.Namespace) -> int:
     err_console.print(f"session {folder}: {session.status}, {len(metrics)} step(s) of "
                       f"{result_count(session.config)}")
     if not args.no_plots and metrics:
-        from progdemix_tui.engine.plots import plot_session
+        from progdemix_tui.engine.plots import plot_session, session_plot_name
 
-        name = "si_sdr.png" if has_refs else "estimate_change.png"
-        path = plot_session(metrics, target, folder / name)
+        path = plot_session(metrics, target, folder / session_plot_name(metrics))
         err_console.print(f"plot written to [bold]{path}[/]")
     return 0
 

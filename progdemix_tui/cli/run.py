@@ -119,6 +119,7 @@ def handle(args: argparse.Namespace) -> int:
     else:
         print_results(results, config, ready.input.references)
     err_console.print(f"session written to [bold]{out}[/]")
+    write_chart(results, config.target, out)
     if export is not None:
         export_to([out], export, Path(args.export))
     return 0
@@ -220,6 +221,7 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
                 progress.advance(files_task)
                 continue
             outcome[source] = f"done: {out}"
+            write_chart(results, config.target, out)
             written.append(out)
             reports.append({"input": str(source), "session": str(out),
                             "steps": [m.to_dict() for m in results]})
@@ -245,6 +247,23 @@ def _summary(outcome: dict[Path, str], sources: list[Path]) -> int:
     error_console.print(f"[bold red]error:[/] {len(failed)} of {len(sources)} inputs did not "
                         "finish (listed above).")
     return 2
+
+
+def write_chart(metrics: list, target: str, folder: Path) -> Path | None:
+    """The step chart as a PNG in the session (as ``report`` draws it); says where."""
+    from progdemix_tui.engine.plots import plot_session, session_plot_name
+
+    if not metrics:
+        return None
+    try:
+        path = plot_session(metrics, target, folder / session_plot_name(metrics))
+    except OSError as exc:  # the session is complete; only its picture is missing
+        err_console.print(f"[yellow]note:[/] chart not written ({escape(str(exc))}); "
+                          f"`progdemix-tui report {escape(str(folder))}` draws it later",
+                          soft_wrap=True)
+        return None
+    err_console.print(f"chart written to [bold]{escape(str(path))}[/]", soft_wrap=True)
+    return path
 
 
 def preflight(spec) -> None:

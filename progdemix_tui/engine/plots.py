@@ -150,6 +150,11 @@ def eval_plots(folder: Path, rows: list[dict], summary: list[dict],
     return written
 
 
+def session_plot_name(metrics: list) -> str:
+    """A session's chart file: ``si_sdr.png`` with references, else ``estimate_change.png``."""
+    return "si_sdr.png" if any(m.si_sdr for m in metrics) else "estimate_change.png"
+
+
 def plot_session(metrics: list, target: str, path: Path) -> Path:
     """One session's target SI-SDR over steps (all stems thin), or, without references,
     the estimate change (SI-SDR of x̂_n against x̂_{n-1}). ``metrics`` are StepMetrics."""

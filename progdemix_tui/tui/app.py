@@ -31,23 +31,28 @@ from progdemix_tui.engine import threads
 from progdemix_tui.engine.errors import ProgdemixError
 
 from .audition import SOURCES, AuditionBackend, Cue, open_backend
+from .chart_data import step_chart
 from .export_job import write_export
 from .keys import bindings, palette
 from .paths import expand
 from .run_plan import describe_errors
+from .screens.chart import ChartScreen
 from .screens.export import ExportRequest, ExportScreen
 from .screens.help import HelpScreen
 from .screens.sessions import SessionsScreen
 from .session_reader import unexpected
 from .settings import Settings
+from .widgets.diff_strip import DiffStrip
 from .widgets.file_browser import FileBrowser, start_point
 from .widgets.param_panel import ParamPanel
 from .widgets.player_bar import PlayerBar
 from .widgets.run_view import RunView
+from .widgets.spectrogram_view import SpectrogramView
 from .widgets.timeline import Timeline
 from .worker.runner import RunStarted, StepCompleted
 
 THEMES = ("textual-dark", "textual-light")
+VIEW_ACTIONS = ("chart", "difference", "next_difference", "spectrogram")
 
 
 class ProgdemixApp(App[int]):
@@ -95,6 +100,10 @@ class ProgdemixApp(App[int]):
                 timeline = Timeline(id="timeline")
                 yield RunView(timeline, id="progress-row")
                 yield timeline
+                self._diff = DiffStrip(id="diff-strip")
+                self._spectrogram = SpectrogramView(id="spectrogram")
+                yield self._diff
+                yield self._spectrogram
         yield PlayerBar(self.backend, id="player")
         yield Footer()
 
@@ -109,6 +118,7 @@ class ProgdemixApp(App[int]):
         if self.input is None:
             self._idle_label()
         self.query_one("#tree").focus()
+        self.set_interval(0.25, self._follow_player)
 
     @property
     def panel(self) -> ParamPanel:
@@ -180,6 +190,8 @@ class ProgdemixApp(App[int]):
         if action == "leave_field":
             return not (self.run_view.running or self.screen.is_modal) \
                 and isinstance(self.focused, (Input, Select))
+        if action in VIEW_ACTIONS:  # they act on the main screen, not over a dialog
+            return not self.screen.is_modal
         return True
 
     def action_leave_field(self) -> None:
@@ -275,6 +287,83 @@ class ProgdemixApp(App[int]):
         if action == "mark":
             self._sync_selection()
         getattr(self.player, f"action_{action}")(*args)
+
+    # ------------------------------------------------------------------ views
+
+    def action_chart(self) -> None:
+        """The chart of the timeline's steps (a run in progress or an opened session)."""
+        tl = self.timeline
+        if not tl.rows:
+            self.notify("no steps to chart yet: run (r) or open a session (o)",
+                        severity="warning")
+            return
+        self.push_screen(ChartScreen(step_chart(tl.rows, tl.target, tl.sources,
+                                                tl.has_references)))
+
+    @property
+    def diff_strip(self) -> DiffStrip:
+        """The main screen's (a query would search the screen on top, a dialog perhaps)."""
+        return self._diff
+
+    def _ab_pair(self) -> tuple[Cue, Cue] | None:
+        a, b = self.player.a, self.player.b
+        if a is None or b is None:
+            self.notify("mark A and B first (a, b on two steps): the map shows where they "
+                        "differ", severity="warning")
+            return None
+        return a, b
+
+    def action_difference(self) -> None:
+        """D: show or hide the A/B difference map."""
+        strip = self.diff_strip
+        if strip.display:
+            strip.display = False
+            return
+        pair = self._ab_pair()
+        if pair is not None:
+            strip.display = True
+            strip.show_pair(*pair)
+
+    def action_next_difference(self) -> None:
+        """n: move the playhead to the next largest A − B difference (the map shows)."""
+        pair = self._ab_pair()
+        if pair is None:
+            return
+        strip = self.diff_strip
+        strip.display = True
+        if strip.pair == pair and strip.current is not None:
+            self._jump_to_difference()
+        else:
+            strip.show_pair(*pair, on_ready=self._jump_to_difference)
+
+    def _jump_to_difference(self) -> None:
+        seconds = self.diff_strip.next_largest()
+        if seconds is not None:
+            self.player.goto(seconds)
+            self.diff_strip.set_position(self.player.position)
+
+    def action_spectrogram(self) -> None:
+        """S: show or hide the spectrogram of the selected step's selected source."""
+        view = self._spectrogram
+        view.display = not view.display
+        if view.display:
+            self._sync_selection()
+            view.show_cue(self.player.selection)
+            view.set_position(self.player.position)
+
+    def _follow_player(self) -> None:
+        """The views follow the player: its position, the selection, new A/B marks."""
+        strip = self.diff_strip
+        if strip.display:
+            a, b = self.player.a, self.player.b
+            if a is not None and b is not None and strip.pair != (a, b):
+                strip.show_pair(a, b)
+            strip.set_position(self.player.position)
+        view = self._spectrogram
+        if view.display:
+            if view.cue != self.player.selection:
+                view.show_cue(self.player.selection)
+            view.set_position(self.player.position)
 
     # ------------------------------------------------------------------ export
 

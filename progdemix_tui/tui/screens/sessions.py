@@ -15,27 +15,36 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
+from progdemix_tui.engine.errors import ProgdemixError
 from progdemix_tui.engine.session import SessionSummary
 from progdemix_tui.formatting import fmt_number
 
+from ..chart_data import Compared, compare_chart
 from ..paths import expand
-from ..session_reader import read_listing
+from ..screens.chart import ChartScreen
+from ..session_reader import read_listing, read_session
+
+MARK = "✓"
 
 
 class SessionsScreen(ModalScreen[Path | None]):
-    """Pick a session folder (returned on dismiss), or Esc for none."""
+    """Pick a session folder (returned on dismiss), or Esc for none; Space marks sessions,
+    C charts the marked sessions' target curves together."""
 
-    BINDINGS = [Binding("escape", "close", "Close"), Binding("enter", "open", "Open")]
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("enter", "open", "Open"),
+                Binding("space", "mark", "Mark"), Binding("C", "compare", "Compare marked")]
 
     def __init__(self, root: Path) -> None:
         super().__init__()
         self.root = root
         self.sessions: list[SessionSummary] = []
         self.skipped: list[str] = []  # one line per folder left out of the listing
+        self.marked: set[Path] = set()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sessions-box"):
-            yield Static("sessions — Enter opens, Esc closes", id="sessions-title")
+            yield Static("sessions — Enter opens, Space marks, C compares marked, Esc closes",
+                         id="sessions-title")
             yield Input(str(self.root), id="sessions-root", compact=True)
             yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="sessions-info", markup=False)
@@ -50,15 +59,18 @@ class SessionsScreen(ModalScreen[Path | None]):
         table = self.query_one("#sessions-table", DataTable)
         table.clear(columns=True)
         # the name (long, and dated anyway) last: at 100 columns the rest is shown whole
+        self.marked &= {s.folder for s in self.sessions}
+        table.add_column(" ", key="mark")
         for col in ("status", "steps", "best", "Δ0 dB", "target", "mode", "schedule",
                     "model", "created", "name"):
             table.add_column(col)
         for s in self.sessions:
             best = "n/a" if s.best_step is None else str(s.best_step)
             delta = fmt_number(s.best_delta_db, signed=True)
-            table.add_row(s.status, f"{s.steps_done}/{s.steps_planned}", best,
+            table.add_row(MARK if s.folder in self.marked else " ", s.status, f"{s.steps_done}/{s.steps_planned}", best,
                           delta, s.target, s.mode, s.schedule, s.model,
-                          s.created[:16].replace("T", " "), s.folder.name)
+                          s.created[:16].replace("T", " "), s.folder.name,
+                          key=str(s.folder))
         info = self.query_one("#sessions-info", Static)
         text = (f"{len(self.sessions)} session(s) in {root}" if self.sessions
                 else f"no sessions in {root}; type another folder above")
@@ -85,6 +97,34 @@ class SessionsScreen(ModalScreen[Path | None]):
         table = self.query_one("#sessions-table", DataTable)
         if self.sessions and 0 <= table.cursor_row < len(self.sessions):
             self.dismiss(self.sessions[table.cursor_row].folder)
+
+    def action_mark(self) -> None:
+        """Mark or unmark the session under the cursor for a comparison."""
+        table = self.query_one("#sessions-table", DataTable)
+        if not self.sessions or not 0 <= table.cursor_row < len(self.sessions):
+            return
+        folder = self.sessions[table.cursor_row].folder
+        self.marked ^= {folder}
+        table.update_cell(str(folder), "mark", MARK if folder in self.marked else " ")
+
+    def action_compare(self) -> None:
+        """Chart the marked sessions' target curves (two or more)."""
+        folders = [s.folder for s in self.sessions if s.folder in self.marked]
+        if len(folders) < 2:
+            self.notify("mark two or more sessions (Space), then C compares them",
+                        severity="warning")
+            return
+        compared = []
+        for folder in folders:
+            try:
+                view = read_session(folder)
+            except ProgdemixError as exc:
+                self.notify(str(exc), title="session left out", severity="error")
+                continue
+            compared.append(Compared(folder.name, view.target, view.rows,
+                                     view.has_references))
+        if len(compared) >= 2:
+            self.app.push_screen(ChartScreen(compare_chart(compared)))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -1,0 +1,71 @@
+"""The chart view: a session's per-step metrics (or several sessions' target curves) drawn
+with plotext, axes and labels included; Esc closes."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+from textual_plotext import PlotextPlot
+
+from ..chart_data import Chart, color_of
+
+BEST_MARKER = "★"
+
+
+class ChartPlot(PlotextPlot):
+    """A :class:`~.chart_data.Chart` drawn by plotext (left axis dB, right axis β)."""
+
+    def __init__(self, chart: Chart, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.chart = chart
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.draw()
+
+    def draw(self) -> None:
+        chart, plt = self.chart, self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        steps = sorted({s for series in chart.series for s in series.steps})
+        for i, series in enumerate(chart.series):
+            if not series.values:
+                continue
+            marker = "hd" if series.emphasis else "braille"
+            if len(series.values) == 1:
+                plt.scatter(series.steps, series.values, label=series.label,
+                            color=color_of(series, i), marker=marker, yside=series.axis)
+            else:
+                plt.plot(series.steps, series.values, label=series.label,
+                         color=color_of(series, i), marker=marker, yside=series.axis)
+        if chart.best is not None and chart.best_value is not None:
+            plt.scatter([chart.best], [chart.best_value], marker=BEST_MARKER,
+                        label=f"best step {chart.best}", color=(255, 215, 0))
+        if steps:  # whole steps only; at most about 12 labels
+            stride = -(-len(steps) // 12)
+            plt.xticks([float(s) for s in steps[::stride]], [str(s) for s in steps[::stride]])
+        plt.xlabel("step")
+        plt.ylabel(chart.left_label)
+        if chart.right_label is not None:
+            plt.ylabel(chart.right_label, "right")  # (label, yside); the bundled stub errs
+        self.refresh()
+
+
+class ChartScreen(ModalScreen[None]):
+    """Full-screen chart with a title and a caption of the numbers that matter."""
+
+    BINDINGS = [Binding("escape,q,C", "dismiss", "Close")]
+
+    def __init__(self, chart: Chart) -> None:
+        super().__init__()
+        self.chart = chart
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="chart-box"):
+            yield Static(self.chart.title, id="chart-title", markup=False)
+            yield ChartPlot(self.chart, id="chart-plot")
+            yield Static(self.chart.caption or "", id="chart-caption", markup=False)
+        yield Footer()
