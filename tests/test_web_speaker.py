@@ -1,0 +1,202 @@
+"""The browser as the player's output device: a real aiohttp server, Debian's headless
+chromium playing through its AudioWorklet, and the samples the worklet actually consumed
+(the page keeps a copy with ``&record=1``) compared with what the player rendered.
+
+Waits are on positions and sample counts, never on wall-clock races.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+from audio_sink import ramp
+from browser import HANG, Browser, chromium_path
+
+from progdemix_tui.playback import Player
+from progdemix_tui.playback.errors import AudioUnavailable
+from progdemix_tui.playback.mixer import fade_curve
+
+SR = 44100
+
+
+def pcm(x: np.ndarray) -> np.ndarray:
+    """float audio -> the int16 the web speaker sends."""
+    return np.clip(np.round(np.asarray(x, np.float64) * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def wait_until(cond, what: str) -> None:
+    deadline = time.monotonic() + HANG
+    while not cond():
+        assert time.monotonic() < deadline, f"never: {what}"
+        time.sleep(0.01)
+
+
+def web_player(**kw) -> Player:
+    p = Player(SR, device="web:0", blocksize=512, **kw)
+    p.web_record = True
+    return p
+
+
+def consumed(browser: Browser, frames: int) -> np.ndarray:
+    """The first ``frames`` frames the page's worklet consumed, int16 [frames, 2]."""
+    browser.wait_for(
+        f"window.pdx.rec.reduce((n, r) => n + r.length, 0) >= {2 * frames}", "enough recorded")
+    flat = browser.js("Array.from(window.pdx.rec.flatMap((r) => Array.from(r)))"
+                      f".slice(0, {2 * frames})")
+    return np.asarray(flat, np.int16).reshape(-1, 2)
+
+
+def sent(p: Player) -> np.ndarray:
+    stream = p.web_stream
+    assert stream is not None and stream.sent is not None
+    return np.concatenate(list(stream.sent))
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_wrong_or_missing_token_is_refused_and_only_the_page_is_served():
+    p = web_player()
+    try:
+        p.open_output()
+        stream = p.web_stream
+        assert stream is not None
+        base = f"http://127.0.0.1:{stream.port}"
+        for path in ("/", "/?t=wrong", "/ws", "/ws?t=wrong", f"/x?t={stream.token}x",
+                     "/speaker.html"):
+            assert get(base + path) == (403, b"forbidden\n"), path
+        status, body = get(stream.url)
+        assert status == 200 and b"AudioWorklet" in body
+        assert get(f"{base}/speaker.html?t={stream.token}")[0] == 404
+        assert p.state.web_url == stream.url and p.state.listeners == 0
+    finally:
+        p.close()
+
+
+def test_port_in_use_is_one_clear_error():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        p = Player(SR, device=f"web:{port}")
+        with pytest.raises(AudioUnavailable) as exc:
+            p.play()
+        p.close()
+    assert exc.value.kind == "device_busy"
+    assert f"port {port}" in str(exc.value) and "web:PORT" in str(exc.value)
+
+
+def test_bad_web_port_is_refused():
+    p = Player(SR, device="web:http")
+    with pytest.raises(AudioUnavailable) as exc:
+        p.play()
+    p.close()
+    assert exc.value.kind == "invalid_device"
+
+
+@pytest.mark.smoke
+def test_browser_plays_exactly_the_player_blocks_and_ab_switch_crossfades():
+    chromium_path()
+    n = 2 * SR
+    a, b = ramp(n), ramp(n, sign=-1.0)
+    p = web_player(crossfade=0.010)
+    browser = None
+    try:
+        p.add("A", np.stack([a, a]), SR)
+        p.add("B", np.stack([b, b]), SR)
+        p.set_ab("A", "B")
+        p.open_output()
+        p.play()
+        stream = p.web_stream
+        assert stream is not None
+        browser = Browser(stream.url + "&record=1")
+        wait_until(lambda: p.state.listeners == 1, "the page connects")
+        wait_until(lambda: p.position >= 0.5, "0.5 s played by the browser's clock")
+        req = p.position_samples
+        p.toggle_ab()
+        wait_until(lambda: p.position >= 0.9, "0.9 s played")
+        p.stop()
+        ev = {e.kind: e.pos for e in p.events()}
+        sw, stop = ev["select"], ev["pause"]
+        y = consumed(browser, stop)
+        rendered = sent(p)
+        # the page consumed exactly the blocks the player rendered, in order, from frame 0
+        np.testing.assert_array_equal(y, rendered[:len(y)])
+        assert np.array_equal(y[:, 0], y[:, 1])
+        assert 0 <= sw - req <= 512, "the switch lands within one block of the request"
+        L = round(0.010 * SR)
+        ys = y[:, 0].astype(np.int32)
+        np.testing.assert_array_equal(ys[L:sw], pcm(a[L:sw]))
+        c = fade_curve(np.arange(L, dtype=np.float64), L).astype(np.float64)
+        fade = a[sw:sw + L] * c + b[sw:sw + L] * (1 - c)
+        assert np.abs(ys[sw:sw + L] - pcm(fade)).max() <= 1  # float32 rounding: 1 LSB
+        np.testing.assert_array_equal(ys[sw + L:stop], pcm(b[sw + L:stop]))
+    finally:
+        if browser is not None:
+            browser.close()
+        p.close()
+
+
+def test_browser_loop_wraps_exactly_with_its_seam():
+    chromium_path()
+    a = ramp(SR)
+    p = web_player(loop_crossfade=False)
+    browser = None
+    try:
+        p.add("A", np.stack([a, a]), SR)
+        p.set_loop(0.2, 0.3)
+        p.open_output()
+        p.play()
+        stream = p.web_stream
+        assert stream is not None
+        browser = Browser(stream.url + "&record=1")
+        wait_until(lambda: p.state.loop_count >= 3, "three loops")
+        frames = int(stream.blocks_sent * 512)
+        p.stop()
+        y = consumed(browser, frames)[:, 0]
+        np.testing.assert_array_equal(y, sent(p)[:len(y), 0])
+        s, e = round(0.2 * SR), round(0.3 * SR)
+        region = pcm(a[s:e])
+        starts = [k for k in np.flatnonzero(y == region[0])
+                  if np.array_equal(y[k:k + e - s], region)]
+        assert len(starts) >= 2 and np.all(np.diff(starts) == e - s)
+    finally:
+        if browser is not None:
+            browser.close()
+        p.close()
+
+
+@pytest.mark.slow
+def test_sixty_seconds_in_the_browser_without_underrun():
+    """60 s of audio at the browser's real-time clock over loopback: no underrun."""
+    chromium_path()
+    t = np.arange(62 * SR) / SR
+    x = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    p = Player(SR, device="web:0")
+    browser = None
+    try:
+        p.add("A", np.stack([x, x]), SR)
+        p.open_output()
+        p.play()
+        stream = p.web_stream
+        assert stream is not None
+        browser = Browser(stream.url)
+        wait_until(lambda: p.position >= 60.0, "60 s played")
+        stats = browser.wait_for("window.pdx.stats && window.pdx.stats.consumed >= 60 * 44100 "
+                                 "&& window.pdx.stats", "60 s consumed")
+        assert stats["underruns"] == 0
+        assert browser.js("window.pdx.error") is None
+    finally:
+        if browser is not None:
+            browser.close()
+        p.close()
