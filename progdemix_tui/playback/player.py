@@ -29,8 +29,6 @@ import numpy as np
 from .blind import BlindState, BlindTest
 from .devices import Device, OutputDevice, load_sounddevice, open_output_stream, resolve_device
 from .devices import stream_error as _stream_error
-from .web_output import SD_COMPAT as WEB_COMPAT
-from .web_output import WebStream, open_web_stream, parse_web_device
 from .errors import AudioUnavailable
 from .export import edge_fade, write_wav_atomic
 from .levels import LevelMatch, match_levels
@@ -38,6 +36,8 @@ from .levels import loudness as measure_loudness
 from .mixer import Event, Mixer
 from .prefetch import ChunkCache, Prefetcher
 from .sources import Source, as_source, at_rate
+from .web_output import SD_COMPAT as WEB_COMPAT
+from .web_output import WebStream, open_web_stream, parse_web_device
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ buffer drains; each request renders one block (16-bit PCM, interleaved, at the s
 which is sent to every connected page. The first page connected is the *leader*: only its
 requests render; later pages hear the same blocks.
 
-The server (aiohttp, on 127.0.0.1 only) runs in its own thread. Every start draws a random
-token; any request without it gets 403 and nothing else. It serves only the page and the
+The server (aiohttp, on 127.0.0.1 only) runs in its own thread. Every start of the program
+draws a random token; any request without it gets 403 and nothing else. It serves only the page and the
 socket.
 """
 
@@ -36,6 +36,8 @@ from .errors import AudioUnavailable
 
 DEFAULT_PORT = 8765
 HOST = "127.0.0.1"
+#: drawn once per start of the program: a page stays valid while the TUI reloads its player
+TOKEN = secrets.token_urlsafe(16)
 MAX_PULL = 64  # blocks one request may ask for (a hostile page cannot inflate it further)
 
 
@@ -100,7 +102,7 @@ class WebStream:
                  *, record: bool = False) -> None:
         self.samplerate, self.channels, self.blocksize = samplerate, channels, blocksize
         self.latency = 0.1
-        self.token = secrets.token_urlsafe(16)
+        self.token = TOKEN
         self._callback, self._finished = callback, finished_callback
         self._active = False
         self._listeners: list[_Listener] = []
@@ -228,7 +230,7 @@ class WebStream:
                     continue
                 if kind == "pull" and self._listeners and self._listeners[0] is listener:
                     n = data.get("n")
-                    if isinstance(n, int) and 0 < n:
+                    if isinstance(n, int) and n > 0:
                         for _ in range(min(n, MAX_PULL)):
                             await self._send_block()
                 elif kind == "ping":
