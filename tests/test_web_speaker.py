@@ -7,7 +7,10 @@ Waits are on positions and sample counts, never on wall-clock races.
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -200,3 +203,88 @@ def test_sixty_seconds_in_the_browser_without_underrun():
         if browser is not None:
             browser.close()
         p.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listening(port: int, proc: subprocess.Popen) -> bool:
+    if proc.poll() is not None:
+        raise AssertionError(f"sshd exited: {proc.stderr.read().decode()}")
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_page_through_a_real_ssh_tunnel(tmp_path):
+    """sshd on a loopback port with a throwaway host key and user key; ``ssh -L`` forwards a
+    laptop-side port to the speaker; the page opened through the tunnel plays exactly."""
+    chromium_path()
+    sshd, ssh, keygen = "/usr/sbin/sshd", shutil.which("ssh"), shutil.which("ssh-keygen")
+    if not (os.path.exists(sshd) and ssh and keygen) or os.geteuid() != 0:
+        reason = "the tunnel test needs openssh-server/client and root (sshd logs in as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    for key in ("host", "user"):
+        subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / key)],
+                       check=True)
+    (tmp_path / "authorized_keys").write_text((tmp_path / "user.pub").read_text())
+    ssh_port, local = _free_port(), _free_port()
+    (tmp_path / "sshd_config").write_text(
+        f"Port {ssh_port}\nListenAddress 127.0.0.1\nHostKey {tmp_path / 'host'}\n"
+        f"AuthorizedKeysFile {tmp_path / 'authorized_keys'}\nStrictModes no\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+        "PermitRootLogin prohibit-password\nAllowTcpForwarding yes\nPidFile none\n")
+    os.makedirs("/run/sshd", exist_ok=True)
+    a = ramp(2 * SR)
+    p = web_player()
+    procs: list[subprocess.Popen] = []
+    browser = None
+    try:
+        p.add("A", np.stack([a, a]), SR)
+        p.open_output()
+        stream = p.web_stream
+        assert stream is not None
+        procs.append(subprocess.Popen([sshd, "-D", "-e", "-f", str(tmp_path / "sshd_config")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        wait_until(lambda: _listening(ssh_port, procs[0]), "sshd listens")
+        procs.append(subprocess.Popen(
+            [ssh, "-N", "-p", str(ssh_port), "-i", str(tmp_path / "user"),
+             "-L", f"{local}:127.0.0.1:{stream.port}", "-o", "BatchMode=yes",
+             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+             "-o", "ExitOnForwardFailure=yes", "root@127.0.0.1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        url = f"http://127.0.0.1:{local}/?t={stream.token}"
+
+        def tunnel_up() -> bool:
+            for proc in procs:
+                if proc.poll() is not None:
+                    raise AssertionError(f"ssh/sshd exited: {proc.stderr.read().decode()}")
+            try:
+                return get(url)[0] == 200
+            except OSError:
+                return False
+
+        wait_until(tunnel_up, "the tunnel forwards the page")
+        assert get(f"http://127.0.0.1:{local}/?t=wrong")[0] == 403
+        p.play()
+        browser = Browser(url + "&record=1")
+        wait_until(lambda: p.position >= 0.5, "0.5 s played through the tunnel")
+        p.stop()
+        y = consumed(browser, SR // 4)
+        np.testing.assert_array_equal(y, sent(p)[:len(y)])
+        L = round(0.010 * SR)
+        np.testing.assert_array_equal(y[L:, 0], pcm(a[L:SR // 4]))
+    finally:
+        if browser is not None:
+            browser.close()
+        p.close()
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait(30)
