@@ -7,6 +7,7 @@ Waits are on positions and sample counts, never on wall-clock races.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -19,10 +20,13 @@ import numpy as np
 import pytest
 from audio_sink import ramp
 from browser import HANG, Browser, chromium_path
+from test_tui_audition import MODELS, mark_ab
+from tui_helpers import make_app, sync, wait_for
 
 from progdemix_tui.playback import Player
 from progdemix_tui.playback.errors import AudioUnavailable
 from progdemix_tui.playback.mixer import fade_curve
+from progdemix_tui.tui.player_backend import PlayerBackend
 
 SR = 44100
 
@@ -288,3 +292,32 @@ def test_page_through_a_real_ssh_tunnel(tmp_path):
         for proc in reversed(procs):
             proc.terminate()
             proc.wait(30)
+
+
+@sync
+async def test_tui_bar_shows_the_url_and_listeners_and_the_browser_plays(work, tiny_model_path):
+    """The TUI with ``--audio-device web``: no PortAudio device needed, the bar shows the URL
+    to open and counts the page once it connects; Space plays through the page."""
+    chromium_path()
+    backend = PlayerBackend(device="web:0")  # checks devices: web needs none
+    app = make_app(".", tiny_model_path, backend=backend, models=MODELS)
+    browser = None
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await mark_ab(pilot, app, work)
+            stream = backend._player.web_stream
+            assert stream is not None
+            await wait_for(pilot, lambda: f"browser {stream.url} · 0 listeners" in status(app))
+            browser = await asyncio.to_thread(Browser, stream.url)  # its own event loop
+            await wait_for(pilot, lambda: "· 1 listener " in status(app) + " ")
+            await pilot.press("space")
+            await wait_for(pilot, lambda: (backend.position() or 0.0) > 0.2)
+            await pilot.press("space")
+    finally:
+        if browser is not None:
+            await asyncio.to_thread(browser.close)
+        backend.close()
+
+
+def status(app) -> str:
+    return str(app.query_one("#player-status").render())

@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--session", metavar="DIR", help="open this session folder")
     parser.add_argument("--audio-device", metavar="NAME|INDEX",
                         help="audio output device: index or (part of) its name, as listed by "
-                             "`progdemix-tui devices`; '' = the default (saved as last used)")
+                             "`progdemix-tui devices`; web or web:PORT = a browser page (over "
+                             "SSH: ssh -L); '' = the default (saved as last used)")
     return parser
 
 

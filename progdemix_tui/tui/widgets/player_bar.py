@@ -444,6 +444,6 @@ class PlayerBar(Vertical):
         sel = f"sel: {self.selection.describe()}" if self.selection else "sel: —"
         status = f"{sel}  {self.message}" if self.message else sel
         self._speaker_shown = self._speaker()
-        if self._speaker_shown:
-            status = f"{status}  {self._speaker_shown}"
+        if self._speaker_shown:  # first: the URL to open must not be cut off at 80 columns
+            status = f"{self._speaker_shown}  {status}"
         self.query_one("#player-status", Static).update(status)
