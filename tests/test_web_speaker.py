@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -321,3 +322,20 @@ async def test_tui_bar_shows_the_url_and_listeners_and_the_browser_plays(work, t
 
 def status(app) -> str:
     return str(app.query_one("#player-status").render())
+
+
+@pytest.mark.parametrize("bad", ["busy", "web:http", "web:70000"])
+def test_command_line_refuses_a_busy_or_bad_web_port(tmp_path, bad):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        device = f"web:{s.getsockname()[1]}" if bad == "busy" else bad
+        env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / "config"),
+                   XDG_DATA_HOME=str(tmp_path / "data"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+        result = subprocess.run([sys.executable, "-m", "progdemix_tui", "--audio-device", device],
+                                capture_output=True, text=True, env=env, timeout=HANG,
+                                stdin=subprocess.DEVNULL)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in result.stderr
+    assert ("is in use" in lines[0]) if bad == "busy" else ("bad port" in lines[0])

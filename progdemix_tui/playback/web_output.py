@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -67,6 +68,25 @@ def parse_web_device(device: object) -> int | None:
         raise AudioUnavailable("invalid_device", f"bad port in {device!r}",
                                "Use web or web:PORT with PORT from 1024 to 65535 (0 = any free)")
     return int(text)
+
+
+def port_in_use(port: int) -> AudioUnavailable:
+    return AudioUnavailable("device_busy", f"port {port} on {HOST} is in use",
+                            "Choose another port: --audio-device web:PORT")
+
+
+def check_web_device(device: object) -> None:
+    """For a command line: refuse a bad ``web:PORT`` or a busy port before the app starts
+    (``AudioUnavailable``, exit 2). Other devices are checked when they are opened."""
+    port = parse_web_device(device)
+    if not port:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise port_in_use(port) from exc
 
 
 @dataclass
@@ -121,9 +141,7 @@ class WebStream:
             exc = self._startup_error
             self._thread.join(5)
             if isinstance(exc, OSError):
-                raise AudioUnavailable(
-                    "device_busy", f"port {port} on {HOST} is in use ({exc.strerror})",
-                    "Choose another port: --audio-device web:PORT") from exc
+                raise port_in_use(port) from exc
             raise AudioUnavailable("stream_error", f"cannot start the web speaker ({exc})") from exc
 
     # ----------------------------------------------------------- stream API
@@ -192,7 +210,7 @@ class WebStream:
         app.router.add_get("/ws", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, HOST, self.port, reuse_address=False)
+        site = web.TCPSite(self._runner, HOST, self.port)
         await site.start()
         if self.port == 0:
             server = site._server
