@@ -81,8 +81,8 @@ TUI_OPTIONS: tuple[str, ...] = tuple(
 
 def build_app(argv: list[str] | None = None, **kwargs: Any) -> ProgdemixApp:
     """The app for command line ``argv`` (``kwargs`` go to :class:`ProgdemixApp`)."""
-    from progdemix_tui.tui.app import ProgdemixApp
     from progdemix_tui.playback.web_output import check_web_device
+    from progdemix_tui.tui.app import ProgdemixApp
     from progdemix_tui.tui.audition import parse_device
     from progdemix_tui.tui.paths import expand
     from progdemix_tui.tui.session_reader import read_session
