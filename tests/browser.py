@@ -36,12 +36,14 @@ def chromium_path() -> str:
 class Browser:
     """One headless chromium with one page at ``url``; :meth:`js` evaluates in that page."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, before_load: str | None = None) -> None:
+        """``before_load``: a script run in the page before its own (the page is navigated to
+        ``url`` after it is installed)."""
         self._dir = tempfile.mkdtemp(prefix="pdx-chromium-")
         self.proc = subprocess.Popen(
             [chromium_path(), "--headless=new", "--no-sandbox", "--disable-gpu",
              "--no-first-run", "--autoplay-policy=no-user-gesture-required",
-             "--remote-debugging-port=0", f"--user-data-dir={self._dir}", url],
+             "--remote-debugging-port=0", f"--user-data-dir={self._dir}", "about:blank" if before_load else url],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = Path(self._dir) / "DevToolsActivePort"
         deadline = time.monotonic() + HANG
@@ -59,6 +61,10 @@ class Browser:
         self._loop = asyncio.new_event_loop()
         self._ws, self._session = self._loop.run_until_complete(self._connect(ws_url))
         self._id = 0
+        if before_load:
+            self.call("Page.enable", {})
+            self.call("Page.addScriptToEvaluateOnNewDocument", {"source": before_load})
+            self.call("Page.navigate", {"url": url})
 
     async def _connect(self, url: str) -> tuple[Any, Any]:
         import aiohttp
@@ -67,19 +73,25 @@ class Browser:
 
     def js(self, expression: str) -> Any:
         """The value of ``expression`` (awaited if a promise) in the page."""
-        self._id += 1
-        return self._loop.run_until_complete(self._eval(self._id, expression))
+        result = self.call("Runtime.evaluate", {
+            "expression": expression, "returnByValue": True, "awaitPromise": True})
+        if "exceptionDetails" in result:
+            raise AssertionError(f"page error: {result['exceptionDetails']}")
+        return result["result"].get("value")
 
-    async def _eval(self, ident: int, expression: str) -> Any:
-        await self._ws.send_str(json.dumps({"id": ident, "method": "Runtime.evaluate", "params": {
-            "expression": expression, "returnByValue": True, "awaitPromise": True}}))
+    def call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """One DevTools protocol command; its result."""
+        self._id += 1
+        return self._loop.run_until_complete(self._call(self._id, method, params))
+
+    async def _call(self, ident: int, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        await self._ws.send_str(json.dumps({"id": ident, "method": method, "params": params}))
         while True:
             msg = json.loads((await self._ws.receive(timeout=HANG)).data)
             if msg.get("id") == ident:
-                result = msg["result"]
-                if "exceptionDetails" in result:
-                    raise AssertionError(f"page error: {result['exceptionDetails']}")
-                return result["result"].get("value")
+                if "error" in msg:
+                    raise AssertionError(f"{method}: {msg['error']}")
+                return dict(msg["result"])
 
     def wait_for(self, expression: str, what: str) -> Any:
         """Poll ``expression`` until truthy (no deadline but :data:`HANG`)."""

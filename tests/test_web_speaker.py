@@ -339,3 +339,22 @@ def test_command_line_refuses_a_busy_or_bad_web_port(tmp_path, bad):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in result.stderr
     assert ("is in use" in lines[0]) if bad == "busy" else ("bad port" in lines[0])
+
+
+def test_browser_without_audioworklet_is_told_on_the_page():
+    chromium_path()
+    p = web_player()
+    browser = None
+    try:
+        p.open_output()
+        stream = p.web_stream
+        assert stream is not None
+        browser = Browser(stream.url, before_load="window.AudioWorkletNode = undefined;")
+        error = browser.wait_for("window.pdx && window.pdx.error", "the page's error")
+        assert "no AudioWorklet" in error
+        assert "no AudioWorklet" in browser.js("document.getElementById('err').textContent")
+        assert p.state.listeners == 0  # it did not connect
+    finally:
+        if browser is not None:
+            browser.close()
+        p.close()
