@@ -31,3 +31,10 @@ def test_no_device_is_one_line_exit_2(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("error:")
+
+
+def test_lists_the_web_speaker(tmp_path):
+    write_asoundrc(tmp_path / "home", tmp_path / "out.raw")
+    result = _devices(tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    assert "web" in result.stdout and "127.0.0.1:8765" in result.stdout

@@ -12,17 +12,20 @@ from .common import fail, handles_errors, out_console
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "devices", help="list audio output devices (for the TUI's --audio-device)",
-        description="List audio output devices that PortAudio sees.")
+        description="List audio output devices that PortAudio sees, and the browser "
+        "speaker (web / web:PORT).")
     parser.set_defaults(handler=handle)
 
 
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
     from progdemix_tui.playback import list_output_devices
+    from progdemix_tui.playback.web_output import DEFAULT_PORT
 
     devices = list_output_devices()  # AudioUnavailable: one line, exit 2
     if not devices:
-        return fail("no audio output device found; audition can still export A/B clips "
+        return fail("no audio output device found; play through a browser instead with "
+                    "--audio-device web (or web:PORT), or export A/B clips "
                     "(README: 'Listening over SSH').")
     table = Table(title="audio output devices", title_justify="left")
     for col in ("index", "name", "host API", "channels", "rate", "default"):
@@ -30,5 +33,7 @@ def handle(args: argparse.Namespace) -> int:
     for d in devices:
         table.add_row(str(d.index), d.name, d.hostapi, str(d.channels),
                       f"{d.default_samplerate:.0f}", "*" if d.is_default else "")
+    table.add_row("web", f"a browser page (http://127.0.0.1:{DEFAULT_PORT}; web:PORT for another)",
+                  "web", "2", "session", "")
     out_console.print(table)
     return 0

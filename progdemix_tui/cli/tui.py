@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--session", metavar="DIR", help="open this session folder")
     parser.add_argument("--audio-device", metavar="NAME|INDEX",
                         help="audio output device: index or (part of) its name, as listed by "
-                             "`progdemix-tui devices`; '' = the default (saved as last used)")
+                             "`progdemix-tui devices`; web or web:PORT = a browser page (over "
+                             "SSH: ssh -L); '' = the default (saved as last used)")
     return parser
 
 
@@ -80,6 +81,7 @@ TUI_OPTIONS: tuple[str, ...] = tuple(
 
 def build_app(argv: list[str] | None = None, **kwargs: Any) -> ProgdemixApp:
     """The app for command line ``argv`` (``kwargs`` go to :class:`ProgdemixApp`)."""
+    from progdemix_tui.playback.web_output import check_web_device
     from progdemix_tui.tui.app import ProgdemixApp
     from progdemix_tui.tui.audition import parse_device
     from progdemix_tui.tui.paths import expand
@@ -107,6 +109,7 @@ def build_app(argv: list[str] | None = None, **kwargs: Any) -> ProgdemixApp:
     if args.audio_device is not None:
         settings.ui["audio_device"] = args.audio_device.strip()
     device = parse_device(settings.ui.get("audio_device", ""))
+    check_web_device(device)  # a bad web:PORT or a busy port: one line, exit 2
     app = ProgdemixApp(args.path, settings=settings, audio_device=device, notices=notices,
                        **kwargs)
     if session is not None:

@@ -36,6 +36,8 @@ from .levels import loudness as measure_loudness
 from .mixer import Event, Mixer
 from .prefetch import ChunkCache, Prefetcher
 from .sources import Source, as_source, at_rate
+from .web_output import SD_COMPAT as WEB_COMPAT
+from .web_output import WebStream, open_web_stream, parse_web_device
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ class PlayerState:
     underruns: int
     cache_misses: int
     error: AudioUnavailable | None
+    web_url: str | None = None  # the page to open when the output is the browser
+    listeners: int = 0  # pages connected to it
 
 
 class Player:
@@ -121,6 +125,7 @@ class Player:
         self._levels: LevelMatch | None = None
         self._loudness: dict[str, float] = {}
         self._blind: BlindTest | None = None
+        self.web_record = False  # a web stream keeps a copy of the blocks it sent (tests)
 
     # ================================================================ sources
     def add(self, name: str, data: Any, samplerate: int | None = None) -> Source:
@@ -182,17 +187,35 @@ class Player:
                 return
             self._close_stream()
             try:
-                self._sd = load_sounddevice()
-                dev = resolve_device(self._device)
                 rate = self._stream_rate_wanted or self._rate or 44100
-                stream = open_output_stream(dev, rate, self._channels, self._blocksize,
-                                            self._latency, self._callback, self._finished)
+                web_port = parse_web_device(self._device)
+                if web_port is not None:  # the browser as the speaker
+                    self._sd = WEB_COMPAT
+                    stream, dev = open_web_stream(web_port, rate, self._channels,
+                                                  self._blocksize, self._callback,
+                                                  self._finished, record=self.web_record)
+                else:
+                    self._sd = load_sounddevice()
+                    dev = resolve_device(self._device)
+                    stream = open_output_stream(dev, rate, self._channels, self._blocksize,
+                                                self._latency, self._callback, self._finished)
             except AudioUnavailable as exc:
                 self._error = exc
                 raise
             self._output = dev
             self._stream, self._stream_dead = stream, False
             self._retarget(int(stream.samplerate), int(stream.channels))
+
+    def open_output(self) -> None:
+        """Open the output now, without playing (the web speaker: its URL exists from here).
+        Raises AudioUnavailable as :meth:`play` does."""
+        self._ensure_stream()
+
+    @property
+    def web_stream(self) -> WebStream | None:
+        """The web speaker's stream when the output is the browser, else None."""
+        stream = self._stream
+        return stream if isinstance(stream, WebStream) else None
 
     def _retarget(self, rate: int, channels: int) -> None:
         """Move the mixer to the stream's rate/channels (resampling sources if needed)."""
@@ -552,7 +575,9 @@ class Player:
                 stream_samplerate=int(stream.samplerate) if stream is not None else None,
                 latency=float(stream.latency) if stream is not None else None,
                 blocks=m.blocks, underruns=self._underruns, cache_misses=misses,
-                error=self._error)
+                error=self._error,
+                web_url=stream.url if isinstance(stream, WebStream) else None,
+                listeners=stream.listeners if isinstance(stream, WebStream) else 0)
 
     # ================================================================ export
     def export_clip(self, name: str, path: str | Path, start: float, duration: float,

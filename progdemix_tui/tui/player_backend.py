@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from progdemix_tui.playback import BlindState, LevelMatch, Player, list_output_devices
 from progdemix_tui.playback.devices import resolve_device
 from progdemix_tui.playback.errors import no_device
+from progdemix_tui.playback.web_output import parse_web_device
 
 if TYPE_CHECKING:
     import torch
@@ -33,7 +34,9 @@ class PlayerBackend:
 
     def __init__(self, check_devices: bool = True, device: int | str | None = None) -> None:
         if check_devices:
-            if device is not None:
+            if parse_web_device(device) is not None:
+                pass  # the browser speaker: no PortAudio device needed
+            elif device is not None:
                 resolve_device(device)  # raises AudioUnavailable("invalid_device", ...)
             elif not list_output_devices():  # raises AudioUnavailable
                 raise no_device("no audio output device found")
@@ -59,6 +62,7 @@ class PlayerBackend:
         player.volume = self._volume
         with self._lock:
             old, self._player = self._player, player
+        playing = False
         if old is not None:
             position = old.position
             playing = old.state.status == "playing"
@@ -66,9 +70,20 @@ class PlayerBackend:
             player.seek(position)
             if self._loop is not None:
                 player.set_loop(*self._loop)
-            if playing:
-                player.play()
+        if parse_web_device(self.device) is not None:
+            player.open_output()  # the page's URL exists (and the port is held) from here
+        if old is not None and playing:
+            player.play()
         return player.levels
+
+    def speaker(self) -> str | None:
+        """``browser URL · N listener(s)`` when the output is the web speaker, else None."""
+        player = self._player
+        stream = player.web_stream if player is not None else None
+        if stream is None:
+            return None
+        n = stream.listeners
+        return f"browser {stream.url} · {n} listener{'s' if n != 1 else ''}"
 
     def play(self) -> None:
         if self._player is not None:

@@ -60,6 +60,7 @@ class PlayerBar(Vertical):
         self.levels: LevelMatch | None = None
         self._generation = 0  # of the marks: a load for older marks never lands
         self._load_lock = threading.Lock()
+        self._speaker_shown = ""
         self.message = "" if self.backend.available else f"{self.backend.reason}: " \
             "marks work; export A/B clips with e"
 
@@ -389,9 +390,20 @@ class PlayerBar(Vertical):
             pos = self.backend.position()
         except Exception:  # the device went away; keep the last position
             return
+        speaker = self._speaker()
+        if speaker != self._speaker_shown:
+            self.refresh_bar()
         if pos is not None and abs(pos - self.position) > 0.05:
             self.position = pos
             self.refresh_bar()
+
+    def _speaker(self) -> str:
+        """The web speaker's URL and listeners ('' when the output is not the browser)."""
+        describe = getattr(self.backend, "speaker", None)
+        try:
+            return (describe() or "") if describe is not None else ""
+        except Exception:  # a backend error must not break drawing the bar
+            return ""
 
     # ------------------------------------------------------------------ rendering
 
@@ -431,4 +443,7 @@ class PlayerBar(Vertical):
         self.query_one("#player-line", Static).update(line)
         sel = f"sel: {self.selection.describe()}" if self.selection else "sel: —"
         status = f"{sel}  {self.message}" if self.message else sel
+        self._speaker_shown = self._speaker()
+        if self._speaker_shown:  # first: the URL to open must not be cut off at 80 columns
+            status = f"{self._speaker_shown}  {status}"
         self.query_one("#player-status", Static).update(status)

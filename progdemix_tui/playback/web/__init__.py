@@ -1,0 +1,1 @@
+"""The browser as an output device: package data (the listener's page)."""
