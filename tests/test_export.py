@@ -188,3 +188,16 @@ def test_run_export_bad_option_refused_before_the_run(tmp_path, tiny_model_path,
                  "--export", str(tmp_path / "stems"), "--filename", "{nope}.wav"]) == 2
     assert "--filename" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_run_export_best_without_references_refused_before_the_run(tmp_path, tiny_model_path,
+                                                                    capsys):
+    track = write_track(tmp_path / "tune", seconds=SECONDS)
+    song = tmp_path / "song.wav"  # the mixture alone: no references, so no best step
+    shutil.copy(track / "mixture.wav", song)
+    out = tmp_path / "session"
+    assert main(["run", str(song), "--out", str(out), "--model", str(tiny_model_path),
+                 "--export", str(tmp_path / "stems"), "--step", "best"]) == 2
+    err = capsys.readouterr().err
+    assert "--step best needs references" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and not (tmp_path / "stems").exists()

@@ -12,6 +12,7 @@ from conftest import tiny_hdemucs, write_track
 
 from progdemix_tui import engine
 from progdemix_tui.engine.errors import Cancelled, OutputError, SessionError
+from progdemix_tui.engine.export import ExportSpec, export_sessions
 from progdemix_tui.engine.models import _wrap
 
 
@@ -95,14 +96,11 @@ def test_list_and_export(tmp_path, separator, prepared):
     summaries = engine.list_sessions(root)
     assert sorted(s.folder.name for s in summaries) == ["a", "b"]
     assert all(s.steps_done == 2 and s.status == "complete" for s in summaries)
-    written = engine.export_step(engine.open_session(root / "a"), 1, tmp_path / "x",
-                                 stems=["vocals"])
-    names = sorted(p.name for p in written)
-    assert names == ["manifest.json", "step001_vocals.wav"]
+    spec = ExportSpec(step=1, stems=("vocals",), template="step{step}_{stem}.{ext}")
+    written = export_sessions([engine.open_session(root / "a")], spec, tmp_path / "x")
+    assert [p.name for p in written] == ["step001_vocals.wav"]
     data, rate = sf.read(tmp_path / "x" / "step001_vocals.wav")
     assert rate == 44100 and data.shape[1] == 2
-    exported = json.loads((tmp_path / "x" / "manifest.json").read_text())
-    assert exported["exported"] == {"step": 1, "stems": ["vocals"]}
 
 
 def test_not_a_session(tmp_path):

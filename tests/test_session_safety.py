@@ -21,10 +21,10 @@ from progdemix_tui.cli import main
 from progdemix_tui.engine import audio
 from progdemix_tui.engine.config import RunConfig
 from progdemix_tui.engine.errors import OutputError, SessionError
+from progdemix_tui.engine.export import ExportSpec, export_sessions
 from progdemix_tui.engine.progressive import IterationResult, StepMetrics
 from progdemix_tui.engine.session import (
     SessionWriter,
-    export_step,
     list_sessions,
     open_session,
     scan_sessions,
@@ -128,8 +128,8 @@ def test_a_symlink_leading_out_is_refused_at_open_and_at_read(tmp_path, session_
     with pytest.raises(SessionError, match="outside the session"):
         session.load(1, "vocals")
     with pytest.raises(SessionError, match="outside the session"):
-        export_step(session, 1, tmp_path / "export", stems=["vocals"])
-    assert not (tmp_path / "export" / "step001_vocals.wav").exists()
+        export_sessions([session], ExportSpec(step=1, stems=("vocals",)), tmp_path / "export")
+    assert not (tmp_path / "export").exists()
     with pytest.raises(SessionError, match="outside the session"):
         open_session(session_copy)
     steps = session_copy / "steps"  # a whole folder linked out

@@ -91,6 +91,7 @@ def handle(args: argparse.Namespace) -> int:
     if len(sources) > 1:
         return run_batch(args, sources, config, export, threads)
     from progdemix_tui import engine
+    from progdemix_tui.engine.errors import ConfigError
     from progdemix_tui.engine.job import check_run
     from progdemix_tui.engine.session import new_session_folder
 
@@ -98,6 +99,9 @@ def handle(args: argparse.Namespace) -> int:
     args = study_excerpt(args, source, config)
     # the excerpt, the input, references, memory and the output folder: before the model load
     ready = check_run(source, config, args.start, args.duration, args.references)
+    if export is not None and export.step == "best" and not ready.input.references:
+        raise ConfigError(f"--step best needs references to rank the steps, and {source} has "
+                          "none; export --step last or a step number.")
     out = Path(args.out) if args.out else new_session_folder(
         "sessions", source, config.target, config.mode)
     engine.check_output_folder(out, args.overwrite)

@@ -28,7 +28,7 @@ _EXPORTS = {
     "schedules": ("beta", "betas"),
     "separator": ("Separator", "SeparatorCache"),
     "session": ("Session", "SessionSummary", "SessionWriter", "check_output_folder",
-                "export_step", "list_sessions", "open_session"),
+                "list_sessions", "open_session"),
     "tracks": ("InputInfo", "PreparedInput", "inspect_input", "is_track_folder", "load_input"),
 }
 _SOURCE = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -40,7 +40,7 @@ __all__ = [
     "ProgdemixError", "ReferencesRequired", "RunConfig", "SCHEDULES", "STEMS", "ScheduleName",
     "Separator", "SeparatorCache", "SeparatorConfig", "Session", "SessionSummary", "SessionWriter",
     "StepMetrics", "UntrustedCheckpoint", "beta", "betas", "check_output_folder", "check_run",
-    "export_step", "inspect_input", "is_track_folder", "iterate", "list_models", "list_sessions",
+    "inspect_input", "is_track_folder", "iterate", "list_models", "list_sessions",
     "load_input", "load_model", "model_description", "model_status", "open_session", "run_session",
 ]
 
@@ -98,7 +98,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
         SessionSummary,
         SessionWriter,
         check_output_folder,
-        export_step,
         list_sessions,
         open_session,
     )

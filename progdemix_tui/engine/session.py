@@ -474,24 +474,3 @@ def summarize(s: Session) -> SessionSummary:
                           cfg.mode, len(s.steps), result_count(cfg),
                           str(s.manifest.get("model", {}).get("name", "?")), cfg.schedule,
                           cfg.beta_max, best, delta)
-
-
-def export_step(session: Session, step: int, dest: str | Path, stems: list[str] | None = None,
-                fmt: StemFormat = "wav", subtype: audio.Subtype | None = None) -> list[Path]:
-    """Copy a step's stems (all, or ``stems``) to ``dest`` as WAV/FLAC, plus the manifest.
-
-    Returns the written paths; each file is written atomically.
-    """
-    dest = Path(dest)
-    names = stems or list(session.sources)
-    written = []
-    for name in names:
-        samples = session.load(step, name)
-        out = dest / f"step{step:03d}_{name}.{fmt}"
-        if fmt == "flac" and samples.abs().max() > 1.0:
-            samples = samples / samples.abs().max()
-        written.append(audio.save(out, samples, session.samplerate, subtype))
-    manifest = dict(session.manifest, exported={"step": step, "stems": names})
-    written.append(audio.write_text_atomic(dest / "manifest.json",
-                                           json.dumps(manifest, indent=2) + "\n"))
-    return written

@@ -74,7 +74,7 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
         ("c / Esc", "cancel the run (completed steps are kept)"),
         ("Esc", "in a text field: leave it, so the letter keys work again"),
         ("o", "sessions: open a previous run (restores its timeline)"),
-        ("e", "export the selected step (target / all stems, WAV/FLAC) or A/B clips"),
+        ("e", "export the selected step (target / all stems; WAV, FLAC or MP3) or A/B clips"),
     ]),
     ("Navigate", [
         ("Tab / Shift+Tab", "move focus between panels and fields"),
@@ -110,7 +110,7 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
     ]),
     ("App", [
         ("d", "toggle light / dark theme"),
-        ("--audio-device", "output device (index or name): progdemix-tui devices lists them"),
+        ("--audio-device", "output device (index, name, or web[:PORT] for a browser tab): see devices"),
         ("? / F1", "this help"),
         ("q / Ctrl+Q", "quit (parameters are saved)"),
     ]),
