@@ -35,7 +35,8 @@ os.environ.setdefault("PROGDEMIX_CACHE_DIR", _CACHE_DIR)
 # Waits in the tests are on events (a file appears, a screen shows a line, a process exits),
 # never races against the clock: this bound only stops a test that would otherwise hang
 # forever, so it is far longer than anything takes on a slow or busy machine.
-HANG_TIMEOUT = 900.0
+# Only stops a hung test; PROGDEMIX_TEST_HANG_TIMEOUT shortens it while debugging a hang.
+HANG_TIMEOUT = float(os.environ.get("PROGDEMIX_TEST_HANG_TIMEOUT", "900"))
 
 
 def wait_while_running(proc: subprocess.Popen, done: Callable[[], bool], what: str) -> None:

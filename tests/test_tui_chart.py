@@ -164,8 +164,8 @@ def test_chart_160x48(app, snap_compare):
 
 
 async def _compare(pilot) -> None:
-    await pilot.press("o")
-    await wait_for(pilot, lambda: "demo-session" in screen_text(pilot.app))
+    await pilot.press("o")  # the names are the last column, cut at 80 columns: count rows
+    await wait_for(pilot, lambda: "2 session(s) in" in screen_text(pilot.app))
     await pilot.press("space", "down", "space", "C")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, ChartScreen))
     await pilot.pause()
