@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import os
@@ -183,9 +184,12 @@ def _header(entry) -> dict:
     return json.loads(data[len(MAGIC) + 4:len(MAGIC) + 4 + length])
 
 
-def _step0_rows(folder) -> list[str]:
-    lines = (folder / "results.csv").read_text().splitlines()
-    return [line.rsplit(",", 1)[0] for line in lines if line.split(",")[2] == "0"]  # no time
+def _step0_rows(folder) -> list[dict[str, str]]:
+    """results.csv's step-0 rows without their timing column (read by name, not position)."""
+    with open(folder / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows
+            if row["step"] == "0"]
 
 
 def test_evals_that_share_step_0_reuse_it(tmp_path, tiny_model_path, monkeypatch):

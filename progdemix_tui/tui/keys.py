@@ -110,7 +110,7 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
     ]),
     ("App", [
         ("d", "toggle light / dark theme"),
-        ("--audio-device", "output device (index, name, or web[:PORT] for a browser tab): see devices"),
+        ("--audio-device", "output device (index, name, or web[:PORT]): progdemix-tui devices lists them"),
         ("? / F1", "this help"),
         ("q / Ctrl+Q", "quit (parameters are saved)"),
     ]),
