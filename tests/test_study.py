@@ -383,3 +383,32 @@ def test_preset_study_refuses_a_model_that_cannot_take_the_whole_excerpt(tmp_pat
     mixture = torch.zeros(2, 2 * 44100)
     with pytest.raises(ConfigError, match=r"takes at most 1 s at once; use a Hybrid Demucs"):
         next(engine.progressive.iterate(sep, mixture, config))
+
+
+def test_study_pass_runs_at_the_separators_precision_and_the_preset_reads_auto_as_fp32():
+    """The whole-excerpt pass applies the precision the manifest records (bf16 autocast
+    changes its output, float32 input and weights either way); with the preset, ``auto``
+    is the study's float32 on every machine, an explicit precision is kept."""
+    from conftest import tiny_hdemucs
+
+    from progdemix_tui import engine
+    from progdemix_tui.engine.models import _wrap
+    from progdemix_tui.engine.study import WholeExcerptSeparator
+
+    assert engine.RunConfig(preset="study").separator.precision == "fp32"
+    kept = engine.SeparatorConfig(precision="bf16")
+    assert engine.RunConfig(preset="study", separator=kept).separator.precision == "bf16"
+    assert engine.RunConfig().separator.precision == "auto"
+
+    torch.manual_seed(0)
+    model = _wrap("tiny", tiny_hdemucs(), "test")
+    mixture = torch.randn(1, 2, 44100) * 0.1
+    outs = {}
+    for precision in ("fp32", "bf16"):
+        sep = engine.Separator.from_config(
+            engine.SeparatorConfig(device="cpu", precision=precision), model=model)
+        assert sep.precision == precision
+        outs[precision] = WholeExcerptSeparator(sep).separate(mixture)
+    assert outs["bf16"].dtype == outs["fp32"].dtype == torch.float32
+    assert not torch.equal(outs["bf16"], outs["fp32"])
+    assert torch.allclose(outs["bf16"], outs["fp32"], atol=0.05 * outs["fp32"].abs().max())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal, get_args
 
 from .errors import ConfigError
@@ -141,6 +141,12 @@ class RunConfig:
     clip_guard: bool = True
     preset: Preset = "none"  # "study": the study's procedure (engine/study.py, docs/study.md)
     separator: SeparatorConfig = field(default_factory=SeparatorConfig)
+
+    def __post_init__(self) -> None:
+        # The study's code ran float32: its preset reads ``auto`` as fp32, so the one flag
+        # reproduces it on every machine (an explicit --precision is kept).
+        if self.preset == "study" and self.separator.precision == "auto":
+            object.__setattr__(self, "separator", replace(self.separator, precision="fp32"))
 
     def problems(self, sources: tuple[str, ...] = STEMS) -> dict[str, str]:
         """Every invalid value as ``{field: reason}``; empty when the config is valid.

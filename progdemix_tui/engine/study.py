@@ -32,6 +32,7 @@ import torch
 
 from .config import STEMS, RunConfig
 from .errors import AudioInputError, Cancelled, ConfigError, is_allocation_failure, out_of_memory
+from .precision import autocast
 
 if TYPE_CHECKING:
     from .models import DemucsModel
@@ -201,12 +202,11 @@ class WholeExcerptSeparator:
         self.check_length(mix.shape[-1])
         sep = self.inner
         random.seed(sep.seed)  # apply_model's shift trick draws from `random`
-        dtype = torch.float16 if sep.half else torch.float32
-        try:
-            with torch.no_grad():
+        try:  # the separator's precision, as it applies it: autocast, float32 input
+            with torch.no_grad(), autocast(sep.precision, sep.device):
                 out = apply_model(cast("DemucsModel", sep.model.module),
-                                  mix.to(sep.device, dtype), shifts=sep.shifts, split=False,
-                                  device=sep.device)
+                                  mix.to(sep.device, torch.float32), shifts=sep.shifts,
+                                  split=False, device=sep.device)
         except torch.OutOfMemoryError:
             raise out_of_memory(sep.device_name) from None
         except (RuntimeError, MemoryError) as exc:
