@@ -163,7 +163,8 @@ class Separator:
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
         batched = mix if mix.dim() == 3 else mix[None]
-        key = step0_key(self.step0_identity(), batched)
+        identity = self.step0_identity()
+        key = step0_key(identity, batched)
         shape = (batched.shape[0], len(self.sources), *batched.shape[1:])
         found = self.step0_cache.get(key, shape)
         if found is not None:
@@ -175,7 +176,8 @@ class Separator:
         out = self.separate(mix, on_chunk, cancel)
         # The key names the parameters the separation ran with (an out-of-memory retry
         # halves the segment): store under the key of what actually ran.
-        key = step0_key(self.step0_identity(), batched)
+        if self.step0_identity() != identity:
+            key = step0_key(self.step0_identity(), batched)
         self.step0_cache.put(key, out if mix.dim() == 3 else out[None])
         return out
 
