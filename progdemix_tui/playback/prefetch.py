@@ -12,10 +12,10 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
-from collections import OrderedDict
 
 import numpy as np
 
+from ..lru import LRU
 from .sources import Source
 
 
@@ -29,23 +29,19 @@ class ChunkCache:
         self.chunk, self.keep = chunk, keep
         self.prefetcher = prefetcher
         self.misses = 0
-        self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._chunks: LRU[int, np.ndarray] = LRU(keep)
         self._lock = threading.Lock()  # guards _chunks only; never held during IO
 
     def _get(self, index: int, count_miss: bool) -> np.ndarray:
         with self._lock:
             data = self._chunks.get(index)
             if data is not None:
-                self._chunks.move_to_end(index)
                 return data
         if count_miss:
             self.misses += 1
         data = self.source.read(index * self.chunk, self.chunk)
         with self._lock:
-            self._chunks[index] = data
-            self._chunks.move_to_end(index)
-            while len(self._chunks) > self.keep:
-                self._chunks.popitem(last=False)
+            self._chunks.put(index, data)
         if self.prefetcher is not None:
             self.prefetcher.request(self, index + 1)
         return data

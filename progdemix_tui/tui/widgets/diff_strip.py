@@ -5,7 +5,6 @@ needed."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 
 from rich.text import Text
@@ -13,6 +12,7 @@ from textual import work
 from textual.widget import Widget
 
 from progdemix_tui.formatting import fmt_time
+from progdemix_tui.lru import LRU
 from progdemix_tui.playback.difference import FLOOR_DB, DifferenceMap, difference_map
 from progdemix_tui.playback.levels import match_levels
 
@@ -54,7 +54,7 @@ class DiffStrip(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.cache: OrderedDict[Pair, DifferenceMap] = OrderedDict()
+        self.cache: LRU[Pair, DifferenceMap] = LRU(CACHE)
         self.pair: Pair | None = None
         self.error = ""
         self.visit = 0  # how many of the largest differences n has visited
@@ -63,7 +63,7 @@ class DiffStrip(Widget):
 
     @property
     def current(self) -> DifferenceMap | None:
-        return self.cache.get(self.pair) if self.pair is not None else None
+        return self.cache.peek(self.pair) if self.pair is not None else None
 
     def show_pair(self, a: Cue, b: Cue, on_ready: Callable[[], None] | None = None) -> None:
         """Show A − B for these marks (computed in a thread unless cached); ``on_ready``
@@ -72,8 +72,7 @@ class DiffStrip(Widget):
         if pair != self.pair:
             self.pair, self.visit, self.error = pair, 0, ""
         self.on_ready = on_ready
-        if pair in self.cache:
-            self.cache.move_to_end(pair)
+        if self.cache.get(pair) is not None:  # get: now the most recent
             self._ready(pair)
         else:
             self.refresh_strip()
@@ -94,9 +93,7 @@ class DiffStrip(Widget):
         self.app.call_from_thread(self._store, pair, dm)
 
     def _store(self, pair: Pair, dm: DifferenceMap) -> None:
-        self.cache[pair] = dm
-        while len(self.cache) > CACHE:
-            self.cache.popitem(last=False)
+        self.cache.put(pair, dm)
         if pair == self.pair:
             self._ready(pair)
 

@@ -5,7 +5,6 @@ the player's position. Computed in a thread, cached per cue (step, stem, source)
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from functools import lru_cache
 
 import numpy as np
@@ -17,6 +16,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from progdemix_tui.engine.spectrogram import Spectrogram, spectrogram
+from progdemix_tui.lru import LRU
 
 from ..audition import Cue, load_cue
 
@@ -77,7 +77,7 @@ class SpectrogramView(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.cache: OrderedDict[Cue, Spectrogram] = OrderedDict()
+        self.cache: LRU[Cue, Spectrogram] = LRU(CACHE)
         self.cue: Cue | None = None
         self.error = ""
         self.position = 0.0
@@ -85,15 +85,13 @@ class SpectrogramView(Widget):
 
     @property
     def current(self) -> Spectrogram | None:
-        return self.cache.get(self.cue) if self.cue is not None else None
+        return self.cache.peek(self.cue) if self.cue is not None else None
 
     def show_cue(self, cue: Cue | None) -> None:
         """Show ``cue``'s spectrogram (computed in a thread unless cached)."""
         self.cue, self.error = cue, ""
-        if cue is not None and cue not in self.cache:
+        if cue is not None and self.cache.get(cue) is None:  # get: now the most recent
             self._compute(cue)
-        elif cue is not None:
-            self.cache.move_to_end(cue)
         self.refresh_view()
 
     @work(thread=True, exclusive=True, group="spectrogram", exit_on_error=False)
@@ -107,9 +105,7 @@ class SpectrogramView(Widget):
         self.app.call_from_thread(self._store, cue, spec)
 
     def _store(self, cue: Cue, spec: Spectrogram) -> None:
-        self.cache[cue] = spec
-        while len(self.cache) > CACHE:
-            self.cache.popitem(last=False)
+        self.cache.put(cue, spec)
         if cue == self.cue:
             self.refresh_view()
 
