@@ -107,8 +107,9 @@ def test_the_tui_command_line_takes_model_and_out_from_the_table():
     assert tuple(actions["out"].option_strings) == OPTION["out"].flags
     assert actions["model"].default is None and actions["out"].default is None
     assert tuple(actions["threads"].option_strings) == OPTION["threads"].flags
+    assert tuple(actions["cache"].option_strings) == OPTION["cache"].flags
     assert set(tui_cli.TUI_OPTIONS) == {"--model", "--out", "--session", "--audio-device",
-                                        "--threads"}
+                                        "--threads", "--no-cache"}
 
 
 def test_the_panel_and_the_settings_are_the_tables_panel_rows():

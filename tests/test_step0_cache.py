@@ -248,3 +248,30 @@ def test_a_tui_rerun_with_a_new_schedule_starts_at_step_1(tmp_path, tiny_model_p
     assert step0 == {"linear": [(1, 2), (2, 2)], "cosine": [(2, 2)]}
     first, again = (tmp_path / name / "steps" / "000" / "vocals.flac" for name in step0)
     assert first.read_bytes() == again.read_bytes()
+
+
+@pytest.mark.parametrize("argv", [[], ["--no-cache"]])
+def test_the_tui_command_line_turns_the_cache_off(work, tiny_model_path, monkeypatch, argv):
+    """``progdemix-tui --no-cache``: a run in the app writes no entry; without it, one."""
+    from tui_helpers import screen_text, sync, wait_for
+
+    from progdemix_tui.cli.tui import build_app
+    from progdemix_tui.tui.audition import NullBackend
+
+    cache = work.parent / "cache"
+    monkeypatch.setenv(ENV_DIR, str(cache))
+    app = build_app([*argv, "--model", str(tiny_model_path), "track"], backend=NullBackend(),
+                    torch_threads=None, save_settings=False)
+    assert app.step0_cache is not bool(argv)
+
+    @sync
+    async def run_once() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            for name, value in (("steps", "1"), ("segment", "1"), ("duration", "2"),
+                                ("device", "cpu")):
+                app.panel.set_value(name, value)
+            await pilot.press("r")
+            await wait_for(pilot, lambda: "complete" in screen_text(app))
+
+    run_once()
+    assert len(_entries(cache)) == (0 if argv else 1)

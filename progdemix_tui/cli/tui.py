@@ -1,8 +1,9 @@
 """``progdemix-tui [PATH]``: the terminal app's own command line.
 
 :func:`main` parses it, applies ``--model``/``--out``/``--audio-device`` to the saved
-settings, ``--threads`` to the runs, and runs :class:`progdemix_tui.tui.app.ProgdemixApp`. Textual is imported only when
-the app is built, so parsing stays fast.
+settings, ``--threads`` and ``--no-cache`` to the runs, and runs
+:class:`progdemix_tui.tui.app.ProgdemixApp`. Textual is imported only when the app is built,
+so parsing stays fast.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                help="model name or .safetensors path (saved as last used)")
     add_option(parser, OPTION["out"], default=None)
     add_option(parser, OPTION["threads"])
+    add_option(parser, OPTION["cache"])
     parser.add_argument("--session", metavar="DIR", help="open this session folder")
     parser.add_argument("--audio-device", metavar="NAME|INDEX",
                         help="audio output device: index or (part of) its name, as listed by "
@@ -91,6 +93,8 @@ def build_app(argv: list[str] | None = None, **kwargs: Any) -> ProgdemixApp:
     args = build_parser().parse_args(argv or [])
     if args.threads is not None:  # else the app's default: the same policy
         kwargs["torch_threads"] = torch_threads(args.threads)
+    if not args.cache:
+        kwargs["step0_cache"] = False
     session = None
     if args.session:
         session = expand(args.session)

@@ -66,8 +66,10 @@ class ProgdemixApp(App[int]):
     def __init__(self, path: str | Path | None = None, *, settings: Settings | None = None,
                  backend: AuditionBackend | None = None, models: list[tuple[str, str]] | None = None,
                  torch_threads: int | str | None = "auto", save_settings: bool = True,
-                 audio_device: int | str | None = None, notices: Iterable[str] = ()) -> None:
+                 audio_device: int | str | None = None, notices: Iterable[str] = (),
+                 step0_cache: bool = True) -> None:
         super().__init__()
+        self.step0_cache = step0_cache  # False (--no-cache): runs neither read nor write it
         self.settings = settings if settings is not None else Settings.load()
         self.save_settings = save_settings
         if torch_threads == "auto":
@@ -165,6 +167,8 @@ class ProgdemixApp(App[int]):
             self.run_view.refuse(describe_errors(plan), title="invalid parameters", params=True)
             self._show_invalid(next(iter(plan)))
             return
+        if not self.step0_cache:
+            plan = plan.without_step0_cache()
         highlighted = self.input is None
         if self.input is None:
             self.input = self.query_one(FileBrowser).highlighted_input()

@@ -10,7 +10,7 @@ and checks what the panel alone knows (model path, excerpt, output); ranges are 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
@@ -33,6 +33,11 @@ class RunPlan:
     @property
     def model(self) -> str:
         return self.config.separator.model
+
+    def without_step0_cache(self) -> RunPlan:
+        """This plan with the step-0 cache off (the TUI's ``--no-cache``)."""
+        separator = replace(self.config.separator, cache=False)
+        return replace(self, config=replace(self.config, separator=separator))
 
 
 class _Invalid(ValueError):
