@@ -5,8 +5,11 @@
    default threads (what demucs itself does, normalised like ``demucs.separate``). Against it:
    one progressive step of the tool (:func:`iterate`, step 1's own seconds: building y_1,
    separating it through the tool's :class:`Separator`, the metrics) under each precision and
-   thread count (the policy, and every CPU). Rounds interleave every setting, so a machine
-   busy with other work slows them all alike; medians and ratios to the anchor are printed.
+   thread count (the policy, and every CPU), and bf16 autocast over float32 weights (the
+   tool's bf16 before it stored the weights in bf16). Every round runs every setting, so a machine
+   busy with other work slows them all alike: one child process per thread count (a process
+   that keeps its thread count, as a run does), each timing its settings after a warm-up
+   round. Medians and ratios to the anchor are printed.
 2. Quality. The demo model on the 20 held-out demo songs (seeds 1..20, 6 s each): per-stem
    mean SI-SDR of the anchor and of the tool's separator under each precision, and the change
    against the anchor (goal: within 0.1 dB for every stem).
@@ -24,8 +27,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +56,8 @@ from progdemix_tui.engine.tracks import load_input  # noqa: E402
 
 SOURCES = ["drums", "bass", "other", "vocals"]
 PRECISIONS = ("fp32", "bf16")
+AUTOCAST_ONLY = "bf16 autocast, fp32 weights"
+"""The bf16 the tool used before its weights were stored in bf16 (timed for comparison)."""
 
 
 def anchor(module: torch.nn.Module, mix: torch.Tensor, segment: float) -> torch.Tensor:
@@ -66,9 +73,17 @@ def anchor(module: torch.nn.Module, mix: torch.Tensor, segment: float) -> torch.
     return out * std + mean / len(SOURCES)
 
 
+class AutocastOnly(Separator):
+    """bf16 autocast over the float32 weights (the tool's bf16 before WEIGHT_DTYPES)."""
+
+    def runnable_module(self) -> torch.nn.Module:
+        return self.model.module
+
+
 def tool(module: torch.nn.Module, precision: str, segment: float) -> Separator:
-    return Separator(_wrap("bench", module, "bench"), torch.device("cpu"), segment,
-                     precision=precision)  # type: ignore[arg-type]
+    kind = AutocastOnly if precision == AUTOCAST_ONLY else Separator
+    return kind(_wrap("bench", module, "bench"), torch.device("cpu"), segment,
+                precision="bf16" if precision == AUTOCAST_ONLY else precision)  # type: ignore[arg-type]
 
 
 def progressive_step(separator: Separator, mix: torch.Tensor) -> float:
@@ -77,44 +92,69 @@ def progressive_step(separator: Separator, mix: torch.Tensor) -> float:
     return results[1].metrics.seconds
 
 
-def timing(args: argparse.Namespace) -> None:
-    default, policy, cpus = torch.get_num_threads(), torch_threads(), available_cpus()
-    torch.manual_seed(0)
-    module = HDemucs(sources=SOURCES, channels=48).eval()
-    mix = torch.randn(2, int(args.seconds * module.samplerate)) * 0.3
-    cache = Step0Cache(Path(tempfile.mkdtemp(prefix="bench-step0-")))
+def time_settings(default: int) -> dict[str, tuple[str, str, int]]:
+    """Every timed setting: name -> (anchor or tool, precision, threads)."""
+    policy, cpus = torch_threads(), available_cpus()
     settings = {"anchor: apply_model fp32": ("anchor", "fp32", default)}
     for threads in sorted({policy, cpus} - {default}):
         settings[f"apply_model fp32, {threads} thread(s)"] = ("anchor", "fp32", threads)
     for threads in sorted({policy, cpus}):
-        for precision in PRECISIONS:
+        for precision in (*PRECISIONS, AUTOCAST_ONLY):
             settings[f"tool step, {precision}, {threads} thread(s)"] = ("tool", precision,
                                                                         threads)
+    return settings
+
+
+def time_group(args: argparse.Namespace) -> None:
+    """Child process: one round of the settings on ``args.group`` threads, after an untimed
+    warm-up round; prints ``{name: seconds}`` as JSON."""
+    torch.set_num_threads(args.group)
+    settings = {name: s for name, s in time_settings(args.default).items()
+                if s[2] == args.group}
+    torch.manual_seed(0)
+    module = HDemucs(sources=SOURCES, channels=48).eval()
+    mix = torch.randn(2, int(args.seconds * module.samplerate)) * 0.3
+    cache = Step0Cache(Path(tempfile.mkdtemp(prefix="bench-step0-")))
     separators = {}
     for name, (kind, precision, _) in settings.items():
         if kind == "tool":
             separators[name] = tool(module, precision, args.seconds)
             separators[name].step0_cache = cache
-    times: dict[str, list[float]] = {name: [] for name in settings}
-    print(f"\n== time: HDemucs channels=48 (random weights), {args.seconds:g} s excerpt, "
-          f"{args.rounds} rounds, interleaved; the anchor on torch's default threads "
-          f"({default}) ==")
-    for round_ in range(args.rounds + 1):  # round 0 warms up (and fills step 0's cache)
-        for name, (kind, _, threads) in settings.items():
-            torch.set_num_threads(threads)
+    times = {}
+    for _ in range(2):  # the first round warms up (and fills step 0's cache)
+        for name, (kind, _, _) in settings.items():
             start = time.perf_counter()
             if kind == "anchor":
                 anchor(module, mix, args.seconds)
-                seconds = time.perf_counter() - start
+                times[name] = time.perf_counter() - start
             else:
-                seconds = progressive_step(separators[name], mix)
-            if round_:
+                times[name] = progressive_step(separators[name], mix)
+    print(json.dumps(times))
+
+
+def timing(args: argparse.Namespace) -> None:
+    default = torch.get_num_threads()
+    settings = time_settings(default)
+    # One child process per thread count and round: a process that switches its thread
+    # count between settings ran the bf16 step up to 1.4x slower than one that keeps it
+    # (measured here), which a real run, on one thread count, never pays.
+    groups = sorted({threads for _, _, threads in settings.values()}, key=lambda t: t != default)
+    times: dict[str, list[float]] = {name: [] for name in settings}
+    print(f"\n== time: HDemucs channels=48 (random weights), {args.seconds:g} s excerpt, "
+          f"{args.rounds} rounds; in each round one process per thread count times its "
+          f"settings after a warm-up round; the anchor on torch's default threads "
+          f"({default}) ==")
+    for _ in range(args.rounds):
+        for group in groups:
+            child = subprocess.run(
+                [sys.executable, __file__, "--group", str(group), "--default", str(default),
+                 "--seconds", str(args.seconds)], check=True, capture_output=True, text=True)
+            for name, seconds in json.loads(child.stdout.splitlines()[-1]).items():
                 times[name].append(seconds)
-    torch.set_num_threads(default)
     base = statistics.median(times["anchor: apply_model fp32"])
     for name, values in times.items():
         median = statistics.median(values)
-        print(f"  {name:<36} median {median:6.2f} s ({', '.join(f'{v:.2f}' for v in values)})"
+        print(f"  {name:<50} median {median:6.2f} s ({', '.join(f'{v:.2f}' for v in values)})"
               f"  this/anchor {median / base:.2f}")
 
 
@@ -179,7 +219,12 @@ def main() -> None:
     parser.add_argument("--songs", type=int, default=len(HELD_OUT_SEEDS))
     parser.add_argument("--cache-seconds", type=float, default=30.0)
     parser.add_argument("--skip", nargs="*", default=[], choices=["time", "quality", "cache"])
+    parser.add_argument("--group", type=int, help=argparse.SUPPRESS)  # a timing child
+    parser.add_argument("--default", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.group:
+        time_group(args)
+        return
     print(f"torch {torch.__version__}, Python {platform.python_version()}, "
           f"{platform.machine()}, {available_cpus()} CPU(s), native bf16: {cpu_has_bf16()}, "
           f"torch default threads {torch.get_num_threads()}, policy {torch_threads()}")

@@ -1,4 +1,5 @@
-"""``--precision``: bf16 autocast where it is native, fp32 otherwise, fp16 on CUDA only."""
+"""``--precision``: bf16 (weights and autocast) where it is native, fp32 otherwise, fp16 on CUDA
+only."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from progdemix_tui.cli import main
 from progdemix_tui.engine import SeparatorConfig, open_session
 from progdemix_tui.engine.errors import ConfigError, DeviceError
 from progdemix_tui.engine.metrics import si_sdr_stems
+from progdemix_tui.engine.models import load_model
 from progdemix_tui.engine.precision import cpu_has_bf16, resolve_precision
 from progdemix_tui.engine.separator import Separator
 
@@ -113,3 +115,43 @@ def test_auto_records_what_it_resolved_to(tmp_path, tiny_model_path):
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["config"]["separator"]["precision"] == "auto"
     assert manifest["model"]["precision"] == ("bf16" if cpu_has_bf16() else "fp32")
+
+
+def _weights_dtype(module: torch.nn.Module) -> torch.dtype:
+    dtypes = {p.dtype for p in module.parameters()}
+    assert len(dtypes) == 1, dtypes
+    return dtypes.pop()
+
+
+@pytest.mark.parametrize(("precision", "dtype"), [("fp32", torch.float32),
+                                                  ("bf16", torch.bfloat16)])
+def test_a_loaded_model_keeps_its_weights_in_the_precisions_dtype(tiny_model_path, precision,
+                                                                  dtype):
+    config = SeparatorConfig(model=str(tiny_model_path), device="cpu", segment=1.0,
+                             precision=precision, cache=False)
+    separator = Separator.from_config(config)
+    assert _weights_dtype(separator.model.module) == dtype
+    assert separator.runnable_module() is separator.model.module  # no second copy
+
+
+def test_a_shared_model_is_copied_not_changed(tiny_model_path):
+    """A model given to separators of two precisions: the bf16 one runs a bf16 copy, the
+    float32 weights stay as they were and the fp32 separator's output does not change."""
+    torch.manual_seed(0)
+    mix = torch.randn(2, 44100) * 0.3
+    model = load_model(str(tiny_model_path))
+    before = {k: v.clone() for k, v in model.module.state_dict().items()}
+
+    def separator(precision: str) -> Separator:
+        config = SeparatorConfig(device="cpu", segment=1.0, precision=precision, cache=False)  # type: ignore[arg-type]
+        return Separator.from_config(config, model=model)
+
+    full = separator("fp32").separate(mix)
+    bf16 = separator("bf16")
+    out = bf16.separate(mix)
+    assert _weights_dtype(bf16.runnable_module()) == torch.bfloat16
+    assert bf16.runnable_module() is bf16.runnable_module()  # copied once
+    assert _weights_dtype(model.module) == torch.float32
+    assert all(torch.equal(before[k], v) for k, v in model.module.state_dict().items())
+    assert torch.equal(separator("fp32").separate(mix), full)
+    assert not torch.equal(out, full)

@@ -7,10 +7,11 @@ chunk, so a cancel takes effect within one chunk.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, cast
 
@@ -20,7 +21,7 @@ from .config import DEFAULT_SEGMENT, MIN_SEGMENT, SeparatorConfig
 from .device import describe, resolve_device
 from .errors import Cancelled, DeviceError, is_allocation_failure, out_of_memory
 from .models import LoadedModel, load_model
-from .precision import Resolved, autocast, resolve_precision
+from .precision import Resolved, autocast, module_in, resolve_precision, weight_dtype
 from .step0_cache import Step0Cache, model_signature, step0_key
 
 if TYPE_CHECKING:
@@ -50,22 +51,35 @@ class Separator:
     step0_cache: Step0Cache | None = None
     """Where :meth:`separate_step0` keeps one-shot separations (None: no cache)."""
     _signature: str | None = field(default=None, init=False, repr=False, compare=False)
+    _runnable: tuple[torch.nn.Module, torch.nn.Module] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def from_config(cls, config: SeparatorConfig, model: LoadedModel | None = None,
                     notify: Callable[[str], None] | None = None) -> Separator:
         """Resolve the device, load the model (unless given; ``notify`` as in
-        :func:`~.models.load_model`) and pick the segment length."""
+        :func:`~.models.load_model`) and pick the segment length. A loaded model's weights
+        are stored in the precision's dtype (:func:`.precision.weight_dtype`)."""
         device = resolve_device(config.device)
         precision = resolve_precision(config.precision, device, config.half)
-        model = model or load_model(config.model, config.repo, config.trust_checkpoint, notify)
+        if model is None:  # this separator's own: the weights take the precision's dtype in
+            # place (a given model keeps its dtype; :meth:`runnable_module` copies it)
+            model = load_model(config.model, config.repo, config.trust_checkpoint, notify)
+            model.module.to(weight_dtype(precision))
+        model.module.to(device)
         segment = config.segment if config.segment is not None else DEFAULT_SEGMENT
         segment = min(segment, model.max_segment)
-        sep = cls(model, device, float(segment), config.overlap, config.shifts,
-                  precision == "fp16", config.seed, precision=precision,
-                  step0_cache=Step0Cache() if config.cache else None)
-        sep.model.module.to(device)
-        return sep
+        return cls(model, device, float(segment), config.overlap, config.shifts,
+                   precision == "fp16", config.seed, precision=precision,
+                   step0_cache=Step0Cache() if config.cache else None)
+
+    def runnable_module(self) -> torch.nn.Module:
+        """The model as :attr:`precision` runs it: weights in its dtype
+        (:func:`.precision.module_in`; a model shared with another separator is copied once)."""
+        module = self.model.module
+        if self._runnable is None or self._runnable[0] is not module:
+            self._runnable = (module, module_in(module, self.precision))
+        return self._runnable[1]
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -109,32 +123,30 @@ class Separator:
         squeeze = mix.dim() == 2
         if squeeze:
             mix = mix[None]
-        while True:
-            try:
-                out = self._apply(mix, on_chunk, cancel)
-                break
-            except torch.OutOfMemoryError:
-                if self.device.type == "cpu":
-                    raise out_of_memory(self.device_name) from None
-                if self.device.type == "cuda":
-                    torch.cuda.empty_cache()
-                if self.segment / 2 < MIN_SEGMENT:
-                    raise DeviceError(
-                        f"out of memory on {self.device_name} even with {self.segment:.1f} s "
-                        "segments; use a shorter --duration, --device cpu, or --precision fp16."
-                    ) from None
-                self.segment /= 2
-                self.notes.append(f"out of memory: segment reduced to {self.segment:.2f} s")
-            except (RuntimeError, MemoryError) as exc:
-                if not is_allocation_failure(exc):
-                    raise
-                raise out_of_memory(self.device_name) from None
+        with memory_errors(self.device_name):
+            while True:
+                try:
+                    out = self._apply(mix, on_chunk, cancel)
+                    break
+                except torch.OutOfMemoryError:
+                    if self.device.type == "cpu":
+                        raise
+                    if self.device.type == "cuda":
+                        torch.cuda.empty_cache()
+                    if self.segment / 2 < MIN_SEGMENT:
+                        raise DeviceError(
+                            f"out of memory on {self.device_name} even with {self.segment:.1f} "
+                            "s segments; use a shorter --duration, --device cpu, or "
+                            "--precision fp16.") from None
+                    self.segment /= 2
+                    self.notes.append(f"out of memory: segment reduced to {self.segment:.2f} s")
         return out[0] if squeeze else out
 
     def model_signature(self) -> str:
-        """The model's weights' signature (:func:`.step0_cache.model_signature`), once."""
+        """The signature (:func:`.step0_cache.model_signature`) of the weights as they run
+        (:meth:`runnable_module`), once."""
         if self._signature is None:
-            self._signature = model_signature(self.model.module)
+            self._signature = model_signature(self.runnable_module())
         return self._signature
 
     def step0_identity(self) -> dict:
@@ -214,10 +226,10 @@ class Separator:
         std = ref.std(-1, correction=0).clamp_min(1e-8)[:, None, None]
         normalised = (mix - mean) / std
         # no_grad, not inference_mode: the output stays an ordinary tensor that callers (and
-        # the in-place denormalisation below) may update. Reduced precision is autocast: the
-        # weights and the input stay float32.
+        # the in-place denormalisation below) may update. Reduced precision is autocast over
+        # the precision's weights; the input stays float32.
         with torch.no_grad(), autocast(self.precision, self.device):
-            out = apply_model(cast("DemucsModel", self.model.module), normalised,
+            out = apply_model(cast("DemucsModel", self.runnable_module()), normalised,
                               shifts=self.shifts, split=True, overlap=self.overlap,
                               device=self.device, segment=segment, callback=callback)
         del normalised
@@ -227,6 +239,20 @@ class Separator:
             on_chunk(total, total)
         return out
 
+
+
+@contextlib.contextmanager
+def memory_errors(where: str) -> Iterator[None]:
+    """Turn an out-of-memory error or a failed host allocation inside into the one-line
+    :class:`DeviceError` for ``where`` (e.g. "cpu"); other errors pass unchanged."""
+    try:
+        yield
+    except torch.OutOfMemoryError:
+        raise out_of_memory(where) from None
+    except (RuntimeError, MemoryError) as exc:
+        if not is_allocation_failure(exc):
+            raise
+        raise out_of_memory(where) from None
 
 
 class SeparatorCache:

@@ -31,8 +31,9 @@ import soundfile as sf
 import torch
 
 from .config import STEMS, RunConfig
-from .errors import AudioInputError, Cancelled, ConfigError, is_allocation_failure, out_of_memory
+from .errors import AudioInputError, Cancelled, ConfigError
 from .precision import autocast
+from .separator import memory_errors
 
 if TYPE_CHECKING:
     from .models import DemucsModel
@@ -202,17 +203,11 @@ class WholeExcerptSeparator:
         self.check_length(mix.shape[-1])
         sep = self.inner
         random.seed(sep.seed)  # apply_model's shift trick draws from `random`
-        try:  # the separator's precision, as it applies it: autocast, float32 input
-            with torch.no_grad(), autocast(sep.precision, sep.device):
-                out = apply_model(cast("DemucsModel", sep.model.module),
-                                  mix.to(sep.device, torch.float32), shifts=sep.shifts,
-                                  split=False, device=sep.device)
-        except torch.OutOfMemoryError:
-            raise out_of_memory(sep.device_name) from None
-        except (RuntimeError, MemoryError) as exc:
-            if not is_allocation_failure(exc):
-                raise
-            raise out_of_memory(sep.device_name) from None
+        # the separator's precision, as it applies it: autocast, its weights, float32 input
+        with memory_errors(sep.device_name), torch.no_grad(), autocast(sep.precision, sep.device):
+            out = apply_model(cast("DemucsModel", sep.runnable_module()),
+                              mix.to(sep.device, torch.float32), shifts=sep.shifts,
+                              split=False, device=sep.device)
         if on_chunk is not None:
             on_chunk(1, 1)
         return out.float()
