@@ -122,3 +122,22 @@ def test_ctrl_c_keeps_finished_sessions(tmp_path, tiny_model_path):
     assert len(engine.open_session(first).steps) == 61
     assert engine.open_session(second).status == "cancelled"
     assert len(engine.open_session(second).steps) >= 2
+
+
+def test_batch_export_best_skips_an_input_without_references_before_its_run(
+        tmp_path, tiny_model_path, capsys):
+    """--export --step best: a file without references is refused before it runs (no session
+    folder for it), the track folder with references runs and is exported."""
+    songs = make_songs(tmp_path / "album")
+    track = write_track(tmp_path / "track", seconds=1.0)
+    out = tmp_path / "sessions"
+    code = main(["run", str(songs / "a.wav"), str(track), "--out", str(out),
+                 *fast(tiny_model_path), "--export", str(tmp_path / "stems"), "--step", "best",
+                 "--stems", "vocals"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2
+    assert "--step best needs references to rank the steps" in err
+    assert "a.wav: failed" in err and "1 of 2 inputs did not finish" in err
+    sessions = sorted(out.iterdir())
+    assert [engine.open_session(p).has_references for p in sessions] == [True]
+    assert [p.parent.name for p in (tmp_path / "stems").rglob("vocals.wav")] == ["track"]

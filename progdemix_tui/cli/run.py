@@ -32,6 +32,7 @@ from .export import add_export_arguments, export_to, spec_from_args
 
 if TYPE_CHECKING:
     from progdemix_tui.engine import Separator
+    from progdemix_tui.engine.export import ExportSpec
 
 EPILOG = """\
 examples:
@@ -91,7 +92,6 @@ def handle(args: argparse.Namespace) -> int:
     if len(sources) > 1:
         return run_batch(args, sources, config, export, threads)
     from progdemix_tui import engine
-    from progdemix_tui.engine.errors import ConfigError
     from progdemix_tui.engine.job import check_run
     from progdemix_tui.engine.session import new_session_folder
 
@@ -99,9 +99,7 @@ def handle(args: argparse.Namespace) -> int:
     args = study_excerpt(args, source, config)
     # the excerpt, the input, references, memory and the output folder: before the model load
     ready = check_run(source, config, args.start, args.duration, args.references)
-    if export is not None and export.step == "best" and not ready.input.references:
-        raise ConfigError(f"--step best needs references to rank the steps, and {source} has "
-                          "none; export --step last or a step number.")
+    check_export_step(export, source, bool(ready.input.references))
     out = Path(args.out) if args.out else new_session_folder(
         "sessions", source, config.target, config.mode)
     engine.check_output_folder(out, args.overwrite)
@@ -212,6 +210,7 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
             try:
                 one = study_excerpt(args, source, config)
                 ready = check_run(source, config, one.start, one.duration, None)
+                check_export_step(export, source, bool(ready.input.references))
                 run_one(separator, source, config, out, one, ready, progress, results)
             except KeyboardInterrupt:
                 progress.stop()
@@ -237,6 +236,16 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
     if export is not None and written:
         export_to(written, export, Path(args.export))
     return _summary(outcome, sources)
+
+
+def check_export_step(export: ExportSpec | None, source: Path, has_references: bool) -> None:
+    """``--export --step best`` ranks steps by the references: an input without them is
+    refused before its run (:class:`ConfigError`)."""
+    from progdemix_tui.engine.errors import ConfigError
+
+    if export is not None and export.step == "best" and not has_references:
+        raise ConfigError(f"--step best needs references to rank the steps, and {source} has "
+                          "none; export --step last or a step number.")
 
 
 def _summary(outcome: dict[Path, str], sources: list[Path]) -> int:
