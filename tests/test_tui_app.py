@@ -63,16 +63,23 @@ async def test_pick_run_select_export(work, tiny_model_path):
     assert session.status == "complete" and len(session.steps) == 3
 
 
+def footer_keys(app) -> list[str]:
+    return [key.description for key in app.screen.query("FooterKey")]
+
+
 @sync
 async def test_cancel_keeps_completed_steps(work, tiny_model_path):
     app = make_app("track", tiny_model_path, steps="500")
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.input == Path("track")
+        assert "Cancel" not in footer_keys(app)  # the footer shows it during a run only
         await pilot.press("r")
         await wait_for(pilot, lambda: len(app.timeline.rows) >= 1)
+        await wait_for(pilot, lambda: "Cancel" in footer_keys(app))
         await pilot.press("c")
         await wait_for(pilot, lambda: not app.run_view.running)
         await wait_for(pilot, lambda: "cancelled" in screen_text(app))
+        await wait_for(pilot, lambda: "Cancel" not in footer_keys(app))
     folder = session_dirs(work)[0]
     session = open_session(folder)
     assert session.status == "cancelled"

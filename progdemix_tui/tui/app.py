@@ -190,10 +190,13 @@ class ProgdemixApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Esc leaves a text field (and the footer says so: the field hides the letter keys
-        from it); during a run, or outside a field, Esc is the cancel key."""
+        from it); during a run, or outside a field, Esc is the cancel key. The cancel key is
+        in the footer only during a run (at 80 columns the footer has no room to spare)."""
         if action == "leave_field":
             return not (self.run_view.running or self.screen.is_modal) \
                 and isinstance(self.focused, (Input, Select))
+        if action == "cancel":
+            return self.run_view.running
         if action in VIEW_ACTIONS:  # they act on the main screen, not over a dialog
             return not self.screen.is_modal
         return True

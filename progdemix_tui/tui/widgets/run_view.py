@@ -48,7 +48,7 @@ class RunView(Horizontal):
         self.timeline = timeline
         self.separators = SeparatorCache()  # the model stays loaded between runs
         self.cancel_event = threading.Event()
-        self.running = False
+        self._run_active = False
         self.folder: Path | None = None
         self.steps = 0
         """Steps of the run, step 0 included."""
@@ -79,6 +79,17 @@ class RunView(Horizontal):
         self.say(f"cannot run: {reason}")
         self.params_refused = params
         self.notify(f"cannot run: {reason}", title=title, severity="error")
+
+    @property
+    def running(self) -> bool:
+        """Whether a run is in progress (the footer shows the cancel key only then)."""
+        return self._run_active
+
+    @running.setter
+    def running(self, value: bool) -> None:
+        self._run_active = value
+        if self.is_attached:
+            self.app.refresh_bindings()
 
     def launch(self, source: Path, plan: RunPlan, threads: int | None,
                highlighted: bool = False) -> bool:
