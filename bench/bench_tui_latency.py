@@ -258,9 +258,9 @@ def main() -> int:
                   for r in results]
         if args.views:
             load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-            lines += ["", f"Load average at the end (1, 5, 15 min): {load}. The machine was "
-                      "shared with other sessions' builds and tests while this ran, so the "
-                      "spread between runs is large; compare the rows of one run."]
+            lines += ["", f"Load average at the end (1, 5, 15 min): {load} (the bench's own "
+                      "run worker counts about 1). Compare the rows of one run: on a machine "
+                      "shared with other work the spread between runs is large."]
         record(lines, VIEWS_HEADING if args.views else HEADING)
     return 0
 
