@@ -114,7 +114,8 @@ def time_group(args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     module = HDemucs(sources=SOURCES, channels=48).eval()
     mix = torch.randn(2, int(args.seconds * module.samplerate)) * 0.3
-    cache = Step0Cache(Path(tempfile.mkdtemp(prefix="bench-step0-")))
+    folder = tempfile.TemporaryDirectory(prefix="bench-step0-")  # removed when the child ends
+    cache = Step0Cache(Path(folder.name))
     separators = {}
     for name, (kind, precision, _) in settings.items():
         if kind == "tool":
@@ -188,10 +189,16 @@ def quality(args: argparse.Namespace) -> None:
 
 
 def cache_hit(args: argparse.Namespace) -> None:
+    """Step 0 shown after a cold run, then after re-runs with new schedules (cache hits)."""
+    torch.set_num_threads(torch_threads())
+    with tempfile.TemporaryDirectory(prefix="bench-cache-") as folder:
+        cache_runs(args, Path(folder))
+
+
+def cache_runs(args: argparse.Namespace, work: Path) -> None:
+    """:func:`cache_hit` in the scratch folder ``work``."""
     from progdemix_tui.demo import generate_song, write_song
 
-    torch.set_num_threads(torch_threads())
-    work = Path(tempfile.mkdtemp(prefix="bench-cache-"))
     track = work / "song"
     write_song(generate_song(7, args.cache_seconds), track)
     torch.manual_seed(0)

@@ -14,7 +14,7 @@ from progdemix_tui.engine import SeparatorConfig, open_session
 from progdemix_tui.engine.errors import ConfigError, DeviceError
 from progdemix_tui.engine.metrics import si_sdr_stems
 from progdemix_tui.engine.models import load_model
-from progdemix_tui.engine.precision import cpu_has_bf16, resolve_precision
+from progdemix_tui.engine.precision import FLOAT32_LAYERS, cpu_has_bf16, resolve_precision
 from progdemix_tui.engine.separator import Separator
 
 CPU = torch.device("cpu")
@@ -117,10 +117,13 @@ def test_auto_records_what_it_resolved_to(tmp_path, tiny_model_path):
     assert manifest["model"]["precision"] == ("bf16" if cpu_has_bf16() else "fp32")
 
 
-def _weights_dtype(module: torch.nn.Module) -> torch.dtype:
-    dtypes = {p.dtype for p in module.parameters()}
-    assert len(dtypes) == 1, dtypes
-    return dtypes.pop()
+def _dtypes(module: torch.nn.Module) -> tuple[set[torch.dtype], set[torch.dtype]]:
+    """The dtypes of the normalisation layers' weights, and of all the others."""
+    norms, others = set(), set()
+    for layer in module.modules():
+        for tensor in layer.parameters(recurse=False):
+            (norms if isinstance(layer, FLOAT32_LAYERS) else others).add(tensor.dtype)
+    return norms, others
 
 
 @pytest.mark.parametrize(("precision", "dtype"), [("fp32", torch.float32),
@@ -130,7 +133,9 @@ def test_a_loaded_model_keeps_its_weights_in_the_precisions_dtype(tiny_model_pat
     config = SeparatorConfig(model=str(tiny_model_path), device="cpu", segment=1.0,
                              precision=precision, cache=False)
     separator = Separator.from_config(config)
-    assert _weights_dtype(separator.model.module) == dtype
+    norms, others = _dtypes(separator.model.module)
+    assert others == {dtype}
+    assert norms == {torch.float32}  # HDemucs has GroupNorm layers: they stay float32
     assert separator.runnable_module() is separator.model.module  # no second copy
 
 
@@ -149,9 +154,64 @@ def test_a_shared_model_is_copied_not_changed(tiny_model_path):
     full = separator("fp32").separate(mix)
     bf16 = separator("bf16")
     out = bf16.separate(mix)
-    assert _weights_dtype(bf16.runnable_module()) == torch.bfloat16
+    assert _dtypes(bf16.runnable_module())[1] == {torch.bfloat16}
     assert bf16.runnable_module() is bf16.runnable_module()  # copied once
-    assert _weights_dtype(model.module) == torch.float32
+    assert _dtypes(model.module) == ({torch.float32}, {torch.float32})
     assert all(torch.equal(before[k], v) for k, v in model.module.state_dict().items())
     assert torch.equal(separator("fp32").separate(mix), full)
     assert not torch.equal(out, full)
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_bf16_runs_a_transformer_model(tmp_path, given):
+    """HTDemucs normalises float32 activations in its transformer: with bf16 norm weights the
+    CPU kernels refuse them ("mixed dtype"). Its LayerNorm/GroupNorm weights stay float32."""
+    from demucs.htdemucs import HTDemucs
+
+    from progdemix_tui.engine.models import save_safetensors
+
+    torch.manual_seed(0)
+    module = HTDemucs(sources=["drums", "bass", "other", "vocals"], channels=8, depth=4,
+                      t_layers=1, bottom_channels=0, segment=1).eval()
+    path = save_safetensors(module, tmp_path / "ht.safetensors")
+    mix = torch.randn(2, 44100) * 0.3
+
+    def separate(precision: str) -> tuple[Separator, torch.Tensor]:
+        config = SeparatorConfig(model=str(path), device="cpu", precision=precision,  # type: ignore[arg-type]
+                                 cache=False)
+        model = load_model(str(path)) if given else None
+        separator = Separator.from_config(config, model=model)
+        return separator, separator.separate(mix)
+
+    _, full = separate("fp32")
+    separator, bf16 = separate("bf16")
+    norms, others = _dtypes(separator.runnable_module())
+    assert norms == {torch.float32} and others == {torch.bfloat16}
+    assert bf16.shape == full.shape and torch.isfinite(bf16).all()
+    assert not torch.equal(bf16, full)
+    agreement = si_sdr_stems(bf16, full)
+    assert all(value is not None and value > 10 for value in agreement), agreement
+
+
+def test_a_layer_bf16_cannot_run_is_one_line_naming_fp32(tmp_path, monkeypatch, capsys):
+    """Were the norm layers cast too (as for a model class with a layer bf16 does not
+    handle), the run stops with one line that names --precision fp32, exit 2."""
+    from demucs.htdemucs import HTDemucs
+
+    from progdemix_tui.engine import precision
+    from progdemix_tui.engine.models import save_safetensors
+
+    monkeypatch.setattr(precision, "FLOAT32_LAYERS", ())
+    torch.manual_seed(0)
+    module = HTDemucs(sources=["drums", "bass", "other", "vocals"], channels=8, depth=4,
+                      t_layers=1, bottom_channels=0, segment=1).eval()
+    path = save_safetensors(module, tmp_path / "ht.safetensors")
+    track = write_track(tmp_path / "song", seconds=1.0)
+    code = main(["run", str(track), "--model", str(path), "--device", "cpu", "--steps", "0",
+                 "--precision", "bf16", "--no-cache", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "cannot run in bf16 here (mixed dtype" in lines[0]
+    assert lines[0].endswith("use --precision fp32.")

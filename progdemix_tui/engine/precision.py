@@ -2,8 +2,9 @@
 
 Reduced precision runs the model under :func:`torch.autocast`: convolutions, matrix products
 and the LSTMs run in bf16/fp16, and what autocast keeps in float32 (the STFT and ISTFT among
-it) stays there. For bf16 the weights are also stored in bf16 (:data:`WEIGHT_DTYPES`), so
-autocast does not cast every weight again on every call. The separator's input normalisation
+it) stays there. For bf16 the weights are also stored in bf16 (:data:`WEIGHT_DTYPES`; the
+normalisation layers' in float32, :data:`FLOAT32_LAYERS`), so autocast does not cast every
+weight again on every call. The separator's input normalisation
 and everything the progressive loop computes stay float32 (:mod:`.separator`).
 
 ``auto`` picks bf16 where the device computes it natively (a CPU with AVX512-BF16 or AMX, a
@@ -16,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -31,8 +34,8 @@ AUTO_BF16 = True
 """Whether ``auto`` uses bf16 where it is native. Measured (bench/bench_precision.py, results
 in bench/RESULTS.md): on the 20 held-out demo songs the bf16 separator's mean SI-SDR is within
 0.1 dB of fp32 for every stem (at most 0.005 dB), and a progressive step of a real-size HDemucs
-is 1.9–2.0× faster than in fp32 on the same threads on this AVX512-BF16 CPU (0.52× demucs's
-own fp32 ``apply_model``)."""
+is 1.9–2.0× faster than in fp32 on the same threads on this AVX512-BF16 CPU (0.51–0.52×
+demucs's own fp32 ``apply_model``)."""
 
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 """/proc/cpuinfo flags of a CPU that computes bf16 natively."""
@@ -58,26 +61,75 @@ def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
 WEIGHT_DTYPES: dict[Resolved, torch.dtype] = {"bf16": torch.bfloat16}
 """The dtype a precision stores the model's weights in (float32 when not listed). Measured
 (bench/bench_precision.py, bench/RESULTS.md): with bf16 weights under bf16 autocast a
-progressive step of a real-size HDemucs ran 1.3x faster than with float32 weights under the
-same autocast (fewer dtype copies, faster convolutions), with the same quality on the 20
+progressive step of a real-size HDemucs ran 1.2-1.3x faster than with float32 weights under
+the same autocast (fewer dtype copies, faster convolutions), with the same quality on the 20
 held-out demo songs. fp16 is not listed: with no GPU here fp16 weights were never measured, so
 fp16 stays autocast over float32 weights."""
 
 
+FLOAT32_LAYERS: tuple[type[torch.nn.Module], ...] = (torch.nn.LayerNorm, torch.nn.GroupNorm)
+"""Layers whose weights stay float32 when a precision stores the others in bf16. CPU autocast
+leaves their inputs as they come, and the CPU kernels take a bf16 input with float32
+parameters but not a float32 input with bf16 ones (HTDemucs's transformer normalises float32
+activations: with bf16 norm weights it stops with "mixed dtype (CPU)")."""
+
+
 def weight_dtype(precision: Resolved) -> torch.dtype:
-    """The dtype ``precision`` keeps the model's weights in."""
+    """The dtype ``precision`` keeps the model's weights in (but :data:`FLOAT32_LAYERS`)."""
     return WEIGHT_DTYPES.get(precision, torch.float32)
 
 
+def _weights(module: torch.nn.Module) -> Iterator[tuple[torch.nn.Module, torch.Tensor]]:
+    """(layer, floating parameter or buffer) pairs of ``module``, each tensor once."""
+    for layer in module.modules():
+        for tensor in (*layer.parameters(recurse=False), *layer.buffers(recurse=False)):
+            if tensor.is_floating_point():
+                yield layer, tensor
+
+
+def cast_weights(module: torch.nn.Module, precision: Resolved) -> torch.nn.Module:
+    """Store ``module``'s weights in :func:`weight_dtype` of ``precision``, in place, those of
+    :data:`FLOAT32_LAYERS` in float32; returns ``module``."""
+    module.to(weight_dtype(precision))
+    for layer in module.modules():
+        if isinstance(layer, FLOAT32_LAYERS):
+            layer.float()
+    return module
+
+
+def has_weights_of(module: torch.nn.Module, precision: Resolved) -> bool:
+    """Whether ``module``'s weights are stored as :func:`cast_weights` stores them."""
+    dtype = weight_dtype(precision)
+    return all(tensor.dtype == (torch.float32 if isinstance(layer, FLOAT32_LAYERS) else dtype)
+               for layer, tensor in _weights(module))
+
+
 def module_in(module: torch.nn.Module, precision: Resolved) -> torch.nn.Module:
-    """``module`` with its floating-point weights in :func:`weight_dtype` of ``precision``:
+    """``module`` with its weights as :func:`cast_weights` stores them for ``precision``:
     ``module`` itself when they already are, else a converted copy (``module`` is left as it
     is, so a model shared with a separator of another precision keeps working)."""
-    dtype = weight_dtype(precision)
-    current = next((t.dtype for t in module.parameters() if t.is_floating_point()), dtype)
-    if current == dtype:
+    if has_weights_of(module, precision):
         return module
-    return copy.deepcopy(module).to(dtype)
+    return cast_weights(copy.deepcopy(module), precision)
+
+
+DTYPE_FAILURE = re.compile(r"mixed dtype|scalar type|(?:input|weight|bias) type", re.IGNORECASE)
+"""What torch's messages about mismatched dtypes contain."""
+
+
+@contextlib.contextmanager
+def precision_errors(model: str, precision: Resolved) -> Iterator[None]:
+    """A dtype mismatch inside a bf16/fp16 run (a layer of ``model`` that this precision does
+    not handle) as a one-line :class:`DeviceError` that names the way out; other errors, and
+    any in fp32, pass unchanged."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if precision == "fp32" or not DTYPE_FAILURE.search(str(exc)):
+            raise
+        reason = (str(exc).strip().splitlines() or ["?"])[0][:160]
+        raise DeviceError(f"model {model} cannot run in {precision} here ({reason}); use "
+                          "--precision fp32.") from None
 
 
 def bf16_native(device: torch.device) -> bool:

@@ -21,7 +21,14 @@ from .config import DEFAULT_SEGMENT, MIN_SEGMENT, SeparatorConfig
 from .device import describe, resolve_device
 from .errors import Cancelled, DeviceError, is_allocation_failure, out_of_memory
 from .models import LoadedModel, load_model
-from .precision import Resolved, autocast, module_in, resolve_precision, weight_dtype
+from .precision import (
+    Resolved,
+    autocast,
+    cast_weights,
+    module_in,
+    precision_errors,
+    resolve_precision,
+)
 from .step0_cache import Step0Cache, model_signature, step0_key
 
 if TYPE_CHECKING:
@@ -59,13 +66,13 @@ class Separator:
                     notify: Callable[[str], None] | None = None) -> Separator:
         """Resolve the device, load the model (unless given; ``notify`` as in
         :func:`~.models.load_model`) and pick the segment length. A loaded model's weights
-        are stored in the precision's dtype (:func:`.precision.weight_dtype`)."""
+        are stored in the precision's dtype (:func:`.precision.cast_weights`)."""
         device = resolve_device(config.device)
         precision = resolve_precision(config.precision, device, config.half)
         if model is None:  # this separator's own: the weights take the precision's dtype in
             # place (a given model keeps its dtype; :meth:`runnable_module` copies it)
             model = load_model(config.model, config.repo, config.trust_checkpoint, notify)
-            model.module.to(weight_dtype(precision))
+            cast_weights(model.module, precision)
         model.module.to(device)
         segment = config.segment if config.segment is not None else DEFAULT_SEGMENT
         segment = min(segment, model.max_segment)
@@ -228,7 +235,8 @@ class Separator:
         # no_grad, not inference_mode: the output stays an ordinary tensor that callers (and
         # the in-place denormalisation below) may update. Reduced precision is autocast over
         # the precision's weights; the input stays float32.
-        with torch.no_grad(), autocast(self.precision, self.device):
+        with precision_errors(self.model.name, self.precision), torch.no_grad(), \
+                autocast(self.precision, self.device):
             out = apply_model(cast("DemucsModel", self.runnable_module()), normalised,
                               shifts=self.shifts, split=True, overlap=self.overlap,
                               device=self.device, segment=segment, callback=callback)
