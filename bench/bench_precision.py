@@ -1,6 +1,7 @@
 """Precision and threads against demucs's own ``apply_model`` fp32, side by side in one run.
 
-1. Time. A real-size HDemucs (hdemucs_mmi's architecture, channels=48, random weights) and one
+1. Time. A real-size HDemucs (hdemucs_mmi's architecture, channels=48, random weights; or
+   htdemucs's with ``--arch htdemucs``) and one
    ``--seconds`` stereo excerpt. The anchor is ``demucs.apply.apply_model`` in fp32 on torch's
    default threads (what demucs itself does, normalised like ``demucs.separate``). Against it:
    one progressive step of the tool (:func:`iterate`, step 1's own seconds: building y_1,
@@ -19,7 +20,7 @@
    new schedule (a cache hit; goal under 1 s).
 
     env -u OMP_NUM_THREADS python bench/bench_precision.py [--seconds 10] [--rounds 3]
-        [--songs 20] [--cache-seconds 30]
+        [--songs 20] [--cache-seconds 30] [--arch hdemucs|htdemucs]
 
 (unset OMP_NUM_THREADS: with it set, torch's default and the policy are both that count)
 """
@@ -40,6 +41,7 @@ import numpy as np
 import torch
 from demucs.apply import apply_model
 from demucs.hdemucs import HDemucs
+from demucs.htdemucs import HTDemucs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from demo_common import HELD_OUT_SEEDS, held_out_songs, si_sdr  # noqa: E402
@@ -55,6 +57,11 @@ from progdemix_tui.engine.threads import available_cpus, torch_threads  # noqa: 
 from progdemix_tui.engine.tracks import load_input  # noqa: E402
 
 SOURCES = ["drums", "bass", "other", "vocals"]
+ARCHITECTURES = {
+    "hdemucs": lambda: HDemucs(sources=SOURCES, channels=48),  # hdemucs_mmi's
+    "htdemucs": lambda: HTDemucs(sources=SOURCES),  # htdemucs's (transformer, 10 s segment)
+}
+"""Real-size architectures ``--arch`` times (random weights)."""
 PRECISIONS = ("fp32", "bf16")
 AUTOCAST_ONLY = "bf16 autocast, fp32 weights"
 """The bf16 the tool used before its weights were stored in bf16 (timed for comparison)."""
@@ -112,7 +119,7 @@ def time_group(args: argparse.Namespace) -> None:
     settings = {name: s for name, s in time_settings(args.default).items()
                 if s[2] == args.group}
     torch.manual_seed(0)
-    module = HDemucs(sources=SOURCES, channels=48).eval()
+    module = ARCHITECTURES[args.arch]().eval()
     mix = torch.randn(2, int(args.seconds * module.samplerate)) * 0.3
     folder = tempfile.TemporaryDirectory(prefix="bench-step0-")  # removed when the child ends
     cache = Step0Cache(Path(folder.name))
@@ -141,7 +148,7 @@ def timing(args: argparse.Namespace) -> None:
     # (measured here), which a real run, on one thread count, never pays.
     groups = sorted({threads for _, _, threads in settings.values()}, key=lambda t: t != default)
     times: dict[str, list[float]] = {name: [] for name in settings}
-    print(f"\n== time: HDemucs channels=48 (random weights), {args.seconds:g} s excerpt, "
+    print(f"\n== time: {args.arch} (random weights), {args.seconds:g} s excerpt, "
           f"{args.rounds} rounds; in each round one process per thread count times its "
           f"settings after a warm-up round; the anchor on torch's default threads "
           f"({default}) ==")
@@ -149,7 +156,8 @@ def timing(args: argparse.Namespace) -> None:
         for group in groups:
             child = subprocess.run(
                 [sys.executable, __file__, "--group", str(group), "--default", str(default),
-                 "--seconds", str(args.seconds)], check=True, capture_output=True, text=True)
+                 "--seconds", str(args.seconds), "--arch", args.arch], check=True,
+                capture_output=True, text=True)
             for name, seconds in json.loads(child.stdout.splitlines()[-1]).items():
                 times[name].append(seconds)
     base = statistics.median(times["anchor: apply_model fp32"])
@@ -222,6 +230,8 @@ def cache_runs(args: argparse.Namespace, work: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--arch", choices=sorted(ARCHITECTURES), default="hdemucs",
+                        help="the timed model: hdemucs_mmi's or htdemucs's architecture")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--songs", type=int, default=len(HELD_OUT_SEEDS))
     parser.add_argument("--cache-seconds", type=float, default=30.0)
