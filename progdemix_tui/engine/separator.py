@@ -69,8 +69,9 @@ class Separator:
         are stored in the precision's dtype (:func:`.precision.cast_weights`)."""
         device = resolve_device(config.device)
         precision = resolve_precision(config.precision, device, config.half)
-        if model is None:  # this separator's own: the weights take the precision's dtype in
-            # place (a given model keeps its dtype; :meth:`runnable_module` copies it)
+        if model is None:
+            # this separator's own: its weights take the precision's dtype in place (a given
+            # model keeps its dtype; :meth:`runnable_module` copies it)
             model = load_model(config.model, config.repo, config.trust_checkpoint, notify)
             cast_weights(model.module, precision)
         model.module.to(device)
@@ -87,6 +88,14 @@ class Separator:
         if self._runnable is None or self._runnable[0] is not module:
             self._runnable = (module, module_in(module, self.precision))
         return self._runnable[1]
+
+    @contextlib.contextmanager
+    def inference(self) -> Iterator[None]:
+        """How the model runs: no autograd, :attr:`precision`'s autocast, and a layer that
+        precision cannot run as one line (:func:`.precision.precision_errors`)."""
+        with precision_errors(self.model.name, self.precision), torch.no_grad(), \
+                autocast(self.precision, self.device):
+            yield
 
     @property
     def sources(self) -> tuple[str, ...]:
@@ -195,8 +204,9 @@ class Separator:
         out = self.separate(mix, on_chunk, cancel)
         # The key names the parameters the separation ran with (an out-of-memory retry
         # halves the segment): store under the key of what actually ran.
-        if self.step0_identity() != identity:
-            key = step0_key(self.step0_identity(), batched)
+        ran = self.step0_identity()
+        if ran != identity:
+            key = step0_key(ran, batched)
         self.step0_cache.put(key, out if mix.dim() == 3 else out[None])
         return out
 
@@ -235,8 +245,7 @@ class Separator:
         # no_grad, not inference_mode: the output stays an ordinary tensor that callers (and
         # the in-place denormalisation below) may update. Reduced precision is autocast over
         # the precision's weights; the input stays float32.
-        with precision_errors(self.model.name, self.precision), torch.no_grad(), \
-                autocast(self.precision, self.device):
+        with self.inference():
             out = apply_model(cast("DemucsModel", self.runnable_module()), normalised,
                               shifts=self.shifts, split=True, overlap=self.overlap,
                               device=self.device, segment=segment, callback=callback)
@@ -246,7 +255,6 @@ class Separator:
         if on_chunk is not None and done < total:
             on_chunk(total, total)
         return out
-
 
 
 @contextlib.contextmanager

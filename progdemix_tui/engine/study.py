@@ -32,7 +32,6 @@ import torch
 
 from .config import STEMS, RunConfig
 from .errors import AudioInputError, Cancelled, ConfigError
-from .precision import autocast, precision_errors
 from .separator import memory_errors
 
 if TYPE_CHECKING:
@@ -204,8 +203,7 @@ class WholeExcerptSeparator:
         sep = self.inner
         random.seed(sep.seed)  # apply_model's shift trick draws from `random`
         # the separator's precision, as it applies it: autocast, its weights, float32 input
-        with memory_errors(sep.device_name), precision_errors(sep.model.name, sep.precision), \
-                torch.no_grad(), autocast(sep.precision, sep.device):
+        with memory_errors(sep.device_name), sep.inference():
             out = apply_model(cast("DemucsModel", sep.runnable_module()),
                               mix.to(sep.device, torch.float32), shifts=sep.shifts,
                               split=False, device=sep.device)

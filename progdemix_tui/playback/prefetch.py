@@ -26,7 +26,7 @@ class ChunkCache:
                  prefetcher: Prefetcher | None = None) -> None:
         self.source = source
         self.samplerate, self.channels, self.frames = source.samplerate, source.channels, source.frames
-        self.chunk, self.keep = chunk, keep
+        self.chunk = chunk
         self.prefetcher = prefetcher
         self.misses = 0
         self._chunks: LRU[int, np.ndarray] = LRU(keep)
