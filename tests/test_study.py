@@ -387,7 +387,7 @@ def test_preset_study_refuses_a_model_that_cannot_take_the_whole_excerpt(tmp_pat
 
 def test_study_pass_runs_at_the_separators_precision_and_the_preset_reads_auto_as_fp32():
     """The whole-excerpt pass applies the precision the manifest records (bf16 autocast
-    changes its output, float32 input and weights either way); with the preset, ``auto``
+    changes its output; the input is float32 either way); with the preset, ``auto``
     is the study's float32 on every machine, an explicit precision is kept."""
     from conftest import tiny_hdemucs
 

@@ -72,6 +72,7 @@ async def test_cancel_keeps_completed_steps(work, tiny_model_path):
     app = make_app("track", tiny_model_path, steps="500")
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.input == Path("track")
+        await wait_for(pilot, lambda: "Run" in footer_keys(app))  # the footer is drawn
         assert "Cancel" not in footer_keys(app)  # the footer shows it during a run only
         await pilot.press("r")
         await wait_for(pilot, lambda: len(app.timeline.rows) >= 1)

