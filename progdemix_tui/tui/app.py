@@ -291,7 +291,7 @@ class ProgdemixApp(App[int]):
         """A listening key (:mod:`.keys`), from anywhere: the player bar's ``action_<action>``.
         A mark is of the timeline cursor's step (keys typed ahead run before its highlight
         message reaches the app)."""
-        if action == "mark":
+        if action in ("mark", "play_pause"):  # Space with nothing marked marks A
             self._sync_selection()
         getattr(self.player, f"action_{action}")(*args)
 

@@ -61,6 +61,7 @@ class PlayerBar(Vertical):
         self._generation = 0  # of the marks: a load for older marks never lands
         self._load_lock = threading.Lock()
         self._speaker_shown = ""
+        self._play_on_load = False  # Space with nothing marked: play once A is loaded
         self.message = "" if self.backend.available else f"{self.backend.reason}: " \
             "marks work; export A/B clips with e"
 
@@ -141,6 +142,7 @@ class PlayerBar(Vertical):
 
     def _load_failed(self, generation: int, text: str) -> None:
         if generation == self._generation:
+            self._play_on_load = False
             self.loaded(None, self.duration, generation)
             self.say(text)
 
@@ -152,6 +154,9 @@ class PlayerBar(Vertical):
             return
         self.levels, self.duration, self.loading = levels, duration, False
         self.refresh_bar()
+        if self._play_on_load and not self.playing:
+            self._play_on_load = False
+            self.toggle_play()
 
     def toggle_ab(self) -> str:
         """Switch A↔B; in a blind test, go to the next slot (1↔2, or A→B→X)."""
@@ -177,6 +182,12 @@ class PlayerBar(Vertical):
         return None
 
     def toggle_play(self) -> bool:
+        """Play or pause; with nothing marked, the selected step is marked A and plays
+        once loaded (the first listen is one key)."""
+        if self.a is None and self.b is None and self.selection is not None \
+                and not self.blind:
+            self._play_on_load = self.mark("A") is not None
+            return False
         if (problem := self._unmarked()) is not None:
             self.say(problem)
             return False
