@@ -3,6 +3,8 @@ that fit the screen (Pilot, 80×24 and 120 columns)."""
 
 from __future__ import annotations
 
+import json
+
 from tui_helpers import make_app, screen_text, sync, wait_for, write_fake_session
 
 from progdemix_tui.tui.audition import NullBackend
@@ -39,3 +41,51 @@ async def test_space_with_nothing_marked_plays_the_selected_step_as_a(work, tiny
         await pilot.press("space")  # then Space pauses, as before
         await wait_for(pilot, lambda: not app.player.playing)
         assert backend.calls == ["play", "pause"] and app.player.a.step == 1
+
+
+def _session(folder, song: str, beta_max: float = 1.0, schedule: str = "linear"):
+    """A fake session of ``song`` (a track folder), with this β cap and schedule."""
+    write_fake_session(folder, steps=3)
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["input"]["path"] = f"songs/{song}/mixture.wav"
+    manifest["config"].update(beta_max=beta_max, schedule=schedule)
+    path.write_text(json.dumps(manifest))
+
+
+@sync
+async def test_sessions_screen_shows_what_tells_runs_apart_first_at_80_columns(
+        work, tiny_model_path):
+    stamp = "20261204-160055-demo"
+    _session(work / "sessions" / f"{stamp}-vocals-add-to-mixture", "Al James - Schoolboy")
+    _session(work / "sessions" / f"{stamp}-vocals-add-to-mixture-2", "demo", beta_max=0.5)
+    _session(work / "sessions" / f"{stamp}-vocals-add-to-mixture-3", "demo",
+             schedule="cosine")
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("o")
+        await wait_for(pilot, lambda: "3 session(s) in" in screen_text(app))
+        rows = [line for line in screen_text(app).splitlines() if "vocals" in line]
+        assert len(rows) == 3
+        for words in (("Al James - Schoolboy", "linear ", "3/3", "+1.25"),
+                      ("demo", "linear ≤0.5", "3/3", "+1.25"),
+                      ("demo", "cosine", "3/3", "+1.25")):
+            assert any(all(w in row for w in words) for row in rows), (words, rows)
+
+
+@sync
+async def test_compare_legend_says_what_differs_between_the_runs(work, tiny_model_path):
+    from progdemix_tui.tui.screens.chart import ChartScreen
+
+    _session(work / "sessions" / "20261204-160055-demo-vocals-add-to-mixture", "demo")
+    _session(work / "sessions" / "20261204-160055-demo-vocals-add-to-mixture-2", "demo",
+             beta_max=0.5)
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("o")
+        await wait_for(pilot, lambda: "2 session(s) in" in screen_text(app))
+        await pilot.press("space", "down", "space", "C")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChartScreen))
+        labels = [s.label for s in app.screen.chart.series]
+        assert sorted(labels) == ["linear (vocals)", "linear ≤0.5 (vocals)"]
+        await wait_for(pilot, lambda: "linear ≤0.5 (vocals)" in screen_text(app))

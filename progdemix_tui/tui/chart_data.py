@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from progdemix_tui.engine.progressive import StepMetrics, best_step
+from progdemix_tui.engine.session import SessionSummary
 
 Axis = Literal["left", "right"]
 
@@ -112,6 +113,21 @@ class Compared:
     target: str
     rows: list[StepMetrics]
     has_references: bool
+
+
+def run_labels(sessions: Sequence[SessionSummary]) -> list[str]:
+    """A legend label per session saying what differs between them: song, mode, schedule
+    (β cap), steps, model, whichever are not the same for all (the chart adds the target);
+    sessions alike in all of these are told apart by their folder's name."""
+    fields = {"song": lambda s: s.song, "mode": lambda s: s.mode,
+              "schedule": lambda s: s.schedule_text,
+              "steps": lambda s: f"{s.steps_planned - 1} steps",
+              "model": lambda s: s.model}
+    differ = [get for get in fields.values() if len({get(s) for s in sessions}) > 1]
+    labels = [" · ".join(get(s) for get in differ) for s in sessions]
+    return [label if label and labels.count(label) == 1
+            else (f"{label} · {s.folder.name}" if label else s.folder.name)
+            for label, s in zip(labels, sessions, strict=True)]
 
 
 def compare_chart(sessions: Sequence[Compared]) -> Chart:
