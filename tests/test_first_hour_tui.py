@@ -89,3 +89,46 @@ async def test_compare_legend_says_what_differs_between_the_runs(work, tiny_mode
         labels = [s.label for s in app.screen.chart.series]
         assert sorted(labels) == ["linear (vocals)", "linear ≤0.5 (vocals)"]
         await wait_for(pilot, lambda: "linear ≤0.5 (vocals)" in screen_text(app))
+
+
+def _flat(app) -> str:
+    """The screen's text with line breaks and box edges removed (wrapped words rejoined)."""
+    return " ".join(line.strip(" │▏▕") for line in screen_text(app).splitlines())
+
+
+@sync
+async def test_file_info_line_is_whole_at_80_columns(work, tiny_model_path):
+    (work / "track").rename(work / "Al James - Schoolboy Facination")  # a MUSDB18 name
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.query_one("#tree").root.children)
+        await pilot.press("down")
+        await wait_for(pilot, lambda: "reference stems" in app.query_one("#browser").info)
+        info = app.query_one("#file-info")
+        await wait_for(pilot, lambda: info.size.height > 1)
+        box = info.content_region
+        shown = screen_text(app).splitlines()[box.y:box.bottom]
+        text = " ".join(line[box.x:box.right].strip() for line in shown)
+        assert text.split() == app.query_one("#browser").info.split(), text
+
+
+@sync
+async def test_difference_map_header_is_whole_at_120_columns(tmp_path, monkeypatch):
+    from test_tui_difference import write_differing_session
+
+    from progdemix_tui.tui.app import ProgdemixApp
+    from progdemix_tui.tui.settings import ENV_DIR, Settings
+
+    monkeypatch.setenv(ENV_DIR, str(tmp_path / "config"))
+    write_differing_session(tmp_path / "sessions" / "differ")
+    monkeypatch.chdir(tmp_path)
+    app = ProgdemixApp(".", settings=Settings.load(), backend=NullBackend("no audio device"),
+                       models=[("demo (cached)", "demo")], save_settings=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.open_session_folder(tmp_path / "sessions" / "differ")
+        await pilot.press("t", "down", "a", "down", "b", "D")
+        await wait_for(pilot, lambda: app.diff_strip.current is not None)
+        await pilot.pause()
+        strip = app.diff_strip
+        header = screen_text(app).splitlines()[strip.content_region.y]
+        assert "loudest" in header and "n: next largest" in header, header
