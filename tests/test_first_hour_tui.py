@@ -96,6 +96,13 @@ def _flat(app) -> str:
     return " ".join(line.strip(" │▏▕") for line in screen_text(app).splitlines())
 
 
+def _region_text(app, selector: str) -> str:
+    """The text a widget shows on the screen, its lines joined (wrapped words rejoined)."""
+    box = app.screen.query_one(selector).content_region
+    lines = screen_text(app).splitlines()[box.y:box.bottom]
+    return "".join(line[box.x:box.right].strip() for line in lines)
+
+
 @sync
 async def test_file_info_line_is_whole_at_80_columns(work, tiny_model_path):
     (work / "track").rename(work / "Al James - Schoolboy Facination")  # a MUSDB18 name
@@ -132,3 +139,31 @@ async def test_difference_map_header_is_whole_at_120_columns(tmp_path, monkeypat
         strip = app.diff_strip
         header = screen_text(app).splitlines()[strip.content_region.y]
         assert "loudest" in header and "n: next largest" in header, header
+
+
+@sync
+async def test_ab_clips_are_written_in_the_chosen_format(work, tiny_model_path):
+    import soundfile as sf
+
+    folder = work / "sessions" / "a-session-folder-with-a-long-name-vocals-add-to-mixture"
+    write_fake_session(folder, steps=3)
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_session_folder(folder)
+        await pilot.press("a", "down", "b")
+        await wait_for(pilot, lambda: app.player.levels is not None)
+        dest = folder / "export"
+        for fmt, name, subtype in (("wav16", "A.wav", "PCM_16"), ("flac", "A.flac", "PCM_24"),
+                                   ("float32", "B.wav", "FLOAT")):
+            await pilot.press("e")
+            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ExportScreen")
+            # the dialog shows its folder whole (the end names where the files go)
+            assert _region_text(app, "#export-dest-full") == str(dest)
+            await pilot.click("#what-ab")
+            if fmt != "wav16":  # the default
+                await pilot.click(f"#fmt-{fmt}")
+            (dest / name).unlink(missing_ok=True)
+            await pilot.click("#export-go")
+            await wait_for(pilot, lambda n=name: (dest / n).is_file()
+                           and (dest / f"B{(dest / n).suffix}").is_file())
+            assert sf.info(str(dest / name)).subtype == subtype, fmt
