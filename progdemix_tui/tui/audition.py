@@ -21,7 +21,6 @@ from typing import Protocol
 
 import torch
 
-from progdemix_tui.engine import audio
 from progdemix_tui.engine.errors import ProgdemixError
 from progdemix_tui.engine.export import EXTENSION, ExportFormat, ExportSpec, write_file
 from progdemix_tui.engine.session import Session, open_session
