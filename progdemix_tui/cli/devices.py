@@ -6,7 +6,7 @@ import argparse
 
 from rich.table import Table
 
-from .common import fail, handles_errors, out_console
+from .common import err_console, handles_errors, out_console
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,14 +19,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
-    from progdemix_tui.playback import list_output_devices
+    from progdemix_tui.playback import AudioUnavailable, list_output_devices
     from progdemix_tui.playback.web_output import DEFAULT_PORT
 
-    devices = list_output_devices()  # AudioUnavailable: one line, exit 2
-    if not devices:
-        return fail("no audio output device found; play through a browser instead with "
-                    "--audio-device web (or web:PORT), or export A/B clips "
-                    "(README: 'Listening over SSH').")
+    try:
+        devices = list_output_devices()
+    except AudioUnavailable as exc:  # no PortAudio, no sound card: the browser still plays
+        devices, why = [], str(exc).splitlines()[0]
+    else:
+        why = "no audio output device found"
     table = Table(title="audio output devices", title_justify="left")
     for col in ("index", "name", "host API", "channels", "rate", "default"):
         table.add_column(col)
@@ -36,4 +37,8 @@ def handle(args: argparse.Namespace) -> int:
     table.add_row("web", f"a browser page (http://127.0.0.1:{DEFAULT_PORT}; web:PORT for another)",
                   "web", "2", "session", "")
     out_console.print(table)
+    if not devices:
+        err_console.print(f"{why.rstrip('.')}: play through a browser with --audio-device web "
+                          "(README: 'Listening over SSH'), or export A/B clips.",
+                          markup=False, soft_wrap=True)
     return 0

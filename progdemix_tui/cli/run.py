@@ -1,4 +1,4 @@
-"""``progdemix-tui run INPUT``: progressive inference on one file, headless."""
+"""``progdemix-tui run INPUT...``: progressive inference on files or folders, headless."""
 
 from __future__ import annotations
 
@@ -55,8 +55,10 @@ summary), 130 cancelled (sessions keep their finished steps).
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "run", help="progressive inference on one file (headless)",
-        description="Run progressive inference on one file and write a session folder.",
+        "run", help="progressive inference on files, track folders or folders of songs "
+                    "(headless)",
+        description="Run progressive inference on each input and write one session folder "
+                    "per input.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", metavar="INPUT", nargs="+",
                         help="audio file, MUSDB-style track folder, or folder of songs; several "
