@@ -167,3 +167,27 @@ async def test_ab_clips_are_written_in_the_chosen_format(work, tiny_model_path):
             await wait_for(pilot, lambda n=name: (dest / n).is_file()
                            and (dest / f"B{(dest / n).suffix}").is_file())
             assert sf.info(str(dest / name)).subtype == subtype, fmt
+
+
+@sync
+async def test_spectrogram_header_names_the_source_once(tmp_path, monkeypatch):
+    from test_tui_spectrogram import _show_step_2
+    from test_tui_difference import write_differing_session
+
+    from progdemix_tui.tui.app import ProgdemixApp
+    from progdemix_tui.tui.settings import ENV_DIR, Settings
+    from progdemix_tui.tui.widgets.spectrogram_view import SpectrogramView
+
+    monkeypatch.setenv(ENV_DIR, str(tmp_path / "config"))
+    write_differing_session(tmp_path / "sessions" / "differ")
+    monkeypatch.chdir(tmp_path)
+    app = ProgdemixApp(".", settings=Settings.load(), backend=NullBackend("no audio device"),
+                       models=[("demo (cached)", "demo")], save_settings=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _show_step_2(pilot)
+        view = app.query_one(SpectrogramView)
+        await wait_for(pilot, lambda: "step 2 vocals estimate · " in screen_text(app))
+        await pilot.press("v")
+        await wait_for(pilot, lambda: view.cue.source == "y_n" and view.current is not None)
+        await wait_for(pilot, lambda: "step 2 y_n · " in screen_text(app))
+        assert "(y_n)" not in screen_text(app)
