@@ -171,8 +171,8 @@ async def test_ab_clips_are_written_in_the_chosen_format(work, tiny_model_path):
 
 @sync
 async def test_spectrogram_header_names_the_source_once(tmp_path, monkeypatch):
-    from test_tui_spectrogram import _show_step_2
     from test_tui_difference import write_differing_session
+    from test_tui_spectrogram import _show_step_2
 
     from progdemix_tui.tui.app import ProgdemixApp
     from progdemix_tui.tui.settings import ENV_DIR, Settings
