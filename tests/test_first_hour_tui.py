@@ -4,6 +4,7 @@ that fit the screen (Pilot, 80×24 and 120 columns)."""
 from __future__ import annotations
 
 import json
+import re
 
 from tui_helpers import make_app, screen_text, sync, wait_for, write_fake_session
 
@@ -191,3 +192,30 @@ async def test_spectrogram_header_names_the_source_once(tmp_path, monkeypatch):
         await wait_for(pilot, lambda: view.cue.source == "y_n" and view.current is not None)
         await wait_for(pilot, lambda: "step 2 y_n · " in screen_text(app))
         assert "(y_n)" not in screen_text(app)
+
+
+@sync
+async def test_chart_ticks_axis_and_legend_read_right(work, tiny_model_path):
+    from progdemix_tui.engine.progressive import StepMetrics
+    from progdemix_tui.tui.chart_data import axis_ticks, step_chart
+    from progdemix_tui.tui.screens.chart import ChartScreen
+
+    changes = (None, 0.1, -0.05, -0.3)  # estimate changes either side of 0 dB
+    rows = [StepMetrics(step=k, beta=None if k == 0 else k / 3, seconds=1.0, clip_factor=1.0,
+                        loudness_gain_db=0.0, residual_db=-0.2 + 0.1 * k,
+                        estimate_change=None if c is None else {"vocals": c},
+                        si_sdr=None, si_sdr_delta=None) for k, c in enumerate(changes)]
+    chart = step_chart(rows, "vocals", ("vocals",), False)
+    assert chart.right_label == "β"  # no adaptive β: no shares on that axis
+    assert axis_ticks(-0.4, -1e-12)[1] == ["-0.40", "-0.30", "-0.20", "-0.10", "0.00"]
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(ChartScreen(chart))
+        await pilot.pause()
+        text = screen_text(app)
+        assert not re.search(r"-0\.0*(?![0-9])", text) and "β, share" not in text
+        plot = app.screen.query_one("#chart-plot").region
+        inside = "\n".join(line[plot.x:plot.right]
+                           for line in text.splitlines()[plot.y:plot.bottom])
+        assert "vocals Δest" not in inside and "residual" not in inside  # legend outside
+        assert "vocals Δest" in text and "β planned" in text
