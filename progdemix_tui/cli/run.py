@@ -129,11 +129,12 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def step_progress() -> Progress:
-    """The progress display: files (in a batch), steps, and the current step's chunks."""
+def step_progress(transient: bool = False) -> Progress:
+    """The progress display: files (in a batch), steps, and the current step's chunks;
+    ``transient``: erased when it stops."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
-    return Progress(*columns, console=err_console, transient=False)
+    return Progress(*columns, console=err_console, transient=transient)
 
 
 def run_one(separator: Separator, source: Path, config, out: Path, args: argparse.Namespace,
@@ -176,8 +177,6 @@ def run_one(separator: Separator, source: Path, config, out: Path, args: argpars
         raise
     finally:
         progress.remove_task(chunk_task)
-        if len(progress.task_ids) > 2:  # a batch: the next file gets its own steps line
-            progress.remove_task(steps_task)
 
 
 def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
@@ -202,37 +201,40 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
     outcome: dict[Path, str] = {}
     written: list[Path] = []
     reports: list[dict] = []
-    with step_progress() as progress:
-        files_task = progress.add_task("files", total=len(sources))
-        for source in sources:
-            out = new_session_folder(parent, source, config.target, config.mode)
-            results: list = []
-            progress.console.print(f"[bold]{escape(str(source))}[/] → {escape(str(out))}",
-                                   soft_wrap=True)
+    for index, source in enumerate(sources):
+        out = new_session_folder(parent, source, config.target, config.mode)
+        results: list = []
+        err_console.print(f"[bold]{escape(str(source))}[/] → {escape(str(out))}", soft_wrap=True)
+        failure: BaseException | None = None
+        # one progress display per input, gone before anything else is printed: a live
+        # display redrawn around another console's table garbles a real terminal
+        with step_progress(transient=True) as progress:
+            progress.add_task("files", total=len(sources), completed=index)
             try:
                 one = study_excerpt(args, source, config)
                 ready = check_run(source, config, one.start, one.duration, None)
                 check_export_step(export, source, bool(ready.input.references))
                 run_one(separator, source, config, out, one, ready, progress, results)
             except KeyboardInterrupt:
-                progress.stop()
-                outcome[source] = f"cancelled (session {out} keeps {len(results)} step(s))"
-                _summary(outcome, sources)
-                return 130
+                failure = KeyboardInterrupt()
             except (ProgdemixError, OSError) as exc:
-                error_console.print(f"[bold red]error:[/] {escape(str(exc))} (skipped)",
-                                    soft_wrap=True)
-                outcome[source] = f"failed: {exc}"
-                progress.advance(files_task)
-                continue
-            outcome[source] = f"done: {out}"
-            write_chart(results, config.target, out)
-            written.append(out)
-            reports.append({"input": str(source), "session": str(out),
-                            "steps": [m.to_dict() for m in results]})
-            if not args.json:
-                print_results(results, config, ready.input.references)
-            progress.advance(files_task)
+                failure = exc
+        if isinstance(failure, KeyboardInterrupt):
+            outcome[source] = f"cancelled (session {out} keeps {len(results)} step(s))"
+            _summary(outcome, sources)
+            return 130
+        if failure is not None:
+            error_console.print(f"[bold red]error:[/] {escape(str(failure))} (skipped)",
+                                soft_wrap=True)
+            outcome[source] = f"failed: {failure}"
+            continue
+        outcome[source] = f"done: {out}"
+        written.append(out)
+        reports.append({"input": str(source), "session": str(out),
+                        "steps": [m.to_dict() for m in results]})
+        if not args.json:  # the table, then where its chart went
+            print_results(results, config, ready.input.references)
+        write_chart(results, config.target, out)
     if args.json:
         out_console.print_json(json.dumps(reports))
     if export is not None and written:
