@@ -219,3 +219,28 @@ async def test_chart_ticks_axis_and_legend_read_right(work, tiny_model_path):
                            for line in text.splitlines()[plot.y:plot.bottom])
         assert "vocals Δest" not in inside and "residual" not in inside  # legend outside
         assert "vocals Δest" in text and "β planned" in text
+
+
+class WebLikeBackend(NullBackend):
+    """A silent backend that says, as the web speaker does, where its page is."""
+
+    def speaker(self) -> str:
+        return "browser http://127.0.0.1:8765/ · 1 listener"
+
+
+@sync
+async def test_blind_message_and_speaker_url_both_fit_at_80_columns(work, tiny_model_path):
+    from progdemix_tui.tui.widgets.player_bar import BLIND_HINT
+
+    write_fake_session(work / "sessions" / "s", steps=3)
+    app = make_app(".", tiny_model_path, WebLikeBackend())
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_session_folder(work / "sessions" / "s")
+        await pilot.press("a", "down", "b")
+        await wait_for(pilot, lambda: app.player.levels is not None)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: app.player.blind)
+        await wait_for(pilot, lambda: BLIND_HINT["ab"] in screen_text(app)
+                       and "browser http://127.0.0.1:8765/ · 1 listener" in screen_text(app))
+        footer = screen_text(app).splitlines()[-1]
+        assert "Run" in footer  # the bar grew a line; the footer is still drawn

@@ -41,7 +41,8 @@ def tally_text(state: BlindState) -> str:
 
 
 class PlayerBar(Vertical):
-    """Two lines: the marks and transport state, then the selection and messages."""
+    """Two lines: the marks and transport state, then the selection and messages; a third
+    with the web speaker's URL and listeners when the output is the browser."""
 
     def __init__(self, backend: AuditionBackend | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -68,6 +69,8 @@ class PlayerBar(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="player-line", markup=False)
         yield Static("", id="player-status", markup=False)
+        # the web speaker's URL on a line of its own: beside the messages, either was cut
+        yield Static("", id="player-speaker", markup=False)
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.refresh_bar)
@@ -455,6 +458,7 @@ class PlayerBar(Vertical):
         sel = f"sel: {self.selection.describe()}" if self.selection else "sel: —"
         status = f"{sel}  {self.message}" if self.message else sel
         self._speaker_shown = self._speaker()
-        if self._speaker_shown:  # first: the URL to open must not be cut off at 80 columns
-            status = f"{self._speaker_shown}  {status}"
+        speaker = self.query_one("#player-speaker", Static)
+        speaker.display = bool(self._speaker_shown)
+        speaker.update(self._speaker_shown)
         self.query_one("#player-status", Static).update(status)
