@@ -59,11 +59,12 @@ class SessionsScreen(ModalScreen[Path | None]):
         self.sessions, self.skipped = read_listing(root)
         table = self.query_one("#sessions-table", DataTable)
         table.clear(columns=True)
-        # what tells runs apart first (as `report SESSIONS_DIR`); the dated name last
+        # what tells runs apart first (as `report SESSIONS_DIR`; mode, model and date whole
+        # at 100 columns); the dated name last
         self.marked &= {s.folder for s in self.sessions}
         table.add_column(" ", key="mark")
-        for col in ("song", "target", "schedule", "steps", "best", "Δ0 dB", "mode", "status",
-                    "model", "created", "name"):
+        for col in ("song", "target", "schedule", "steps", "best", "Δ0 dB", "mode", "model",
+                    "created", "status", "name"):
             table.add_column(col)
         for s in self.sessions:
             best = "n/a" if s.best_step is None else str(s.best_step)
@@ -71,7 +72,7 @@ class SessionsScreen(ModalScreen[Path | None]):
             song = s.song if len(s.song) <= SONG_WIDTH else s.song[:SONG_WIDTH - 1] + "…"
             table.add_row(MARK if s.folder in self.marked else " ", song, s.target,
                           s.schedule_text, f"{s.steps_done}/{s.steps_planned}", best, delta,
-                          s.mode, s.status, s.model, s.created[:16].replace("T", " "),
+                          s.mode, s.model, s.created[:16].replace("T", " "), s.status,
                           s.folder.name, key=str(s.folder))
         info = self.query_one("#sessions-info", Static)
         text = (f"{len(self.sessions)} session(s) in {root}" if self.sessions
