@@ -12,6 +12,8 @@ from progdemix_tui.engine.export import (
     DEFAULT_TEMPLATE,
     EXPORT_FORMATS,
     MP3_BITRATES,
+    OTHER_METHODS,
+    OTHERS_FROM,
     ExportSpec,
     parse_stems,
     parse_step,
@@ -21,12 +23,19 @@ from .common import err_console, handles_errors, out_console
 
 EPILOG = """\
 examples:
-  progdemix-tui export sessions/song --out stems              the last step, all stems, wav16
+  progdemix-tui export sessions/song --out stems              the song's stems, wav16
   progdemix-tui export sessions/* --step best --two-stems vocals --format flac --out karaoke
   progdemix-tui export sessions/song --step 3 --stems drums,bass --format mp3 --mp3-bitrate 192
   progdemix-tui export sessions/* --filename "{track}/{session}-{stem}.{ext}" --out all
 
---two-stems vocals writes vocals and no_vocals (the sum of the step's other estimates).
+At a step n > 0 only the target is a new estimate of the song; the other stems are
+separations of y_n, the remix fed to the separator. So an export gives the song's stems: the
+target from step n, the others from step 0 (--others own: the step's own, labelled so), and
+--two-stems TARGET writes TARGET and no_TARGET = mixture - TARGET (--other-method minus, the
+default at n > 0; add sums the other exported stems, the default at step 0). Each file's
+metadata (title, comment) and the summary on stderr say which is which. --step auto (the
+default) is the best step with references, else the last step with beta < 1 (never the
+degenerate beta = 1 step, where y_n is the previous estimate alone).
 --filename variables: {track} {trackext} {stem} {ext} {step} {session}; two outputs with the
 same name are refused before anything is written. Exit codes: 0 done, 2 bad input.
 """
@@ -49,13 +58,21 @@ def add_export_arguments(parser: argparse.ArgumentParser, out_flag: str | None) 
     if out_flag:
         group.add_argument(out_flag, dest="export_out", metavar="DIR", default="separated",
                            help="folder the files go under (default: separated)")
-    group.add_argument("--step", default="last", metavar="best|last|N",
-                       help="which step: best (by target SI-SDR, needs references), last, or "
-                            "a number (default: last)")
+    group.add_argument("--step", default="auto", metavar="auto|best|last|N",
+                       help="which step: best (by target SI-SDR, needs references), last, a "
+                            "number, or auto: best with references, else the last step with "
+                            "beta < 1 (default: auto)")
     which = group.add_mutually_exclusive_group()
     which.add_argument("--stems", metavar="LIST", help="comma-separated stems (default: all)")
     which.add_argument("--two-stems", metavar="STEM",
-                       help="write STEM and no_STEM (the sum of the other estimates)")
+                       help="write STEM and no_STEM (see --other-method)")
+    group.add_argument("--other-method", choices=OTHER_METHODS, default=None,
+                       help="no_STEM of --two-stems: minus = mixture - STEM, add = the sum of "
+                            "the other exported stems (default: minus at a step > 0, add at "
+                            "step 0)")
+    group.add_argument("--others", choices=OTHERS_FROM, default="step0",
+                       help="the non-target stems at a step > 0: step0 = the song's (one-shot) "
+                            "estimates, own = the step's separations of y_n (default: step0)")
     group.add_argument("--format", dest="export_format", choices=EXPORT_FORMATS, default="wav16",
                        help="file format (default: wav16)")
     group.add_argument("--mp3-bitrate", type=int, default=320, metavar="K",
@@ -72,7 +89,8 @@ def spec_from_args(args: argparse.Namespace) -> ExportSpec:
     """The :class:`ExportSpec` the export options describe, validated."""
     spec = ExportSpec(step=parse_step(args.step),
                       stems=parse_stems(args.stems) if args.stems is not None else None,
-                      two_stems=args.two_stems, fmt=args.export_format,
+                      two_stems=args.two_stems, other_method=args.other_method,
+                      others=args.others, fmt=args.export_format,
                       mp3_bitrate=args.mp3_bitrate, clip=args.clip_mode,
                       template=args.filename)
     spec.validate()
@@ -87,7 +105,8 @@ def export_to(folders: list[Path], spec: ExportSpec, out: Path) -> list[Path]:
     written = write_export(plan, spec)
     for planned in plan:
         err_console.print(f"step {planned.step} {escape(planned.name)} → "
-                          f"{escape(str(planned.path))}", soft_wrap=True)
+                          f"{escape(str(planned.path))}  ({escape(planned.label)})",
+                          soft_wrap=True)
     return written
 
 
