@@ -11,6 +11,7 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
+from tui_helpers import make_app, screen_text, sync, wait_for, write_fake_session
 
 from progdemix_tui import engine
 from progdemix_tui.cli import main
@@ -118,3 +119,29 @@ def test_default_step_is_never_the_degenerate_one(tmp_path, demo_session):
         album = sf.SoundFile(out / "demo-001" / "vocals.wav").album
         assert album.endswith(f"step {expected}"), album
         assert expected != STEPS
+
+
+@sync
+async def test_tui_dialog_exports_the_songs_karaoke(work, tiny_model_path):
+    """The dialog's "+ no_vocals" at the selected beta = 1 step: mixture - that step's
+    vocals, not the sum of the step's other estimates (separations of y_n)."""
+    folder = write_fake_session(work / "sessions" / "s", steps=3)  # step 2: beta = 1
+    app = make_app(".", tiny_model_path, models=[("demo (not cached)", "demo")])
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_session_folder(folder)
+        await pilot.press("t", "down", "down")
+        await wait_for(pilot, lambda: app.player.selection and app.player.selection.step == 2)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ExportScreen")
+        await wait_for(pilot, lambda: app.focused is not None
+                       and app.focused.id == "export-what")
+        await pilot.press("down")
+        await wait_for(pilot, lambda: "(•) + no_vocals" in screen_text(app))
+        await pilot.click("#fmt-float32")
+        await pilot.click("#export-go")
+        karaoke = folder / "export" / "step002_no_vocals.wav"
+        await wait_for(pilot, lambda: karaoke.is_file())
+    session = engine.open_session(folder)
+    expected = (session.load(0, "mixture") - session.load(2, "vocals")).numpy().T
+    np.testing.assert_allclose(read(karaoke), expected, atol=1e-6)
+    assert "mixture - vocals" in sf.SoundFile(karaoke).comment
