@@ -145,3 +145,17 @@ async def test_tui_dialog_exports_the_songs_karaoke(work, tiny_model_path):
     expected = (session.load(0, "mixture") - session.load(2, "vocals")).numpy().T
     np.testing.assert_allclose(read(karaoke), expected, atol=1e-6)
     assert "mixture - vocals" in sf.SoundFile(karaoke).comment
+
+
+def test_ab_clips_say_which_estimates_are_of_the_song(tmp_path):
+    """A/B clips hold the cues asked for by name; a non-target stem at a step > 0 is labelled
+    as the step's own separation of y_n."""
+    from progdemix_tui.tui.audition import Cue, export_ab
+
+    folder = write_fake_session(tmp_path / "s", steps=3)
+    a, b = Cue(folder, 2, "drums"), Cue(folder, 2, "vocals")
+    written = export_ab(a, b, tmp_path / "clips")
+    comments = [sf.SoundFile(p).comment for p in written]
+    assert comments[0].startswith("drums: step 2's own estimate, a separation of y_2, not of "
+                                  "the song")
+    assert comments[1].startswith("vocals: the target's estimate at step 2")

@@ -221,16 +221,21 @@ def resolve_step(session: Session, choice: StepChoice) -> int:
 Output = tuple[str, tuple[Term, ...], str]  # name, terms, label
 
 
+def stem_label(name: str, step: int, target: str) -> str:
+    """What the stored estimate ``name`` of ``step`` is, for metadata and summaries."""
+    if step == 0:
+        return f"{name}: step 0 (one-shot) estimate"
+    if name == target:
+        return f"{name}: the target's estimate at step {step}"
+    return f"{name}: step {step}'s own estimate, a separation of y_{step}, not of the song"
+
+
 def _stem(session: Session, spec: ExportSpec, step: int, name: str) -> Output:
     """``name`` as the song's stem at ``step``: the target from the step, others from step 0
     unless ``spec.others`` asks for the step's own."""
-    if step == 0:
-        return name, (Term(0, name),), f"{name}: step 0 (one-shot) estimate"
-    if name == session.config.target:
-        return name, (Term(step, name),), f"{name}: the target's estimate at step {step}"
-    if spec.others == "own":
-        return name, (Term(step, name),), (f"{name}: step {step}'s own estimate, a separation "
-                                           f"of y_{step}, not of the song")
+    target = session.config.target
+    if step == 0 or name == target or spec.others == "own":
+        return name, (Term(step, name),), stem_label(name, step, target)
     return name, (Term(0, name),), (f"{name}: step 0 (one-shot) estimate; only the target "
                                     f"is re-estimated at step {step}")
 
