@@ -64,7 +64,7 @@ def add_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, option
         spec["default"] = option.default
         if option.kind in _TYPES:
             spec["type"] = _TYPES[option.kind]
-        if option.choices:
+        if option.choices and not option.open_choices:
             spec["choices"] = option.choices
         if option.metavar:
             spec["metavar"] = option.metavar
@@ -107,12 +107,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_loop_arguments(parser: argparse.ArgumentParser, target_all: bool = False) -> None:
-    targets = {"target": {"choices": (*STEMS, "all")}} if target_all else {}
+    """The loop's options; ``--target`` takes any stem name, checked against the model's stems
+    once it is loaded (htdemucs_6s has guitar and piano), or with ``target_all`` (``eval``)
+    one of the four standard stems or ``all``."""
+    targets = ({"target": {"choices": (*STEMS, "all"), "metavar": None,
+                           "help": "stem to refine, or all (default vocals)"}} if target_all
+               else {})
     _add_group(parser, "loop", "progressive inference", **targets)
 
 
-def config_from_args(args: argparse.Namespace, target: str | None = None) -> RunConfig:
-    """Build a validated :class:`RunConfig` from parsed arguments."""
+def config_from_args(args: argparse.Namespace, target: str | None = None,
+                     model_stems: bool = False) -> RunConfig:
+    """Build a validated :class:`RunConfig` from parsed arguments (``model_stems``: the
+    target is checked against the model's stems later, once it is loaded)."""
     values = {option.name: getattr(args, option.name) for option in OPTIONS
               if option.group in ("loop", "model")}
     if target:
@@ -120,7 +127,8 @@ def config_from_args(args: argparse.Namespace, target: str | None = None) -> Run
     for note in dict.fromkeys(ALIAS_NOTES):
         err_console.print(f"[dim]note:[/] {note}", soft_wrap=True)
     ALIAS_NOTES.clear()
-    return run_config(values).validate()
+    config = run_config(values)
+    return config.validate(None if model_stems and config.target not in STEMS else STEMS)
 
 
 def fail(message: str, code: int = 2) -> int:

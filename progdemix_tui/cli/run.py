@@ -82,7 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
+    config = config_from_args(args, model_stems=True)
     export = spec_from_args(args) if args.export else None  # a bad export option: before all
     threads = torch_threads(args.threads)
     preflight(config.separator)  # before torch is imported: a missing model fails at once
@@ -105,6 +105,7 @@ def handle(args: argparse.Namespace) -> int:
     engine.check_output_folder(out, args.overwrite)
 
     separator = load_separator(config, threads)
+    check_target(config, separator.sources)
     results: list = []
     with step_progress() as progress:
         try:
@@ -197,6 +198,7 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
                           "session folders under --out.")
     parent = Path(args.out) if args.out else Path("sessions")
     separator = load_separator(config, threads)
+    check_target(config, separator.sources)
     outcome: dict[Path, str] = {}
     written: list[Path] = []
     reports: list[dict] = []
@@ -236,6 +238,16 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
     if export is not None and written:
         export_to(written, export, Path(args.export))
     return _summary(outcome, sources)
+
+
+def check_target(config, sources: tuple[str, ...]) -> None:
+    """``--target`` must be one of the loaded model's stems (one line, before any folder)."""
+    from progdemix_tui.engine.errors import ConfigError
+
+    if config.target not in sources:
+        raise ConfigError(f"--target {config.target} is not a stem of model "
+                          f"{config.separator.model} ({', '.join(sources)}); choose one of "
+                          "them.")
 
 
 def check_export_step(export: ExportSpec | None, source: Path, has_references: bool) -> None:

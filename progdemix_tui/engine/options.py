@@ -91,6 +91,8 @@ class Option:
     hint: str = ""
     aliases: Mapping[str, str] | None = None
     """Old values still accepted for a choice, mapped to their new names (read with a note)."""
+    open_choices: bool = False
+    """``choices`` are the usual values, not all: the loaded model decides (``--target``)."""
 
     def __post_init__(self) -> None:
         if self.default is UNSET:
@@ -154,7 +156,8 @@ OPTIONS: tuple[Option, ...] = (
            flags=("--precision",), group="model",
            help="model precision (default {default}: bf16 where the CPU or GPU computes it "
                 "natively, else fp32; fp16 is CUDA only)"),
-    Option("target", "target", "choice", "target", choices=STEMS, flags=("--target", "--targets"), group="loop", help="stem to refine (default {default})"),
+    Option("target", "target", "choice", "target", choices=STEMS, flags=("--target", "--targets"), group="loop", metavar="STEM", open_choices=True,
+           help="stem to refine, one of the model's (default {default}; htdemucs_6s adds guitar, piano)"),
     Option("steps", "steps", "int", "steps", flags=("--steps",),
            group="loop", help="N progressive steps (N+1 results)"),
     Option("mode", "mode", "choice", "mode", choices=MODES, flags=("--mode",), group="loop", help="how y_n is built (default {default})"),
