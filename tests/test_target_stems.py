@@ -9,6 +9,7 @@ import shutil
 import pytest
 import soundfile as sf
 from conftest import write_track
+from tui_helpers import make_app, sync, wait_for
 
 from progdemix_tui.cli import main
 
@@ -67,3 +68,27 @@ def test_a_stem_the_model_lacks_is_one_line(tmp_path, song, six_stem_model, tiny
 def test_a_target_that_is_no_name_is_refused_before_the_model(tmp_path, song, capsys):
     assert main(["run", str(song), "--model", "no-such-model", "--target", "../x"]) == 2
     assert "stem name" in capsys.readouterr().err
+
+
+@sync
+async def test_tui_lists_the_models_stems_and_runs_guitar(work, six_stem_model,
+                                                          tiny_model_path):
+    """The panel's target list follows the model (file or cached name) and a run with
+    target guitar completes."""
+    from textual.widgets import Select
+
+    app = make_app("track", six_stem_model, models=[("demo (cached)", "demo")])
+    async with app.run_test(size=(100, 40)) as pilot:
+        target = app.query_one("#p-target", Select)
+        await wait_for(pilot, lambda: app.panel.targets == tuple(SIX))
+        app.panel.set_value("target", "guitar")
+        await wait_for(pilot, lambda: target.value == "guitar")
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not app.run_view.running
+                       and len(app.timeline.rows) == 3)
+        folder = next(p for p in (work / "sessions").iterdir() if p.is_dir())
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["config"]["target"] == "guitar"
+        app.panel.set_value("model_path", str(tiny_model_path))  # four stems: guitar leaves
+        await wait_for(pilot, lambda: app.panel.targets == tuple(SIX[:4]))
+        assert target.value == "vocals"
