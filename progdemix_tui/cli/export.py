@@ -78,6 +78,9 @@ def add_export_arguments(parser: argparse.ArgumentParser, out_flag: str | None) 
     group.add_argument("--mp3-bitrate", type=int, default=320, metavar="K",
                        help=f"MP3 bitrate in kbit/s, one of {MP3_BITRATES[0]}…"
                             f"{MP3_BITRATES[-1]} (default: 320)")
+    group.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
+                       help="the files' sample rate (default: the input's own, resampled with "
+                            "julius from the model's where they differ)")
     group.add_argument("--clip-mode", choices=CLIP_MODES, default="rescale",
                        help="avoid clipping: rescale the file, clamp samples, or none "
                             "(default: rescale)")
@@ -90,7 +93,8 @@ def spec_from_args(args: argparse.Namespace) -> ExportSpec:
     spec = ExportSpec(step=parse_step(args.step),
                       stems=parse_stems(args.stems) if args.stems is not None else None,
                       two_stems=args.two_stems, other_method=args.other_method,
-                      others=args.others, fmt=args.export_format,
+                      others=args.others, sample_rate=args.sample_rate,
+                      fmt=args.export_format,
                       mp3_bitrate=args.mp3_bitrate, clip=args.clip_mode,
                       template=args.filename)
     spec.validate()
@@ -104,8 +108,10 @@ def export_to(folders: list[Path], spec: ExportSpec, out: Path) -> list[Path]:
     plan = plan_export(folders, spec, out)
     written = write_export(plan, spec)
     for planned in plan:
+        rate = (f", {planned.samplerate} Hz from the model's {planned.session.samplerate}"
+                if planned.samplerate != planned.session.samplerate else "")
         err_console.print(f"step {planned.step} {escape(planned.name)} → "
-                          f"{escape(str(planned.path))}  ({escape(planned.label)})",
+                          f"{escape(str(planned.path))}  ({escape(planned.label)}{rate})",
                           soft_wrap=True)
     return written
 

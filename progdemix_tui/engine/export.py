@@ -50,6 +50,7 @@ CLIP_MODES: tuple[str, ...] = get_args(ClipMode)
 OTHER_METHODS: tuple[str, ...] = get_args(OtherMethod)
 OTHERS_FROM: tuple[str, ...] = get_args(OthersFrom)
 DURATION_TOLERANCE = 0.01  # seconds a step's files may differ from the manifest's duration
+MIN_RATE, MAX_RATE = 8000, 384000  # --sample-rate bounds, Hz
 MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 MP3_SAMPLERATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
 DEFAULT_TEMPLATE = "{track}/{stem}.{ext}"  # demucs's default
@@ -76,6 +77,7 @@ class ExportSpec:
     two_stems: str | None = None
     other_method: OtherMethod | None = None
     others: OthersFrom = "step0"
+    sample_rate: int | None = None  # None: the input's own rate (the manifest's)
     fmt: ExportFormat = "wav16"
     mp3_bitrate: int = 320
     clip: ClipMode = "rescale"
@@ -90,6 +92,9 @@ class ExportSpec:
                               f"{', '.join(OTHER_METHODS)}.")
         if self.others not in OTHERS_FROM:
             raise ConfigError(f"unknown --others {self.others!r}; choose {', '.join(OTHERS_FROM)}.")
+        if self.sample_rate is not None and not MIN_RATE <= self.sample_rate <= MAX_RATE:
+            raise ConfigError(f"--sample-rate {self.sample_rate} is out of range; give "
+                              f"{MIN_RATE} to {MAX_RATE} Hz.")
         if self.clip not in CLIP_MODES:
             raise ConfigError(f"unknown clip mode {self.clip!r}; choose {', '.join(CLIP_MODES)}.")
         if self.mp3_bitrate not in MP3_BITRATES:
@@ -127,6 +132,7 @@ class PlannedFile:
     path: Path
     label: str
     root: Path  # --out: the folder nothing may lead out of
+    samplerate: int  # the file's rate (the session's is the model's)
 
 
 def parse_step(text: str) -> StepChoice:
@@ -297,9 +303,10 @@ def plan_export(folders: list[Path] | list[Session], spec: ExportSpec,
     for item in folders:
         session = item if isinstance(item, Session) else open_session(item)
         step = resolve_step(session, spec.step)
-        if spec.fmt == "mp3" and session.samplerate not in MP3_SAMPLERATES:
-            raise ConfigError(f"{session.folder} is at {session.samplerate} Hz, which MP3 "
-                              "cannot hold; choose another --format.")
+        rate = output_rate(session, spec)
+        if spec.fmt == "mp3" and rate not in MP3_SAMPLERATES:
+            raise ConfigError(f"{session.folder} exports at {rate} Hz, which MP3 cannot hold; "
+                              "give --sample-rate 44100 or 48000, or another --format.")
         for name, terms, label in _outputs(session, spec, step):
             path = _path(out, spec, session, step, name)
             what = f"{session.folder.name} {name}"
@@ -310,8 +317,30 @@ def plan_export(folders: list[Path] | list[Session], spec: ExportSpec,
                 raise OutputError(f"{path} is a folder; choose another --out or --filename.")
             seen[path] = what
             check_folders(out, path)
-            plan.append(PlannedFile(session, step, name, terms, path, label, out))
+            plan.append(PlannedFile(session, step, name, terms, path, label, out, rate))
     return plan
+
+
+def output_rate(session: Session, spec: ExportSpec) -> int:
+    """The exported files' rate: ``--sample-rate``, else the input file's own rate (the
+    manifest's ``input.file_samplerate``), else the session's (the model's)."""
+    if spec.sample_rate is not None:
+        return spec.sample_rate
+    rate = session.manifest.get("input", {}).get("file_samplerate")
+    if isinstance(rate, int) and not isinstance(rate, bool) and MIN_RATE <= rate <= MAX_RATE:
+        return rate
+    return session.samplerate
+
+
+def resample(samples: torch.Tensor, old: int, new: int) -> torch.Tensor:
+    """``samples`` ``[channels, time]`` from ``old`` to ``new`` Hz with julius (as the input
+    was brought to the model's rate); the length follows the rates."""
+    if old == new:
+        return samples
+    import julius
+
+    length = int(round(samples.shape[-1] * new / old))
+    return julius.resample_frac(samples, old, new, output_length=length)
 
 
 def load_stem(session: Session, step: int, name: str) -> torch.Tensor:
@@ -473,8 +502,9 @@ def write_export(plan: list[PlannedFile], spec: ExportSpec) -> list[Path]:
     written = []
     for planned in plan:
         make_folders(planned.root, planned.path)
-        written.append(write_file(render(planned), planned.path, planned.session.samplerate,
-                                  spec, tags(planned)))
+        samples = resample(render(planned), planned.session.samplerate, planned.samplerate)
+        written.append(write_file(samples, planned.path, planned.samplerate, spec,
+                                  tags(planned)))
     return written
 
 
