@@ -67,7 +67,7 @@ def test_every_flag_is_on_the_command_line_with_the_tables_default():
     for option in OPTIONS:
         if option.group in ("loop", "model", "io"):
             action = actions[option.name]
-            assert tuple(action.option_strings) == option.flags
+            assert tuple(action.option_strings) == option.flags + option.demucs_flags
             assert action.default == option.default, option.name
             assert action.help == option.help_text
             assert "{" not in action.help

@@ -51,7 +51,7 @@ _TYPES = {"int": int, "float": float, "optional float": float}
 
 
 def add_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, option: Option,
-               **overrides: Any) -> None:
+               demucs: bool = False, **overrides: Any) -> None:
     """Add ``option``'s flag as its row declares it (``overrides``: argparse keywords).
 
     The parsed value lands in ``args.<option.name>``; a flag whose default is True is turned
@@ -72,7 +72,7 @@ def add_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, option
         spec["type"] = _AliasedChoice(option)
         spec.setdefault("metavar", "{" + ",".join(option.choices) + "}")
     spec.update(overrides)
-    parser.add_argument(*option.flags, **spec)
+    parser.add_argument(*option.flags, *(option.demucs_flags if demucs else ()), **spec)
 
 
 ALIAS_NOTES: list[str] = []
@@ -94,16 +94,17 @@ class _AliasedChoice:
         return str(new)
 
 
-def _add_group(parser: argparse.ArgumentParser, group: Group, title: str,
-               **overrides: dict[str, Any]) -> None:
+def _add_group(parser: argparse.ArgumentParser, group: Group, title: str, demucs: bool = False,
+               overrides: dict[str, dict[str, Any]] | None = None) -> None:
     section = parser.add_argument_group(title)
     for option in OPTIONS:
         if option.group == group:
-            add_option(section, option, **overrides.get(option.name, {}))
+            add_option(section, option, demucs, **(overrides or {}).get(option.name, {}))
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    _add_group(parser, "model", "model and device")
+def add_model_arguments(parser: argparse.ArgumentParser, demucs: bool = False) -> None:
+    """The model's options; ``demucs``: also as demucs spells them (``-n/--name``, ``-d``)."""
+    _add_group(parser, "model", "model and device", demucs)
 
 
 def add_loop_arguments(parser: argparse.ArgumentParser, target_all: bool = False) -> None:
@@ -113,7 +114,7 @@ def add_loop_arguments(parser: argparse.ArgumentParser, target_all: bool = False
     targets = ({"target": {"choices": (*STEMS, "all"), "metavar": None,
                            "help": "stem to refine, or all (default vocals)"}} if target_all
                else {})
-    _add_group(parser, "loop", "progressive inference", **targets)
+    _add_group(parser, "loop", "progressive inference", overrides=targets)
 
 
 def config_from_args(args: argparse.Namespace, target: str | None = None,

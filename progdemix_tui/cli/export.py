@@ -11,7 +11,9 @@ from progdemix_tui.engine.export import (
     CLIP_MODES,
     DEFAULT_TEMPLATE,
     EXPORT_FORMATS,
+    LAYOUTS,
     MP3_BITRATES,
+    MP3_PRESETS,
     OTHER_METHODS,
     OTHERS_FROM,
     ExportSpec,
@@ -56,7 +58,7 @@ def add_export_arguments(parser: argparse.ArgumentParser, out_flag: str | None) 
     the caller declares the destination itself)."""
     group = parser.add_argument_group("export")
     if out_flag:
-        group.add_argument(out_flag, dest="export_out", metavar="DIR", default="separated",
+        group.add_argument(out_flag, "-o", dest="export_out", metavar="DIR", default="separated",
                            help="folder the files go under (default: separated)")
     group.add_argument("--step", default="auto", metavar="auto|best|last|N",
                        help="which step: best (by target SI-SDR, needs references), last, a "
@@ -68,35 +70,51 @@ def add_export_arguments(parser: argparse.ArgumentParser, out_flag: str | None) 
                        help="write STEM and no_STEM (see --other-method)")
     group.add_argument("--other-method", choices=OTHER_METHODS, default=None,
                        help="no_STEM of --two-stems: minus = mixture - STEM, add = the sum of "
-                            "the other exported stems (default: minus at a step > 0, add at "
-                            "step 0)")
+                            "the other exported stems, none = STEM alone (default: minus at a "
+                            "step > 0, add at step 0)")
     group.add_argument("--others", choices=OTHERS_FROM, default="step0",
                        help="the non-target stems at a step > 0: step0 = the song's (one-shot) "
                             "estimates, own = the step's separations of y_n (default: step0)")
     group.add_argument("--format", dest="export_format", choices=EXPORT_FORMATS, default="wav16",
-                       help="file format (default: wav16)")
+                       help="file format (default: wav16; ogg, opus and m4a through ffmpeg)")
+    group.add_argument("--mp3", dest="export_format", action="store_const", const="mp3",
+                       help="demucs's spelling of --format mp3")
+    group.add_argument("--flac", dest="export_format", action="store_const", const="flac",
+                       help="demucs's spelling of --format flac")
     group.add_argument("--mp3-bitrate", type=int, default=320, metavar="K",
                        help=f"MP3 bitrate in kbit/s, one of {MP3_BITRATES[0]}…"
                             f"{MP3_BITRATES[-1]} (default: 320)")
     group.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
                        help="the files' sample rate (default: the input's own, resampled with "
                             "julius from the model's where they differ)")
+    group.add_argument("--mp3-preset", type=int, default=2, choices=MP3_PRESETS,
+                       help="LAME encoder preset, 2 (best quality) to 7 (fastest) (default: 2)")
     group.add_argument("--clip-mode", choices=CLIP_MODES, default="rescale",
                        help="avoid clipping: rescale the file, clamp samples, or none "
                             "(default: rescale)")
     group.add_argument("--filename", default=DEFAULT_TEMPLATE, metavar="TEMPLATE",
                        help=f"file name under the folder (default: {DEFAULT_TEMPLATE})")
+    group.add_argument("--layout", choices=tuple(LAYOUTS), default=None,
+                       help="plain: {track}/{stem}.{ext}; demucs: demucs's "
+                            "{model}/{track}/{stem}.{ext}")
 
 
 def spec_from_args(args: argparse.Namespace) -> ExportSpec:
     """The :class:`ExportSpec` the export options describe, validated."""
+    from progdemix_tui.engine.errors import ConfigError
+
+    template = args.filename
+    if args.layout is not None:
+        if args.filename != DEFAULT_TEMPLATE:
+            raise ConfigError("--layout and --filename both name the files; give one of them.")
+        template = LAYOUTS[args.layout]
     spec = ExportSpec(step=parse_step(args.step),
                       stems=parse_stems(args.stems) if args.stems is not None else None,
                       two_stems=args.two_stems, other_method=args.other_method,
                       others=args.others, sample_rate=args.sample_rate,
                       fmt=args.export_format,
-                      mp3_bitrate=args.mp3_bitrate, clip=args.clip_mode,
-                      template=args.filename)
+                      mp3_bitrate=args.mp3_bitrate, mp3_preset=args.mp3_preset,
+                      clip=args.clip_mode, template=template)
     spec.validate()
     return spec
 

@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="folder with drums/bass/other/vocals reference stems")
     add_option(io, OPTION["start"])
     add_option(io, OPTION["duration"])
-    io.add_argument("--out", metavar="DIR",
+    io.add_argument("--out", "-o", metavar="DIR",
                     help="session folder to create (default sessions/<time>-<name>-<target>-"
                          "<mode>); with several inputs, the folder their sessions go under")
     io.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out folder")
@@ -76,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="after the run, export a step's stems under DIR (options below)")
     add_export_arguments(parser, out_flag=None)
     add_loop_arguments(parser)
-    add_model_arguments(parser)
+    add_model_arguments(parser, demucs=True)
     parser.set_defaults(handler=handle)
 
 

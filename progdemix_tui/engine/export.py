@@ -41,9 +41,9 @@ if TYPE_CHECKING:  # torch, demucs and the session reader load when an export ru
 
     from .session import Session
 
-ExportFormat = Literal["wav16", "wav24", "float32", "flac", "mp3"]
+ExportFormat = Literal["wav16", "wav24", "float32", "flac", "mp3", "ogg", "opus", "m4a"]
 ClipMode = Literal["rescale", "clamp", "none"]
-OtherMethod = Literal["minus", "add"]
+OtherMethod = Literal["minus", "add", "none"]
 OthersFrom = Literal["step0", "own"]
 EXPORT_FORMATS: tuple[str, ...] = get_args(ExportFormat)
 CLIP_MODES: tuple[str, ...] = get_args(ClipMode)
@@ -53,12 +53,17 @@ DURATION_TOLERANCE = 0.01  # seconds a step's files may differ from the manifest
 MIN_RATE, MAX_RATE = 8000, 384000  # --sample-rate bounds, Hz
 MP3_BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 MP3_SAMPLERATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
-DEFAULT_TEMPLATE = "{track}/{stem}.{ext}"  # demucs's default
-TEMPLATE_FIELDS = ("track", "trackext", "stem", "ext", "step", "session")
+DEFAULT_TEMPLATE = "{track}/{stem}.{ext}"  # demucs's default under its OUT/{model}
+LAYOUTS = {"plain": DEFAULT_TEMPLATE, "demucs": "{model}/{track}/{stem}.{ext}"}
+TEMPLATE_FIELDS = ("track", "trackext", "stem", "ext", "step", "session", "model")
+MP3_PRESETS = (2, 3, 4, 5, 6, 7)  # demucs's --mp3-preset: LAME quality, 2 best
+FFMPEG_CODECS: dict[str, tuple[str, str, str]] = {  # format: (ffmpeg encoder, muxer, bitrate)
+    "ogg": ("libvorbis", "ogg", "192k"), "opus": ("libopus", "ogg", "160k"),
+    "m4a": ("aac", "ipod", "256k")}
 MAX_TEMPLATE = 512
 MAX_NAME = 255  # bytes per path component on common file systems
 EXTENSION: dict[str, str] = {"wav16": "wav", "wav24": "wav", "float32": "wav", "flac": "flac",
-                             "mp3": "mp3"}
+                             "mp3": "mp3", "ogg": "ogg", "opus": "opus", "m4a": "m4a"}
 SUBTYPE: dict[str, Literal["PCM_16", "PCM_24", "FLOAT"]] = {"wav16": "PCM_16", "wav24": "PCM_24", "float32": "FLOAT",
                                      "flac": "PCM_24"}
 StepChoice = Literal["auto", "best", "last"] | int
@@ -80,6 +85,7 @@ class ExportSpec:
     sample_rate: int | None = None  # None: the input's own rate (the manifest's)
     fmt: ExportFormat = "wav16"
     mp3_bitrate: int = 320
+    mp3_preset: int = 2
     clip: ClipMode = "rescale"
     template: str = DEFAULT_TEMPLATE
 
@@ -100,6 +106,16 @@ class ExportSpec:
         if self.mp3_bitrate not in MP3_BITRATES:
             raise ConfigError(f"--mp3-bitrate {self.mp3_bitrate} is not an MP3 bitrate; choose "
                               f"one of {', '.join(map(str, MP3_BITRATES))}.")
+        if self.mp3_preset not in MP3_PRESETS:
+            raise ConfigError(f"--mp3-preset {self.mp3_preset} is not a preset; choose 2 (best "
+                              "quality) to 7 (fastest).")
+        if self.fmt in FFMPEG_CODECS:
+            from . import decode
+
+            if not decode.available():
+                raise ConfigError(f"--format {self.fmt} is encoded with ffmpeg, which is not "
+                                  "installed (e.g. apt install ffmpeg); choose wav16, wav24, "
+                                  "float32, flac or mp3.")
         if self.stems is not None and self.two_stems is not None:
             raise ConfigError("--stems and --two-stems cannot be combined; give one of them.")
         if self.stems is not None and not self.stems:
@@ -160,7 +176,7 @@ def check_template(template: str) -> None:
         fields = list(string.Formatter().parse(template))
     except ValueError as exc:
         raise ConfigError(f"--filename {template!r} is not a valid template ({exc}); "
-                          "use {track}, {trackext}, {stem}, {ext}, {step}, {session}.") from None
+                          "use " + ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS) + ".") from None
     for _, name, spec, conversion in fields:
         if name is None:
             continue
@@ -255,6 +271,8 @@ def _outputs(session: Session, spec: ExportSpec, step: int) -> list[Output]:
                               f"{session.folder} ({', '.join(sources)}).")
         kept = _stem(session, spec, step, stem)
         method = spec.other_method or ("minus" if step > 0 else "add")
+        if method == "none":
+            return [kept]
         if method == "minus":
             terms = (Term(0, "mixture"), *(Term(t.step, t.name, -t.sign) for t in kept[1]))
             label = f"no_{stem}: mixture - {stem} ({kept[2].split(': ', 1)[1]})"
@@ -276,9 +294,11 @@ def _outputs(session: Session, spec: ExportSpec, step: int) -> list[Output]:
 
 def _path(out: Path, spec: ExportSpec, session: Session, step: int, stem: str) -> Path:
     track, trackext = track_names(session)
+    model = session.manifest.get("model", {}).get("name")
     rel = spec.template.format(track=track, trackext=trackext, stem=stem,
                                ext=EXTENSION[spec.fmt], step=f"{step:03d}",
-                               session=safe_part(session.folder.name, "session"))
+                               session=safe_part(session.folder.name, "session"),
+                               model=safe_part(PurePosixPath(str(model)).name, "model"))
     parts = PurePosixPath(rel.replace("\\", "/")).parts
     if not parts or rel.startswith("/") or any(p in ("..", ".") for p in parts) \
             or any(len(p.encode()) > MAX_NAME for p in parts):
@@ -428,12 +448,41 @@ def write_file(samples: torch.Tensor, path: Path, samplerate: int, spec: ExportS
     from . import audio
 
     samples = prevent_clip(samples.float(), mode=spec.clip)
+    if spec.fmt in FFMPEG_CODECS:
+        return encode_ffmpeg(samples, path, samplerate, spec.fmt, metadata or {})
     if spec.fmt != "mp3":
         return audio.save(path, samples, samplerate, SUBTYPE[spec.fmt], tags=metadata)
     with audio.atomic_path(path) as tmp:
-        encode_mp3(samples, tmp, samplerate, spec.mp3_bitrate, quality=2)
+        encode_mp3(samples, tmp, samplerate, spec.mp3_bitrate, quality=spec.mp3_preset)
         if metadata:
             tmp.write_bytes(id3_tag(metadata) + tmp.read_bytes())
+    return path
+
+
+def encode_ffmpeg(samples: torch.Tensor, path: Path, samplerate: int, fmt: str,
+                  metadata: dict[str, str]) -> Path:
+    """Ogg Vorbis, Opus or M4A/AAC through ffmpeg (float WAV piped in), atomically, with
+    ``metadata``; :class:`OutputError` (one line) when ffmpeg fails."""
+    import subprocess
+
+    import numpy as np
+
+    from . import audio
+
+    codec, muxer, bitrate = FFMPEG_CODECS[fmt]
+    data = np.ascontiguousarray(samples.detach().cpu().float().numpy().T)
+    tags = [arg for key, value in metadata.items() if key != "software"
+            for arg in ("-metadata", f"{key}={value}")]
+    with audio.atomic_path(path) as tmp:
+        done = subprocess.run(
+            ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "f32le",
+             "-ar", str(samplerate), "-ac", str(data.shape[1]), "-i", "pipe:0", "-c:a", codec,
+             "-b:a", bitrate, *tags, "-f", muxer, str(tmp)],
+            input=data.tobytes(), capture_output=True, check=False)
+        if done.returncode != 0:
+            why = (done.stderr.decode(errors="replace").strip().splitlines() or ["failed"])[-1]
+            raise OutputError(f"ffmpeg could not write {path} ({why[:200]}); choose another "
+                              "--format.")
     return path
 
 

@@ -93,6 +93,8 @@ class Option:
     """Old values still accepted for a choice, mapped to their new names (read with a note)."""
     open_choices: bool = False
     """``choices`` are the usual values, not all: the loaded model decides (``--target``)."""
+    demucs_flags: tuple[str, ...] = ()
+    """demucs's spellings of the flag, also accepted by ``run`` (``-n/--name``, ``-d``)."""
 
     def __post_init__(self) -> None:
         if self.default is UNSET:
@@ -137,7 +139,7 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("model", "model", "text", "separator.model", metavar="NAME|PATH", group="model",
-           flags=("--model",),
+           flags=("--model",), demucs_flags=("-n", "--name"),
            help="demucs model name (default {default}), 'demo', a .safetensors or .th file, "
                 f"or a torchaudio bundle. {TORCHAUDIO_NOTE}"),
     Option("model_path", "model path", "text", default="",
@@ -149,6 +151,7 @@ OPTIONS: tuple[Option, ...] = (
            flags=("--trust-checkpoint",), group="model", panel=False,
            help="allow pickled .th checkpoints (loading them runs code from the file)"),
     Option("device", "device", "text", "separator.device", flags=("--device",), group="model",
+           demucs_flags=("-d",),
            help="auto|cpu|cuda|cuda:N|mps (default {default}: CUDA, then MPS, then CPU)"),
     Option("half", "half precision", "flag", "separator.half", flags=("--half",),
            group="model", panel=False, help="same as --precision fp16 (CUDA only)"),
