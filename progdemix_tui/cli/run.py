@@ -70,6 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="session folder to create (default sessions/<time>-<name>-<target>-"
                          "<mode>); with several inputs, the folder their sessions go under")
     io.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out folder")
+    io.add_argument("--recursive", action="store_true",
+                    help="a folder INPUT: songs and track folders at every depth (a batch)")
+    io.add_argument("--skip-existing", action="store_true",
+                    help="a batch: keep (and report) an input's finished session under --out "
+                         "with the same parameters instead of running it again")
     add_option(io, OPTION["stem_format"])
     io.add_argument("--json", action="store_true", help="print the per-step metrics as JSON")
     io.add_argument("--export", metavar="DIR",
@@ -88,8 +93,8 @@ def handle(args: argparse.Namespace) -> int:
     preflight(config.separator)  # before torch is imported: a missing model fails at once
     from progdemix_tui.engine.batch import expand_inputs
 
-    sources = expand_inputs(args.input)
-    if len(sources) > 1:
+    sources = expand_inputs(args.input, recursive=args.recursive)
+    if len(sources) > 1 or args.skip_existing:
         return run_batch(args, sources, config, export, threads)
     from progdemix_tui import engine
     from progdemix_tui.engine.job import check_run
@@ -183,9 +188,12 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
               threads: int) -> int:
     """One session per input under ``--out`` (default ``sessions``), the model loaded once.
 
-    A failing input is reported and skipped; exit 0 when all succeeded, 2 with a per-input
-    summary otherwise, 130 on Ctrl-C (finished sessions kept, the current one cancelled).
+    A failing input is reported and skipped; ``--skip-existing`` keeps an input's finished
+    session with the same parameters. A summary table ends the batch (done / skipped / failed
+    with the reason); exit 0 when none failed, 1 otherwise, 130 on Ctrl-C (finished sessions
+    kept, the current one cancelled).
     """
+    from progdemix_tui.engine.batch import finished_session
     from progdemix_tui.engine.errors import ConfigError, ProgdemixError
     from progdemix_tui.engine.job import check_run
     from progdemix_tui.engine.session import new_session_folder
@@ -205,6 +213,13 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
     with step_progress() as progress:
         files_task = progress.add_task("files", total=len(sources))
         for source in sources:
+            if args.skip_existing:
+                kept = finished_session(parent, source, config.to_dict(), args.start or 0.0,
+                                        separator.model.name)
+                if kept is not None:
+                    outcome[source] = f"skipped: {kept} is finished with these parameters"
+                    progress.advance(files_task)
+                    continue
             out = new_session_folder(parent, source, config.target, config.mode)
             results: list = []
             progress.console.print(f"[bold]{escape(str(source))}[/] → {escape(str(out))}",
@@ -261,17 +276,23 @@ def check_export_step(export: ExportSpec | None, source: Path, has_references: b
 
 
 def _summary(outcome: dict[Path, str], sources: list[Path]) -> int:
-    """Print the per-input summary (stderr); 0 when every input is done, else 2."""
-    failed = [s for s in sources if not outcome.get(s, "").startswith("done")]
+    """Print the per-input summary table (stderr): done / skipped / failed with the reason;
+    0 when none failed (or was left unstarted), else 1."""
+    failed = [s for s in sources
+              if not outcome.get(s, "").startswith(("done", "skipped"))]
+    console = error_console if failed else err_console  # -q keeps it only when one failed
+    console.print("[bold]batch[/]  result   input — detail")
+    for source in sources:  # one line each, whole paths (soft-wrapped, never cut)
+        result, _, detail = outcome.get(source, "not started").partition(": ")
+        console.print(f"       {result:<8} {escape(str(source))} — {escape(detail)}",
+                      soft_wrap=True)
     if not failed:
-        err_console.print(f"{len(sources)} sessions written")
+        skipped = sum(outcome.get(s, "").startswith("skipped") for s in sources)
+        err_console.print(f"{len(sources) - skipped} sessions written, {skipped} kept")
         return 0
-    for source in sources:
-        line = outcome.get(source, "not started")
-        error_console.print(f"  {escape(str(source))}: {escape(line)}", soft_wrap=True)
     error_console.print(f"[bold red]error:[/] {len(failed)} of {len(sources)} inputs did not "
                         "finish (listed above).")
-    return 2
+    return 1
 
 
 def write_chart(metrics: list, target: str, folder: Path) -> Path | None:
