@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from rich.markup import escape
@@ -49,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Export a step of one or more sessions as audio files (demucs's options).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sessions", metavar="SESSION", nargs="+", help="session folder(s)")
+    parser.add_argument("--json", action="store_true",
+                        help="print what was written as JSON: session, step, name, path, "
+                             "samplerate, what (the file's label)")
     add_export_arguments(parser, out_flag="--out")
     parser.set_defaults(handler=handle)
 
@@ -119,12 +123,18 @@ def spec_from_args(args: argparse.Namespace) -> ExportSpec:
     return spec
 
 
-def export_to(folders: list[Path], spec: ExportSpec, out: Path) -> list[Path]:
-    """Plan (everything checked), write, and say what was written on stderr."""
+def export_to(folders: list[Path], spec: ExportSpec, out: Path,
+              report: list[dict] | None = None) -> list[Path]:
+    """Plan (everything checked), write, and say what was written on stderr (and append
+    each file's description to ``report``)."""
     from progdemix_tui.engine.export import plan_export, write_export
 
     plan = plan_export(folders, spec, out)
     written = write_export(plan, spec)
+    if report is not None:
+        report.extend({"session": str(p.session.folder), "step": p.step, "name": p.name,
+                       "path": str(p.path), "samplerate": p.samplerate, "what": p.label}
+                      for p in plan)
     for planned in plan:
         rate = (f", {planned.samplerate} Hz from the model's {planned.session.samplerate}"
                 if planned.samplerate != planned.session.samplerate else "")
@@ -137,7 +147,11 @@ def export_to(folders: list[Path], spec: ExportSpec, out: Path) -> list[Path]:
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
     spec = spec_from_args(args)
-    written = export_to([Path(s) for s in args.sessions], spec, Path(args.export_out))
+    report: list[dict] = []
+    written = export_to([Path(s) for s in args.sessions], spec, Path(args.export_out), report)
+    if args.json:
+        out_console.print_json(json.dumps(report))
+        return 0
     for path in written:
         out_console.print(escape(str(path)), soft_wrap=True, highlight=False)
     return 0

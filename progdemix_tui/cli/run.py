@@ -77,6 +77,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          "with the same parameters instead of running it again")
     add_option(io, OPTION["stem_format"])
     io.add_argument("--json", action="store_true", help="print the per-step metrics as JSON")
+    io.add_argument("--progress", choices=("bar", "json"), default="bar",
+                    help="progress on stderr: bars, or JSON lines for batch runners "
+                         "(default: bar)")
     io.add_argument("--export", metavar="DIR",
                     help="after the run, export a step's stems under DIR (options below)")
     add_export_arguments(parser, out_flag=None)
@@ -112,7 +115,7 @@ def handle(args: argparse.Namespace) -> int:
     separator = load_separator(config, threads)
     check_target(config, separator.sources)
     results: list = []
-    with step_progress() as progress:
+    with step_progress(args.progress) as progress:
         try:
             run_one(separator, source, config, out, args, ready, progress, results)
         except KeyboardInterrupt:
@@ -133,8 +136,13 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def step_progress() -> Progress:
-    """The progress display: files (in a batch), steps, and the current step's chunks."""
+def step_progress(kind: str = "bar") -> Progress:
+    """The progress display: files (in a batch), steps, and the current step's chunks; with
+    ``kind`` json, the same as JSON lines (:class:`.progress_json.JsonProgress`)."""
+    if kind == "json":
+        from .progress_json import JsonProgress
+
+        return JsonProgress()  # type: ignore[return-value]  # the part of Progress run uses
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
     return Progress(*columns, console=err_console, transient=False)
@@ -210,7 +218,7 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
     outcome: dict[Path, str] = {}
     written: list[Path] = []
     reports: list[dict] = []
-    with step_progress() as progress:
+    with step_progress(args.progress) as progress:
         files_task = progress.add_task("files", total=len(sources))
         for source in sources:
             if args.skip_existing:
