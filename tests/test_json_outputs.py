@@ -66,3 +66,19 @@ def test_devices_json(tmp_path):
     rows = json.loads(result.stdout)
     assert any(r["default"] for r in rows) and rows[-1]["index"] == "web"
     assert {"index", "name", "hostapi", "channels", "samplerate", "default"} <= set(rows[0])
+
+
+def test_eval_and_eval_merge_json(tmp_path, tiny_model_path, capsys):
+    data = tmp_path / "musdb"
+    write_track(data / "a", seconds=2.0, seed=1)
+    write_track(data / "b", seconds=2.0, seed=2, silent=("bass",))  # skipped: silent stem
+    common = ["--excerpt", "1.5", "--model", str(tiny_model_path), "--segment", "1",
+              "--device", "cpu", "--steps", "1", "--no-plots"]
+    assert main(["eval", str(data), "--out", str(tmp_path / "e"), "--json", *common]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert {r["target"] for r in document["summary"]} == {"vocals"}
+    assert [s["track"] for s in document["skipped"]] == ["b"]
+    assert main(["eval-merge", str(tmp_path / "e"), "--out", str(tmp_path / "m"), "--json",
+                 "--no-plots"]) == 0
+    merged = json.loads(capsys.readouterr().out)
+    assert merged["summary"] == document["summary"]
