@@ -90,5 +90,6 @@ async def test_tui_lists_the_models_stems_and_runs_guitar(work, six_stem_model,
         manifest = json.loads((folder / "manifest.json").read_text())
         assert manifest["config"]["target"] == "guitar"
         app.panel.set_value("model_path", str(tiny_model_path))  # four stems: guitar leaves
-        await wait_for(pilot, lambda: app.panel.targets == tuple(SIX[:4]))
+        await wait_for(pilot, lambda: app.panel.targets == tuple(SIX[:4])
+                       and app.settings.params.get("target") == "vocals")
         assert target.value == "vocals"

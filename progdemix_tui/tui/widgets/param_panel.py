@@ -104,9 +104,10 @@ class ParamPanel(VerticalScroll):
         if choices == self.targets:
             return
         self.targets = choices
-        select.set_options([(c, c) for c in choices])
-        select.value = current if current in choices else (
-            "vocals" if "vocals" in choices else choices[0])
+        with select.prevent(Select.Changed):  # one Changed for the panel: the caller's
+            select.set_options([(c, c) for c in choices])
+            select.value = current if current in choices else (
+                "vocals" if "vocals" in choices else choices[0])
 
     def values(self) -> dict:
         """The panel's current values, as stored in the settings file."""
@@ -152,9 +153,9 @@ class ParamPanel(VerticalScroll):
         self._flag(field_errors(self.values()))
 
     def _changed(self, name: str) -> None:
-        values = self.values()
         if name in ("model", "model_path"):
-            self._update_targets(chosen_model(values))
+            self._update_targets(chosen_model(self.values()))
+        values = self.values()
         self._flag(field_errors(values))
         self.post_message(self.Changed(values))
 
