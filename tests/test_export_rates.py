@@ -79,3 +79,14 @@ def test_sample_rate_out_of_range(tmp_path, session_at, capsys, value):
                  str(tmp_path / "o")]) == 2
     assert "out of range" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_run_export_at_the_inputs_rate(tmp_path, tiny_model_path):
+    track = write_track(tmp_path / "song", seconds=1.0, rate=48000)
+    stems = tmp_path / "stems"
+    assert main(["run", str(track), "--steps", "1", "--out", str(tmp_path / "s"), "--model",
+                 str(tiny_model_path), "--segment", "1", "--device", "cpu", "-q",
+                 "--export", str(stems), "--two-stems", "vocals"]) == 0
+    for name in ("vocals", "no_vocals"):
+        meta = sf.info(stems / "song" / f"{name}.wav")
+        assert (meta.samplerate, meta.frames) == (48000, 48000)
