@@ -9,14 +9,20 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console, RenderableType
+from rich.markup import escape  # messages quote file contents: never read them as markup
 from rich.table import Column, Table
 from rich.text import Text
 
-from progdemix_tui.engine.config import STEMS, RunConfig
-from progdemix_tui.engine.errors import ProgdemixError, is_allocation_failure, out_of_memory
+from progdemix_tui.engine.config import STEMS, RunConfig, not_finite
+from progdemix_tui.engine.errors import (
+    ProgdemixError,
+    is_allocation_failure,
+    one_line,
+    out_of_memory,
+)
 from progdemix_tui.engine.options import OPTIONS, Group, Option, run_config
 
 err_console = Console(stderr=True, highlight=False)
@@ -47,7 +53,25 @@ def set_verbosity(level: int) -> None:
         warnings.simplefilter("default")  # DeprecationWarning and the like, once per place
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 
-_TYPES = {"int": int, "float": float, "optional float": float}
+class Parser(argparse.ArgumentParser):
+    """argparse's parser whose usage errors are one line (no usage block), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, one_line(f"{self.prog}: error: {message}; see {self.prog} --help.") + "\n")
+
+
+def finite_float(text: str) -> float:
+    """argparse ``type`` for a float option: a finite number (``nan``, ``inf`` refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    why = not_finite(value)
+    if why:
+        raise argparse.ArgumentTypeError(why)
+    return value
+
+_TYPES = {"int": int, "float": finite_float, "optional float": finite_float}
 
 
 def add_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, option: Option,
@@ -124,9 +148,8 @@ def config_from_args(args: argparse.Namespace, target: str | None = None) -> Run
 
 
 def fail(message: str, code: int = 2) -> int:
-    from rich.markup import escape  # messages quote file contents: never read them as markup
-
-    error_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    """Print ``message`` as the one error line (bounded: :func:`.errors.one_line`)."""
+    error_console.print(f"[bold red]error:[/] {escape(one_line(message))}", soft_wrap=True)
     return code
 
 
@@ -139,7 +162,7 @@ def handles_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argpars
             return fn(args)
         except ProgdemixError as exc:
             if exc.exit_code == 130:
-                error_console.print(f"[yellow]cancelled:[/] {exc}")
+                error_console.print(f"[yellow]cancelled:[/] {escape(one_line(str(exc)))}")
                 return 130
             return fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:

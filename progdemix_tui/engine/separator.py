@@ -19,7 +19,7 @@ import torch
 
 from .config import DEFAULT_SEGMENT, MIN_SEGMENT, SeparatorConfig
 from .device import describe, resolve_device
-from .errors import Cancelled, DeviceError, is_allocation_failure, out_of_memory
+from .errors import Cancelled, DeviceError, NonFiniteOutput, is_allocation_failure, out_of_memory
 from .models import LoadedModel, load_model
 from .precision import (
     Resolved,
@@ -156,6 +156,11 @@ class Separator:
                             "--precision fp16.") from None
                     self.segment /= 2
                     self.notes.append(f"out of memory: segment reduced to {self.segment:.2f} s")
+        if not bool(torch.isfinite(out).all()):
+            also = "" if self.precision == "fp32" else " (or --precision fp32)"
+            raise NonFiniteOutput(
+                f"model {self.model.name!r} ({self.model.origin}) gave NaN or infinite audio: its "
+                f"weights are damaged or it is not a working model; use another --model{also}.")
         return out[0] if squeeze else out
 
     def model_signature(self) -> str:
