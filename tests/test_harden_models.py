@@ -193,7 +193,7 @@ def test_nan_weights_are_their_own_error_naming_the_model(tmp_path):
     path = models.save_safetensors(model, tmp_path / "broken.safetensors")
     song = write_track(tmp_path / "track", seconds=1.0) / "mixture.wav"
     result = _cli(["run", str(song), "--model", str(path), "--out", str(tmp_path / "s"),
-                   "--steps", "1", "--no-cache"], tmp_path)
+                   "--steps", "1", "--no-cache", "-q"], tmp_path)
     line = _one_line_error(result)
     assert "NaN or infinite audio" in line and "'broken'" in line, line
     assert "short write" not in line
