@@ -12,9 +12,13 @@ MAX_MESSAGE = 1000
 
 def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
     """``text`` as one line of at most ``limit`` characters: line breaks become spaces, and a
-    longer text is cut with "…" (the shared bound of every error line the CLI prints)."""
+    longer text loses its middle to " … " (the start says what, the end what to do): the
+    shared bound of every error line the CLI prints."""
     flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
+    if len(flat) <= limit:
+        return flat
+    tail = (limit - 3) * 2 // 5
+    return f"{flat[:limit - 3 - tail]} … {flat[-tail:]}"
 
 
 class ProgdemixError(Exception):

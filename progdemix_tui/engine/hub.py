@@ -206,10 +206,11 @@ def resolve(name: str, notify: Notify) -> tuple[str, Bag, list[Path]]:
 
 
 def looks_like_path(spec: str) -> bool:
-    """Whether ``spec`` names a file rather than a model: it exists, or reads as a path
-    (``/``, ``./``, ``../``, ``~`` first, or more than one ``/``; ``OWNER/NAME`` has one)."""
+    """Whether ``spec`` names a file rather than a model: a file by that name exists, or it
+    reads as a path (``/``, ``./``, ``../``, ``~`` first, or more than one ``/``;
+    ``OWNER/NAME`` has one)."""
     return (spec.startswith(("/", "./", "../", "~")) or spec.count("/") > 1
-            or Path(spec).expanduser().exists())
+            or Path(spec).expanduser().is_file())
 
 
 def is_hub_name(spec: str, repo: object = None) -> bool:

@@ -123,7 +123,8 @@ def load_model(spec: str = DEFAULT_MODEL, repo: str | os.PathLike | None = None,
         return _wrap("demo", load_safetensors(DEMO_WEIGHTS), f"package data {DEMO_WEIGHTS}")
     if spec in TORCHAUDIO_BUNDLES:
         return _load_torchaudio(spec)
-    if path.suffix in (".safetensors", *PICKLED_SUFFIXES) or hub.looks_like_path(spec):
+    if path.suffix in (".safetensors", *PICKLED_SUFFIXES) or path.is_file() or (
+            repo is None and hub.looks_like_path(spec)):
         if file_kind(path) == "safetensors":
             return _wrap(path.stem, load_safetensors(path), str(path))
         return _wrap(path.stem, _load_pickled(path, trust_checkpoint), str(path))
@@ -148,7 +149,8 @@ def file_kind(path: Path) -> str:
         with path.open("rb") as handle:
             head = handle.read(9)
     except FileNotFoundError:
-        raise ModelUnavailable(f"model file {path} does not exist.") from None
+        raise ModelUnavailable(f"model file {path} does not exist (and {str(path)!r} is not a "
+                               "model name: a demucs name or OWNER/NAME).") from None
     except OSError as exc:
         raise ModelUnavailable(f"model file {path} cannot be read ({exc.strerror}).") from None
     if path.suffix == ".safetensors" or (  # a damaged one: check_safetensors says how
