@@ -41,7 +41,7 @@ def probe(path: Path) -> tuple[int, int, int, str]:
         seconds = float(file.duration)
         codec = str(stream.get("codec_name", "?"))[:32]
     except subprocess.CalledProcessError:
-        raise AudioInputError(f"{path} is not an audio file: neither libsndfile nor ffmpeg "
+        raise AudioInputError(f"{path} is not a readable audio file: neither libsndfile nor ffmpeg "
                               "recognise its format; use WAV, FLAC, OGG, MP3 or M4A.") from None
     except IndexError:
         raise AudioInputError(f"{path} holds no audio stream; use WAV, FLAC, OGG, MP3 or "
