@@ -184,7 +184,8 @@ def test_real_per_source_weights_still_load(tmp_path):
     assert models.load_model("ft", repo=tmp_path).sources == tuple(SOURCES)
 
 
-def test_nan_weights_are_their_own_error_naming_the_model(tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--preset", "study"]], ids=["chunked", "study"])
+def test_nan_weights_are_their_own_error_naming_the_model(tmp_path, extra):
     from conftest import tiny_hdemucs
 
     model = tiny_hdemucs()
@@ -194,7 +195,7 @@ def test_nan_weights_are_their_own_error_naming_the_model(tmp_path):
     path = models.save_safetensors(model, tmp_path / "broken.safetensors")
     song = write_track(tmp_path / "track", seconds=1.0) / "mixture.wav"
     result = _cli(["run", str(song), "--model", str(path), "--out", str(tmp_path / "s"),
-                   "--steps", "1", "--no-cache", "-q"], tmp_path)
+                   "--steps", "1", "--no-cache", "-q", *extra], tmp_path)
     line = _one_line_error(result)
     assert "NaN or infinite audio" in line and "'broken'" in line, line
     assert "short write" not in line

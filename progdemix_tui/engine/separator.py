@@ -156,12 +156,17 @@ class Separator:
                             "--precision fp16.") from None
                     self.segment /= 2
                     self.notes.append(f"out of memory: segment reduced to {self.segment:.2f} s")
+        self.check_finite(out)
+        return out[0] if squeeze else out
+
+    def check_finite(self, out: torch.Tensor) -> None:
+        """:class:`NonFiniteOutput` naming the model when ``out`` holds NaN or infinity (so it
+        is never written as audio, nor mistaken for a full disk)."""
         if not bool(torch.isfinite(out).all()):
             also = "" if self.precision == "fp32" else " (or --precision fp32)"
             raise NonFiniteOutput(
                 f"model {self.model.name!r} ({self.model.origin}) gave NaN or infinite audio: its "
                 f"weights are damaged or it is not a working model; use another --model{also}.")
-        return out[0] if squeeze else out
 
     def model_signature(self) -> str:
         """The signature (:func:`.step0_cache.model_signature`) of the weights as they run
