@@ -280,13 +280,15 @@ def check_export_step(export: ExportSpec | None, source: Path, has_references: b
 
 def _summary(outcome: dict[Path, str], sources: list[Path]) -> int:
     """Print the per-input summary (stderr); 0 when every input is done, else 2."""
+    from progdemix_tui.engine.errors import one_line
+
     failed = [s for s in sources if not outcome.get(s, "").startswith("done")]
     if not failed:
         err_console.print(f"{len(sources)} sessions written")
         return 0
     for source in sources:
         line = outcome.get(source, "not started")
-        error_console.print(f"  {escape(str(source))}: {escape(line)}", soft_wrap=True)
+        error_console.print(f"  {escape(one_line(f'{source}: {line}'))}", soft_wrap=True)
     error_console.print(f"[bold red]error:[/] {len(failed)} of {len(sources)} inputs did not "
                         "finish (listed above).")
     return 2
