@@ -53,6 +53,7 @@ def set_verbosity(level: int) -> None:
         warnings.simplefilter("default")  # DeprecationWarning and the like, once per place
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 
+
 class Parser(argparse.ArgumentParser):
     """argparse's parser whose usage errors are one line (no usage block), exit 2."""
 
@@ -70,6 +71,7 @@ def finite_float(text: str) -> float:
     if why:
         raise argparse.ArgumentTypeError(why)
     return value
+
 
 _TYPES = {"int": int, "float": finite_float, "optional float": finite_float}
 

@@ -92,7 +92,7 @@ def _bag_text(path: Path) -> str:
 
 def read_bag(path: Path) -> Bag:
     """Parse and validate a demucs bag YAML (``models``, optional ``weights``, ``segment``):
-    a small regular file, no aliases, weights finite and above zero."""
+    a small regular file, no aliases, weights finite, none negative, every source weighted."""
     try:
         data = yaml.load(_bag_text(path), Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
@@ -122,7 +122,8 @@ def check_safetensors(path: Path) -> tuple[str, list, dict, dict[str, tuple]]:
     """Refuse a safetensors file that must not be built; nothing is built or called.
 
     The class must be in :data:`SAFE_CLASSES`, the state unquantized, the arguments plain
-    JSON (a list and an object) within :mod:`.model_build`'s bounds. Returns ``(class, args, kwargs, tensor shapes)``.
+    JSON (a list and an object) within :mod:`.model_build`'s bounds. Returns ``(class, args,
+    kwargs, tensor shapes)``.
     """
     from safetensors import safe_open
 
