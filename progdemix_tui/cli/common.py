@@ -18,6 +18,7 @@ from rich.text import Text
 
 from progdemix_tui.engine.config import STEMS, RunConfig, not_finite
 from progdemix_tui.engine.errors import (
+    ConfigError,
     ProgdemixError,
     is_allocation_failure,
     one_line,
@@ -61,19 +62,8 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, one_line(f"{self.prog}: error: {message}; see {self.prog} --help.") + "\n")
 
 
-def finite_float(text: str) -> float:
-    """argparse ``type`` for a float option: a finite number (``nan``, ``inf`` refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    why = not_finite(value)
-    if why:
-        raise argparse.ArgumentTypeError(why)
-    return value
-
-
-_TYPES = {"int": int, "float": finite_float, "optional float": finite_float}
+_TYPES = {"int": int, "float": float, "optional float": float}
+_FLOATS = ("float", "optional float")
 
 
 def add_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, option: Option,
@@ -141,6 +131,11 @@ def config_from_args(args: argparse.Namespace, target: str | None = None) -> Run
     """Build a validated :class:`RunConfig` from parsed arguments."""
     values = {option.name: getattr(args, option.name) for option in OPTIONS
               if option.group in ("loop", "model")}
+    for option in OPTIONS:  # finite even where unused (--adaptive-chunk without --adaptive)
+        value = values.get(option.name)
+        why = not_finite(value) if option.kind in _FLOATS and value is not None else None
+        if why:
+            raise ConfigError(f"{option.flags[0]} {why}.")
     if target:
         values["target"] = target
     for note in dict.fromkeys(ALIAS_NOTES):

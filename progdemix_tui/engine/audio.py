@@ -145,7 +145,7 @@ def load(
     try:
         with decoder_notes_hidden(meta.path):
             data, rate = _read_planar(meta, first, count)
-    except AudioInputError:
+    except (AudioInputError, MemoryError):  # out of memory is no decoding problem
         raise
     except Exception as exc:
         raise AudioInputError(f"{meta.path} could not be decoded ({_short(exc)}).") from None
