@@ -1,4 +1,5 @@
-"""The separator: a demucs model applied in chunks with ``demucs.apply.apply_model``.
+"""The separator: a demucs model applied in chunks with ``demucs.apply.apply_model``, or
+with several chunks per forward (:mod:`.chunked`) when :attr:`Separator.batch_chunks` > 1.
 
 ``Separator.separate`` maps ``[batch, channels, time]`` to ``[batch, sources, channels, time]``,
 reports progress once per processed chunk and checks a cancel ``threading.Event`` before each
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, cast
 
 import torch
 
+from .chunked import apply_batched, draws_per_forward
 from .config import DEFAULT_SEGMENT, MIN_SEGMENT, SeparatorConfig
 from .device import describe, resolve_device
 from .errors import Cancelled, DeviceError, is_allocation_failure, out_of_memory
@@ -29,6 +31,7 @@ from .precision import (
     precision_errors,
     resolve_precision,
 )
+from .resources import batch_chunks_for
 from .step0_cache import Step0Cache, model_signature, step0_key
 
 if TYPE_CHECKING:
@@ -57,6 +60,8 @@ class Separator:
     """The precision the model runs in (:mod:`.precision`); ``half`` means fp16."""
     step0_cache: Step0Cache | None = None
     """Where :meth:`separate_step0` keeps one-shot separations (None: no cache)."""
+    batch_chunks: int = 1
+    """Chunks per forward pass: 1 is demucs's ``apply_model``, more :mod:`.chunked`."""
     _signature: str | None = field(default=None, init=False, repr=False, compare=False)
     _runnable: tuple[torch.nn.Module, torch.nn.Module] | None = field(
         default=None, init=False, repr=False, compare=False)
@@ -79,7 +84,8 @@ class Separator:
         segment = min(segment, model.max_segment)
         return cls(model, device, float(segment), config.overlap, config.shifts,
                    precision == "fp16", config.seed, precision=precision,
-                   step0_cache=Step0Cache() if config.cache else None)
+                   step0_cache=Step0Cache() if config.cache else None,
+                   batch_chunks=batch_chunks_for(config.batch_chunks, device, segment))
 
     def runnable_module(self) -> torch.nn.Module:
         """The model as :attr:`precision` runs it: weights in its dtype
@@ -132,7 +138,8 @@ class Separator:
 
         Returns ``[batch, sources, channels, time]`` (or ``[sources, channels, time]``) in
         float32 on the separator's device, so the caller's maths stays there too. On
-        out-of-memory on an accelerator the segment is halved and the call retried; a failed
+        out-of-memory on an accelerator the chunks per forward (:attr:`batch_chunks`) are
+        halved, then, at one, the segment, and the call retried; a failed
         allocation on the CPU raises :class:`DeviceError`. Raises :class:`Cancelled` if
         ``cancel`` is set.
         """
@@ -149,6 +156,11 @@ class Separator:
                         raise
                     if self.device.type == "cuda":
                         torch.cuda.empty_cache()
+                    if self.batch_chunks > 1:
+                        self.batch_chunks //= 2
+                        self.notes.append(f"out of memory: {self.batch_chunks} chunk(s) per "
+                                          "forward pass")
+                        continue
                     if self.segment / 2 < MIN_SEGMENT:
                         raise DeviceError(
                             f"out of memory on {self.device_name} even with {self.segment:.1f} "
@@ -245,10 +257,24 @@ class Separator:
         # no_grad, not inference_mode: the output stays an ordinary tensor that callers (and
         # the in-place denormalisation below) may update. Reduced precision is autocast over
         # the precision's weights; the input stays float32.
+        batched = self.batch_chunks > 1
+        if batched and self.shifts and draws_per_forward(self.model.module):
+            batched = False
+            note = ("--batch-chunks: with --shifts this model's chunks run one at a time (its "
+                    "transformer draws from the shifts' random numbers in every forward)")
+            if note not in self.notes:
+                self.notes.append(note)
         with self.inference():
-            out = apply_model(cast("DemucsModel", self.runnable_module()), normalised,
-                              shifts=self.shifts, split=True, overlap=self.overlap,
-                              device=self.device, segment=segment, callback=callback)
+            if batched:
+                out = apply_batched(self.runnable_module(), normalised,
+                                    batch=self.batch_chunks, shifts=self.shifts,
+                                    overlap=self.overlap, segment=segment, device=self.device,
+                                    before=lambda: callback({"state": "start"}),
+                                    done=lambda: callback({"state": "end"}))
+            else:
+                out = apply_model(cast("DemucsModel", self.runnable_module()), normalised,
+                                  shifts=self.shifts, split=True, overlap=self.overlap,
+                                  device=self.device, segment=segment, callback=callback)
         del normalised
         # In place: the output [batch, sources, channels, time] is the largest tensor here.
         out = out.float().mul_(std[..., None]).add_(mean[..., None] / len(self.sources))
