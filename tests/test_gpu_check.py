@@ -27,7 +27,8 @@ def load_script():
 def test_gpu_check_runs_on_the_cpu(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--quick",
-                           "--out", str(out)], capture_output=True, text=True, check=False)
+                           "--out", str(out), "--budget", "1e9"],  # no time limit: a busy machine is slower
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads((out / "summary.json").read_text())
     status = {check["name"]: check["status"] for check in doc["checks"]}
@@ -57,6 +58,14 @@ def test_a_failing_check_does_not_stop_the_others(tmp_path, capsys):
     doc = json.loads((tmp_path / "summary.json").read_text())
     assert doc["failed"] == ["first"]
     assert [c["name"] for c in doc["checks"]] == ["first", "second"]
+
+
+def test_checks_past_the_budget_are_skipped(tmp_path, capsys):
+    script = load_script()
+    runner = script.Runner(tmp_path, {}, budget=-1.0)
+    runner.run("late", lambda: ("PASS", "never runs", {}))
+    assert "[SKIP] late" in capsys.readouterr().out
+    assert runner.failed == []
 
 
 def test_cuda_missing_is_one_line(tmp_path):
