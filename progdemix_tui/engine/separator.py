@@ -156,19 +156,24 @@ class Separator:
                         raise
                     if self.device.type == "cuda":
                         torch.cuda.empty_cache()
-                    if self.batch_chunks > 1:
-                        self.batch_chunks //= 2
-                        self.notes.append(f"out of memory: {self.batch_chunks} chunk(s) per "
-                                          "forward pass")
-                        continue
-                    if self.segment / 2 < MIN_SEGMENT:
-                        raise DeviceError(
-                            f"out of memory on {self.device_name} even with {self.segment:.1f} "
-                            "s segments; use a shorter --duration, --device cpu, or "
-                            "--precision fp16.") from None
-                    self.segment /= 2
-                    self.notes.append(f"out of memory: segment reduced to {self.segment:.2f} s")
+                    self.shrink_after_oom()
         return out[0] if squeeze else out
+
+    def shrink_after_oom(self) -> None:
+        """Use less memory after an out-of-memory error: half the chunks per forward, or at
+        one chunk half the segment, with a note; :class:`DeviceError` when the segment would
+        fall under :data:`.config.MIN_SEGMENT`."""
+        if self.batch_chunks > 1:
+            self.batch_chunks //= 2
+            self.notes.append(f"out of memory: {self.batch_chunks} chunk(s) per forward pass")
+            return
+        if self.segment / 2 < MIN_SEGMENT:
+            raise DeviceError(
+                f"out of memory on {self.device_name} even with {self.segment:.1f} "
+                "s segments; use a shorter --duration, --device cpu, or "
+                "--precision fp16.") from None
+        self.segment /= 2
+        self.notes.append(f"out of memory: segment reduced to {self.segment:.2f} s")
 
     def model_signature(self) -> str:
         """The signature (:func:`.step0_cache.model_signature`) of the weights as they run
