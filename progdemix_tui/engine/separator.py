@@ -30,6 +30,7 @@ from .precision import (
     module_in,
     precision_errors,
     resolve_precision,
+    slow_bf16_warning,
 )
 from .resources import batch_chunks_for
 from .step0_cache import Step0Cache, model_signature, step0_key
@@ -70,10 +71,15 @@ class Separator:
     def from_config(cls, config: SeparatorConfig, model: LoadedModel | None = None,
                     notify: Callable[[str], None] | None = None) -> Separator:
         """Resolve the device, load the model (unless given; ``notify`` as in
-        :func:`~.models.load_model`) and pick the segment length. A loaded model's weights
+        :func:`~.models.load_model`, and first told when bf16 is slow on this CPU:
+        :func:`.precision.slow_bf16_warning`; without ``notify`` that is a note) and pick
+        the segment length. A loaded model's weights
         are stored in the precision's dtype (:func:`.precision.cast_weights`)."""
         device = resolve_device(config.device)
         precision = resolve_precision(config.precision, device, config.half)
+        warning = slow_bf16_warning(precision, device)  # before the model loads and runs
+        if warning is not None and notify is not None:
+            notify(warning)
         if model is None:
             # this separator's own: its weights take the precision's dtype in place (a given
             # model keeps its dtype; :meth:`runnable_module` copies it)
@@ -85,7 +91,8 @@ class Separator:
         return cls(model, device, float(segment), config.overlap, config.shifts,
                    precision == "fp16", config.seed, precision=precision,
                    step0_cache=Step0Cache() if config.cache else None,
-                   batch_chunks=batch_chunks_for(config.batch_chunks, device, segment))
+                   batch_chunks=batch_chunks_for(config.batch_chunks, device, segment),
+                   notes=[warning] if warning is not None and notify is None else [])
 
     def runnable_module(self) -> torch.nn.Module:
         """The model as :attr:`precision` runs it: weights in its dtype
