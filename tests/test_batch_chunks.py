@@ -166,3 +166,13 @@ def test_the_manifest_records_the_batch(track, tiny_model_path, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["batch_chunks"] == 2
     assert manifest["config"]["separator"]["batch_chunks"] == 2
+
+
+def test_a_cudnn_or_cublas_allocation_failure_counts_as_out_of_memory():
+    from progdemix_tui.engine.errors import is_accelerator_oom
+
+    assert is_accelerator_oom(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate"))
+    assert is_accelerator_oom(RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"))
+    assert is_accelerator_oom(RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when "
+                                           "calling `cublasCreate(handle)`"))
+    assert not is_accelerator_oom(RuntimeError("shape '[2, 4]' is invalid"))

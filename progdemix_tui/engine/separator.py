@@ -21,7 +21,13 @@ import torch
 from .chunked import apply_batched, draws_per_forward
 from .config import DEFAULT_SEGMENT, MIN_SEGMENT, SeparatorConfig
 from .device import describe, resolve_device
-from .errors import Cancelled, DeviceError, is_allocation_failure, out_of_memory
+from .errors import (
+    Cancelled,
+    DeviceError,
+    is_accelerator_oom,
+    is_allocation_failure,
+    out_of_memory,
+)
 from .models import LoadedModel, load_model
 from .precision import (
     Resolved,
@@ -158,8 +164,8 @@ class Separator:
                 try:
                     out = self._apply(mix, on_chunk, cancel)
                     break
-                except torch.OutOfMemoryError:
-                    if self.device.type == "cpu":
+                except RuntimeError as exc:  # torch.OutOfMemoryError is one
+                    if self.device.type == "cpu" or not is_accelerator_oom(exc):
                         raise
                     if self.device.type == "cuda":
                         torch.cuda.empty_cache()
