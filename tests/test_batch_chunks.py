@@ -176,3 +176,20 @@ def test_a_cudnn_or_cublas_allocation_failure_counts_as_out_of_memory():
     assert is_accelerator_oom(RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when "
                                            "calling `cublasCreate(handle)`"))
     assert not is_accelerator_oom(RuntimeError("shape '[2, 4]' is invalid"))
+
+
+def test_the_memory_check_counts_the_batch_on_the_cpu(track, tiny_model_path, tmp_path):
+    import os
+
+    def run(batch: int) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "progdemix_tui", "run", str(track), "--model",
+             str(tiny_model_path), "--steps", "0", "--device", "cpu", "--batch-chunks",
+             str(batch), "--out", str(tmp_path / f"s{batch}")],
+            capture_output=True, text=True, check=False,
+            env=dict(os.environ, PROGDEMIX_MEMORY_AVAILABLE="8G"))
+
+    assert run(1).returncode == 0
+    refused = run(64)  # 64 chunks of 10 s at once: ~32 GB of working memory
+    assert refused.returncode == 2
+    assert refused.stderr.strip().count("\n") == 0 and "--batch-chunks" in refused.stderr

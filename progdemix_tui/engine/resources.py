@@ -156,7 +156,8 @@ def check_fits(need: int, fixed: int, seconds: float, what: str = "this run",
         return
     fits = seconds * (free - fixed) / max(1, need - fixed) if free > fixed else 0.0
     hint = (EXCERPT_HINTS[command].format(n=int(fits * 0.9)) if fits * 0.9 >= 1
-            else "free some memory, or use a smaller model or a shorter --segment")
+            else "free some memory, or use a smaller model, a shorter --segment or fewer "
+                 "--batch-chunks")
     raise DeviceError(
         f"{what} needs about {gib(need)} of memory for {seconds:.0f} s of audio but only "
         f"{gib(free)} is available; {hint}, or set {MEMORY_ENV} to override."
