@@ -193,3 +193,8 @@ def test_the_memory_check_counts_the_batch_on_the_cpu(track, tiny_model_path, tm
     refused = run(64)  # 64 chunks of 10 s at once: ~32 GB of working memory
     assert refused.returncode == 2
     assert refused.stderr.strip().count("\n") == 0 and "--batch-chunks" in refused.stderr
+
+
+def test_the_batch_does_not_change_the_step0_cache_key():
+    module = tiny_hdemucs()
+    assert separator(module, 1).step0_identity() == separator(module, 8).step0_identity()

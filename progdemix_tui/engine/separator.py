@@ -44,8 +44,10 @@ from .step0_cache import Step0Cache, model_signature, step0_key
 if TYPE_CHECKING:
     from .models import DemucsModel
 
-_NOT_IDENTITY = ("model", "device", "notes", "step0_cache")
-"""Separator fields that do not change what it computes (the model counts by signature)."""
+_NOT_IDENTITY = ("model", "device", "notes", "step0_cache", "batch_chunks")
+"""Separator fields that do not change what it computes (the model counts by signature;
+batched chunks equal one chunk at a time to float tolerance, and CUDA's count follows its free
+memory and the OOM retry, which must not turn a re-run into a cache miss)."""
 
 ChunkCallback = Callable[[int, int], None]
 """Called as ``on_chunk(done, total)`` after each chunk of one ``separate`` call."""
@@ -198,8 +200,8 @@ class Separator:
     def step0_identity(self) -> dict:
         """Everything besides the input that a one-shot separation depends on, JSON-ready:
         the model's signature, the device type, every run parameter (each field but the
-        model, device, notes and cache, so a field added later counts too) and the torch and
-        demucs versions."""
+        model, device, notes, cache and chunks per forward, so a field added later counts
+        too) and the torch and demucs versions."""
         import demucs
 
         params = {f.name: getattr(self, f.name) for f in fields(self)
