@@ -595,6 +595,13 @@ def main(argv: list[str] | None = None) -> int:
         "gpu": torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda")
         else "-", "sizes": asdict(sizes),
     }
+    if device.startswith("cuda"):
+        props = torch.cuda.get_device_properties(torch.device(device))
+        meta.update({"cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
+                     "gpu_memory_gib": round(props.total_memory / 2**30, 1),
+                     "tf32_convolutions": torch.backends.cudnn.allow_tf32,
+                     "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+                     "bf16_supported": torch.cuda.is_bf16_supported()})
     print("gpu_check: " + ", ".join(f"{k} {v}" for k, v in meta.items()), flush=True)
     runner = Runner(args.out, meta, args.budget)
     started = time.perf_counter()
