@@ -3,8 +3,8 @@
 Songs are rendered on the fly by CPU worker processes from training seeds
 (``--seed-base`` and up, 100000 by default; the held-out evaluation seeds 1..20 are never
 used) into a pool kept on the training device: generator songs, and with ``--bank`` a
-``--sampled-share`` of songs sequenced from SoundFont notes (``progdemix_tui.demo.sampled``); a background thread keeps replacing pool
-entries with new songs. Each batch takes random segments, half of them from one song (a
+``--sampled-share`` of songs sequenced from SoundFont notes (``progdemix_tui.demo.sampled``);
+a background thread keeps replacing pool entries with new songs. Each batch takes random segments, half of them from one song (a
 coherent mix) and half with every stem from a different song ("remix"), then applies a
 random gain per stem, random channel swaps and occasional silent stems. Loss: L1 on
 waveforms; Adam with warm-up and cosine decay over the time budget; the exponential moving
@@ -17,9 +17,10 @@ in half precision, the package's format), ``train_log.txt`` and ``eval.json`` (o
 SI-SDR on the held-out generator songs and, given ``--heldout-bank``, on the held-out
 sampled songs; before training too when resuming).
 
-Reproduce the shipped model (on one H100, about 8 minutes)::
+Reproduce the shipped model's first run (on one H100, about 8 minutes; its ``--budget``
+then counted training time only, today's counts the whole run)::
 
-    python scripts/train_demo_model.py --budget 450 --out $OUT
+    python scripts/train_demo_model.py --budget 480 --out $OUT
 
 then, where the whole package is installed, write the half-precision package weights::
 
