@@ -3,7 +3,8 @@
 Each bank is one ``.npz`` of short single notes played by FluidSynth (reverb and chorus
 off): per GM program a few pitches six or seven semitones apart (the generator pitch-shifts between
 them), per drum kit the GM percussion notes at two velocities. Pitched notes are stored at
-22.05 kHz, drums at 44.1 kHz, all mono 8-bit mu-law (see ``progdemix_tui.demo.notebank``).
+22.05 kHz, drums at 44.1 kHz, all mono, pre-emphasized, 8-bit mu-law (see
+``progdemix_tui.demo.notebank``).
 
 The training bank plays the training programs from TimGM6mb and MuseScore General (Lite);
 the held-out bank plays only programs and kits the training bank never has, from a third
@@ -33,8 +34,10 @@ if str(ROOT) not in sys.path:
 from progdemix_tui.demo.notebank import (  # noqa: E402
     BANK_ROLES,
     DRUM_RATE,
+    EMPHASIS,
     PITCHED_RATE,
     mulaw_encode,
+    preemphasize,
 )
 
 SF_DIR = Path("/usr/share/sounds")
@@ -163,7 +166,8 @@ def build_bank(fonts, roles, kits, workdir: Path) -> dict[str, np.ndarray]:
                 x = _resample_half(x)
             loud = np.nonzero(np.abs(x) > peak * 10 ** (SILENCE_DB / 20))[0]
             x = x[: loud[-1] + 1]
-            x = x * np.minimum(1.0, np.linspace(20.0, 0.0, len(x)))  # 5 % fade-out
+            x = preemphasize(x * np.minimum(1.0, np.linspace(20.0, 0.0, len(x))))  # 5 % fade-out
+            peak = float(np.max(np.abs(x)))
             code = mulaw_encode(x / peak)
             chunks.append(code)
             rows.append((offset, len(code), BANK_ROLES.index(role), program, pitch, velocity,
@@ -178,6 +182,7 @@ def build_bank(fonts, roles, kits, workdir: Path) -> dict[str, np.ndarray]:
         "font": table[:, 6].astype(np.int8), "peak": table[:, 7].astype(np.float32),
         "rate": table[:, 8].astype(np.int32),
         "fonts": np.array([f.name for f in fonts]),
+        "emphasis": np.array(EMPHASIS),
     }
 
 

@@ -19,10 +19,12 @@ from safetensors import safe_open
 
 from progdemix_tui.demo import STEMS
 from progdemix_tui.demo.notebank import (
+    EMPHASIS,
     NoteBank,
     NoteBankError,
     mulaw_decode,
     mulaw_encode,
+    preemphasize,
     resample,
 )
 from progdemix_tui.demo.sampled import SampledSong, generate_sampled_song
@@ -68,6 +70,7 @@ def test_mulaw_round_trip_and_resampling():
     x = 0.8 * np.sin(2 * np.pi * 440 * t) * np.exp(-3 * t)
     err = mulaw_decode(mulaw_encode(x)) - x
     assert np.sqrt(np.mean(err**2)) / np.sqrt(np.mean(x**2)) < 0.02  # about -35 dB
+    assert np.allclose(resample(preemphasize(x), 1.0, EMPHASIS), x, atol=1e-6)
     up = resample(x, 2 ** (-3 / 12))  # three semitones up: shorter, higher
     spectrum = np.abs(np.fft.rfft(up * np.hanning(len(up))))
     assert np.argmax(spectrum) * RATE / len(up) == pytest.approx(440 * 2 ** (3 / 12), rel=0.01)

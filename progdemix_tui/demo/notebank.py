@@ -4,7 +4,10 @@ playing them at any pitch.
 The bank is one ``.npz``: ``audio`` holds every note as 8-bit mu-law, mono; per note,
 ``offset``/``length`` locate it, ``role`` (index into :data:`BANK_ROLES`), ``program`` (GM
 program, or drum kit), ``pitch`` (MIDI note), ``velocity``, ``font`` (index into ``fonts``),
-``peak`` (its original peak amplitude) and ``rate`` (its sample rate) describe it. numpy only.
+``peak`` (the peak amplitude it was scaled from) and ``rate`` (its sample rate) describe it.
+Notes are stored pre-emphasized (``emphasis``: y[n] = x[n] - a·x[n-1]) so that de-emphasis
+pushes the mu-law quantization noise down where a note has little energy (its high
+frequencies). numpy only.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ BANK_ROLES = ("drums", "bass", "other", "vocals")
 PITCHED_RATE = 22050
 DRUM_RATE = 44100
 MU = 255.0
+EMPHASIS = 0.95  # pre-emphasis coefficient of the stored notes
 FIELDS = ("offset", "length", "role", "program", "pitch", "velocity", "font", "peak", "rate")
 
 
@@ -37,12 +41,25 @@ def mulaw_decode(code: np.ndarray) -> np.ndarray:
     return np.sign(y) * np.expm1(np.abs(y) * np.log1p(MU)) / MU
 
 
-def resample(x: np.ndarray, ratio: float) -> np.ndarray:
-    """Band-limited resampling by FFT to ``round(len(x) * ratio)`` samples."""
+def preemphasize(x: np.ndarray, a: float = EMPHASIS) -> np.ndarray:
+    """y[n] = x[n] - a·x[n-1] (what the bank stores)."""
+    y = np.array(x, dtype=np.float64)
+    y[1:] -= a * x[:-1]
+    return y
+
+
+def resample(x: np.ndarray, ratio: float, deemphasis: float = 0.0) -> np.ndarray:
+    """Band-limited resampling by FFT to ``round(len(x) * ratio)`` samples, undoing a
+    pre-emphasis of coefficient ``deemphasis`` (the inverse IIR filter) on the way."""
     n = max(2, int(round(len(x) * ratio)))
-    spectrum = np.fft.rfft(x)
-    keep = min(len(spectrum), n // 2 + 1)
-    return np.fft.irfft(spectrum[:keep], n) * (n / len(x))
+    pad = 256 if deemphasis else 0  # the inverse filter's tail (a^256 is negligible)
+    size = len(x) + pad
+    spectrum = np.fft.rfft(x, size)
+    if deemphasis:
+        spectrum /= 1.0 - deemphasis * np.exp(-2j * np.pi * np.arange(len(spectrum)) / size)
+    m = max(2, int(round(size * ratio)))
+    keep = min(len(spectrum), m // 2 + 1)
+    return (np.fft.irfft(spectrum[:keep], m) * (m / size))[:n]
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,7 @@ class NoteBank:
     table: dict[str, np.ndarray]
     fonts: tuple[str, ...]
     path: str = ""
+    emphasis: float = 0.0
     instruments: dict[str, list[Instrument]] = field(default_factory=dict)
     _cache: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -79,9 +97,10 @@ class NoteBank:
                 audio = data["audio"]
                 table = {name: data[name] for name in FIELDS}
                 fonts = tuple(str(f) for f in data["fonts"])
+                emphasis = float(data["emphasis"]) if "emphasis" in data else 0.0
         except (OSError, KeyError, ValueError) as exc:
             raise NoteBankError(f"cannot read note bank {os.fspath(path)}: {exc}") from exc
-        bank = cls(audio=audio, table=table, fonts=fonts, path=os.fspath(path))
+        bank = cls(audio=audio, table=table, fonts=fonts, path=os.fspath(path), emphasis=emphasis)
         keys = sorted({(int(r), int(f), int(p)) for r, f, p in
                        zip(table["role"], table["font"], table["program"], strict=True)})
         for role, font, program in keys:
@@ -120,5 +139,5 @@ class NoteBank:
             start, length = int(table["offset"][row]), int(table["length"][row])
             x = mulaw_decode(self.audio[start:start + length]) * float(table["peak"][row])
             ratio = samplerate / float(table["rate"][row]) * 2.0 ** (-shift / 12)
-            self._cache[key] = x if ratio == 1.0 else resample(x, ratio)
+            self._cache[key] = resample(x, ratio, self.emphasis)
         return self._cache[key]
