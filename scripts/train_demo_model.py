@@ -344,9 +344,12 @@ def train(args: argparse.Namespace) -> None:
     t0 = time.time()
     span = max(1e-3, train_end - t0)
     last_log, step, slot, swapped, losses = t0, 0, 0, 0, []
+    step_start, step_s = t0, 0.0
     while step < args.max_steps:
-        frac = (time.time() - t0) / span
-        if frac >= 1.0:
+        now = time.time()
+        step_s, step_start = (now - step_start if step else 0.0), now
+        frac = (now - t0) / span
+        if frac >= 1.0 or now + step_s >= train_end:  # the next step would end too late
             break
         lr = args.lr * min(1.0, (step + 1) / args.warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for group in opt.param_groups:

@@ -171,3 +171,12 @@ def test_training_on_sampled_songs_within_budget(banks, tmp_path):
     with safe_open(str(out / "demo.safetensors"), "pt") as f:
         dtypes = {str(f.get_tensor(k).dtype) for k in f.keys()}  # noqa: SIM118
         assert dtypes == {"torch.float16"} and f.metadata()["klass"] == "demucs.hdemucs.HDemucs"
+
+
+def test_render_script_without_fluidsynth_says_what_to_install(tmp_path):
+    proc = subprocess.run([sys.executable, str(SCRIPTS / "render_note_bank.py"),
+                           str(tmp_path / "banks")], capture_output=True, text=True,
+                          env={"PATH": str(tmp_path), "PYTHONPATH": str(SCRIPTS.parent)},
+                          timeout=HANG_TIMEOUT)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "apt-get install fluidsynth" in proc.stderr and not (tmp_path / "banks").exists()
