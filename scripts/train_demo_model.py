@@ -221,6 +221,7 @@ def save_checkpoint(model: torch.nn.Module, path: Path, half: bool = False) -> N
             "kwargs": json.dumps(kwargs)}
     tmp = path.with_suffix(".tmp")
     save_file(state, str(tmp), metadata=meta)
+    tmp.chmod(0o644)  # readable by everyone, like the package file it may become
     tmp.replace(path)
 
 
