@@ -35,7 +35,7 @@ from demo_common import (  # noqa: E402
     score_summary,
 )
 
-from progdemix_tui.demo import generate_song  # noqa: E402
+from progdemix_tui.demo import STEMS, generate_song  # noqa: E402
 from progdemix_tui.demo.notebank import NoteBank, NoteBankError  # noqa: E402
 from progdemix_tui.demo.sampled import generate_sampled_song  # noqa: E402
 
@@ -83,11 +83,27 @@ def main(argv=None) -> int:
     print(format_scores(scores))
     if args.by_layer:
         print(format_by_layer(scores, [song.other_layers for song in songs]))
+        if bank is not None:
+            print(format_by_source(scores, [song.instruments for song in songs]))
     if args.json:
         Path(args.json).write_text(json.dumps({
             "model": args.model, "songs": kind, "seeds": args.seeds, "duration": args.duration,
             "scores": score_summary(scores)}, indent=2) + "\n")
     return 0
+
+
+def format_by_source(scores: np.ndarray, instruments: list[dict[str, str]]) -> str:
+    """Mean SI-SDR per stem over the sampled songs whose stem is a SoundFont instrument and
+    over those where it is the generator's own (synthesized drums/bass, formant voice, which
+    a sampled choir sometimes backs)."""
+    lines = [f"{'stem':<8} {'SoundFont':>15} {'generator':>15}"]
+    for name in ("drums", "bass", "vocals"):
+        col = STEMS.index(name)
+        own = np.array([song[name].startswith(("synth", "formant voice")) for song in instruments])
+        cells = [f"{scores[mask, col].mean():6.2f} dB ({mask.sum():2d})" if mask.any() else
+                 f"{'-':>15}" for mask in (~own, own)]
+        lines.append(f"{name:<8} {cells[0]:>15} {cells[1]:>15}")
+    return "\n".join(lines)
 
 
 def format_by_layer(scores: np.ndarray, layers: list[tuple[str, ...]]) -> str:
