@@ -5,7 +5,8 @@ the parts are sequenced from sampled GM instruments: a sampled drum kit, a sampl
 one or two sampled "other" layers (block chords, strummed chords, an arpeggio, a lead
 counter-melody) and vocals that are either the formant voice (sometimes with a sampled choir
 behind it) or a melody sung by a sampled voice program (choir, voice oohs, synth voice),
-sometimes with a harmony a third above. Some stems fall back to the synthesized parts, so
+sometimes with a harmony a third above. Half the sampled parts get a random spectral tilt.
+Some stems fall back to the synthesized parts, so
 arrangements mix both worlds. Which bank the notes come from decides whether a song is
 training material or held-out (``scripts/render_note_bank.py``).
 """
@@ -48,6 +49,16 @@ def _note(bank: NoteBank, inst: Instrument, pitch: int, dur: float, sr: int,
     if m > hold:
         x[hold:] *= np.linspace(1.0, 0.0, m - hold)
     return x
+
+
+def colour(x: np.ndarray, rng: np.random.Generator, sr: int) -> np.ndarray:
+    """Half the time, a random spectral tilt (±3.6 dB per octave around 1 kHz), so that one
+    program gives many timbres."""
+    if rng.random() < 0.5:
+        return x
+    f = np.maximum(np.fft.rfftfreq(x.shape[-1], 1.0 / sr), 50.0)
+    gain = (f / 1000.0) ** rng.uniform(-0.6, 0.6)
+    return np.fft.irfft(np.fft.rfft(x, axis=-1) * gain, x.shape[-1], axis=-1)
 
 
 def _bars(plan: Plan, sr: int, n: int) -> int:
@@ -102,7 +113,7 @@ def sampled_bass(plan: Plan, rng: np.random.Generator, sr: int, n: int, bank: No
             vel = int(rng.integers(85, 120))
             add_at(out, _note(bank, inst, pitches[ch], dur, sr, vel) * vel / 127,
                    int(plan.step_time(bar * 16 + step) * sr))
-    return pan(out, rng.uniform(-0.08, 0.08))
+    return pan(colour(out, rng, sr), rng.uniform(-0.08, 0.08))
 
 
 def _chords(plan, rng, sr, n, bank, inst, strum: bool) -> np.ndarray:
@@ -177,6 +188,7 @@ def sampled_other(plan: Plan, rng: np.random.Generator, sr: int, n: int, bank: N
         else:
             sig = pan(_melody(plan, rng, sr, n, bank, inst, int(rng.integers(55, 67))),
                       rng.uniform(-0.5, 0.5))
+        sig = colour(sig, rng, sr)
         out += sig * rng.uniform(0.6, 1.0) / (np.sqrt(np.mean(sig**2)) + 1e-9)
         layers.append(part)
     if rng.random() < 0.25:
@@ -198,7 +210,8 @@ def sampled_vocals(plan: Plan, rng: np.random.Generator, sr: int, n: int, bank: 
         harmony = bool(rng.random() < 0.3)
         names["vocals"] = inst.name + (" + harmony" if harmony else "")
         low = int(rng.integers(55, 60)) if rng.random() < 0.5 else int(rng.integers(47, 52))
-        out = pan(_melody(plan, rng, sr, n, bank, inst, low, harmony), rng.uniform(-0.15, 0.15))
+        out = pan(colour(_melody(plan, rng, sr, n, bank, inst, low, harmony), rng, sr),
+                  rng.uniform(-0.15, 0.15))
         return reverb(out, sr, rng, rt60=rng.uniform(0.8, 1.8), wet=rng.uniform(0.1, 0.25))
     out = render_vocals(plan, rng, sr, n)
     names["vocals"] = "formant voice"
