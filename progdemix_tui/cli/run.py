@@ -334,7 +334,7 @@ def load_separator(config, threads: int) -> Separator:
                 status.start()
                 return
             status.stop()
-            err_console.print(text)
+            err_console.print(text, soft_wrap=True)  # one line each
 
         return engine.Separator.from_config(spec, notify=notify)
 

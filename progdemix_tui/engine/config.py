@@ -40,6 +40,7 @@ DEFAULT_MODEL = "hdemucs_mmi"
 MAX_STEPS = 1000
 MAX_CANDIDATES = 32
 MAX_SHIFTS = 20
+MAX_BATCH_CHUNKS = 64  # chunks per forward pass (--batch-chunks); 0 picks per device
 MIN_SEGMENT = 0.1  # seconds; also where halving the segment after out-of-memory stops
 MAX_SEGMENT = 600.0  # seconds; the separator also caps a segment at the input's length
 DEFAULT_SEGMENT = 10.0  # seconds, when none is given (capped by the model's maximum)
@@ -56,7 +57,7 @@ FIELD_NAMES: dict[str, str] = {
     "early_stop_db": "early-stop threshold", "separator.device": "device",
     "separator.precision": "precision",
     "separator.segment": "segment", "separator.overlap": "overlap",
-    "separator.shifts": "shifts",
+    "separator.shifts": "shifts", "separator.batch_chunks": "batch-chunks",
 }
 
 
@@ -123,6 +124,7 @@ class SeparatorConfig:
     seed: int = 0
     precision: Precision = "auto"
     cache: bool = True  # reuse step 0 from the step-0 cache (see .step0_cache)
+    batch_chunks: int = 0  # chunks per forward; 0: per device (.resources.batch_chunks_for)
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,10 @@ class RunConfig:
             found["separator.overlap"] = f"must be in [0, 1), not {sep.overlap:g}"
         if not 0 <= sep.shifts <= MAX_SHIFTS:
             found["separator.shifts"] = f"must be from 0 to {MAX_SHIFTS}"
+        if (isinstance(sep.batch_chunks, bool) or not isinstance(sep.batch_chunks, int)
+                or not 0 <= sep.batch_chunks <= MAX_BATCH_CHUNKS):
+            found["separator.batch_chunks"] = (f"must be a whole number from 0 (auto) to "
+                                               f"{MAX_BATCH_CHUNKS}, not {sep.batch_chunks!r}")
         if self.preset not in PRESETS:
             found["preset"] = f"must be one of {', '.join(PRESETS)}, not {self.preset!r}"
         elif (self.preset == "study" and self.mode != "add-sources"

@@ -99,6 +99,23 @@ def is_allocation_failure(exc: BaseException) -> bool:
         or "not enough memory" in text)
 
 
+ACCELERATOR_ALLOCATION_FAILURES = ("CUDNN_STATUS_ALLOC_FAILED", "CUBLAS_STATUS_ALLOC_FAILED",
+                                   "CUDA out of memory")
+"""What the RuntimeErrors of a library on the GPU say when it could not allocate memory (cuDNN
+and cuBLAS workspaces are not always allocated through torch's OutOfMemoryError)."""
+
+
+def is_accelerator_oom(exc: BaseException) -> bool:
+    """True for an out-of-memory error on an accelerator: torch's ``OutOfMemoryError``, or a
+    cuDNN/cuBLAS allocation failure (:data:`ACCELERATOR_ALLOCATION_FAILURES`)."""
+    import torch
+
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(
+        marker in str(exc) for marker in ACCELERATOR_ALLOCATION_FAILURES)
+
+
 OUT_OF_MEMORY_ADVICE = "use a shorter --duration (with --start), a shorter --segment or fewer --adaptive candidates"
 
 
