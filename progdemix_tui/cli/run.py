@@ -93,17 +93,47 @@ def handle(args: argparse.Namespace) -> int:
         return run_batch(args, sources, config, export, threads)
     from progdemix_tui import engine
     from progdemix_tui.engine.job import check_run
-    from progdemix_tui.engine.session import new_session_folder
 
     source = sources[0]
     args = study_excerpt(args, source, config)
     # the excerpt, the input, references, memory and the output folder: before the model load
     ready = check_run(source, config, args.start, args.duration, args.references)
     check_export_step(export, source, bool(ready.input.references))
-    out = Path(args.out) if args.out else new_session_folder(
-        "sessions", source, config.target, config.mode)
-    engine.check_output_folder(out, args.overwrite)
+    if args.out:
+        out = Path(args.out)
+        engine.check_output_folder(out, args.overwrite)
+        return run_single(args, source, config, export, threads, ready, out)
+    out = new_session(Path("sessions"), source, config)
+    try:
+        return run_single(args, source, config, export, threads, ready, out)
+    finally:
+        discard_if_empty(out)
 
+
+def new_session(parent: Path, source: Path, config) -> Path:
+    """A new default session folder under ``parent`` (:func:`.session.new_session_folder`);
+    OutputError in one line when it cannot be created."""
+    from progdemix_tui.engine.errors import OutputError
+    from progdemix_tui.engine.session import new_session_folder
+
+    try:
+        return new_session_folder(parent, source, config.target, config.mode)
+    except OSError as exc:
+        raise OutputError(f"cannot create a session folder in {parent} "
+                          f"({exc.strerror or type(exc).__name__}); choose another --out.") from None
+
+
+def discard_if_empty(folder: Path) -> None:
+    """Remove a default session folder nothing was written to (a run that failed first)."""
+    import contextlib
+
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only ever removes an empty folder
+
+
+def run_single(args: argparse.Namespace, source: Path, config, export: ExportSpec | None,
+               threads: int, ready, out: Path) -> int:
+    """Load the model and run ``source`` into the session folder ``out``."""
     separator = load_separator(config, threads)
     results: list = []
     with step_progress() as progress:
@@ -185,9 +215,8 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
     A failing input is reported and skipped; exit 0 when all succeeded, 2 with a per-input
     summary otherwise, 130 on Ctrl-C (finished sessions kept, the current one cancelled).
     """
-    from progdemix_tui.engine.errors import ConfigError, ProgdemixError
+    from progdemix_tui.engine.errors import ConfigError, ProgdemixError, one_line
     from progdemix_tui.engine.job import check_run
-    from progdemix_tui.engine.session import new_session_folder
 
     if args.references:
         raise ConfigError("--references names one track's stems; give one INPUT with it, or "
@@ -203,7 +232,7 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
     with step_progress() as progress:
         files_task = progress.add_task("files", total=len(sources))
         for source in sources:
-            out = new_session_folder(parent, source, config.target, config.mode)
+            out = new_session(parent, source, config)
             results: list = []
             progress.console.print(f"[bold]{escape(str(source))}[/] → {escape(str(out))}",
                                    soft_wrap=True)
@@ -218,8 +247,9 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
                 _summary(outcome, sources)
                 return 130
             except (ProgdemixError, OSError) as exc:
-                error_console.print(f"[bold red]error:[/] {escape(str(exc))} (skipped)",
-                                    soft_wrap=True)
+                discard_if_empty(out)
+                error_console.print(f"[bold red]error:[/] {escape(one_line(str(exc)))} "
+                                    "(skipped)", soft_wrap=True)
                 outcome[source] = f"failed: {exc}"
                 progress.advance(files_task)
                 continue
@@ -250,13 +280,15 @@ def check_export_step(export: ExportSpec | None, source: Path, has_references: b
 
 def _summary(outcome: dict[Path, str], sources: list[Path]) -> int:
     """Print the per-input summary (stderr); 0 when every input is done, else 2."""
+    from progdemix_tui.engine.errors import one_line
+
     failed = [s for s in sources if not outcome.get(s, "").startswith("done")]
     if not failed:
         err_console.print(f"{len(sources)} sessions written")
         return 0
     for source in sources:
         line = outcome.get(source, "not started")
-        error_console.print(f"  {escape(str(source))}: {escape(line)}", soft_wrap=True)
+        error_console.print(f"  {escape(one_line(f'{source}: {line}'))}", soft_wrap=True)
     error_console.print(f"[bold red]error:[/] {len(failed)} of {len(sources)} inputs did not "
                         "finish (listed above).")
     return 2

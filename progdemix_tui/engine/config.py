@@ -182,8 +182,10 @@ class RunConfig:
                 found["adaptive.candidates"] = f"must be from 1 to {MAX_CANDIDATES}"
             if self.adaptive.score not in ADAPTIVE_SCORES:
                 found["adaptive.score"] = f"must be one of {', '.join(ADAPTIVE_SCORES)}"
-            if "adaptive.chunk_seconds" not in found and not self.adaptive.chunk_seconds > 0:
-                found["adaptive.chunk_seconds"] = "must be > 0 seconds"
+            if ("adaptive.chunk_seconds" not in found
+                    and not 0 < self.adaptive.chunk_seconds <= MAX_SEGMENT):
+                found["adaptive.chunk_seconds"] = (f"must be > 0 and at most {MAX_SEGMENT:g} "
+                                                   f"seconds, not {self.adaptive.chunk_seconds:g}")
         if ("early_stop_db" not in found and self.early_stop_db is not None
                 and not self.early_stop_db > 0):
             found["early_stop_db"] = "must be > 0 dB"

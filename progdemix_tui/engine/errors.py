@@ -6,6 +6,20 @@ single line saying what went wrong and what to do. ``exit_code`` is what the CLI
 
 from __future__ import annotations
 
+MAX_MESSAGE = 1000
+"""The most characters of an error line (a message quoting a file is cut, never a wall)."""
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` as one line of at most ``limit`` characters: line breaks become spaces, and a
+    longer text loses its middle to " … " (the start says what, the end what to do): the
+    shared bound of every error line the CLI prints."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    tail = (limit - 3) * 2 // 5
+    return f"{flat[:limit - 3 - tail]} … {flat[-tail:]}"
+
 
 class ProgdemixError(Exception):
     """Base class: a problem the user can understand and act on (exit code 2)."""
@@ -54,6 +68,10 @@ class ModelUnavailable(ProgdemixError):
     def __init__(self, message: str, in_app: str | None = None) -> None:
         super().__init__(message)
         self.in_app = in_app or message
+
+
+class NonFiniteOutput(ProgdemixError):
+    """A model returned NaN or infinite samples (damaged weights, or a bag weighted to 0)."""
 
 
 class UntrustedCheckpoint(ProgdemixError):

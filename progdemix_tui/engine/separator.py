@@ -24,6 +24,7 @@ from .device import describe, resolve_device
 from .errors import (
     Cancelled,
     DeviceError,
+    NonFiniteOutput,
     is_accelerator_oom,
     is_allocation_failure,
     out_of_memory,
@@ -172,7 +173,17 @@ class Separator:
                     if self.device.type == "cuda":
                         torch.cuda.empty_cache()
                     self.shrink_after_oom()
+        self.check_finite(out)
         return out[0] if squeeze else out
+
+    def check_finite(self, out: torch.Tensor) -> None:
+        """:class:`NonFiniteOutput` naming the model when ``out`` holds NaN or infinity (so it
+        is never written as audio, nor mistaken for a full disk)."""
+        if not bool(torch.isfinite(out).all()):
+            also = "" if self.precision == "fp32" else " (or --precision fp32)"
+            raise NonFiniteOutput(
+                f"model {self.model.name!r} ({self.model.origin}) gave NaN or infinite audio: its "
+                f"weights are damaged or it is not a working model; use another --model{also}.")
 
     def shrink_after_oom(self) -> None:
         """Use less memory after an out-of-memory error: half the chunks per forward, or at
