@@ -127,4 +127,5 @@ def test_validate_names_are_the_tables():
     assert list(FIELD_NAMES) == [  # in --help order, as validate() always named them
         "target", "steps", "mode", "schedule", "beta_max", "preset", "adaptive.candidates",
         "adaptive.score", "adaptive.chunk_seconds", "early_stop_db", "separator.device",
-        "separator.precision", "separator.segment", "separator.overlap", "separator.shifts"]
+        "separator.precision", "separator.segment", "separator.overlap", "separator.shifts",
+        "separator.batch_chunks"]

@@ -9,14 +9,21 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console, RenderableType
+from rich.markup import escape  # messages quote file contents: never read them as markup
 from rich.table import Column, Table
 from rich.text import Text
 
-from progdemix_tui.engine.config import STEMS, RunConfig
-from progdemix_tui.engine.errors import ProgdemixError, is_allocation_failure, out_of_memory
+from progdemix_tui.engine.config import STEMS, RunConfig, not_finite
+from progdemix_tui.engine.errors import (
+    ConfigError,
+    ProgdemixError,
+    is_allocation_failure,
+    one_line,
+    out_of_memory,
+)
 from progdemix_tui.engine.options import OPTIONS, Group, Option, run_config
 
 err_console = Console(stderr=True, highlight=False)
@@ -47,7 +54,16 @@ def set_verbosity(level: int) -> None:
         warnings.simplefilter("default")  # DeprecationWarning and the like, once per place
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser whose usage errors are one line (no usage block), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, one_line(f"{self.prog}: error: {message}; see {self.prog} --help.") + "\n")
+
+
 _TYPES = {"int": int, "float": float, "optional float": float}
+_FLOATS = ("float", "optional float")
 
 
 def add_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, option: Option,
@@ -123,6 +139,11 @@ def config_from_args(args: argparse.Namespace, target: str | None = None,
     target is checked against the model's stems later, once it is loaded)."""
     values = {option.name: getattr(args, option.name) for option in OPTIONS
               if option.group in ("loop", "model")}
+    for option in OPTIONS:  # finite even where unused (--adaptive-chunk without --adaptive)
+        value = values.get(option.name)
+        why = not_finite(value) if option.kind in _FLOATS and value is not None else None
+        if why:
+            raise ConfigError(f"{option.flags[0]} {why}.")
     if target:
         values["target"] = target
     for note in dict.fromkeys(ALIAS_NOTES):
@@ -133,9 +154,8 @@ def config_from_args(args: argparse.Namespace, target: str | None = None,
 
 
 def fail(message: str, code: int = 2) -> int:
-    from rich.markup import escape  # messages quote file contents: never read them as markup
-
-    error_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    """Print ``message`` as the one error line (bounded: :func:`.errors.one_line`)."""
+    error_console.print(f"[bold red]error:[/] {escape(one_line(message))}", soft_wrap=True)
     return code
 
 
@@ -148,7 +168,7 @@ def handles_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argpars
             return fn(args)
         except ProgdemixError as exc:
             if exc.exit_code == 130:
-                error_console.print(f"[yellow]cancelled:[/] {exc}")
+                error_console.print(f"[yellow]cancelled:[/] {escape(one_line(str(exc)))}")
                 return 130
             return fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:

@@ -101,17 +101,47 @@ def handle(args: argparse.Namespace) -> int:
         return run_batch(args, sources, config, export, threads)
     from progdemix_tui import engine
     from progdemix_tui.engine.job import check_run
-    from progdemix_tui.engine.session import new_session_folder
 
     source = sources[0]
     args = study_excerpt(args, source, config)
     # the excerpt, the input, references, memory and the output folder: before the model load
     ready = check_run(source, config, args.start, args.duration, args.references)
     check_export_step(export, source, bool(ready.input.references))
-    out = Path(args.out) if args.out else new_session_folder(
-        "sessions", source, config.target, config.mode)
-    engine.check_output_folder(out, args.overwrite)
+    if args.out:
+        out = Path(args.out)
+        engine.check_output_folder(out, args.overwrite)
+        return run_single(args, source, config, export, threads, ready, out)
+    out = new_session(Path("sessions"), source, config)
+    try:
+        return run_single(args, source, config, export, threads, ready, out)
+    finally:
+        discard_if_empty(out)
 
+
+def new_session(parent: Path, source: Path, config) -> Path:
+    """A new default session folder under ``parent`` (:func:`.session.new_session_folder`);
+    OutputError in one line when it cannot be created."""
+    from progdemix_tui.engine.errors import OutputError
+    from progdemix_tui.engine.session import new_session_folder
+
+    try:
+        return new_session_folder(parent, source, config.target, config.mode)
+    except OSError as exc:
+        raise OutputError(f"cannot create a session folder in {parent} "
+                          f"({exc.strerror or type(exc).__name__}); choose another --out.") from None
+
+
+def discard_if_empty(folder: Path) -> None:
+    """Remove a default session folder nothing was written to (a run that failed first)."""
+    import contextlib
+
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only ever removes an empty folder
+
+
+def run_single(args: argparse.Namespace, source: Path, config, export: ExportSpec | None,
+               threads: int, ready, out: Path) -> int:
+    """Load the model and run ``source`` into the session folder ``out``."""
     separator = load_separator(config, threads)
     check_target(config, separator.sources)
     results: list = []
@@ -202,9 +232,8 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
     kept, the current one cancelled).
     """
     from progdemix_tui.engine.batch import finished_session
-    from progdemix_tui.engine.errors import ConfigError, ProgdemixError
+    from progdemix_tui.engine.errors import ConfigError, ProgdemixError, one_line
     from progdemix_tui.engine.job import check_run
-    from progdemix_tui.engine.session import new_session_folder
 
     if args.references:
         raise ConfigError("--references names one track's stems; give one INPUT with it, or "
@@ -228,7 +257,7 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
                     outcome[source] = f"skipped: {kept} is finished with these parameters"
                     progress.advance(files_task)
                     continue
-            out = new_session_folder(parent, source, config.target, config.mode)
+            out = new_session(parent, source, config)
             results: list = []
             progress.console.print(f"[bold]{escape(str(source))}[/] → {escape(str(out))}",
                                    soft_wrap=True)
@@ -243,8 +272,9 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
                 _summary(outcome, sources)
                 return 130
             except (ProgdemixError, OSError) as exc:
-                error_console.print(f"[bold red]error:[/] {escape(str(exc))} (skipped)",
-                                    soft_wrap=True)
+                discard_if_empty(out)
+                error_console.print(f"[bold red]error:[/] {escape(one_line(str(exc)))} "
+                                    "(skipped)", soft_wrap=True)
                 outcome[source] = f"failed: {exc}"
                 progress.advance(files_task)
                 continue
@@ -284,15 +314,18 @@ def check_export_step(export: ExportSpec | None, source: Path, has_references: b
 
 
 def _summary(outcome: dict[Path, str], sources: list[Path]) -> int:
-    """Print the per-input summary table (stderr): done / skipped / failed with the reason;
-    0 when none failed (or was left unstarted), else 1."""
+    """Print the per-input summary table (stderr): done / skipped / failed with the reason
+    (each line bounded, :func:`~progdemix_tui.engine.errors.one_line`); 0 when none failed
+    (or was left unstarted), else 1."""
+    from progdemix_tui.engine.errors import one_line
+
     failed = [s for s in sources
               if not outcome.get(s, "").startswith(("done", "skipped"))]
     console = error_console if failed else err_console  # -q keeps it only when one failed
     console.print("[bold]batch[/]  result   input — detail")
     for source in sources:  # one line each, whole paths (soft-wrapped, never cut)
         result, _, detail = outcome.get(source, "not started").partition(": ")
-        console.print(f"       {result:<8} {escape(str(source))} — {escape(detail)}",
+        console.print(f"       {result:<8} {escape(one_line(f'{source} — {detail}'))}",
                       soft_wrap=True)
     if not failed:
         skipped = sum(outcome.get(s, "").startswith("skipped") for s in sources)
@@ -343,7 +376,7 @@ def load_separator(config, threads: int) -> Separator:
                 status.start()
                 return
             status.stop()
-            err_console.print(text)
+            err_console.print(text, soft_wrap=True)  # one line each
 
         return engine.Separator.from_config(spec, notify=notify)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ import soundfile as sf
 import torch
 
 from .config import check_excerpt
+from .decoder_notes import decoder_notes_hidden
 from .errors import AudioInputError, OutputError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
@@ -74,6 +76,9 @@ def _check_existing(path: Path) -> None:
             f"{path} is a folder without mixture.wav/.flac; give an audio file "
             "(WAV, FLAC, OGG, MP3) or a MUSDB-style track folder."
         )
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise AudioInputError(f"{path} is not a regular file (a FIFO, device or socket); give "
+                              "an audio file.")
     if path.stat().st_size == 0:
         raise AudioInputError(f"{path} is an empty file (0 bytes); give a valid audio file.")
 
@@ -83,7 +88,8 @@ def info(path: str | os.PathLike) -> AudioInfo:
     path = Path(path)
     _check_path(path)
     try:
-        meta = sf.info(str(path))
+        with decoder_notes_hidden(path):
+            meta = sf.info(str(path))
     except Exception as exc:  # soundfile raises RuntimeError / LibsndfileError / TypeError
         return _ffmpeg_info(path, exc)
     return AudioInfo(path, int(meta.frames), int(meta.samplerate), int(meta.channels),
@@ -137,8 +143,9 @@ def load(
         )
     count = excerpt_frames(meta, start, duration)
     try:
-        data, rate = _read_planar(meta, first, count)
-    except AudioInputError:
+        with decoder_notes_hidden(meta.path):
+            data, rate = _read_planar(meta, first, count)
+    except (AudioInputError, MemoryError):  # out of memory is no decoding problem
         raise
     except Exception as exc:
         raise AudioInputError(f"{meta.path} could not be decoded ({_short(exc)}).") from None

@@ -186,6 +186,10 @@ def check_template(template: str) -> None:
                               f"{', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)} are known.")
     if template.startswith(("/", "\\")) or "\0" in template:
         raise ConfigError("--filename must be a relative path (files go under --out).")
+    sample = template.format(**dict.fromkeys(TEMPLATE_FIELDS, "x"))  # fields never hold ".."
+    if any(part in ("..", ".") for part in PurePosixPath(sample.replace("\\", "/")).parts):
+        raise ConfigError(f"--filename {template!r} leads out of --out ('..' or '.'); "
+                          "name files under --out.")
 
 
 def safe_part(text: str, fallback: str) -> str:

@@ -219,11 +219,20 @@ def resolve(name: str, notify: Notify) -> tuple[str, Bag, list[Path]]:
     return repo_id, bag, [fetch(repo_id, f"{sig}.safetensors", notify) for sig in bag.models]
 
 
+def looks_like_path(spec: str) -> bool:
+    """Whether ``spec`` names a file rather than a model: a file by that name exists, or it
+    reads as a path (``/``, ``./``, ``../``, ``~`` first, or more than one ``/``;
+    ``OWNER/NAME`` has one)."""
+    return (spec.startswith(("/", "./", "../", "~")) or spec.count("/") > 1
+            or Path(spec).expanduser().is_file())
+
+
 def is_hub_name(spec: str, repo: object = None) -> bool:
     """Whether :func:`~.models.load_model` would look ``spec`` up on the hub."""
     path = Path(spec).expanduser()
     return (repo is None and spec != "demo" and not spec.startswith("HDEMUCS_HIGH_MUSDB")
-            and path.suffix not in (".safetensors", ".th", ".pt", ".pth") and not path.is_file())
+            and path.suffix not in (".safetensors", ".th", ".pt", ".pth")
+            and not looks_like_path(spec))
 
 
 def preflight(name: str, repo: object = None, trust: bool = False) -> None:

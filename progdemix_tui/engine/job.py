@@ -27,7 +27,7 @@ def model_description(separator: Separator) -> dict:
             "samplerate": m.samplerate, "sources": list(m.sources),
             "segment": separator.segment, "overlap": separator.overlap,
             "shifts": separator.shifts, "half": separator.half,
-            "precision": separator.precision}
+            "precision": separator.precision, "batch_chunks": separator.batch_chunks}
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("overlap", "overlap", "float", "separator.overlap", flags=("--overlap",), group="model", help="chunk overlap (default {default})"),
     Option("shifts", "shifts", "int", "separator.shifts", flags=("--shifts",), group="model",
            help="random-shift averaging passes (default {default}; demucs CLI uses 1)"),
+    Option("batch_chunks", "batch chunks", "int", "separator.batch_chunks",
+           flags=("--batch-chunks",), metavar="N", group="model", panel=False,
+           help="chunks separated in one forward pass (default {default}: by device, 1 on "
+                "the CPU, by free memory on CUDA); the result equals one at a time to float "
+                "tolerance"),
     Option("seed", "seed", "int", "separator.seed", flags=("--seed",), group="model",
            panel=False, help="seed for shifts (default {default})"),
     Option("cache", "step-0 cache", "flag", "separator.cache", flags=("--no-cache",),
