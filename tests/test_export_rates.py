@@ -90,3 +90,14 @@ def test_run_export_at_the_inputs_rate(tmp_path, tiny_model_path):
     for name in ("vocals", "no_vocals"):
         meta = sf.info(stems / "song" / f"{name}.wav")
         assert (meta.samplerate, meta.frames) == (48000, 48000)
+
+
+def test_run_export_mp3_at_96k_is_refused_before_the_run(tmp_path, tiny_model_path, capsys):
+    track = write_track(tmp_path / "song", seconds=0.5, rate=96000)
+    out = tmp_path / "s"
+    assert main(["run", str(track), "--steps", "1", "--out", str(out), "--model",
+                 str(tiny_model_path), "--segment", "1", "--device", "cpu",
+                 "--export", str(tmp_path / "stems"), "--format", "mp3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "96000 Hz, which MP3 cannot hold" in err[0]
+    assert not out.exists() and not (tmp_path / "stems").exists()

@@ -106,7 +106,7 @@ def handle(args: argparse.Namespace) -> int:
     args = study_excerpt(args, source, config)
     # the excerpt, the input, references, memory and the output folder: before the model load
     ready = check_run(source, config, args.start, args.duration, args.references)
-    check_export_step(export, source, bool(ready.input.references))
+    check_export_step(export, source, bool(ready.input.references), ready.input.audio.samplerate)
     if args.out:
         out = Path(args.out)
         engine.check_output_folder(out, args.overwrite)
@@ -264,7 +264,8 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
             try:
                 one = study_excerpt(args, source, config)
                 ready = check_run(source, config, one.start, one.duration, None)
-                check_export_step(export, source, bool(ready.input.references))
+                check_export_step(export, source, bool(ready.input.references),
+                                  ready.input.audio.samplerate)
                 run_one(separator, source, config, out, one, ready, progress, results)
             except KeyboardInterrupt:
                 progress.stop()
@@ -303,14 +304,23 @@ def check_target(config, sources: tuple[str, ...]) -> None:
                           "them.")
 
 
-def check_export_step(export: ExportSpec | None, source: Path, has_references: bool) -> None:
+def check_export_step(export: ExportSpec | None, source: Path, has_references: bool,
+                      input_rate: int | None = None) -> None:
     """``--export --step best`` ranks steps by the references: an input without them is
-    refused before its run (:class:`ConfigError`)."""
+    refused before its run; so is an MP3 export at a rate MP3 cannot hold (the input's own,
+    by default) (:class:`ConfigError`)."""
     from progdemix_tui.engine.errors import ConfigError
+    from progdemix_tui.engine.export import MP3_SAMPLERATES
 
-    if export is not None and export.step == "best" and not has_references:
+    if export is None:
+        return
+    if export.step == "best" and not has_references:
         raise ConfigError(f"--step best needs references to rank the steps, and {source} has "
                           "none; export --step last or a step number.")
+    rate = export.sample_rate or input_rate
+    if export.fmt == "mp3" and rate and rate not in MP3_SAMPLERATES:
+        raise ConfigError(f"{source} is at {rate} Hz, which MP3 cannot hold; give "
+                          "--sample-rate 44100 or 48000, or another --format.")
 
 
 def _summary(outcome: dict[Path, str], sources: list[Path]) -> int:
