@@ -36,8 +36,9 @@ def test_ranges_come_from_the_engine():
     # the chunks per forward (the device's own choice serves the TUI)
     assert set(FIELD_NAMES) - panel_fields == {"adaptive.chunk_seconds", "preset",
                                                "separator.batch_chunks"}
+    # the target: one of the model's stems where they are known without loading it (demo)
     errors = parse(dict(DEFAULTS, adaptive_k="40", steps="1001", shifts="-1", segment="0.05",
-                        target="kazoo"))
+                        target="kazoo", model="demo"))
     assert errors == {
         "target": "target must be one of drums, bass, other, vocals, not 'kazoo'",
         "steps": "steps must be a whole number from 0 to 1000, not 1001",

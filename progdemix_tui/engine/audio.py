@@ -268,11 +268,14 @@ def save(
     samples: torch.Tensor | np.ndarray,
     samplerate: int,
     subtype: Subtype | None = None,
+    tags: dict[str, str] | None = None,
 ) -> Path:
     """Write ``[channels, time]`` samples to WAV or FLAC (by extension), atomically.
 
     ``subtype`` defaults to FLOAT for WAV and PCM_24 for FLAC (FLAC has no float). Integer
-    formats clip at ±1. Raises :class:`OutputError` when the folder cannot be written.
+    formats clip at ±1. ``tags`` (soundfile's names: title, comment, album, software…) go into
+    the file's RIFF INFO or Vorbis comments. Raises :class:`OutputError` when the folder
+    cannot be written.
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -288,7 +291,8 @@ def save(
     if subtype != "FLOAT":
         np.clip(data, -1.0, 1.0, out=data)
     with atomic_path(path) as tmp:
-        _write_verified(tmp, data, int(samplerate), subtype, "WAV" if ext == ".wav" else "FLAC")
+        _write_verified(tmp, data, int(samplerate), subtype, "WAV" if ext == ".wav" else "FLAC",
+                        tags)
     return path
 
 
@@ -297,7 +301,7 @@ class IncompleteWrite(RuntimeError):
 
 
 def _write_verified(tmp: Path, data: np.ndarray, samplerate: int, subtype: str,
-                    fmt: str) -> None:
+                    fmt: str, tags: dict[str, str] | None = None) -> None:
     """Write ``data`` ``[time, channels]`` to ``tmp``, then decode it back in blocks.
 
     libsndfile can close a FLAC whose last bytes hit a full disk without an error, leaving a
@@ -307,6 +311,8 @@ def _write_verified(tmp: Path, data: np.ndarray, samplerate: int, subtype: str,
     frames, channels = data.shape
     try:
         with sf.SoundFile(str(tmp), "w", samplerate, channels, subtype, format=fmt) as file:
+            for key, value in (tags or {}).items():
+                setattr(file, key, value)
             file.write(data)
     except AssertionError:  # soundfile asserts that libsndfile took every frame
         raise IncompleteWrite("short write") from None

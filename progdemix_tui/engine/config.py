@@ -24,6 +24,8 @@ STEM_FORMATS: tuple[str, ...] = get_args(StemFormat)
 PRESETS: tuple[str, ...] = get_args(Preset)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 STEMS: tuple[str, ...] = ("drums", "bass", "other", "vocals")
+STEM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
+"""A stem name before the model is known (the model's own list decides once it is)."""
 #: Old schedule names still read (settings, session and evaluation files, the command line):
 #: ``constant`` was this tool's β = β_max at every step, now ``flat``. The study's own
 #: "constant" (add-sources with every gain 1, i.e. β = 0) is ``--mode add-sources --schedule
@@ -150,8 +152,11 @@ class RunConfig:
         if self.preset == "study" and self.separator.precision == "auto":
             object.__setattr__(self, "separator", replace(self.separator, precision="fp32"))
 
-    def problems(self, sources: tuple[str, ...] = STEMS) -> dict[str, str]:
+    def problems(self, sources: tuple[str, ...] | None = STEMS) -> dict[str, str]:
         """Every invalid value as ``{field: reason}``; empty when the config is valid.
+
+        ``sources`` are the model's stems; None before the model is known (the target must
+        then only be a plain stem name: models such as htdemucs_6s have guitar and piano).
 
         Fields are dotted paths (``"separator.overlap"``, keys of
         :data:`FIELD_NAMES`), in that table's order; a reason reads after the field's
@@ -167,7 +172,10 @@ class RunConfig:
             why = None if value is None else not_finite(value)
             if why:
                 found[key] = why
-        if self.target not in sources:
+        if sources is None:
+            if not isinstance(self.target, str) or not STEM_NAME.match(self.target):
+                found["target"] = f"must be a stem name such as vocals, not {self.target!r}"
+        elif self.target not in sources:
             found["target"] = f"must be one of {', '.join(sources)}, not {self.target!r}"
         if not isinstance(self.steps, int) or not 0 <= self.steps <= MAX_STEPS:
             found["steps"] = f"must be a whole number from 0 to {MAX_STEPS}, not {self.steps!r}"
@@ -216,7 +224,7 @@ class RunConfig:
                                             f"not {sep.precision!r}")
         return {key: found[key] for key in FIELD_NAMES if key in found}
 
-    def validate(self, sources: tuple[str, ...] = STEMS) -> RunConfig:
+    def validate(self, sources: tuple[str, ...] | None = STEMS) -> RunConfig:
         """Return ``self``, or raise :class:`ConfigError` naming every invalid value in one line."""
         found = self.problems(sources)
         if found:

@@ -462,6 +462,21 @@ def _sources(files: list[Path]) -> tuple[str, ...] | None:
     return None
 
 
+def model_stems(spec: str) -> tuple[str, ...] | None:
+    """The stems of model ``spec`` read without building it: a known name's cached weights
+    or a ``.safetensors`` file's checked metadata; None when only loading can tell."""
+    try:
+        path = Path(spec).expanduser()
+        if path.suffix == ".safetensors" and path.is_file():
+            return _cached_sources([path])
+        if spec in known_models():
+            status = model_status(spec, with_sources=True)
+            return status.sources if status.cached else None
+    except Exception:  # a broken cache entry or file: loading it will say what is wrong
+        return None
+    return None
+
+
 def list_models() -> list[ModelStatus]:
     """Status of every known model, plus the torchaudio bundles."""
     return [model_status(n, with_sources=True) for n in (*known_models(), *TORCHAUDIO_BUNDLES)]
