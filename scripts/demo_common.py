@@ -1,5 +1,6 @@
 """Shared by ``train_demo_model.py`` and ``eval_demo_model.py``: the demo model's
-architecture, the held-out evaluation set and SI-SDR (torchmetrics' convention).
+architecture, the held-out evaluation sets (generator songs; songs sampled from the held-out
+note bank) and SI-SDR (torchmetrics' convention).
 
 Imports only torch, numpy, demucs and ``progdemix_tui.demo`` (numpy-only), so it runs on
 a machine where the rest of the package's dependencies are not installed.
@@ -26,6 +27,9 @@ VALID_SEEDS = tuple(range(50_000, 50_008))  # monitoring during training only
 EVAL_DURATION = 6.0
 EVAL_SEGMENT = 10.0
 MODEL_KWARGS = {"sources": list(STEMS), "channels": 10}
+# Note banks written by scripts/render_note_bank.py (not in git; the lead carries .gpudata/).
+TRAIN_BANK = ROOT / ".gpudata" / "train.npz"
+HELD_OUT_BANK = ROOT / ".gpudata" / "heldout.npz"
 
 
 def build_model(**overrides) -> torch.nn.Module:
@@ -49,6 +53,24 @@ def si_sdr(estimate: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
 def held_out_songs(seeds=HELD_OUT_SEEDS, duration: float = EVAL_DURATION) -> np.ndarray:
     """Stems ``[songs, 4, 2, T]`` of the held-out evaluation songs."""
     return np.stack([generate_song(s, duration).stems for s in seeds])
+
+
+def held_out_sampled_songs(bank: str | Path = HELD_OUT_BANK, seeds=HELD_OUT_SEEDS,
+                           duration: float = EVAL_DURATION) -> np.ndarray:
+    """Stems ``[songs, 4, 2, T]`` of songs sampled from the held-out note bank (programs,
+    kits and a SoundFont that the training bank never has)."""
+    from progdemix_tui.demo.notebank import NoteBank
+    from progdemix_tui.demo.sampled import generate_sampled_song
+
+    notes = NoteBank.load(bank)
+    return np.stack([generate_sampled_song(s, notes, duration).stems for s in seeds])
+
+
+def score_summary(scores: np.ndarray) -> dict[str, dict[str, float]]:
+    """Mean and min SI-SDR per stem (and over all), rounded, for JSON reports."""
+    columns = {name: scores[:, i] for i, name in enumerate(STEMS)} | {"all": scores}
+    return {name: {"mean": round(float(col.mean()), 2), "min": round(float(col.min()), 2)}
+            for name, col in columns.items()}
 
 
 @torch.no_grad()

@@ -39,9 +39,10 @@ def test_batch_with_a_broken_file(tmp_path, tiny_model_path, capsys, monkeypatch
     code = main(["run", str(songs), str(track), "--out", str(out), *fast(tiny_model_path),
                  "--export", str(tmp_path / "stems"), "--stems", "vocals"])
     err = " ".join(capsys.readouterr().err.split())
-    assert code == 2
+    assert code == 1  # a batch with a failed input: 1 (issue 26.4)
     assert len(loads) == 1  # the model is loaded once for the batch
-    assert "b-broken.wav: failed" in err and "1 of 4 inputs did not finish" in err
+    assert "failed b-broken.wav" in err.replace(str(tmp_path / "album") + "/", "")
+    assert "1 of 4 inputs did not finish" in err
     assert "Traceback" not in err
     sessions = sorted(p for p in out.iterdir())
     assert len(sessions) == 3
@@ -135,9 +136,41 @@ def test_batch_export_best_skips_an_input_without_references_before_its_run(
                  *fast(tiny_model_path), "--export", str(tmp_path / "stems"), "--step", "best",
                  "--stems", "vocals"])
     err = " ".join(capsys.readouterr().err.split())
-    assert code == 2
+    assert code == 1
     assert "--step best needs references to rank the steps" in err
-    assert "a.wav: failed" in err and "1 of 2 inputs did not finish" in err
+    assert "failed a.wav" in err.replace(str(tmp_path / "album") + "/", "")
+    assert "1 of 2 inputs did not finish" in err
     sessions = sorted(out.iterdir())
     assert [engine.open_session(p).has_references for p in sessions] == [True]
     assert [p.parent.name for p in (tmp_path / "stems").rglob("vocals.wav")] == ["track"]
+
+
+def test_recursive_skip_existing_and_the_summary(tmp_path, tiny_model_path, capsys):
+    """26.4: a nested collection with --recursive (a broken file among them), then again
+    with --skip-existing: the finished sessions are kept and reported, only the failed
+    input runs again; the summary says done / skipped / failed; exit 1 while one fails."""
+    root = tmp_path / "music"
+    (root / "artist").mkdir(parents=True)
+    make_songs(root / "artist" / "album")  # a.wav, b-broken.wav, c.flac two levels down
+    write_track(root / "artist" / "live" / "track", seconds=0.5)
+    write_track(root / "artist" / "live" / "track" / "stems-inside", seconds=0.5)  # not entered
+    (root / "link").symlink_to(root / "artist", target_is_directory=True)  # not followed
+    out = tmp_path / "sessions"
+    args = ["run", str(root), "--recursive", "--out", str(out), *fast(tiny_model_path)]
+    assert main(args) == 1
+    err = " ".join(capsys.readouterr().err.split()).replace(str(root) + "/", "")
+    for line in ("done artist/album/a.wav", "failed artist/album/b-broken.wav",
+                 "done artist/album/c.flac", "done artist/live/track"):
+        assert line in err, err
+    assert "stems-inside" not in err and "link/" not in err
+    assert len(list(out.iterdir())) == 3
+    assert main([*args, "--skip-existing"]) == 1
+    err = " ".join(capsys.readouterr().err.split()).replace(str(root) + "/", "")
+    assert "skipped artist/album/a.wav" in err and "skipped artist/live/track" in err
+    assert "failed artist/album/b-broken.wav" in err
+    assert len(list(out.iterdir())) == 3  # nothing redone
+    # other parameters: not the same session, so it runs
+    (root / "artist" / "album" / "b-broken.wav").unlink()
+    assert main([*args, "--skip-existing", "--steps", "2"]) == 0
+    assert len(list(out.iterdir())) == 6
+    assert "3 sessions written, 0 kept" in " ".join(capsys.readouterr().err.split())

@@ -80,6 +80,7 @@ def cli(*args: str, env: dict) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.smoke  # the floors' environment: the uncached path
 def test_download_into_cache_and_folder_then_offline_run(tmp_path, hub):
     env = hub_env(tmp_path, hub)
     weights = tmp_path / "weights"
@@ -103,6 +104,7 @@ def test_download_into_cache_and_folder_then_offline_run(tmp_path, hub):
         assert (out / "manifest.json").is_file()
 
 
+@pytest.mark.smoke  # the floors' environment: the uncached path
 def test_unknown_name_and_unreachable_hub_are_one_line(tmp_path, hub):
     env = hub_env(tmp_path, hub)
     bad = cli("models", "download", "no_such_model", env=env)
@@ -149,3 +151,20 @@ def test_online_sizes_of_models_not_downloaded(tmp_path, hub):
     assert row["size_source"] == "hub" and row["cached"] is False  # the weights stay remote
     assert not any(r.startswith("GET ") and SIG in r for r in Hub.requests)
     assert "note: size of" in online.stderr  # the others: not on this stand-in, said so
+
+
+@pytest.mark.smoke
+def test_run_of_an_uncached_hub_model_downloads_it(tmp_path, hub):
+    """``run --model NAME`` with an empty cache: probe, download, load, run (issue 26: with
+    huggingface_hub 0.24 this ended in a traceback; the floors' smoke tests missed it)."""
+    from conftest import write_track
+
+    env = hub_env(tmp_path, hub)
+    track = write_track(tmp_path / "song", seconds=1.0)
+    out = tmp_path / "session"
+    ran = cli("run", str(track), "--model", NAME, "--steps", "1", "--segment", "1",
+              "--device", "cpu", "--out", str(out), "-q", env=env)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert "Traceback" not in ran.stderr
+    assert (out / "manifest.json").is_file()
+    assert any(r.startswith("GET ") and SIG in r for r in Hub.requests)

@@ -67,11 +67,11 @@ def test_every_flag_is_on_the_command_line_with_the_tables_default():
     for option in OPTIONS:
         if option.group in ("loop", "model", "io"):
             action = actions[option.name]
-            assert tuple(action.option_strings) == option.flags
+            assert tuple(action.option_strings) == option.flags + option.demucs_flags
             assert action.default == option.default, option.name
             assert action.help == option.help_text
             assert "{" not in action.help
-            assert tuple(action.choices or ()) == option.choices
+            assert tuple(action.choices or ()) == (() if option.open_choices else option.choices)
     # and nothing besides the rows in the shared groups
     titles = {"progressive inference": "loop", "model and device": "model"}
     for group in run._action_groups:
@@ -127,4 +127,5 @@ def test_validate_names_are_the_tables():
     assert list(FIELD_NAMES) == [  # in --help order, as validate() always named them
         "target", "steps", "mode", "schedule", "beta_max", "preset", "adaptive.candidates",
         "adaptive.score", "adaptive.chunk_seconds", "early_stop_db", "separator.device",
-        "separator.precision", "separator.segment", "separator.overlap", "separator.shifts"]
+        "separator.precision", "separator.segment", "separator.overlap", "separator.shifts",
+        "separator.batch_chunks"]

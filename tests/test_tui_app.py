@@ -336,6 +336,8 @@ async def test_export_dialog_is_keyboard_first_and_reads_without_colour(work, ti
                    for mark, fmt in (("(•)", "wav16"), ("( )", "wav24"), ("( )", "float32"),
                                      ("( )", "flac"), ("( )", "mp3")))
         await pilot.press("down")  # arrows choose
+        await wait_for(pilot, lambda: "(•) + no_vocals" in screen_text(app))
+        await pilot.press("down")
         await wait_for(pilot, lambda: "(•) all stems" in screen_text(app))
         assert "( ) target" in screen_text(app)
         await pilot.press("enter")

@@ -32,10 +32,13 @@ def test_invalid_fields_are_all_reported():
 def test_ranges_come_from_the_engine():
     """The panel reports the engine's own range checks, under the panel's field names."""
     panel_fields = {option.field for option in PANEL}
-    # not panel fields: the chunk length, and the preset (command line only, docs/study.md)
-    assert set(FIELD_NAMES) - panel_fields == {"adaptive.chunk_seconds", "preset"}
+    # not panel fields: the chunk length, the preset (command line only, docs/study.md) and
+    # the chunks per forward (the device's own choice serves the TUI)
+    assert set(FIELD_NAMES) - panel_fields == {"adaptive.chunk_seconds", "preset",
+                                               "separator.batch_chunks"}
+    # the target: one of the model's stems where they are known without loading it (demo)
     errors = parse(dict(DEFAULTS, adaptive_k="40", steps="1001", shifts="-1", segment="0.05",
-                        target="kazoo"))
+                        target="kazoo", model="demo"))
     assert errors == {
         "target": "target must be one of drums, bass, other, vocals, not 'kazoo'",
         "steps": "steps must be a whole number from 0 to 1000, not 1001",

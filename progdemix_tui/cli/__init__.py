@@ -16,7 +16,7 @@ import threading
 from progdemix_tui import __version__
 
 from . import tui
-from .common import add_verbosity, set_verbosity
+from .common import Parser, add_verbosity, set_verbosity
 from .tui import TUI_OPTIONS
 
 COMMAND_MODULES = ("run", "export", "models", "eval", "report", "demo", "devices")
@@ -32,7 +32,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="progdemix-tui",
         description="Progressive inference music demixing with Hybrid Demucs.",
         epilog=EXAMPLES,

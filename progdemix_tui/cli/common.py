@@ -9,14 +9,21 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console, RenderableType
+from rich.markup import escape  # messages quote file contents: never read them as markup
 from rich.table import Column, Table
 from rich.text import Text
 
-from progdemix_tui.engine.config import STEMS, RunConfig
-from progdemix_tui.engine.errors import ProgdemixError, is_allocation_failure, out_of_memory
+from progdemix_tui.engine.config import STEMS, RunConfig, not_finite
+from progdemix_tui.engine.errors import (
+    ConfigError,
+    ProgdemixError,
+    is_allocation_failure,
+    one_line,
+    out_of_memory,
+)
 from progdemix_tui.engine.options import OPTIONS, Group, Option, run_config
 
 err_console = Console(stderr=True, highlight=False)
@@ -47,11 +54,20 @@ def set_verbosity(level: int) -> None:
         warnings.simplefilter("default")  # DeprecationWarning and the like, once per place
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
 
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser whose usage errors are one line (no usage block), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, one_line(f"{self.prog}: error: {message}; see {self.prog} --help.") + "\n")
+
+
 _TYPES = {"int": int, "float": float, "optional float": float}
+_FLOATS = ("float", "optional float")
 
 
 def add_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, option: Option,
-               **overrides: Any) -> None:
+               demucs: bool = False, **overrides: Any) -> None:
     """Add ``option``'s flag as its row declares it (``overrides``: argparse keywords).
 
     The parsed value lands in ``args.<option.name>``; a flag whose default is True is turned
@@ -64,7 +80,7 @@ def add_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, option
         spec["default"] = option.default
         if option.kind in _TYPES:
             spec["type"] = _TYPES[option.kind]
-        if option.choices:
+        if option.choices and not option.open_choices:
             spec["choices"] = option.choices
         if option.metavar:
             spec["metavar"] = option.metavar
@@ -72,7 +88,7 @@ def add_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup, option
         spec["type"] = _AliasedChoice(option)
         spec.setdefault("metavar", "{" + ",".join(option.choices) + "}")
     spec.update(overrides)
-    parser.add_argument(*option.flags, **spec)
+    parser.add_argument(*option.flags, *(option.demucs_flags if demucs else ()), **spec)
 
 
 ALIAS_NOTES: list[str] = []
@@ -94,39 +110,52 @@ class _AliasedChoice:
         return str(new)
 
 
-def _add_group(parser: argparse.ArgumentParser, group: Group, title: str,
-               **overrides: dict[str, Any]) -> None:
+def _add_group(parser: argparse.ArgumentParser, group: Group, title: str, demucs: bool = False,
+               overrides: dict[str, dict[str, Any]] | None = None) -> None:
     section = parser.add_argument_group(title)
     for option in OPTIONS:
         if option.group == group:
-            add_option(section, option, **overrides.get(option.name, {}))
+            add_option(section, option, demucs, **(overrides or {}).get(option.name, {}))
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    _add_group(parser, "model", "model and device")
+def add_model_arguments(parser: argparse.ArgumentParser, demucs: bool = False) -> None:
+    """The model's options; ``demucs``: also as demucs spells them (``-n/--name``, ``-d``)."""
+    _add_group(parser, "model", "model and device", demucs)
 
 
 def add_loop_arguments(parser: argparse.ArgumentParser, target_all: bool = False) -> None:
-    targets = {"target": {"choices": (*STEMS, "all")}} if target_all else {}
-    _add_group(parser, "loop", "progressive inference", **targets)
+    """The loop's options; ``--target`` takes any stem name, checked against the model's stems
+    once it is loaded (htdemucs_6s has guitar and piano), or with ``target_all`` (``eval``)
+    one of the four standard stems or ``all``."""
+    targets = ({"target": {"choices": (*STEMS, "all"), "metavar": None,
+                           "help": "stem to refine, or all (default vocals)"}} if target_all
+               else {})
+    _add_group(parser, "loop", "progressive inference", overrides=targets)
 
 
-def config_from_args(args: argparse.Namespace, target: str | None = None) -> RunConfig:
-    """Build a validated :class:`RunConfig` from parsed arguments."""
+def config_from_args(args: argparse.Namespace, target: str | None = None,
+                     model_stems: bool = False) -> RunConfig:
+    """Build a validated :class:`RunConfig` from parsed arguments (``model_stems``: the
+    target is checked against the model's stems later, once it is loaded)."""
     values = {option.name: getattr(args, option.name) for option in OPTIONS
               if option.group in ("loop", "model")}
+    for option in OPTIONS:  # finite even where unused (--adaptive-chunk without --adaptive)
+        value = values.get(option.name)
+        why = not_finite(value) if option.kind in _FLOATS and value is not None else None
+        if why:
+            raise ConfigError(f"{option.flags[0]} {why}.")
     if target:
         values["target"] = target
     for note in dict.fromkeys(ALIAS_NOTES):
         err_console.print(f"[dim]note:[/] {note}", soft_wrap=True)
     ALIAS_NOTES.clear()
-    return run_config(values).validate()
+    config = run_config(values)
+    return config.validate(None if model_stems and config.target not in STEMS else STEMS)
 
 
 def fail(message: str, code: int = 2) -> int:
-    from rich.markup import escape  # messages quote file contents: never read them as markup
-
-    error_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    """Print ``message`` as the one error line (bounded: :func:`.errors.one_line`)."""
+    error_console.print(f"[bold red]error:[/] {escape(one_line(message))}", soft_wrap=True)
     return code
 
 
@@ -139,7 +168,7 @@ def handles_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argpars
             return fn(args)
         except ProgdemixError as exc:
             if exc.exit_code == 130:
-                error_console.print(f"[yellow]cancelled:[/] {exc}")
+                error_console.print(f"[yellow]cancelled:[/] {escape(one_line(str(exc)))}")
                 return 130
             return fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
+import math
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.markup import escape
@@ -35,6 +37,7 @@ from .common import (
     config_from_args,
     err_console,
     handles_errors,
+    out_console,
     print_table,
 )
 from .run import load_separator, preflight
@@ -86,6 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     group.add_argument("--shard", metavar="I/N", help="process only tracks I, I+N, I+2N… "
                        "of the sorted tracks (I from 0 to N-1)")
     group.add_argument("--no-plots", action="store_true", help="write tables only")
+    group.add_argument("--json", action="store_true",
+                       help="print the summary as JSON (summary, oracle_summary, skipped, "
+                            "warnings) instead of tables")
     add_loop_arguments(parser, target_all=True)
     add_model_arguments(parser)
     parser.set_defaults(handler=handle)
@@ -98,6 +104,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     merge.add_argument("folders", nargs="+", metavar="DIR", help="evaluation folders")
     merge.add_argument("--out", metavar="DIR", required=True, help="merged output folder")
     merge.add_argument("--no-plots", action="store_true", help="write tables only")
+    merge.add_argument("--json", action="store_true",
+                       help="print the merged summary as JSON instead of tables")
     merge.set_defaults(handler=handle_merge)
 
 
@@ -184,7 +192,7 @@ def handle(args: argparse.Namespace) -> int:
         except engine.Cancelled:
             cancelled = True
     tables = ev.finalize(folder, plots=not args.no_plots)
-    print_summary(folder, tables)
+    print_summary(folder, tables, args.json)
     if cancelled:
         err_console.print(f"[yellow]cancelled[/]: {out} keeps "
                           f"{len(folder.results())} finished track run(s); re-run the same "
@@ -287,7 +295,25 @@ def with_preset(table: Table, folder) -> Table:
     return table
 
 
-def print_summary(folder, tables) -> None:
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float as None (JSON has no NaN or infinity)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def print_summary(folder, tables, as_json: bool = False) -> None:
+    """The summary tables on stdout (or one JSON document), skipped tracks and warnings."""
+    if as_json:
+        document = {"summary": tables.summary, "oracle_summary": tables.oracle_summary,
+                    "skipped": folder.meta.get("skipped", []),
+                    "warnings": folder.meta.get("warnings", [])}
+        out_console.print_json(json.dumps(finite(document), default=str))
+        return
     targets = list(dict.fromkeys(r["target"] for r in tables.rows))
     for target in targets:
         print_table(with_preset(summary_table(tables.summary, target), folder))
@@ -313,7 +339,7 @@ def handle_merge(args: argparse.Namespace) -> int:
     from progdemix_tui.engine import evaluation as ev
 
     report = ev.merge(args.folders, args.out, plots=not args.no_plots)
-    print_summary(report.folder, report.tables)
+    print_summary(report.folder, report.tables, args.json)
     if report.duplicates:
         err_console.print(f"[yellow]note:[/] {len(report.duplicates)} track run(s) appeared in "
                           "several folders; the first copy was kept.")

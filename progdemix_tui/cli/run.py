@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 
 from rich import box
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from progdemix_tui.engine.options import OPTION
@@ -68,47 +75,86 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="folder with drums/bass/other/vocals reference stems")
     add_option(io, OPTION["start"])
     add_option(io, OPTION["duration"])
-    io.add_argument("--out", metavar="DIR",
+    io.add_argument("--out", "-o", metavar="DIR",
                     help="session folder to create (default sessions/<time>-<name>-<target>-"
                          "<mode>); with several inputs, the folder their sessions go under")
     io.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out folder")
+    io.add_argument("--recursive", action="store_true",
+                    help="a folder INPUT: songs and track folders at every depth (a batch)")
+    io.add_argument("--skip-existing", action="store_true",
+                    help="a batch: keep (and report) an input's finished session under --out "
+                         "with the same parameters instead of running it again")
     add_option(io, OPTION["stem_format"])
     io.add_argument("--json", action="store_true", help="print the per-step metrics as JSON")
+    io.add_argument("--progress", choices=("bar", "json"), default="bar",
+                    help="progress on stderr: bars, or JSON lines for batch runners "
+                         "(default: bar)")
     io.add_argument("--export", metavar="DIR",
                     help="after the run, export a step's stems under DIR (options below)")
     add_export_arguments(parser, out_flag=None)
     add_loop_arguments(parser)
-    add_model_arguments(parser)
+    add_model_arguments(parser, demucs=True)
     parser.set_defaults(handler=handle)
 
 
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
+    config = config_from_args(args, model_stems=True)
     export = spec_from_args(args) if args.export else None  # a bad export option: before all
     threads = torch_threads(args.threads)
     preflight(config.separator)  # before torch is imported: a missing model fails at once
     from progdemix_tui.engine.batch import expand_inputs
 
-    sources = expand_inputs(args.input)
-    if len(sources) > 1:
+    sources = expand_inputs(args.input, recursive=args.recursive)
+    if len(sources) > 1 or args.skip_existing:
         return run_batch(args, sources, config, export, threads)
     from progdemix_tui import engine
     from progdemix_tui.engine.job import check_run
-    from progdemix_tui.engine.session import new_session_folder
 
     source = sources[0]
     args = study_excerpt(args, source, config)
     # the excerpt, the input, references, memory and the output folder: before the model load
     ready = check_run(source, config, args.start, args.duration, args.references)
-    check_export_step(export, source, bool(ready.input.references))
-    out = Path(args.out) if args.out else new_session_folder(
-        "sessions", source, config.target, config.mode)
-    engine.check_output_folder(out, args.overwrite)
+    check_export_step(export, source, bool(ready.input.references), ready.input.audio.samplerate)
+    if args.out:
+        out = Path(args.out)
+        engine.check_output_folder(out, args.overwrite)
+        return run_single(args, source, config, export, threads, ready, out)
+    out = new_session(Path("sessions"), source, config)
+    try:
+        return run_single(args, source, config, export, threads, ready, out)
+    finally:
+        discard_if_empty(out)
 
+
+def new_session(parent: Path, source: Path, config) -> Path:
+    """A new default session folder under ``parent`` (:func:`.session.new_session_folder`);
+    OutputError in one line when it cannot be created."""
+    from progdemix_tui.engine.errors import OutputError
+    from progdemix_tui.engine.session import new_session_folder
+
+    try:
+        return new_session_folder(parent, source, config.target, config.mode)
+    except OSError as exc:
+        raise OutputError(f"cannot create a session folder in {parent} "
+                          f"({exc.strerror or type(exc).__name__}); choose another --out.") from None
+
+
+def discard_if_empty(folder: Path) -> None:
+    """Remove a default session folder nothing was written to (a run that failed first)."""
+    import contextlib
+
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only ever removes an empty folder
+
+
+def run_single(args: argparse.Namespace, source: Path, config, export: ExportSpec | None,
+               threads: int, ready, out: Path) -> int:
+    """Load the model and run ``source`` into the session folder ``out``."""
     separator = load_separator(config, threads)
+    check_target(config, separator.sources)
     results: list = []
-    with step_progress() as progress:
+    with step_progress(args.progress) as progress:
         try:
             run_one(separator, source, config, out, args, ready, progress, results)
         except KeyboardInterrupt:
@@ -129,9 +175,14 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def step_progress(transient: bool = False) -> Progress:
-    """The progress display: files (in a batch), steps, and the current step's chunks;
-    ``transient``: erased when it stops."""
+def step_progress(kind: str = "bar", transient: bool = False) -> Progress:
+    """The progress display: files (in a batch), steps, and the current step's chunks
+    (``transient``: erased when it stops); with ``kind`` json, the same as JSON lines
+    (:class:`.progress_json.JsonProgress`)."""
+    if kind == "json":
+        from .progress_json import JsonProgress
+
+        return JsonProgress()  # type: ignore[return-value]  # the part of Progress run uses
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
     return Progress(*columns, console=err_console, transient=transient)
@@ -177,18 +228,22 @@ def run_one(separator: Separator, source: Path, config, out: Path, args: argpars
         raise
     finally:
         progress.remove_task(chunk_task)
+        if len(progress.task_ids) > 2:  # a batch: the next file gets its own steps line
+            progress.remove_task(steps_task)
 
 
 def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
               threads: int) -> int:
     """One session per input under ``--out`` (default ``sessions``), the model loaded once.
 
-    A failing input is reported and skipped; exit 0 when all succeeded, 2 with a per-input
-    summary otherwise, 130 on Ctrl-C (finished sessions kept, the current one cancelled).
+    A failing input is reported and skipped; ``--skip-existing`` keeps an input's finished
+    session with the same parameters. A summary table ends the batch (done / skipped / failed
+    with the reason); exit 0 when none failed, 1 otherwise, 130 on Ctrl-C (finished sessions
+    kept, the current one cancelled).
     """
-    from progdemix_tui.engine.errors import ConfigError, ProgdemixError
+    from progdemix_tui.engine.batch import finished_session
+    from progdemix_tui.engine.errors import ConfigError, ProgdemixError, one_line
     from progdemix_tui.engine.job import check_run
-    from progdemix_tui.engine.session import new_session_folder
 
     if args.references:
         raise ConfigError("--references names one track's stems; give one INPUT with it, or "
@@ -198,22 +253,38 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
                           "session folders under --out.")
     parent = Path(args.out) if args.out else Path("sessions")
     separator = load_separator(config, threads)
+    check_target(config, separator.sources)
     outcome: dict[Path, str] = {}
     written: list[Path] = []
     reports: list[dict] = []
+    shared = step_progress("json") if args.progress == "json" else None
+    files_task = shared.add_task("files", total=len(sources)) if shared is not None \
+        else TaskID(0)
     for index, source in enumerate(sources):
-        out = new_session_folder(parent, source, config.target, config.mode)
+        if args.skip_existing:
+            kept = finished_session(parent, source, config.to_dict(), args.start or 0.0,
+                                    separator.model.name)
+            if kept is not None:
+                outcome[source] = f"skipped: {kept} is finished with these parameters"
+                if shared is not None:
+                    shared.advance(files_task)
+                continue
+        out = new_session(parent, source, config)
         results: list = []
-        err_console.print(f"[bold]{escape(str(source))}[/] → {escape(str(out))}", soft_wrap=True)
         failure: BaseException | None = None
-        # one progress display per input, gone before anything else is printed: a live
-        # display redrawn around another console's table garbles a real terminal
-        with step_progress(transient=True) as progress:
-            progress.add_task("files", total=len(sources), completed=index)
+        # bars: one display per input, gone before anything else is printed (a live display
+        # redrawn around another console's table garbles a real terminal); JSON: one stream
+        progress = shared if shared is not None else step_progress(transient=True)
+        with progress:
+            if shared is None:
+                progress.add_task("files", total=len(sources), completed=index)
+            progress.console.print(f"[bold]{escape(str(source))}[/] → {escape(str(out))}",
+                                   soft_wrap=True)
             try:
                 one = study_excerpt(args, source, config)
                 ready = check_run(source, config, one.start, one.duration, None)
-                check_export_step(export, source, bool(ready.input.references))
+                check_export_step(export, source, bool(ready.input.references),
+                                  ready.input.audio.samplerate)
                 run_one(separator, source, config, out, one, ready, progress, results)
             except KeyboardInterrupt:
                 failure = KeyboardInterrupt()
@@ -224,17 +295,20 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
             _summary(outcome, sources)
             return 130
         if failure is not None:
-            error_console.print(f"[bold red]error:[/] {escape(str(failure))} (skipped)",
-                                soft_wrap=True)
+            discard_if_empty(out)
+            error_console.print(f"[bold red]error:[/] {escape(one_line(str(failure)))} "
+                                "(skipped)", soft_wrap=True)
             outcome[source] = f"failed: {failure}"
-            continue
-        outcome[source] = f"done: {out}"
-        written.append(out)
-        reports.append({"input": str(source), "session": str(out),
-                        "steps": [m.to_dict() for m in results]})
-        if not args.json:  # the table, then where its chart went
-            print_results(results, config, ready.input.references)
-        write_chart(results, config.target, out)
+        else:
+            outcome[source] = f"done: {out}"
+            written.append(out)
+            reports.append({"input": str(source), "session": str(out),
+                            "steps": [m.to_dict() for m in results]})
+            if not args.json:  # the table, then where its chart went
+                print_results(results, config, ready.input.references)
+            write_chart(results, config.target, out)
+        if shared is not None:
+            shared.advance(files_task)
     if args.json:
         out_console.print_json(json.dumps(reports))
     if export is not None and written:
@@ -242,28 +316,56 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
     return _summary(outcome, sources)
 
 
-def check_export_step(export: ExportSpec | None, source: Path, has_references: bool) -> None:
-    """``--export --step best`` ranks steps by the references: an input without them is
-    refused before its run (:class:`ConfigError`)."""
+def check_target(config, sources: tuple[str, ...]) -> None:
+    """``--target`` must be one of the loaded model's stems (one line, before any folder)."""
     from progdemix_tui.engine.errors import ConfigError
 
-    if export is not None and export.step == "best" and not has_references:
+    if config.target not in sources:
+        raise ConfigError(f"--target {config.target} is not a stem of model "
+                          f"{config.separator.model} ({', '.join(sources)}); choose one of "
+                          "them.")
+
+
+def check_export_step(export: ExportSpec | None, source: Path, has_references: bool,
+                      input_rate: int | None = None) -> None:
+    """``--export --step best`` ranks steps by the references: an input without them is
+    refused before its run; so is an MP3 export at a rate MP3 cannot hold (the input's own,
+    by default) (:class:`ConfigError`)."""
+    from progdemix_tui.engine.errors import ConfigError
+    from progdemix_tui.engine.export import MP3_SAMPLERATES
+
+    if export is None:
+        return
+    if export.step == "best" and not has_references:
         raise ConfigError(f"--step best needs references to rank the steps, and {source} has "
                           "none; export --step last or a step number.")
+    rate = export.sample_rate or input_rate
+    if export.fmt == "mp3" and rate and rate not in MP3_SAMPLERATES:
+        raise ConfigError(f"{source} is at {rate} Hz, which MP3 cannot hold; give "
+                          "--sample-rate 44100 or 48000, or another --format.")
 
 
 def _summary(outcome: dict[Path, str], sources: list[Path]) -> int:
-    """Print the per-input summary (stderr); 0 when every input is done, else 2."""
-    failed = [s for s in sources if not outcome.get(s, "").startswith("done")]
+    """Print the per-input summary table (stderr): done / skipped / failed with the reason
+    (each line bounded, :func:`~progdemix_tui.engine.errors.one_line`); 0 when none failed
+    (or was left unstarted), else 1."""
+    from progdemix_tui.engine.errors import one_line
+
+    failed = [s for s in sources
+              if not outcome.get(s, "").startswith(("done", "skipped"))]
+    console = error_console if failed else err_console  # -q keeps it only when one failed
+    console.print("[bold]batch[/]  result   input — detail")
+    for source in sources:  # one line each, whole paths (soft-wrapped, never cut)
+        result, _, detail = outcome.get(source, "not started").partition(": ")
+        console.print(f"       {result:<8} {escape(one_line(f'{source} — {detail}'))}",
+                      soft_wrap=True)
     if not failed:
-        err_console.print(f"{len(sources)} sessions written")
+        skipped = sum(outcome.get(s, "").startswith("skipped") for s in sources)
+        err_console.print(f"{len(sources) - skipped} sessions written, {skipped} kept")
         return 0
-    for source in sources:
-        line = outcome.get(source, "not started")
-        error_console.print(f"  {escape(str(source))}: {escape(line)}", soft_wrap=True)
     error_console.print(f"[bold red]error:[/] {len(failed)} of {len(sources)} inputs did not "
                         "finish (listed above).")
-    return 2
+    return 1
 
 
 def write_chart(metrics: list, target: str, folder: Path) -> Path | None:
@@ -306,7 +408,7 @@ def load_separator(config, threads: int) -> Separator:
                 status.start()
                 return
             status.stop()
-            err_console.print(text)
+            err_console.print(text, soft_wrap=True)  # one line each
 
         return engine.Separator.from_config(spec, notify=notify)
 

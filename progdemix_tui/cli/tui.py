@@ -18,7 +18,7 @@ from progdemix_tui.engine.errors import ProgdemixError
 from progdemix_tui.engine.options import OPTION
 from progdemix_tui.engine.threads import torch_threads
 
-from .common import add_option, fail
+from .common import Parser, add_option, fail
 
 if TYPE_CHECKING:
     from progdemix_tui.tui.app import ProgdemixApp
@@ -56,7 +56,7 @@ def offline_model_fallback(settings: Settings, status: Callable[[str], Any] | No
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="progdemix-tui", description="Open the progdemix-tui terminal app.",
         epilog="`progdemix-tui devices` lists the audio output devices.")
     parser.add_argument("path", nargs="?", metavar="PATH",
@@ -83,6 +83,7 @@ TUI_OPTIONS: tuple[str, ...] = tuple(
 
 def build_app(argv: list[str] | None = None, **kwargs: Any) -> ProgdemixApp:
     """The app for command line ``argv`` (``kwargs`` go to :class:`ProgdemixApp`)."""
+    from progdemix_tui.playback.errors import AudioUnavailable
     from progdemix_tui.playback.web_output import check_web_device
     from progdemix_tui.tui.app import ProgdemixApp
     from progdemix_tui.tui.audition import parse_device
@@ -113,7 +114,15 @@ def build_app(argv: list[str] | None = None, **kwargs: Any) -> ProgdemixApp:
     if args.audio_device is not None:
         settings.ui["audio_device"] = args.audio_device.strip()
     device = parse_device(settings.ui.get("audio_device", ""))
-    check_web_device(device)  # a bad web:PORT or a busy port: one line, exit 2
+    try:
+        check_web_device(device)  # a bad web:PORT or a busy port: one line, exit 2
+    except AudioUnavailable as exc:
+        if args.audio_device is not None:
+            raise
+        raise AudioUnavailable(
+            exc.kind, f"the audio_device {device!r} saved in {settings.path or 'settings.json'}: "
+            f"{exc.reason}", "Start with --audio-device '' (the default output) or another "
+            "device; it is saved in its place") from None
     app = ProgdemixApp(args.path, settings=settings, audio_device=device, notices=notices,
                        **kwargs)
     if session is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ import soundfile as sf
 import torch
 
 from .config import check_excerpt
+from .decoder_notes import decoder_notes_hidden
 from .errors import AudioInputError, OutputError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
@@ -74,6 +76,9 @@ def _check_existing(path: Path) -> None:
             f"{path} is a folder without mixture.wav/.flac; give an audio file "
             "(WAV, FLAC, OGG, MP3) or a MUSDB-style track folder."
         )
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise AudioInputError(f"{path} is not a regular file (a FIFO, device or socket); give "
+                              "an audio file.")
     if path.stat().st_size == 0:
         raise AudioInputError(f"{path} is an empty file (0 bytes); give a valid audio file.")
 
@@ -83,7 +88,8 @@ def info(path: str | os.PathLike) -> AudioInfo:
     path = Path(path)
     _check_path(path)
     try:
-        meta = sf.info(str(path))
+        with decoder_notes_hidden(path):
+            meta = sf.info(str(path))
     except Exception as exc:  # soundfile raises RuntimeError / LibsndfileError / TypeError
         return _ffmpeg_info(path, exc)
     return AudioInfo(path, int(meta.frames), int(meta.samplerate), int(meta.channels),
@@ -137,8 +143,9 @@ def load(
         )
     count = excerpt_frames(meta, start, duration)
     try:
-        data, rate = _read_planar(meta, first, count)
-    except AudioInputError:
+        with decoder_notes_hidden(meta.path):
+            data, rate = _read_planar(meta, first, count)
+    except (AudioInputError, MemoryError):  # out of memory is no decoding problem
         raise
     except Exception as exc:
         raise AudioInputError(f"{meta.path} could not be decoded ({_short(exc)}).") from None
@@ -261,11 +268,14 @@ def save(
     samples: torch.Tensor | np.ndarray,
     samplerate: int,
     subtype: Subtype | None = None,
+    tags: dict[str, str] | None = None,
 ) -> Path:
     """Write ``[channels, time]`` samples to WAV or FLAC (by extension), atomically.
 
     ``subtype`` defaults to FLOAT for WAV and PCM_24 for FLAC (FLAC has no float). Integer
-    formats clip at ±1. Raises :class:`OutputError` when the folder cannot be written.
+    formats clip at ±1. ``tags`` (soundfile's names: title, comment, album, software…) go into
+    the file's RIFF INFO or Vorbis comments. Raises :class:`OutputError` when the folder
+    cannot be written.
     """
     path = Path(path)
     ext = path.suffix.lower()
@@ -281,7 +291,8 @@ def save(
     if subtype != "FLOAT":
         np.clip(data, -1.0, 1.0, out=data)
     with atomic_path(path) as tmp:
-        _write_verified(tmp, data, int(samplerate), subtype, "WAV" if ext == ".wav" else "FLAC")
+        _write_verified(tmp, data, int(samplerate), subtype, "WAV" if ext == ".wav" else "FLAC",
+                        tags)
     return path
 
 
@@ -290,7 +301,7 @@ class IncompleteWrite(RuntimeError):
 
 
 def _write_verified(tmp: Path, data: np.ndarray, samplerate: int, subtype: str,
-                    fmt: str) -> None:
+                    fmt: str, tags: dict[str, str] | None = None) -> None:
     """Write ``data`` ``[time, channels]`` to ``tmp``, then decode it back in blocks.
 
     libsndfile can close a FLAC whose last bytes hit a full disk without an error, leaving a
@@ -300,6 +311,8 @@ def _write_verified(tmp: Path, data: np.ndarray, samplerate: int, subtype: str,
     frames, channels = data.shape
     try:
         with sf.SoundFile(str(tmp), "w", samplerate, channels, subtype, format=fmt) as file:
+            for key, value in (tags or {}).items():
+                setattr(file, key, value)
             file.write(data)
     except AssertionError:  # soundfile asserts that libsndfile took every frame
         raise IncompleteWrite("short write") from None

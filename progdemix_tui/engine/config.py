@@ -24,6 +24,8 @@ STEM_FORMATS: tuple[str, ...] = get_args(StemFormat)
 PRESETS: tuple[str, ...] = get_args(Preset)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 STEMS: tuple[str, ...] = ("drums", "bass", "other", "vocals")
+STEM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,63}$")
+"""A stem name before the model is known (the model's own list decides once it is)."""
 #: Old schedule names still read (settings, session and evaluation files, the command line):
 #: ``constant`` was this tool's β = β_max at every step, now ``flat``. The study's own
 #: "constant" (add-sources with every gain 1, i.e. β = 0) is ``--mode add-sources --schedule
@@ -40,6 +42,7 @@ DEFAULT_MODEL = "hdemucs_mmi"
 MAX_STEPS = 1000
 MAX_CANDIDATES = 32
 MAX_SHIFTS = 20
+MAX_BATCH_CHUNKS = 64  # chunks per forward pass (--batch-chunks); 0 picks per device
 MIN_SEGMENT = 0.1  # seconds; also where halving the segment after out-of-memory stops
 MAX_SEGMENT = 600.0  # seconds; the separator also caps a segment at the input's length
 DEFAULT_SEGMENT = 10.0  # seconds, when none is given (capped by the model's maximum)
@@ -56,7 +59,7 @@ FIELD_NAMES: dict[str, str] = {
     "early_stop_db": "early-stop threshold", "separator.device": "device",
     "separator.precision": "precision",
     "separator.segment": "segment", "separator.overlap": "overlap",
-    "separator.shifts": "shifts",
+    "separator.shifts": "shifts", "separator.batch_chunks": "batch-chunks",
 }
 
 
@@ -123,6 +126,7 @@ class SeparatorConfig:
     seed: int = 0
     precision: Precision = "auto"
     cache: bool = True  # reuse step 0 from the step-0 cache (see .step0_cache)
+    batch_chunks: int = 0  # chunks per forward; 0: per device (.resources.batch_chunks_for)
 
 
 @dataclass(frozen=True)
@@ -148,8 +152,11 @@ class RunConfig:
         if self.preset == "study" and self.separator.precision == "auto":
             object.__setattr__(self, "separator", replace(self.separator, precision="fp32"))
 
-    def problems(self, sources: tuple[str, ...] = STEMS) -> dict[str, str]:
+    def problems(self, sources: tuple[str, ...] | None = STEMS) -> dict[str, str]:
         """Every invalid value as ``{field: reason}``; empty when the config is valid.
+
+        ``sources`` are the model's stems; None before the model is known (the target must
+        then only be a plain stem name: models such as htdemucs_6s have guitar and piano).
 
         Fields are dotted paths (``"separator.overlap"``, keys of
         :data:`FIELD_NAMES`), in that table's order; a reason reads after the field's
@@ -165,7 +172,10 @@ class RunConfig:
             why = None if value is None else not_finite(value)
             if why:
                 found[key] = why
-        if self.target not in sources:
+        if sources is None:
+            if not isinstance(self.target, str) or not STEM_NAME.match(self.target):
+                found["target"] = f"must be a stem name such as vocals, not {self.target!r}"
+        elif self.target not in sources:
             found["target"] = f"must be one of {', '.join(sources)}, not {self.target!r}"
         if not isinstance(self.steps, int) or not 0 <= self.steps <= MAX_STEPS:
             found["steps"] = f"must be a whole number from 0 to {MAX_STEPS}, not {self.steps!r}"
@@ -180,8 +190,10 @@ class RunConfig:
                 found["adaptive.candidates"] = f"must be from 1 to {MAX_CANDIDATES}"
             if self.adaptive.score not in ADAPTIVE_SCORES:
                 found["adaptive.score"] = f"must be one of {', '.join(ADAPTIVE_SCORES)}"
-            if "adaptive.chunk_seconds" not in found and not self.adaptive.chunk_seconds > 0:
-                found["adaptive.chunk_seconds"] = "must be > 0 seconds"
+            if ("adaptive.chunk_seconds" not in found
+                    and not 0 < self.adaptive.chunk_seconds <= MAX_SEGMENT):
+                found["adaptive.chunk_seconds"] = (f"must be > 0 and at most {MAX_SEGMENT:g} "
+                                                   f"seconds, not {self.adaptive.chunk_seconds:g}")
         if ("early_stop_db" not in found and self.early_stop_db is not None
                 and not self.early_stop_db > 0):
             found["early_stop_db"] = "must be > 0 dB"
@@ -197,6 +209,10 @@ class RunConfig:
             found["separator.overlap"] = f"must be in [0, 1), not {sep.overlap:g}"
         if not 0 <= sep.shifts <= MAX_SHIFTS:
             found["separator.shifts"] = f"must be from 0 to {MAX_SHIFTS}"
+        if (isinstance(sep.batch_chunks, bool) or not isinstance(sep.batch_chunks, int)
+                or not 0 <= sep.batch_chunks <= MAX_BATCH_CHUNKS):
+            found["separator.batch_chunks"] = (f"must be a whole number from 0 (auto) to "
+                                               f"{MAX_BATCH_CHUNKS}, not {sep.batch_chunks!r}")
         if self.preset not in PRESETS:
             found["preset"] = f"must be one of {', '.join(PRESETS)}, not {self.preset!r}"
         elif (self.preset == "study" and self.mode != "add-sources"
@@ -208,7 +224,7 @@ class RunConfig:
                                             f"not {sep.precision!r}")
         return {key: found[key] for key in FIELD_NAMES if key in found}
 
-    def validate(self, sources: tuple[str, ...] = STEMS) -> RunConfig:
+    def validate(self, sources: tuple[str, ...] | None = STEMS) -> RunConfig:
         """Return ``self``, or raise :class:`ConfigError` naming every invalid value in one line."""
         found = self.problems(sources)
         if found:

@@ -40,8 +40,13 @@ def probe(path: Path) -> tuple[int, int, int, str]:
         rate, channels = int(stream["sample_rate"]), int(stream["channels"])
         seconds = float(file.duration)
         codec = str(stream.get("codec_name", "?"))[:32]
-    except (subprocess.CalledProcessError, OSError, ValueError, KeyError, IndexError,
-            TypeError) as exc:
+    except subprocess.CalledProcessError:
+        raise AudioInputError(f"{path} is not a readable audio file: neither libsndfile nor ffmpeg "
+                              "recognise its format; use WAV, FLAC, OGG, MP3 or M4A.") from None
+    except IndexError:
+        raise AudioInputError(f"{path} holds no audio stream; use WAV, FLAC, OGG, MP3 or "
+                              "M4A.") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise AudioInputError(f"{path} is not a readable audio file (ffprobe: "
                               f"{type(exc).__name__}); use WAV, FLAC, OGG, MP3 or M4A.") from None
     if not (0 < rate <= MAX_RATE and 0 < channels <= MAX_CHANNELS and math.isfinite(seconds)

@@ -37,6 +37,9 @@ def download(name: str, to: str | Path | None = None,
     if not hub.is_hub_name(name):
         raise ModelUnavailable(f"{name!r} is not a hub model name (known: "
                                f"{', '.join(sorted(hub.known_names()))}); nothing to download.")
+    if to is not None and (not str(to).strip() or "\0" in str(to)):
+        raise OutputError(f"--to {str(to)!r} is not a folder name; give a folder (--to weights), "
+                          "or leave --to out to fetch into the Hugging Face cache only.")
     if to is not None and Path(to).exists() and not Path(to).is_dir():
         raise OutputError(f"--to {to} exists and is not a folder; choose another folder.")
     try:

@@ -6,6 +6,20 @@ single line saying what went wrong and what to do. ``exit_code`` is what the CLI
 
 from __future__ import annotations
 
+MAX_MESSAGE = 1000
+"""The most characters of an error line (a message quoting a file is cut, never a wall)."""
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text`` as one line of at most ``limit`` characters: line breaks become spaces, and a
+    longer text loses its middle to " … " (the start says what, the end what to do): the
+    shared bound of every error line the CLI prints."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    tail = (limit - 3) * 2 // 5
+    return f"{flat[:limit - 3 - tail]} … {flat[-tail:]}"
+
 
 class ProgdemixError(Exception):
     """Base class: a problem the user can understand and act on (exit code 2)."""
@@ -56,6 +70,10 @@ class ModelUnavailable(ProgdemixError):
         self.in_app = in_app or message
 
 
+class NonFiniteOutput(ProgdemixError):
+    """A model returned NaN or infinite samples (damaged weights, or a bag weighted to 0)."""
+
+
 class UntrustedCheckpoint(ProgdemixError):
     """A pickled checkpoint was given without ``trust_checkpoint``."""
 
@@ -79,6 +97,23 @@ def is_allocation_failure(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and (
         "can't allocate memory" in text or "DefaultCPUAllocator" in text
         or "not enough memory" in text)
+
+
+ACCELERATOR_ALLOCATION_FAILURES = ("CUDNN_STATUS_ALLOC_FAILED", "CUBLAS_STATUS_ALLOC_FAILED",
+                                   "CUDA out of memory")
+"""What the RuntimeErrors of a library on the GPU say when it could not allocate memory (cuDNN
+and cuBLAS workspaces are not always allocated through torch's OutOfMemoryError)."""
+
+
+def is_accelerator_oom(exc: BaseException) -> bool:
+    """True for an out-of-memory error on an accelerator: torch's ``OutOfMemoryError``, or a
+    cuDNN/cuBLAS allocation failure (:data:`ACCELERATOR_ALLOCATION_FAILURES`)."""
+    import torch
+
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(
+        marker in str(exc) for marker in ACCELERATOR_ALLOCATION_FAILURES)
 
 
 OUT_OF_MEMORY_ADVICE = "use a shorter --duration (with --start), a shorter --segment or fewer --adaptive candidates"

@@ -170,6 +170,19 @@ def progress_option(download: Callable, filename: str, notify: Notify) -> dict:
     return {"tqdm_class": Reporter}
 
 
+def hub_errors() -> tuple[type[Exception], type[Exception]]:
+    """``(EntryNotFoundError, RepositoryNotFoundError)``: in ``huggingface_hub.errors`` from
+    0.25 on, in ``huggingface_hub.utils`` before (the floor, 0.20, has only those)."""
+    try:
+        from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+    except ImportError:  # huggingface_hub < 0.25
+        from huggingface_hub.utils import (  # type: ignore[no-redef]
+            EntryNotFoundError,
+            RepositoryNotFoundError,
+        )
+    return EntryNotFoundError, RepositoryNotFoundError
+
+
 def probe(repo_id: str, filename: str) -> None:
     """One request (no retries, :data:`PROBE_TIMEOUT`) for the file's metadata.
 
@@ -177,7 +190,8 @@ def probe(repo_id: str, filename: str) -> None:
     hub says the repository or file does not exist.
     """
     from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+
+    EntryNotFoundError, RepositoryNotFoundError = hub_errors()  # noqa: N806 - classes
 
     if constants.HF_HUB_OFFLINE:
         raise NotReachable("HF_HUB_OFFLINE is set, so nothing is downloaded")
@@ -205,11 +219,20 @@ def resolve(name: str, notify: Notify) -> tuple[str, Bag, list[Path]]:
     return repo_id, bag, [fetch(repo_id, f"{sig}.safetensors", notify) for sig in bag.models]
 
 
+def looks_like_path(spec: str) -> bool:
+    """Whether ``spec`` names a file rather than a model: a file by that name exists, or it
+    reads as a path (``/``, ``./``, ``../``, ``~`` first, or more than one ``/``;
+    ``OWNER/NAME`` has one)."""
+    return (spec.startswith(("/", "./", "../", "~")) or spec.count("/") > 1
+            or Path(spec).expanduser().is_file())
+
+
 def is_hub_name(spec: str, repo: object = None) -> bool:
     """Whether :func:`~.models.load_model` would look ``spec`` up on the hub."""
     path = Path(spec).expanduser()
     return (repo is None and spec != "demo" and not spec.startswith("HDEMUCS_HIGH_MUSDB")
-            and path.suffix not in (".safetensors", ".th", ".pt", ".pth") and not path.is_file())
+            and path.suffix not in (".safetensors", ".th", ".pt", ".pth")
+            and not looks_like_path(spec))
 
 
 def preflight(name: str, repo: object = None, trust: bool = False) -> None:

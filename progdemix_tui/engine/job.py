@@ -27,7 +27,7 @@ def model_description(separator: Separator) -> dict:
             "samplerate": m.samplerate, "sources": list(m.sources),
             "segment": separator.segment, "overlap": separator.overlap,
             "shifts": separator.shifts, "half": separator.half,
-            "precision": separator.precision}
+            "precision": separator.precision, "batch_chunks": separator.batch_chunks}
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,9 @@ def check_run(source: str | Path, config: RunConfig, start: float = 0.0,
     """
     check_excerpt(start, duration)
     found = inspect_input(source, references)
-    checked = check_config(config, STEMS, found.references)
+    # a target beyond the four standard stems (htdemucs_6s: guitar, piano) is checked
+    # against the model's own stems once it is loaded (run_session)
+    checked = check_config(config, STEMS if config.target in STEMS else None, found.references)
     preflight(audio.excerpt_frames(found.audio, start, duration), found.audio.samplerate, config,
               found.references)
     return CheckedRun(found, checked)

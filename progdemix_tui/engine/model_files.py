@@ -4,17 +4,15 @@ demucs's loaders trust their input: a bag YAML names files to open, and a safete
 metadata names the class to instantiate (``klass: os.system`` runs a shell command). Every
 load path runs these checks first: bag files are plain mappings naming plain signatures,
 each file resolves inside the folder it belongs to, and each safetensors file names an
-allowed demucs class with plain JSON arguments. When demucs then fails to build or fill the
-model, the arguments are built on the meta device (allocating nothing) and compared with the
-file's tensors, to say in one line what does not match.
+allowed demucs class with plain JSON arguments within bounds. The model is then built on the
+meta device (allocating nothing) and compared with the file's tensors before it is filled
+(:mod:`.model_build`).
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,10 +60,41 @@ def inside(path: Path, folder: Path, what: str) -> Path:
     return resolved
 
 
+MAX_BAG_BYTES = 64 * 1024
+"""The largest bag YAML read (demucs's own are under 200 bytes)."""
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader refusing anchors' aliases: an alias bomb expands nothing."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a bag file",
+                self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
+def _bag_text(path: Path) -> str:
+    """The bag file's text: a regular file of at most :data:`MAX_BAG_BYTES`."""
+    import stat
+
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise ModelUnavailable(f"{path} is not a regular file; a bag file must be one.")
+    with path.open("rb") as handle:
+        data = handle.read(MAX_BAG_BYTES + 1)
+    if len(data) > MAX_BAG_BYTES:
+        raise ModelUnavailable(f"{path} is larger than {MAX_BAG_BYTES // 1024} KiB; "
+                               "a bag file lists a few model names.")
+    return data.decode("utf-8")
+
+
 def read_bag(path: Path) -> Bag:
-    """Parse and validate a demucs bag YAML (``models``, optional ``weights``, ``segment``)."""
+    """Parse and validate a demucs bag YAML (``models``, optional ``weights``, ``segment``):
+    a small regular file, no aliases, weights finite, none negative, every source weighted."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(_bag_text(path), Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ModelUnavailable(f"{path} is not a readable YAML bag file ({_first_line(exc)}).") from None
     if not isinstance(data, dict):
@@ -80,6 +109,9 @@ def read_bag(path: Path) -> Bag:
         and all(isinstance(row, list) and all(_is_number(w) for w in row) for row in weights)
     ):
         raise ModelUnavailable(f"{path}: 'weights' must be one list of numbers per model.")
+    if weights is not None and not _usable_weights(weights):
+        raise ModelUnavailable(f"{path}: 'weights' must be finite numbers, none below 0, with "
+                               "every source's weights summing above 0 (else it gets no audio).")
     segment = data.get("segment")
     if segment is not None and not (_is_number(segment) and 0 < segment < float("inf")):
         raise ModelUnavailable(f"{path}: 'segment' must be a positive number of seconds.")
@@ -87,10 +119,11 @@ def read_bag(path: Path) -> Bag:
 
 
 def check_safetensors(path: Path) -> tuple[str, list, dict, dict[str, tuple]]:
-    """Refuse a safetensors file demucs's loader must not see; nothing is built or called.
+    """Refuse a safetensors file that must not be built; nothing is built or called.
 
     The class must be in :data:`SAFE_CLASSES`, the state unquantized, the arguments plain
-    JSON (a list and an object). Returns ``(class, args, kwargs, tensor shapes)``.
+    JSON (a list and an object) within :mod:`.model_build`'s bounds. Returns ``(class, args,
+    kwargs, tensor shapes)``.
     """
     from safetensors import safe_open
 
@@ -112,11 +145,22 @@ def check_safetensors(path: Path) -> tuple[str, list, dict, dict[str, tuple]]:
             f"{path} holds a quantized (diffq) state, which is not supported; use an unquantized model."
         )
     args, kwargs = _init_arguments(path, metadata)
+    _bounded(path, klass, args, kwargs)
     return klass, args, kwargs, shapes
 
 
+def _bounded(path: Path, klass: str, args: list, kwargs: dict) -> None:
+    """:func:`.model_build.check_arguments` on the named (allowed) class; builds nothing."""
+    import importlib
+
+    from .model_build import check_arguments
+
+    module, name = klass.rsplit(".", 1)
+    check_arguments(path, getattr(importlib.import_module(module), name), args, kwargs)
+
+
 def load_checked_safetensors(path: Path) -> torch.nn.Module:
-    """:func:`check_safetensors`, then demucs's own loader; any failure is ModelUnavailable."""
+    """:func:`check_safetensors`, then the bounded build; any failure is ModelUnavailable."""
     return load_checked_safetensors_files([path])[0]
 
 
@@ -128,29 +172,15 @@ def load_checked_safetensors_files(paths: list[Path]) -> list[torch.nn.Module]:
 
 
 def _demucs_load(path: Path) -> torch.nn.Module:
-    """demucs's own safetensors loader, on a checked file; a failure is explained in one line."""
-    from demucs.hf import load_safetensors_model
+    """A checked file's model: bounded arguments, built on the meta device and compared with
+    the file's tensors before any memory is used (:mod:`.model_build`); any failure is one line."""
+    import importlib
 
-    try:
-        with warnings.catch_warnings():  # demucs warns once per unknown kwarg it drops
-            warnings.filterwarnings("ignore", message="Dropping inexistant parameter")
-            model = load_safetensors_model(path)
-    except Exception as exc:
-        _explain_failure(path)
-        raise ModelUnavailable(f"{path} could not be loaded ({_first_line(exc)}).") from None
-    model.eval()
-    return model
+    from .model_build import build
 
-
-def _explain_failure(path: Path) -> None:
-    """Raise a precise ModelUnavailable for a file demucs could not load, if one is found:
-    arguments that build no model, or tensors that do not fit the model they build.
-
-    Only on failure: building on the meta device allocates nothing, but makes torch import
-    its compiler (seconds), which a good file's load should not pay.
-    """
     klass, args, kwargs, shapes = check_safetensors(path)
-    _compare_state(path, _meta_state_shapes(path, klass, args, kwargs), shapes)
+    module, name = klass.rsplit(".", 1)
+    return build(path, getattr(importlib.import_module(module), name), args, kwargs, shapes)
 
 
 def _init_arguments(path: Path, metadata: dict[str, str]) -> tuple[list, dict]:
@@ -159,49 +189,20 @@ def _init_arguments(path: Path, metadata: dict[str, str]) -> tuple[list, dict]:
     try:
         args = _decode_json(json.loads(metadata.get("args", "")))
         kwargs = _decode_json(json.loads(metadata.get("kwargs", "")))
-    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+    except (ValueError, TypeError, KeyError, RecursionError, ArithmeticError) as exc:
         raise ModelUnavailable(f"{path}: bad args/kwargs metadata ({_first_line(exc)}).") from None
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise ModelUnavailable(f"{path}: metadata args must be a JSON list and kwargs an object.")
     return args, kwargs
 
 
-def _meta_state_shapes(path: Path, klass: str, args: list, kwargs: dict) -> dict[str, tuple]:
-    """Names and shapes of the state the class builds from these arguments (no memory)."""
-    import importlib
-
-    import torch
-
-    module, name = klass.rsplit(".", 1)
-    cls = getattr(importlib.import_module(module), name)
-    known = inspect.signature(cls).parameters
-    kept = {k: v for k, v in kwargs.items() if k in known}  # demucs drops the others too
-    try:
-        with torch.device("meta"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = cls(*args, **kept)
-    except Exception as exc:
-        raise ModelUnavailable(
-            f"{path}: its {name} arguments do not build a model ({_first_line(exc)})."
-        ) from None
-    return {key: tuple(value.shape) for key, value in model.state_dict().items()}
-
-
-def _compare_state(path: Path, expected: dict[str, tuple], found: dict[str, tuple]) -> None:
-    missing = sorted(expected.keys() - found.keys())
-    extra = sorted(found.keys() - expected.keys())
-    if missing or extra:
-        parts = [f"{len(missing)} missing (e.g. {missing[0]})"] if missing else []
-        parts += [f"{len(extra)} unexpected (e.g. {extra[0]})"] if extra else []
-        raise ModelUnavailable(
-            f"{path}: its tensors do not match its model arguments: {', '.join(parts)}."
-        )
-    wrong = [k for k in sorted(expected) if expected[k] != found[k]]
-    if wrong:
-        raise ModelUnavailable(
-            f"{path}: {len(wrong)} tensor(s) have the wrong shape for its model arguments "
-            f"(e.g. {wrong[0]}: {list(found[wrong[0]])}, expected {list(expected[wrong[0]])})."
-        )
+def _usable_weights(weights: list[list[float]]) -> bool:
+    """Finite, non-negative, and every source weighted by some model (demucs divides by the
+    sum: 0 gives NaN audio, a negative sum flips or blows up the estimate)."""
+    if not all(0 <= w < float("inf") for row in weights for w in row):
+        return False
+    columns = zip(*weights, strict=False)
+    return len({len(row) for row in weights}) == 1 and all(sum(c) > 0 for c in columns)
 
 
 def _is_number(value: object) -> bool:

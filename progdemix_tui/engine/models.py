@@ -123,15 +123,46 @@ def load_model(spec: str = DEFAULT_MODEL, repo: str | os.PathLike | None = None,
         return _wrap("demo", load_safetensors(DEMO_WEIGHTS), f"package data {DEMO_WEIGHTS}")
     if spec in TORCHAUDIO_BUNDLES:
         return _load_torchaudio(spec)
-    if path.suffix in (".safetensors", ".th", ".pt", ".pth") or path.is_file():
-        if not path.is_file():
-            raise ModelUnavailable(f"model file {path} does not exist.")
-        if path.suffix == ".safetensors":
+    if path.suffix in (".safetensors", *PICKLED_SUFFIXES) or path.is_file() or (
+            repo is None and hub.looks_like_path(spec)):
+        if file_kind(path) == "safetensors":
             return _wrap(path.stem, load_safetensors(path), str(path))
         return _wrap(path.stem, _load_pickled(path, trust_checkpoint), str(path))
     if repo is not None:
         return _load_from_repo(spec, Path(repo), trust_checkpoint)
     return _load_from_hub(spec, trust_checkpoint, notify)
+
+
+PICKLED_SUFFIXES = (".th", ".pt", ".pth")
+
+
+def file_kind(path: Path) -> str:
+    """``"safetensors"`` or ``"pickled"``, read from the file's first bytes (a name can lie);
+    ModelUnavailable for a missing, non-regular or other file, saying what it is."""
+    import stat
+
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ModelUnavailable(f"model file {path} is not a regular file (a folder, device "
+                                   "or FIFO); give a .safetensors file, a model name or --repo.")
+        with path.open("rb") as handle:
+            head = handle.read(9)
+    except FileNotFoundError:
+        raise ModelUnavailable(f"model file {path} does not exist (and {str(path)!r} is not a "
+                               "model name: a demucs name or OWNER/NAME).") from None
+    except OSError as exc:
+        raise ModelUnavailable(f"model file {path} cannot be read ({exc.strerror}).") from None
+    if path.suffix == ".safetensors" or (  # a damaged one: check_safetensors says how
+            len(head) == 9 and head[8:9] == b"{"
+            and int.from_bytes(head[:8], "little") < info.st_size):
+        return "safetensors"
+    if head.startswith((b"PK\x03\x04", b"\x80")) and path.suffix in PICKLED_SUFFIXES:
+        return "pickled"  # a zip (torch.save) or a pickle
+    raise ModelUnavailable(
+        f"model file {path} is not a model: neither safetensors nor a torch checkpoint"
+        f"{'' if path.suffix in PICKLED_SUFFIXES else ' (.th, .pt, .pth)'}; give a "
+        ".safetensors file in demucs's format, a model name, or --repo DIR.")
 
 
 def _quiet(_text: str) -> None:
@@ -428,6 +459,21 @@ def _sources(files: list[Path]) -> tuple[str, ...] | None:
     sources = kwargs.get("sources", args[0] if args else None)
     if isinstance(sources, list) and sources and all(isinstance(s, str) for s in sources):
         return tuple(sources)
+    return None
+
+
+def model_stems(spec: str) -> tuple[str, ...] | None:
+    """The stems of model ``spec`` read without building it: a known name's cached weights
+    or a ``.safetensors`` file's checked metadata; None when only loading can tell."""
+    try:
+        path = Path(spec).expanduser()
+        if path.suffix == ".safetensors" and path.is_file():
+            return _cached_sources([path])
+        if spec in known_models():
+            status = model_status(spec, with_sources=True)
+            return status.sources if status.cached else None
+    except Exception:  # a broken cache entry or file: loading it will say what is wrong
+        return None
     return None
 
 

@@ -91,6 +91,10 @@ class Option:
     hint: str = ""
     aliases: Mapping[str, str] | None = None
     """Old values still accepted for a choice, mapped to their new names (read with a note)."""
+    open_choices: bool = False
+    """``choices`` are the usual values, not all: the loaded model decides (``--target``)."""
+    demucs_flags: tuple[str, ...] = ()
+    """demucs's spellings of the flag, also accepted by ``run`` (``-n/--name``, ``-d``)."""
 
     def __post_init__(self) -> None:
         if self.default is UNSET:
@@ -135,7 +139,7 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("model", "model", "text", "separator.model", metavar="NAME|PATH", group="model",
-           flags=("--model",),
+           flags=("--model",), demucs_flags=("-n", "--name"),
            help="demucs model name (default {default}), 'demo', a .safetensors or .th file, "
                 f"or a torchaudio bundle. {TORCHAUDIO_NOTE}"),
     Option("model_path", "model path", "text", default="",
@@ -147,6 +151,7 @@ OPTIONS: tuple[Option, ...] = (
            flags=("--trust-checkpoint",), group="model", panel=False,
            help="allow pickled .th checkpoints (loading them runs code from the file)"),
     Option("device", "device", "text", "separator.device", flags=("--device",), group="model",
+           demucs_flags=("-d",),
            help="auto|cpu|cuda|cuda:N|mps (default {default}: CUDA, then MPS, then CPU)"),
     Option("half", "half precision", "flag", "separator.half", flags=("--half",),
            group="model", panel=False, help="same as --precision fp16 (CUDA only)"),
@@ -154,7 +159,8 @@ OPTIONS: tuple[Option, ...] = (
            flags=("--precision",), group="model",
            help="model precision (default {default}: bf16 where the CPU or GPU computes it "
                 "natively, else fp32; fp16 is CUDA only)"),
-    Option("target", "target", "choice", "target", choices=STEMS, flags=("--target", "--targets"), group="loop", help="stem to refine (default {default})"),
+    Option("target", "target", "choice", "target", choices=STEMS, flags=("--target", "--targets"), group="loop", metavar="STEM", open_choices=True,
+           help="stem to refine, one of the model's (default {default}; htdemucs_6s adds guitar, piano)"),
     Option("steps", "steps", "int", "steps", flags=("--steps",),
            group="loop", help="N progressive steps (N+1 results)"),
     Option("mode", "mode", "choice", "mode", choices=MODES, flags=("--mode",), group="loop", help="how y_n is built (default {default})"),
@@ -197,6 +203,11 @@ OPTIONS: tuple[Option, ...] = (
     Option("overlap", "overlap", "float", "separator.overlap", flags=("--overlap",), group="model", help="chunk overlap (default {default})"),
     Option("shifts", "shifts", "int", "separator.shifts", flags=("--shifts",), group="model",
            help="random-shift averaging passes (default {default}; demucs CLI uses 1)"),
+    Option("batch_chunks", "batch chunks", "int", "separator.batch_chunks",
+           flags=("--batch-chunks",), metavar="N", group="model", panel=False,
+           help="chunks separated in one forward pass (default {default}: by device, 1 on "
+                "the CPU, by free memory on CUDA); the result equals one at a time to float "
+                "tolerance"),
     Option("seed", "seed", "int", "separator.seed", flags=("--seed",), group="model",
            panel=False, help="seed for shifts (default {default})"),
     Option("cache", "step-0 cache", "flag", "separator.cache", flags=("--no-cache",),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,3 +174,57 @@ def autocast(precision: Resolved, device: torch.device) -> contextlib.AbstractCo
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device.type, dtype=dtype)
+
+
+BF16_FACTOR_ENV = "PROGDEMIX_BF16_FACTOR"
+"""Environment variable that stands in for :func:`bf16_cpu_factor`'s measurement (a number:
+bf16's time over fp32's), so both outcomes of the warning can be tested on any CPU."""
+SLOW_BF16_FACTOR = 1.5
+"""bf16 slower than fp32 by more than this on the CPU: :func:`slow_bf16_warning` says so."""
+
+
+def _probe_seconds(dtype: torch.dtype, repeats: int = 3) -> float:
+    """The best of ``repeats`` timings of a convolution and a matrix product in ``dtype``,
+    shaped like a real-size HDemucs layer (48 → 96 channels), after one warm-up."""
+    import time
+
+    generator = torch.Generator().manual_seed(0)
+    signal = torch.randn(1, 48, 4096, generator=generator).to(dtype)
+    kernel = torch.randn(96, 48, 8, generator=generator).to(dtype)
+    matrix = torch.randn(256, 256, generator=generator).to(dtype)
+    best = float("inf")
+    with torch.no_grad():
+        for attempt in range(repeats + 1):
+            start = time.perf_counter()
+            torch.nn.functional.conv1d(signal, kernel, stride=4)
+            matrix @ matrix
+            if attempt:
+                best = min(best, time.perf_counter() - start)
+    return best
+
+
+@functools.cache
+def bf16_cpu_factor() -> float:
+    """How many times longer bf16 takes than fp32 on this CPU: a probe of a few
+    milliseconds (:func:`_probe_seconds`), or :data:`BF16_FACTOR_ENV` when set."""
+    override = os.environ.get(BF16_FACTOR_ENV, "").strip()
+    if override:
+        try:
+            return float(override)
+        except ValueError:
+            raise ConfigError(f"{BF16_FACTOR_ENV}={override!r} is not a number.") from None
+    return _probe_seconds(torch.bfloat16) / max(_probe_seconds(torch.float32), 1e-9)
+
+
+def slow_bf16_warning(precision: Resolved, device: torch.device) -> str | None:
+    """One warning line when ``precision`` is bf16 on a CPU that computes it much slower
+    than fp32 (:func:`bf16_cpu_factor` over :data:`SLOW_BF16_FACTOR`: no AVX512-BF16 or AMX
+    there), else None."""
+    if precision != "bf16" or device.type != "cpu":
+        return None
+    factor = bf16_cpu_factor()
+    if factor <= SLOW_BF16_FACTOR:
+        return None
+    flags = f"{'/'.join(CPU_BF16_FLAGS)} {'present' if cpu_has_bf16() else 'absent'}"
+    return (f"warning: bf16 ran {factor:.1f}x slower than fp32 in a short probe on this CPU "
+            f"({flags}); use --precision fp32 or auto.")

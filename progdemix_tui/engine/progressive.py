@@ -116,7 +116,7 @@ class CheckedConfig:
     """``config`` validated for a model's ``sources`` and for whether references exist."""
 
     config: RunConfig
-    sources: tuple[str, ...]
+    sources: tuple[str, ...] | None  # None: checked before the model was known
     has_references: bool
     score: str | None
     """The adaptive score to use (:func:`check_references`); None without adaptive β."""
@@ -124,16 +124,17 @@ class CheckedConfig:
     def covers(self, config: RunConfig, sources: tuple[str, ...], has_references: bool) -> bool:
         """Whether this check stands for ``config`` run on ``sources`` with or without
         references, so that nothing needs checking again."""
-        return (self.config is config and self.sources == tuple(sources)
-                and self.has_references == has_references)
+        return (self.config is config and self.sources is not None
+                and self.sources == tuple(sources) and self.has_references == has_references)
 
 
-def check_config(config: RunConfig, sources: tuple[str, ...],
+def check_config(config: RunConfig, sources: tuple[str, ...] | None,
                  has_references: bool) -> CheckedConfig:
     """Validate ``config`` (:meth:`RunConfig.validate`) and its need for references
-    (:func:`check_references`); raises the :class:`.errors.ConfigError` that applies."""
+    (:func:`check_references`); raises the :class:`.errors.ConfigError` that applies.
+    ``sources`` None: the model is not known yet (its stems are checked once it is)."""
     config.validate(sources)
-    return CheckedConfig(config, tuple(sources), has_references,
+    return CheckedConfig(config, None if sources is None else tuple(sources), has_references,
                          check_references(config, has_references))
 
 

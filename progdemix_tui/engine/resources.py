@@ -17,10 +17,13 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .config import DEFAULT_SEGMENT, MAX_SEGMENT, RunConfig
 from .errors import DeviceError
+
+if TYPE_CHECKING:
+    import torch
 
 #: Environment variable overriding the free memory the check assumes, in bytes or with a
 #: K/M/G/T suffix ("512M"). For tests and for users who know their machine better; ``0``
@@ -42,12 +45,14 @@ def estimate_run_bytes(*, frames: int, channels: int = 2, sources: int = 4,
                        references: bool = False, steps: int = 10, parameters: int | None = None,
                        model_bytes: int | None = None, segment: float = 10.0,
                        samplerate: int = MODEL_RATE, candidates: int = 0,
-                       resampled: bool = False, loudness: bool = False) -> int:
+                       resampled: bool = False, loudness: bool = False,
+                       batch_chunks: int = 1) -> int:
     """Peak bytes a run on ``frames`` frames (at the model's rate) needs, estimated.
 
     ``model_bytes`` (or ``parameters`` × 4) sizes the model; ``candidates`` is adaptive β's
     K (0: off); ``resampled`` adds the resampler's working copies, ``loudness`` the float64
-    copy the loudness meter reads (``--loudness-match``).
+    copy the loudness meter reads (``--loudness-match``); ``batch_chunks`` chunks go through
+    the model at once (``--batch-chunks``).
     """
     track = frames * channels * 4
     s = sources
@@ -69,7 +74,7 @@ def estimate_run_bytes(*, frames: int, channels: int = 2, sources: int = 4,
         copies += 2
     if frames:  # the separator caps the segment at the input (never under the default)
         segment = min(segment, max(frames / samplerate, DEFAULT_SEGMENT))
-    activations = ACTIVATION_BYTES_PER_SECOND * segment * batch
+    activations = ACTIVATION_BYTES_PER_SECOND * segment * batch * max(1, batch_chunks)
     return int(RUNTIME_BYTES + 2 * model_bytes + activations + copies * track)
 
 
@@ -151,7 +156,8 @@ def check_fits(need: int, fixed: int, seconds: float, what: str = "this run",
         return
     fits = seconds * (free - fixed) / max(1, need - fixed) if free > fixed else 0.0
     hint = (EXCERPT_HINTS[command].format(n=int(fits * 0.9)) if fits * 0.9 >= 1
-            else "free some memory, or use a smaller model or a shorter --segment")
+            else "free some memory, or use a smaller model, a shorter --segment or fewer "
+                 "--batch-chunks")
     raise DeviceError(
         f"{what} needs about {gib(need)} of memory for {seconds:.0f} s of audio but only "
         f"{gib(free)} is available; {hint}, or set {MEMORY_ENV} to override."
@@ -187,9 +193,41 @@ def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
         model_bytes=model_file_bytes(sep.model, sep.repo),
         segment=min(sep.segment or DEFAULT_SEGMENT, MAX_SEGMENT),
         candidates=config.adaptive.candidates if config.adaptive else 0,
-        resampled=file_rate != MODEL_RATE, loudness=config.loudness_match)
+        resampled=file_rate != MODEL_RATE, loudness=config.loudness_match,
+        batch_chunks=host_batch_chunks(sep.batch_chunks, sep.device))
     if config.preset == "study":  # one forward pass over the whole excerpt (engine/study.py)
         common["segment"] = max(common["segment"], model_frames / MODEL_RATE)
     need = estimate_run_bytes(frames=model_frames, **common)
     fixed = estimate_run_bytes(frames=0, **common)
     check_fits(need, fixed, model_frames / MODEL_RATE, what, command)
+
+
+#: The most chunks per forward ``--batch-chunks 0`` picks on CUDA.
+MAX_AUTO_BATCH_CHUNKS = 16
+#: The share of the free accelerator memory ``--batch-chunks 0`` lets the chunks' working
+#: memory take (the rest: the model, the track's tensors, the allocator's slack).
+AUTO_BATCH_SHARE = 0.5
+
+
+def host_batch_chunks(requested: int, device: str) -> int:
+    """The chunks per forward whose working memory may be host memory: ``requested`` (0
+    means 1) on the CPU or ``auto``, 1 on an accelerator named (its memory holds them)."""
+    named = str(device).strip().lower()
+    return 1 if named.startswith(("cuda", "mps")) else max(1, requested)
+
+
+def batch_chunks_for(requested: int, device: torch.device, segment: float,
+                     items: int = 1) -> int:
+    """The chunks per forward pass a separator on ``device`` uses: ``requested``, or for 0
+    (auto) 1 on the CPU (measured no faster batched, bench/RESULTS.md) and on CUDA as many as
+    :data:`AUTO_BATCH_SHARE` of its free memory holds (``segment`` seconds each, ``items``
+    mixtures per chunk), from 1 to :data:`MAX_AUTO_BATCH_CHUNKS`."""
+    if requested > 0:
+        return requested
+    if device.type != "cuda":
+        return 1
+    import torch
+
+    free, _total = torch.cuda.mem_get_info(device)
+    per_chunk = ACTIVATION_BYTES_PER_SECOND * segment * max(1, items)
+    return max(1, min(MAX_AUTO_BATCH_CHUNKS, int(free * AUTO_BATCH_SHARE // per_chunk)))

@@ -1,4 +1,5 @@
-"""The separator: a demucs model applied in chunks with ``demucs.apply.apply_model``.
+"""The separator: a demucs model applied in chunks with ``demucs.apply.apply_model``, or
+with several chunks per forward (:mod:`.chunked`) when :attr:`Separator.batch_chunks` > 1.
 
 ``Separator.separate`` maps ``[batch, channels, time]`` to ``[batch, sources, channels, time]``,
 reports progress once per processed chunk and checks a cancel ``threading.Event`` before each
@@ -17,9 +18,17 @@ from typing import TYPE_CHECKING, cast
 
 import torch
 
+from .chunked import apply_batched, draws_per_forward
 from .config import DEFAULT_SEGMENT, MIN_SEGMENT, SeparatorConfig
 from .device import describe, resolve_device
-from .errors import Cancelled, DeviceError, is_allocation_failure, out_of_memory
+from .errors import (
+    Cancelled,
+    DeviceError,
+    NonFiniteOutput,
+    is_accelerator_oom,
+    is_allocation_failure,
+    out_of_memory,
+)
 from .models import LoadedModel, load_model
 from .precision import (
     Resolved,
@@ -28,14 +37,18 @@ from .precision import (
     module_in,
     precision_errors,
     resolve_precision,
+    slow_bf16_warning,
 )
+from .resources import batch_chunks_for
 from .step0_cache import Step0Cache, model_signature, step0_key
 
 if TYPE_CHECKING:
     from .models import DemucsModel
 
-_NOT_IDENTITY = ("model", "device", "notes", "step0_cache")
-"""Separator fields that do not change what it computes (the model counts by signature)."""
+_NOT_IDENTITY = ("model", "device", "notes", "step0_cache", "batch_chunks")
+"""Separator fields that do not change what it computes (the model counts by signature;
+batched chunks equal one chunk at a time to float tolerance, and CUDA's count follows its free
+memory and the OOM retry, which must not turn a re-run into a cache miss)."""
 
 ChunkCallback = Callable[[int, int], None]
 """Called as ``on_chunk(done, total)`` after each chunk of one ``separate`` call."""
@@ -57,6 +70,8 @@ class Separator:
     """The precision the model runs in (:mod:`.precision`); ``half`` means fp16."""
     step0_cache: Step0Cache | None = None
     """Where :meth:`separate_step0` keeps one-shot separations (None: no cache)."""
+    batch_chunks: int = 1
+    """Chunks per forward pass: 1 is demucs's ``apply_model``, more :mod:`.chunked`."""
     _signature: str | None = field(default=None, init=False, repr=False, compare=False)
     _runnable: tuple[torch.nn.Module, torch.nn.Module] | None = field(
         default=None, init=False, repr=False, compare=False)
@@ -65,10 +80,15 @@ class Separator:
     def from_config(cls, config: SeparatorConfig, model: LoadedModel | None = None,
                     notify: Callable[[str], None] | None = None) -> Separator:
         """Resolve the device, load the model (unless given; ``notify`` as in
-        :func:`~.models.load_model`) and pick the segment length. A loaded model's weights
+        :func:`~.models.load_model`, and first told when bf16 is slow on this CPU:
+        :func:`.precision.slow_bf16_warning`; without ``notify`` that is a note) and pick
+        the segment length. A loaded model's weights
         are stored in the precision's dtype (:func:`.precision.cast_weights`)."""
         device = resolve_device(config.device)
         precision = resolve_precision(config.precision, device, config.half)
+        warning = slow_bf16_warning(precision, device)  # before the model loads and runs
+        if warning is not None and notify is not None:
+            notify(warning)
         if model is None:
             # this separator's own: its weights take the precision's dtype in place (a given
             # model keeps its dtype; :meth:`runnable_module` copies it)
@@ -79,7 +99,9 @@ class Separator:
         segment = min(segment, model.max_segment)
         return cls(model, device, float(segment), config.overlap, config.shifts,
                    precision == "fp16", config.seed, precision=precision,
-                   step0_cache=Step0Cache() if config.cache else None)
+                   step0_cache=Step0Cache() if config.cache else None,
+                   batch_chunks=batch_chunks_for(config.batch_chunks, device, segment),
+                   notes=[warning] if warning is not None and notify is None else [])
 
     def runnable_module(self) -> torch.nn.Module:
         """The model as :attr:`precision` runs it: weights in its dtype
@@ -132,7 +154,8 @@ class Separator:
 
         Returns ``[batch, sources, channels, time]`` (or ``[sources, channels, time]``) in
         float32 on the separator's device, so the caller's maths stays there too. On
-        out-of-memory on an accelerator the segment is halved and the call retried; a failed
+        out-of-memory on an accelerator the chunks per forward (:attr:`batch_chunks`) are
+        halved, then, at one, the segment, and the call retried; a failed
         allocation on the CPU raises :class:`DeviceError`. Raises :class:`Cancelled` if
         ``cancel`` is set.
         """
@@ -144,19 +167,39 @@ class Separator:
                 try:
                     out = self._apply(mix, on_chunk, cancel)
                     break
-                except torch.OutOfMemoryError:
-                    if self.device.type == "cpu":
+                except RuntimeError as exc:  # torch.OutOfMemoryError is one
+                    if self.device.type == "cpu" or not is_accelerator_oom(exc):
                         raise
                     if self.device.type == "cuda":
                         torch.cuda.empty_cache()
-                    if self.segment / 2 < MIN_SEGMENT:
-                        raise DeviceError(
-                            f"out of memory on {self.device_name} even with {self.segment:.1f} "
-                            "s segments; use a shorter --duration, --device cpu, or "
-                            "--precision fp16.") from None
-                    self.segment /= 2
-                    self.notes.append(f"out of memory: segment reduced to {self.segment:.2f} s")
+                    self.shrink_after_oom()
+        self.check_finite(out)
         return out[0] if squeeze else out
+
+    def check_finite(self, out: torch.Tensor) -> None:
+        """:class:`NonFiniteOutput` naming the model when ``out`` holds NaN or infinity (so it
+        is never written as audio, nor mistaken for a full disk)."""
+        if not bool(torch.isfinite(out).all()):
+            also = "" if self.precision == "fp32" else " (or --precision fp32)"
+            raise NonFiniteOutput(
+                f"model {self.model.name!r} ({self.model.origin}) gave NaN or infinite audio: its "
+                f"weights are damaged or it is not a working model; use another --model{also}.")
+
+    def shrink_after_oom(self) -> None:
+        """Use less memory after an out-of-memory error: half the chunks per forward, or at
+        one chunk half the segment, with a note; :class:`DeviceError` when the segment would
+        fall under :data:`.config.MIN_SEGMENT`."""
+        if self.batch_chunks > 1:
+            self.batch_chunks //= 2
+            self.notes.append(f"out of memory: {self.batch_chunks} chunk(s) per forward pass")
+            return
+        if self.segment / 2 < MIN_SEGMENT:
+            raise DeviceError(
+                f"out of memory on {self.device_name} even with {self.segment:.1f} "
+                "s segments; use a shorter --duration, --device cpu, or "
+                "--precision fp16.") from None
+        self.segment /= 2
+        self.notes.append(f"out of memory: segment reduced to {self.segment:.2f} s")
 
     def model_signature(self) -> str:
         """The signature (:func:`.step0_cache.model_signature`) of the weights as they run
@@ -168,8 +211,8 @@ class Separator:
     def step0_identity(self) -> dict:
         """Everything besides the input that a one-shot separation depends on, JSON-ready:
         the model's signature, the device type, every run parameter (each field but the
-        model, device, notes and cache, so a field added later counts too) and the torch and
-        demucs versions."""
+        model, device, notes, cache and chunks per forward, so a field added later counts
+        too) and the torch and demucs versions."""
         import demucs
 
         params = {f.name: getattr(self, f.name) for f in fields(self)
@@ -245,10 +288,24 @@ class Separator:
         # no_grad, not inference_mode: the output stays an ordinary tensor that callers (and
         # the in-place denormalisation below) may update. Reduced precision is autocast over
         # the precision's weights; the input stays float32.
+        batched = self.batch_chunks > 1
+        if batched and self.shifts and draws_per_forward(self.model.module):
+            batched = False
+            note = ("--batch-chunks: with --shifts this model's chunks run one at a time (its "
+                    "transformer draws from the shifts' random numbers in every forward)")
+            if note not in self.notes:
+                self.notes.append(note)
         with self.inference():
-            out = apply_model(cast("DemucsModel", self.runnable_module()), normalised,
-                              shifts=self.shifts, split=True, overlap=self.overlap,
-                              device=self.device, segment=segment, callback=callback)
+            if batched:
+                out = apply_batched(self.runnable_module(), normalised,
+                                    batch=self.batch_chunks, shifts=self.shifts,
+                                    overlap=self.overlap, segment=segment, device=self.device,
+                                    before=lambda: callback({"state": "start"}),
+                                    done=lambda: callback({"state": "end"}))
+            else:
+                out = apply_model(cast("DemucsModel", self.runnable_module()), normalised,
+                                  shifts=self.shifts, split=True, overlap=self.overlap,
+                                  device=self.device, segment=segment, callback=callback)
         del normalised
         # In place: the output [batch, sources, channels, time] is the largest tensor here.
         out = out.float().mul_(std[..., None]).add_(mean[..., None] / len(self.sources))

@@ -93,14 +93,20 @@ def default_session_name(input_path: str | Path, target: str, mode: str) -> str:
 
 def new_session_folder(parent: str | Path, input_path: str | Path, target: str,
                        mode: str) -> Path:
-    """A session folder in ``parent`` named by :func:`default_session_name` that does not
-    exist yet (``-2``, ``-3``… appended when a run of the same second took the name)."""
+    """A new, empty session folder in ``parent`` named by :func:`default_session_name`
+    (``-2``, ``-3``… appended when a run of the same second took the name), created here with
+    one ``mkdir`` each try, so runs started together never share one. OSError if ``parent``
+    cannot hold it."""
     base = Path(parent) / default_session_name(input_path, target, mode)
+    Path(parent).mkdir(parents=True, exist_ok=True)
     folder, n = base, 1
-    while folder.exists():
-        n += 1
-        folder = base.with_name(f"{base.name}-{n}")
-    return folder
+    while True:
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            n += 1
+            folder = base.with_name(f"{base.name}-{n}")
 
 
 def check_output_folder(folder: str | Path, overwrite: bool = False) -> None:

@@ -207,6 +207,7 @@ class WholeExcerptSeparator:
             out = apply_model(cast("DemucsModel", sep.runnable_module()),
                               mix.to(sep.device, torch.float32), shifts=sep.shifts,
                               split=False, device=sep.device)
+        sep.check_finite(out)
         if on_chunk is not None:
             on_chunk(1, 1)
         return out.float()

@@ -64,7 +64,8 @@ def parse_web_device(device: object) -> int | None:
     if device == "web":
         return DEFAULT_PORT
     text = device[4:]
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit() and len(text) <= 5) or not (
+            int(text) == 0 or 1024 <= int(text) <= 65535):
         raise AudioUnavailable("invalid_device", f"bad port in {device!r}",
                                "Use web or web:PORT with PORT from 1024 to 65535 (0 = any free)")
     return int(text)

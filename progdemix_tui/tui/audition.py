@@ -22,7 +22,13 @@ from typing import Protocol
 import torch
 
 from progdemix_tui.engine.errors import ProgdemixError
-from progdemix_tui.engine.export import EXTENSION, ExportFormat, ExportSpec, write_file
+from progdemix_tui.engine.export import (
+    EXTENSION,
+    ExportFormat,
+    ExportSpec,
+    stem_label,
+    write_file,
+)
 from progdemix_tui.engine.session import Session, open_session
 from progdemix_tui.playback.blind import BlindState, BlindTest
 from progdemix_tui.playback.levels import LevelMatch, match_levels
@@ -90,12 +96,12 @@ def load_cue(cue: Cue, session: Session | None = None) -> tuple[torch.Tensor, in
 
 
 def export_clips(a: torch.Tensor, b: torch.Tensor, rate: int, levels: LevelMatch, dest: Path,
-                 loop: tuple[float, float] | None = None,
-                 fmt: ExportFormat = "wav16") -> list[Path]:
+                 loop: tuple[float, float] | None = None, fmt: ExportFormat = "wav16",
+                 labels: tuple[str, str] | None = None) -> list[Path]:
     """Write level-matched A and B (the loop region, if set) as ``A.<ext>``, ``B.<ext>`` in
     ``fmt`` (an export format: wav16 by default), with the gains the player uses (measured
-    over the whole cues). Formats that clip above full scale get both scaled alike, which
-    keeps the match."""
+    over the whole cues); ``labels`` say what each holds (the files' comments). Formats that
+    clip above full scale get both scaled alike, which keeps the match."""
     if loop is not None:
         s, e = int(loop[0] * rate), int(loop[1] * rate)
         a, b = a[..., s:e], b[..., s:e]
@@ -107,8 +113,10 @@ def export_clips(a: torch.Tensor, b: torch.Tensor, rate: int, levels: LevelMatch
         if peak > 1.0:
             a, b = a / peak, b / peak
     spec = ExportSpec(fmt=fmt, clip="none")
-    return [write_file(x, dest / f"{name}.{EXTENSION[fmt]}", rate, spec)
-            for name, x in (("A", a), ("B", b))]
+    notes = labels or ("", "")
+    return [write_file(x, dest / f"{name}.{EXTENSION[fmt]}", rate, spec,
+                       {"title": name, "comment": note} if note else None)
+            for name, x, note in (("A", a, notes[0]), ("B", b, notes[1]))]
 
 
 def export_ab(a: Cue, b: Cue, dest: Path, loop: tuple[float, float] | None = None,
@@ -116,7 +124,17 @@ def export_ab(a: Cue, b: Cue, dest: Path, loop: tuple[float, float] | None = Non
     """Read cues ``a`` and ``b`` and write them as level-matched clips (:func:`export_clips`)."""
     xa, rate = load_cue(a)
     xb, _ = load_cue(b)
-    return export_clips(xa, xb, rate, match_levels(xa, xb, rate), dest, loop, fmt)
+    labels = (cue_label(a), cue_label(b))
+    return export_clips(xa, xb, rate, match_levels(xa, xb, rate), dest, loop, fmt, labels)
+
+
+def cue_label(cue: Cue) -> str:
+    """What a clip of ``cue`` holds (its file's comment): a non-target estimate at a step
+    n > 0 is the step's own, a separation of y_n, not of the song, and says so."""
+    if cue.source != "estimate":
+        return f"{cue.describe()} [{cue.folder.name}]"
+    target = open_session(cue.folder).config.target
+    return f"{stem_label(cue.stem, cue.step, target)} [{cue.folder.name}]"
 
 
 class AuditionBackend(Protocol):

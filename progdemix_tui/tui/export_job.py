@@ -14,7 +14,8 @@ from .screens.export import ExportRequest
 
 def write_export(cue: Cue, request: ExportRequest, marks: tuple[Cue | None, Cue | None],
                  loop: tuple[float, float] | None) -> list[Path]:
-    """Write ``request`` for the selected ``cue`` (or the A/B ``marks``); the files written.
+    """Write ``request`` for the selected ``cue`` (or the A/B ``marks``); the files written:
+    the song's stems at the cue's step (the engine's export).
 
     Raises :class:`ProgdemixError` or :class:`OSError` saying what went wrong.
     """
@@ -24,8 +25,11 @@ def write_export(cue: Cue, request: ExportRequest, marks: tuple[Cue | None, Cue 
             raise ProgdemixError("mark A and B first (a, b)")
         return export_ab(a, b, request.dest, loop, request.fmt)
     session = open_session(cue.folder)
-    stems = (session.config.target,) if request.what == "target" else None
-    spec = ExportSpec(step=cue.step, stems=stems, fmt=request.fmt, template=TEMPLATE)
+    target = session.config.target
+    stems = (target,) if request.what == "target" else None
+    two = target if request.what == "two" else None
+    spec = ExportSpec(step=cue.step, stems=stems, two_stems=two, fmt=request.fmt,
+                      template=TEMPLATE)
     return export_sessions([session], spec, request.dest)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
-from progdemix_tui.engine.config import STEM_FORMATS, RunConfig, StemFormat, not_finite
+from progdemix_tui.engine.config import STEM_FORMATS, STEMS, RunConfig, StemFormat, not_finite
 from progdemix_tui.engine.options import BY_FIELD, OPTION, PANEL, Option, Value, run_config
 
 from .paths import expand, is_file
@@ -100,6 +100,16 @@ def _config(v: dict[str, Value]) -> RunConfig:
 _DEFAULT_TYPED: dict[str, Value] = {o.name: _typed(o, o.panel_value) for o in PANEL}
 
 
+def _sources(config: RunConfig) -> tuple[str, ...] | None:
+    """The stems the target must be one of: the standard four, or, for another target, the
+    model's where they can be read without loading it (None: the run checks it)."""
+    if config.target in STEMS:
+        return STEMS
+    from progdemix_tui.engine.models import model_stems
+
+    return model_stems(config.separator.model)
+
+
 def _check(values: dict) -> tuple[RunConfig, dict[str, Value], dict[str, str]]:
     """Typed values, the engine config built from them, and ``{field: reason}`` in panel order."""
     typed: dict[str, Value] = {}
@@ -111,7 +121,7 @@ def _check(values: dict) -> tuple[RunConfig, dict[str, Value], dict[str, str]]:
             errors[option.name] = str(exc)
             typed[option.name] = _DEFAULT_TYPED[option.name]  # the others can still be checked
     config = _config(typed)
-    for key, why in config.problems().items():
+    for key, why in config.problems(_sources(config)).items():
         option = BY_FIELD[key]
         errors.setdefault(option.name, f"{option.label} {why}{option.hint}")
     for name, why in _panel_problems(typed).items():

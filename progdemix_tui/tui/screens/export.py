@@ -1,4 +1,6 @@
-"""The export screen: the selected step's target or all stems in the formats of the
+"""The export screen: the selected step's target, the target and its accompaniment
+(``no_<target>`` = mixture − target), or all stems (the song's: see
+:mod:`progdemix_tui.engine.export`) in the formats of the
 ``export`` command (:data:`~progdemix_tui.engine.export.EXPORT_FORMATS`), or the A/B clips
 (level-matched, loop region, in the chosen format) — handy without an audio
 device."""
@@ -21,7 +23,7 @@ from progdemix_tui.engine.export import EXPORT_FORMATS, ExportFormat
 
 from ..paths import expand
 
-WHAT = ("target", "all", "ab")
+WHAT = ("target", "two", "all", "ab")
 
 
 class Choice(RadioButton):
@@ -55,7 +57,7 @@ class Choices(RadioSet, inherit_bindings=False):
 
 @dataclass(frozen=True)
 class ExportRequest:
-    what: str  # "target", "all" or "ab"
+    what: str  # "target", "two" (target and no_target), "all" or "ab"
     fmt: ExportFormat
     dest: Path
 
@@ -79,6 +81,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
             with Horizontal(classes="export-row"):
                 with Choices(id="export-what"):
                     yield Choice(f"target ({self.target})", value=True, id="what-target")
+                    yield Choice(f"+ no_{self.target}", id="what-two")
                     yield Choice("all stems", id="what-all")
                     yield Choice("A/B clips", id="what-ab", disabled=not self.ab_ready)
                 with Choices(id="export-format"):

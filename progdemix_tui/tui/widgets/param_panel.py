@@ -16,6 +16,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
+from progdemix_tui.engine.config import STEMS
 from progdemix_tui.engine.options import PANEL, Option
 
 from ..run_plan import RunPlan, describe_errors, field_errors, parse
@@ -38,6 +39,11 @@ def model_options() -> list[tuple[str, str]]:
     return out
 
 
+def chosen_model(values: dict) -> str:
+    """The model a run of the panel's ``values`` loads: the model file, else the select's."""
+    return str(values.get("model_path") or "").strip() or str(values.get("model") or "")
+
+
 class ParamPanel(VerticalScroll):
     """The run parameters as compact inputs, selects and checkboxes."""
 
@@ -52,6 +58,7 @@ class ParamPanel(VerticalScroll):
                  id: str | None = None) -> None:
         super().__init__(id=id)
         self.initial = dict(values)
+        self.targets: tuple[str, ...] = STEMS  # the target select's choices
         self.models = models if models is not None else model_options()
 
     def compose(self) -> ComposeResult:
@@ -72,11 +79,35 @@ class ParamPanel(VerticalScroll):
                           compact=True)
         if option.kind == "choice":
             choices = option.choices
+            if option.name == "target":
+                choices = self.targets = self.target_choices(chosen_model(self.initial))
             return Select([(c, c) for c in choices], allow_blank=False, compact=True, id=wid,
                           value=value if value in choices else choices[0])
         if option.kind == "flag":
             return Checkbox(option.check_text, value=bool(value), id=wid, compact=True)
         return Input(str(value), placeholder=option.placeholder, id=wid, compact=True)
+
+    @staticmethod
+    def target_choices(model: str) -> tuple[str, ...]:
+        """The target list: ``model``'s stems where they can be read without loading it
+        (cached weights, a .safetensors file; htdemucs_6s adds guitar and piano), else the
+        four standard stems."""
+        from progdemix_tui.engine.models import model_stems
+
+        return (model_stems(model) if model else None) or STEMS
+
+    def _update_targets(self, model: str) -> None:
+        """Offer ``model``'s stems as targets, keeping the chosen one where it still is."""
+        select = self.query_one("#p-target", Select)
+        choices = self.target_choices(model)
+        current = select.value
+        if choices == self.targets:
+            return
+        self.targets = choices
+        with select.prevent(Select.Changed):  # one Changed for the panel: the caller's
+            select.set_options([(c, c) for c in choices])
+            select.value = current if current in choices else (
+                "vocals" if "vocals" in choices else choices[0])
 
     def values(self) -> dict:
         """The panel's current values, as stored in the settings file."""
@@ -122,6 +153,8 @@ class ParamPanel(VerticalScroll):
         self._flag(field_errors(self.values()))
 
     def _changed(self, name: str) -> None:
+        if name in ("model", "model_path"):
+            self._update_targets(chosen_model(self.values()))
         values = self.values()
         self._flag(field_errors(values))
         self.post_message(self.Changed(values))

@@ -1,0 +1,143 @@
+"""A bank of single SoundFont notes (``scripts/render_note_bank.py`` writes it), and
+playing them at any pitch.
+
+The bank is one ``.npz``: ``audio`` holds every note as 8-bit mu-law, mono; per note,
+``offset``/``length`` locate it, ``role`` (index into :data:`BANK_ROLES`), ``program`` (GM
+program, or drum kit), ``pitch`` (MIDI note), ``velocity``, ``font`` (index into ``fonts``),
+``peak`` (the peak amplitude it was scaled from) and ``rate`` (its sample rate) describe it.
+Notes are stored pre-emphasized (``emphasis``: y[n] = x[n] - a·x[n-1]) so that de-emphasis
+pushes the mu-law quantization noise down where a note has little energy (its high
+frequencies). numpy only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+BANK_ROLES = ("drums", "bass", "other", "vocals")
+PITCHED_RATE = 22050
+DRUM_RATE = 44100
+MU = 255.0
+EMPHASIS = 0.95  # pre-emphasis coefficient of the stored notes
+FIELDS = ("offset", "length", "role", "program", "pitch", "velocity", "font", "peak", "rate")
+
+
+class NoteBankError(ValueError):
+    """A note bank file is missing, unreadable or lacks what a song needs."""
+
+
+def mulaw_encode(x: np.ndarray) -> np.ndarray:
+    """Samples in [-1, 1] → uint8 mu-law codes."""
+    y = np.sign(x) * np.log1p(MU * np.minimum(np.abs(x), 1.0)) / np.log1p(MU)
+    return np.round((y + 1.0) * 127.5).astype(np.uint8)
+
+
+def mulaw_decode(code: np.ndarray) -> np.ndarray:
+    """uint8 mu-law codes → float64 samples in [-1, 1]."""
+    y = code.astype(np.float64) / 127.5 - 1.0
+    return np.sign(y) * np.expm1(np.abs(y) * np.log1p(MU)) / MU
+
+
+def preemphasize(x: np.ndarray, a: float = EMPHASIS) -> np.ndarray:
+    """y[n] = x[n] - a·x[n-1] (what the bank stores)."""
+    y = np.array(x, dtype=np.float64)
+    y[1:] -= a * x[:-1]
+    return y
+
+
+def resample(x: np.ndarray, ratio: float, deemphasis: float = 0.0) -> np.ndarray:
+    """Band-limited resampling by FFT to ``round(len(x) * ratio)`` samples, undoing a
+    pre-emphasis of coefficient ``deemphasis`` (the inverse IIR filter) on the way."""
+    n = max(2, int(round(len(x) * ratio)))
+    pad = 256 if deemphasis else 0  # the inverse filter's tail (a^256 is negligible)
+    size = len(x) + pad
+    spectrum = np.fft.rfft(x, size)
+    if deemphasis:
+        spectrum /= 1.0 - deemphasis * np.exp(-2j * np.pi * np.arange(len(spectrum)) / size)
+    m = max(2, int(round(size * ratio)))
+    keep = min(len(spectrum), m // 2 + 1)
+    return (np.fft.irfft(spectrum[:keep], m) * (m / size))[:n]
+
+
+@dataclass(frozen=True)
+class Instrument:
+    """One program (or drum kit) of one font in a bank."""
+
+    role: str
+    program: int
+    font: str
+    rows: tuple[int, ...]  # indices of its notes in the bank
+
+    @property
+    def name(self) -> str:
+        kind = "kit" if self.role == "drums" else "program"
+        return f"{self.font}:{kind} {self.program}"
+
+
+@dataclass
+class NoteBank:
+    """The notes of a bank file, grouped by instrument; ``play`` renders one note."""
+
+    audio: np.ndarray
+    table: dict[str, np.ndarray]
+    fonts: tuple[str, ...]
+    path: str = ""
+    emphasis: float = 0.0
+    instruments: dict[str, list[Instrument]] = field(default_factory=dict)
+    _cache: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> NoteBank:
+        """Read a bank; raises :class:`NoteBankError` when it is missing or malformed."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                audio = data["audio"]
+                table = {name: data[name] for name in FIELDS}
+                fonts = tuple(str(f) for f in data["fonts"])
+                emphasis = float(data["emphasis"]) if "emphasis" in data else 0.0
+        except (OSError, KeyError, ValueError) as exc:
+            raise NoteBankError(f"cannot read note bank {os.fspath(path)}: {exc}") from exc
+        bank = cls(audio=audio, table=table, fonts=fonts, path=os.fspath(path), emphasis=emphasis)
+        keys = sorted({(int(r), int(f), int(p)) for r, f, p in
+                       zip(table["role"], table["font"], table["program"], strict=True)})
+        for role, font, program in keys:
+            rows = np.nonzero((table["role"] == role) & (table["font"] == font)
+                              & (table["program"] == program))[0]
+            bank.instruments.setdefault(BANK_ROLES[role], []).append(
+                Instrument(BANK_ROLES[role], program, fonts[font], tuple(int(i) for i in rows)))
+        return bank
+
+    def choose(self, role: str, rng: np.random.Generator,
+               programs: tuple[int, ...] | None = None) -> Instrument:
+        """A random instrument of ``role`` (optionally among ``programs``)."""
+        pool = [i for i in self.instruments.get(role, ())
+                if programs is None or i.program in programs] or self.instruments.get(role, [])
+        if not pool:
+            raise NoteBankError(f"note bank {self.path} has no {role} instrument")
+        return pool[int(rng.integers(len(pool)))]
+
+    def play(self, instrument: Instrument, pitch: int, velocity: int = 100,
+             samplerate: int = 44100) -> np.ndarray:
+        """Mono float64 note of ``instrument`` at MIDI ``pitch`` (drums: the kit note
+        nearest in velocity), pitch-shifted from the bank's nearest note by resampling."""
+        table = self.table
+        rows = np.array(instrument.rows)
+        if instrument.role == "drums":
+            rows = rows[table["pitch"][rows] == pitch] if np.any(table["pitch"][rows] == pitch) else rows
+            row = int(rows[np.argmin(np.abs(table["velocity"][rows].astype(int) - velocity))])
+            shift = 0
+        else:
+            row = int(rows[np.argmin(np.abs(table["pitch"][rows].astype(int) - pitch))])
+            shift = pitch - int(table["pitch"][row])
+        key = (row, shift, samplerate)
+        if key not in self._cache:
+            if len(self._cache) >= 256:  # a song uses far fewer: keep memory bounded
+                self._cache.clear()
+            start, length = int(table["offset"][row]), int(table["length"][row])
+            x = mulaw_decode(self.audio[start:start + length]) * float(table["peak"][row])
+            ratio = samplerate / float(table["rate"][row]) * 2.0 ** (-shift / 12)
+            self._cache[key] = resample(x, ratio, self.emphasis)
+        return self._cache[key]
