@@ -10,7 +10,7 @@ over channels, then over songs. Usage::
 
     python scripts/eval_demo_model.py [--model demo|PATH.safetensors] [--duration 6]
                                       [--shifts N] [--wiener ITERATIONS] [--by-layer]
-                                      [--sampled [--bank NPZ]] [--json PATH]
+                                      [--sampled [--bank NPZ]] [--json PATH] [--threads N]
 """
 
 from __future__ import annotations
@@ -56,9 +56,21 @@ def main(argv=None) -> int:
     p.add_argument("--bank", default=str(HELD_OUT_BANK), help="note bank for --sampled")
     p.add_argument("--json", metavar="PATH", help="also write the summary as JSON")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: the tool's policy, OMP_NUM_THREADS or "
+                        "the CPUs minus one)")
     args = p.parse_args(argv)
 
+    from progdemix_tui.engine.errors import ConfigError
     from progdemix_tui.engine.models import load_model
+    from progdemix_tui.engine.threads import torch_threads, use_threads
+
+    try:  # the CLI's thread policy: torch's default (every core) spins on a busy machine
+        threads = torch_threads(args.threads)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    use_threads(threads)
 
     bank = None
     if args.sampled:
@@ -79,7 +91,8 @@ def main(argv=None) -> int:
     print(f"{len(args.seeds)} held-out {kind} (seeds {min(args.seeds)}..{max(args.seeds)}), "
           f"{args.duration:g} s each, one-shot, segment {args.segment:g} s, overlap 0.25, "
           f"shifts {args.shifts}, Wiener {args.wiener or 'off'}, "
-          f"{args.device}, {time.perf_counter() - start:.1f} s")
+          f"{args.device}, {threads} thread{'s' if threads != 1 else ''}, "
+          f"{time.perf_counter() - start:.1f} s")
     print(format_scores(scores))
     if args.by_layer:
         print(format_by_layer(scores, [song.other_layers for song in songs]))

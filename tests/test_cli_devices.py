@@ -23,14 +23,16 @@ def test_lists_the_default_device(tmp_path):
     assert "default" in result.stdout
 
 
-def test_no_device_is_one_line_exit_2(tmp_path):
+def test_no_sound_card_lists_the_web_speaker_and_says_so(tmp_path):
+    """Issue "First hour" 10: no sound card is no error; the browser still plays (exit 0)."""
     home = tmp_path / "home"
     home.mkdir()
     (home / ".asoundrc").write_text('pcm.!default { type hw card 99 }\nctl.!default { type hw card 99 }\n')
     result = _devices(home)
-    assert result.returncode == 2
+    assert result.returncode == 0, result.stderr
+    assert "web" in result.stdout and "127.0.0.1:8765" in result.stdout
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().startswith("error:")
+    assert len(result.stderr.strip().splitlines()) == 1 and "--audio-device web" in result.stderr
 
 
 def test_lists_the_web_speaker(tmp_path):

@@ -250,8 +250,9 @@ async def test_notifications_leave_the_player_bar_visible(work, tiny_model_path)
 
 @sync
 async def test_a_refused_run_keeps_the_bad_field_safe_and_clears_when_fixed(work, tiny_model_path):
-    """After a refusal the next key does not land in the bad field; the footer keeps its
-    keys; fixing the field takes the refusal away."""
+    """After a refusal the focus is in the field that was wrong (issue "First hour" 10: it
+    went to the model field, 8 Tabs away); Esc leaves it with the footer's keys back; fixing
+    the field takes the refusal away."""
     from textual.widgets import Input
 
     app = make_app("track", tiny_model_path, steps="abc")
@@ -259,10 +260,14 @@ async def test_a_refused_run_keeps_the_bad_field_safe_and_clears_when_fixed(work
         await pilot.press("r")
         await wait_for(pilot, lambda: "cannot run" in screen_text(app))
         assert app.query_one("#params").display and app.query_one("#p-steps").has_class("-invalid")
-        assert not isinstance(app.focused, Input)
-        await pilot.press("r")  # a second try: refused again, the field untouched
+        assert app.focused is app.query_one("#p-steps")
+        await pilot.press("escape")  # out of the field: r tries again, the field untouched
+        await wait_for(pilot, lambda: not isinstance(app.focused, Input))
+        await pilot.press("r")  # refused again, back in the field
+        await wait_for(pilot, lambda: app.focused is app.query_one("#p-steps"))
         assert app.panel.values()["steps"] == "abc"
-        assert "Run" in screen_text(app).splitlines()[-1]  # the footer is not blank
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "Run" in screen_text(app).splitlines()[-1])  # footer
         await pilot.click("#p-steps")  # in a text field the footer names Esc
         await wait_for(pilot, lambda: isinstance(app.focused, Input))
         await wait_for(pilot, lambda: "Leave field" in screen_text(app).splitlines()[-1])

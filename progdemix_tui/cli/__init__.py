@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from progdemix_tui import __version__
 
@@ -52,8 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def own_ctrl_c() -> None:
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt however the tool was started: a shell's
+    background job inherits SIGINT ignored, and Python then installs no handler of its own."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    own_ctrl_c()
     parser = build_parser()
     if argv and argv[0].split("=", 1)[0] in TUI_OPTIONS:
         return _open_tui(parser, argv)

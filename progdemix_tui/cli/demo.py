@@ -44,7 +44,7 @@ def handle(args: argparse.Namespace) -> int:
             reason = exc.strerror or type(exc).__name__
             return fail(f"cannot write demo songs to {folder} ({reason}); choose a writable DIR.")
         out_console.print(
-            f"wrote {folder}/  [dim]seed {song.seed}, {song.duration:.1f} s, {song.tempo:g} BPM, "
-            f"{song.key}, {time.perf_counter() - start:.2f} s[/]", soft_wrap=True)
+            f"wrote {folder}/  [dim]seed {song.seed}, {song.duration:.1f} s long, {song.tempo:g} BPM, "
+            f"{song.key}; made in {time.perf_counter() - start:.2f} s[/]", soft_wrap=True)
     out_console.print(f"separate one: progdemix-tui run {root / 'demo-001'} --model demo")
     return 0

@@ -7,7 +7,7 @@ import json
 
 from rich.table import Table
 
-from .common import fail, handles_errors, out_console
+from .common import err_console, handles_errors, out_console
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,14 +23,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
-    from progdemix_tui.playback import list_output_devices
+    from progdemix_tui.playback import AudioUnavailable, list_output_devices
     from progdemix_tui.playback.web_output import DEFAULT_PORT
 
-    devices = list_output_devices()  # AudioUnavailable: one line, exit 2
+    try:
+        devices = list_output_devices()
+    except AudioUnavailable as exc:  # no PortAudio, no sound card: the browser still plays
+        devices, why = [], str(exc).splitlines()[0]
+    else:
+        why = "no audio output device found"
     if not devices:
-        return fail("no audio output device found; play through a browser instead with "
-                    "--audio-device web (or web:PORT), or export A/B clips "
-                    "(README: 'Listening over SSH').")
+        err_console.print(f"{why.rstrip('.')}: play through a browser with --audio-device web "
+                          "(README: 'Listening over SSH'), or export A/B clips.",
+                          markup=False, soft_wrap=True)
     if args.json:
         rows = [{"index": d.index, "name": d.name, "hostapi": d.hostapi,
                  "channels": d.channels, "samplerate": d.default_samplerate,

@@ -1,4 +1,4 @@
-"""``progdemix-tui run INPUT``: progressive inference on one file, headless."""
+"""``progdemix-tui run INPUT...``: progressive inference on files or folders, headless."""
 
 from __future__ import annotations
 
@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 
 from rich import box
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from progdemix_tui.engine.options import OPTION
@@ -55,8 +62,10 @@ summary), 130 cancelled (sessions keep their finished steps).
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "run", help="progressive inference on one file (headless)",
-        description="Run progressive inference on one file and write a session folder.",
+        "run", help="progressive inference on files, track folders or folders of songs "
+                    "(headless)",
+        description="Run progressive inference on each input and write one session folder "
+                    "per input.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("input", metavar="INPUT", nargs="+",
                         help="audio file, MUSDB-style track folder, or folder of songs; several "
@@ -166,16 +175,17 @@ def run_single(args: argparse.Namespace, source: Path, config, export: ExportSpe
     return 0
 
 
-def step_progress(kind: str = "bar") -> Progress:
-    """The progress display: files (in a batch), steps, and the current step's chunks; with
-    ``kind`` json, the same as JSON lines (:class:`.progress_json.JsonProgress`)."""
+def step_progress(kind: str = "bar", transient: bool = False) -> Progress:
+    """The progress display: files (in a batch), steps, and the current step's chunks
+    (``transient``: erased when it stops); with ``kind`` json, the same as JSON lines
+    (:class:`.progress_json.JsonProgress`)."""
     if kind == "json":
         from .progress_json import JsonProgress
 
         return JsonProgress()  # type: ignore[return-value]  # the part of Progress run uses
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
-    return Progress(*columns, console=err_console, transient=False)
+    return Progress(*columns, console=err_console, transient=transient)
 
 
 def run_one(separator: Separator, source: Path, config, out: Path, args: argparse.Namespace,
@@ -247,18 +257,27 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
     outcome: dict[Path, str] = {}
     written: list[Path] = []
     reports: list[dict] = []
-    with step_progress(args.progress) as progress:
-        files_task = progress.add_task("files", total=len(sources))
-        for source in sources:
-            if args.skip_existing:
-                kept = finished_session(parent, source, config.to_dict(), args.start or 0.0,
-                                        separator.model.name)
-                if kept is not None:
-                    outcome[source] = f"skipped: {kept} is finished with these parameters"
-                    progress.advance(files_task)
-                    continue
-            out = new_session(parent, source, config)
-            results: list = []
+    shared = step_progress("json") if args.progress == "json" else None
+    files_task = shared.add_task("files", total=len(sources)) if shared is not None \
+        else TaskID(0)
+    for index, source in enumerate(sources):
+        if args.skip_existing:
+            kept = finished_session(parent, source, config.to_dict(), args.start or 0.0,
+                                    separator.model.name)
+            if kept is not None:
+                outcome[source] = f"skipped: {kept} is finished with these parameters"
+                if shared is not None:
+                    shared.advance(files_task)
+                continue
+        out = new_session(parent, source, config)
+        results: list = []
+        failure: BaseException | None = None
+        # bars: one display per input, gone before anything else is printed (a live display
+        # redrawn around another console's table garbles a real terminal); JSON: one stream
+        progress = shared if shared is not None else step_progress(transient=True)
+        with progress:
+            if shared is None:
+                progress.add_task("files", total=len(sources), completed=index)
             progress.console.print(f"[bold]{escape(str(source))}[/] → {escape(str(out))}",
                                    soft_wrap=True)
             try:
@@ -268,25 +287,28 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
                                   ready.input.audio.samplerate)
                 run_one(separator, source, config, out, one, ready, progress, results)
             except KeyboardInterrupt:
-                progress.stop()
-                outcome[source] = f"cancelled (session {out} keeps {len(results)} step(s))"
-                _summary(outcome, sources)
-                return 130
+                failure = KeyboardInterrupt()
             except (ProgdemixError, OSError) as exc:
-                discard_if_empty(out)
-                error_console.print(f"[bold red]error:[/] {escape(one_line(str(exc)))} "
-                                    "(skipped)", soft_wrap=True)
-                outcome[source] = f"failed: {exc}"
-                progress.advance(files_task)
-                continue
+                failure = exc
+        if isinstance(failure, KeyboardInterrupt):
+            outcome[source] = f"cancelled (session {out} keeps {len(results)} step(s))"
+            _summary(outcome, sources)
+            return 130
+        if failure is not None:
+            discard_if_empty(out)
+            error_console.print(f"[bold red]error:[/] {escape(one_line(str(failure)))} "
+                                "(skipped)", soft_wrap=True)
+            outcome[source] = f"failed: {failure}"
+        else:
             outcome[source] = f"done: {out}"
-            write_chart(results, config.target, out)
             written.append(out)
             reports.append({"input": str(source), "session": str(out),
                             "steps": [m.to_dict() for m in results]})
-            if not args.json:
+            if not args.json:  # the table, then where its chart went
                 print_results(results, config, ready.input.references)
-            progress.advance(files_task)
+            write_chart(results, config.target, out)
+        if shared is not None:
+            shared.advance(files_task)
     if args.json:
         out_console.print_json(json.dumps(reports))
     if export is not None and written:

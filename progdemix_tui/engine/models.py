@@ -43,7 +43,7 @@ TORCHAUDIO_BUNDLES = {
     "sets plus extra data: do not evaluate it on MUSDB18-HQ test (leakage)",
 }
 DESCRIPTIONS = {
-    DEFAULT_MODEL: "Hybrid Demucs v3, MUSDB18-HQ + 800 songs (default; the study's architecture)",
+    DEFAULT_MODEL: "Hybrid Demucs v3, MUSDB18-HQ + 800 songs (the study's architecture)",
     "htdemucs": "Hybrid Transformer Demucs v4",
     "htdemucs_ft": "Hybrid Transformer Demucs v4, fine-tuned per source (4 models, slow)",
     "htdemucs_6s": "Hybrid Transformer Demucs v4, 6 sources (adds guitar, piano)",

@@ -58,9 +58,21 @@ except ImportError:  # not POSIX: no lock, and "running" is read as stored
     fcntl = None  # type: ignore[assignment]
 
 
-def utc_now() -> str:
-    """The current UTC time, ISO 8601 to the second, for manifests."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+def utc_now(timespec: str = "seconds") -> str:
+    """The current UTC time, ISO 8601 (to the second by default), for manifests."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec=timespec)
+
+
+def newest_first(summary: SessionSummary) -> tuple[_dt.datetime, str]:
+    """Sort key of the listings (reversed: newest first): ``created`` to the microsecond,
+    then the folder's name, so sessions made in the same second keep one order."""
+    try:
+        when = _dt.datetime.fromisoformat(summary.created)
+    except ValueError:
+        when = _dt.datetime.min
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    return when, summary.folder.name
 
 
 def versions() -> dict[str, str]:
@@ -220,7 +232,7 @@ class SessionWriter:
         self._prepare(overwrite)
         self.manifest: dict = {
             "format": FORMAT, "version": VERSION, "status": "running",
-            "created": utc_now(), "updated": utc_now(),
+            "created": utc_now("microseconds"), "updated": utc_now(),
             "input": input_info, "model": model_info, "device": device,
             "threads": torch.get_num_threads(),
             "samplerate": samplerate, "sources": list(sources),
@@ -444,6 +456,19 @@ class SessionSummary:
     best_step: int | None = None  # highest target SI-SDR (with references)
     best_delta_db: float | None = None  # its target SI-SDR change since step 0
 
+    @property
+    def song(self) -> str:
+        """The input's name: the file's stem, or its track folder's name for a
+        ``mixture.*`` file."""
+        path = Path(self.input)
+        return path.parent.name if path.stem == "mixture" and path.parent.name else path.stem
+
+    @property
+    def schedule_text(self) -> str:
+        """``linear`` or ``linear ≤0.8`` (the schedule and its β cap when below 1)."""
+        cap = self.beta_max
+        return self.schedule if cap is None or cap >= 1 else f"{self.schedule} ≤{cap:g}"
+
 
 def list_sessions(root: str | Path) -> list[SessionSummary]:
     """Sessions directly under ``root`` (newest first); malformed folders are skipped."""
@@ -467,7 +492,7 @@ def scan_sessions(root: str | Path) -> SessionScan:
             skipped.append(f"skipped {folder.name}: {exc}")
         except OSError as exc:  # a folder that cannot be searched: say so, do not hide it
             skipped.append(f"skipped {folder.name}: cannot be read ({exc.strerror or exc}).")
-    return SessionScan(sorted(out, key=lambda x: x.created, reverse=True), skipped)
+    return SessionScan(sorted(out, key=newest_first, reverse=True), skipped)
 
 
 def summarize(s: Session) -> SessionSummary:

@@ -181,12 +181,13 @@ class ProgdemixApp(App[int]):
             self._save_settings()
 
     def _show_invalid(self, name: str) -> None:
-        """Show the Params tab with the (highlighted) field ``name`` in view; focus goes to
-        the panel, not into the field, so the next key does not overwrite it (Tab enters)."""
+        """Show the Params tab and focus the (highlighted) field ``name`` that was wrong, its
+        value selected: typing replaces it, Esc leaves the field."""
         self.query_one("#sidebar").display = True
         self.query_one(TabbedContent).active = "params"
-        self.screen.set_focus(self.panel)
-        self.panel.scroll_to_widget(self.query_one(f"#p-{name}"), animate=False)
+        field = self.query_one(f"#p-{name}")
+        self.screen.set_focus(field)
+        self.panel.scroll_to_widget(field, animate=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Esc leaves a text field (and the footer says so: the field hides the letter keys
@@ -291,7 +292,7 @@ class ProgdemixApp(App[int]):
         """A listening key (:mod:`.keys`), from anywhere: the player bar's ``action_<action>``.
         A mark is of the timeline cursor's step (keys typed ahead run before its highlight
         message reaches the app)."""
-        if action == "mark":
+        if action in ("mark", "play_pause"):  # Space with nothing marked marks A
             self._sync_selection()
         getattr(self.player, f"action_{action}")(*args)
 

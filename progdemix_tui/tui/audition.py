@@ -21,9 +21,14 @@ from typing import Protocol
 
 import torch
 
-from progdemix_tui.engine import audio
 from progdemix_tui.engine.errors import ProgdemixError
-from progdemix_tui.engine.export import stem_label
+from progdemix_tui.engine.export import (
+    EXTENSION,
+    ExportFormat,
+    ExportSpec,
+    stem_label,
+    write_file,
+)
 from progdemix_tui.engine.session import Session, open_session
 from progdemix_tui.playback.blind import BlindState, BlindTest
 from progdemix_tui.playback.levels import LevelMatch, match_levels
@@ -91,29 +96,31 @@ def load_cue(cue: Cue, session: Session | None = None) -> tuple[torch.Tensor, in
 
 
 def export_clips(a: torch.Tensor, b: torch.Tensor, rate: int, levels: LevelMatch, dest: Path,
-                 loop: tuple[float, float] | None = None, fmt: str = "wav",
+                 loop: tuple[float, float] | None = None, fmt: ExportFormat = "wav16",
                  labels: tuple[str, str] | None = None) -> list[Path]:
-    """Write level-matched A and B (the loop region, if set) as ``A.<fmt>``, ``B.<fmt>``,
-    with the gains the player uses (measured over the whole cues); ``labels`` say what each
-    holds (the files' comments)."""
+    """Write level-matched A and B (the loop region, if set) as ``A.<ext>``, ``B.<ext>`` in
+    ``fmt`` (an export format: wav16 by default), with the gains the player uses (measured
+    over the whole cues); ``labels`` say what each holds (the files' comments). Formats that
+    clip above full scale get both scaled alike, which keeps the match."""
     if loop is not None:
         s, e = int(loop[0] * rate), int(loop[1] * rate)
         a, b = a[..., s:e], b[..., s:e]
     gain_a, gain_b = levels.linear
     a, b = a if gain_a == 1.0 else a * gain_a, b if gain_b == 1.0 else b * gain_b
-    if fmt == "flac":  # integer FLAC clips above full scale: scale both alike (keeps the match)
+    if fmt != "float32":
         peak = max(float(a.abs().max()) if a.numel() else 0.0,
                    float(b.abs().max()) if b.numel() else 0.0)
         if peak > 1.0:
             a, b = a / peak, b / peak
+    spec = ExportSpec(fmt=fmt, clip="none")
     notes = labels or ("", "")
-    return [audio.save(dest / f"{name}.{fmt}", x, rate,
-                       tags={"title": name, "comment": note} if note else None)
+    return [write_file(x, dest / f"{name}.{EXTENSION[fmt]}", rate, spec,
+                       {"title": name, "comment": note} if note else None)
             for name, x, note in (("A", a, notes[0]), ("B", b, notes[1]))]
 
 
 def export_ab(a: Cue, b: Cue, dest: Path, loop: tuple[float, float] | None = None,
-              fmt: str = "wav") -> list[Path]:
+              fmt: ExportFormat = "wav16") -> list[Path]:
     """Read cues ``a`` and ``b`` and write them as level-matched clips (:func:`export_clips`)."""
     xa, rate = load_cue(a)
     xb, _ = load_cue(b)

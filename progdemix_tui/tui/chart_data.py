@@ -3,11 +3,13 @@ manifest's step metrics, without Textual, so tests can hold them against the man
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from progdemix_tui.engine.progressive import StepMetrics, best_step
+from progdemix_tui.engine.session import SessionSummary
 
 Axis = Literal["left", "right"]
 
@@ -101,7 +103,8 @@ def step_chart(rows: Sequence[StepMetrics], target: str, sources: Sequence[str],
     if used:
         parts = [f"{s.label} at step {s.steps[-1]}: {s.values[-1]:.2f}" for s in used]
         caption += ("; " if caption else "") + "; ".join(parts)
-    return Chart(title, left, "β, share" if betas else None, series, best, best_value, caption)
+    right = None if not betas else "β" if not used else "β, share"
+    return Chart(title, left, right, series, best, best_value, caption)
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,21 @@ class Compared:
     target: str
     rows: list[StepMetrics]
     has_references: bool
+
+
+def run_labels(sessions: Sequence[SessionSummary]) -> list[str]:
+    """A legend label per session saying what differs between them: song, mode, schedule
+    (β cap), steps, model, whichever are not the same for all (the chart adds the target);
+    sessions alike in all of these are told apart by their folder's name."""
+    fields = {"song": lambda s: s.song, "mode": lambda s: s.mode,
+              "schedule": lambda s: s.schedule_text,
+              "steps": lambda s: f"{s.steps_planned - 1} steps",
+              "model": lambda s: s.model}
+    differ = [get for get in fields.values() if len({get(s) for s in sessions}) > 1]
+    labels = [" · ".join(get(s) for get in differ) for s in sessions]
+    return [label if label and labels.count(label) == 1
+            else (f"{label} · {s.folder.name}" if label else s.folder.name)
+            for label, s in zip(labels, sessions, strict=True)]
 
 
 def compare_chart(sessions: Sequence[Compared]) -> Chart:
@@ -135,6 +153,21 @@ def compare_chart(sessions: Sequence[Compared]) -> Chart:
                          f"{curve.values[top]:.2f} dB")
     return Chart(f"{len(sessions)} sessions — {what}", "SI-SDR (dB)" if refs else "Δest (dB)",
                  None, series, caption="\n".join(lines))
+
+
+def axis_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], list[str]]:
+    """``count`` evenly spaced ticks from ``low`` to ``high`` and their labels, with as many
+    decimals as the span needs and never a ``-0``."""
+    if high - low < 1e-9:
+        low, high = low - 0.5, high + 0.5
+    span = high - low
+    decimals = max(0, min(3, 1 - math.floor(math.log10(span / (count - 1)) + 1e-9)))
+    ticks = [low + span * k / (count - 1) for k in range(count)]
+    labels = []
+    for tick in ticks:
+        label = f"{tick:.{decimals}f}"
+        labels.append(label[1:] if label.startswith("-") and float(label) == 0 else label)
+    return ticks, labels
 
 
 def color_of(series: Series, index: int) -> tuple[int, int, int]:

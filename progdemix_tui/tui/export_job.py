@@ -23,7 +23,7 @@ def write_export(cue: Cue, request: ExportRequest, marks: tuple[Cue | None, Cue 
         a, b = marks
         if a is None or b is None:
             raise ProgdemixError("mark A and B first (a, b)")
-        return export_ab(a, b, request.dest, loop, "flac" if request.fmt == "flac" else "wav")
+        return export_ab(a, b, request.dest, loop, request.fmt)
     session = open_session(cue.folder)
     target = session.config.target
     stems = (target,) if request.what == "target" else None

@@ -88,7 +88,7 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
         ("s / v", "next stem / next source (estimate, y_n, mixture, reference, residual)"),
         ("a / b", "mark the selected step+stem+source as A / B"),
         ("x", "switch between A and B (level-matched); blind: next slot"),
-        ("Space", "play / pause"),
+        ("Space", "play / pause (nothing marked: the selected step, marked A)"),
         ("[ / ]  Shift+←/→", "seek −5 s / +5 s"),
         ("g", "go to a typed time: 1:23, 83.5, 1:02:03 or 50%"),
         ("l", "loop: set start, set end, clear"),

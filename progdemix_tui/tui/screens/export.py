@@ -2,7 +2,7 @@
 (``no_<target>`` = mixture − target), or all stems (the song's: see
 :mod:`progdemix_tui.engine.export`) in the formats of the
 ``export`` command (:data:`~progdemix_tui.engine.export.EXPORT_FORMATS`), or the A/B clips
-(level-matched, loop region; WAV, or FLAC when FLAC is chosen) — handy without an audio
+(level-matched, loop region, in the chosen format) — handy without an audio
 device."""
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
                         yield Choice(fmt, value=i == 0, id=f"fmt-{fmt}")
             yield Label("to folder:")
             yield Input(str(self.dest), id="export-dest", compact=True)
+            # the folder whole, wrapped: the field scrolls and would hide its end
+            yield Static(str(self.dest), id="export-dest-full", markup=False)
             with Horizontal(classes="export-row"):
                 yield Button("Export", id="export-go", variant="primary", compact=True)
                 yield Button("Cancel", id="export-cancel", compact=True)
@@ -105,6 +107,11 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
         return ExportRequest(kind, chosen,
                              expand(self.query_one("#export-dest", Input).value.strip()
                                     or str(self.dest)))
+
+    @on(Input.Changed, "#export-dest")
+    def _dest_changed(self, event: Input.Changed) -> None:
+        self.query_one("#export-dest-full", Static).update(
+            str(expand(event.value.strip() or str(self.dest))))
 
     @on(Button.Pressed, "#export-go")
     @on(Input.Submitted, "#export-dest")

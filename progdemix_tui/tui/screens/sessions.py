@@ -19,12 +19,13 @@ from progdemix_tui.engine.errors import ProgdemixError
 from progdemix_tui.engine.session import SessionSummary
 from progdemix_tui.formatting import fmt_number
 
-from ..chart_data import Compared, compare_chart
+from ..chart_data import Compared, compare_chart, run_labels
 from ..paths import expand
 from ..screens.chart import ChartScreen
 from ..session_reader import read_listing, read_session
 
 MARK = "✓"
+SONG_WIDTH = 24  # the song column's widest (longer names end in …)
 
 
 class SessionsScreen(ModalScreen[Path | None]):
@@ -58,19 +59,21 @@ class SessionsScreen(ModalScreen[Path | None]):
         self.sessions, self.skipped = read_listing(root)
         table = self.query_one("#sessions-table", DataTable)
         table.clear(columns=True)
-        # the name (long, and dated anyway) last: at 100 columns the rest is shown whole
+        # what tells runs apart first (as `report SESSIONS_DIR`; mode, model and date whole
+        # at 100 columns); the dated name last
         self.marked &= {s.folder for s in self.sessions}
         table.add_column(" ", key="mark")
-        for col in ("status", "steps", "best", "Δ0 dB", "target", "mode", "schedule",
-                    "model", "created", "name"):
+        for col in ("song", "target", "schedule", "steps", "best", "Δ0 dB", "mode", "model",
+                    "created", "status", "name"):
             table.add_column(col)
         for s in self.sessions:
             best = "n/a" if s.best_step is None else str(s.best_step)
             delta = fmt_number(s.best_delta_db, signed=True)
-            table.add_row(MARK if s.folder in self.marked else " ", s.status, f"{s.steps_done}/{s.steps_planned}", best,
-                          delta, s.target, s.mode, s.schedule, s.model,
-                          s.created[:16].replace("T", " "), s.folder.name,
-                          key=str(s.folder))
+            song = s.song if len(s.song) <= SONG_WIDTH else s.song[:SONG_WIDTH - 1] + "…"
+            table.add_row(MARK if s.folder in self.marked else " ", song, s.target,
+                          s.schedule_text, f"{s.steps_done}/{s.steps_planned}", best, delta,
+                          s.mode, s.model, s.created[:16].replace("T", " "), s.status,
+                          s.folder.name, key=str(s.folder))
         info = self.query_one("#sessions-info", Static)
         text = (f"{len(self.sessions)} session(s) in {root}" if self.sessions
                 else f"no sessions in {root}; type another folder above")
@@ -115,14 +118,14 @@ class SessionsScreen(ModalScreen[Path | None]):
                         severity="warning")
             return
         compared = []
-        for folder in folders:
+        chosen = [s for s in self.sessions if s.folder in self.marked]
+        for summary, label in zip(chosen, run_labels(chosen), strict=True):
             try:
-                view = read_session(folder)
+                view = read_session(summary.folder)
             except ProgdemixError as exc:
                 self.notify(str(exc), title="session left out", severity="error")
                 continue
-            compared.append(Compared(folder.name, view.target, view.rows,
-                                     view.has_references))
+            compared.append(Compared(label, view.target, view.rows, view.has_references))
         if len(compared) >= 2:
             self.app.push_screen(ChartScreen(compare_chart(compared)))
 

@@ -147,9 +147,17 @@ class DiffStrip(Widget):
         col = min(width - 1, int(self.position / dm.duration * width)) if dm.duration else 0
         head = Text(" " * col + "▲", style="bold")
         peak = dm.ranked()[0]
-        what = (f"A−B per {dm.window:g} s ({dm.levels.describe()}): loudest {top:.1f} dB "
-                f"at {fmt_time(dm.start(peak))}, bars span {RANGE_DB:g} dB" if top > FLOOR_DB
-                else "A−B: identical (after level matching)")
-        label = Text(f"{what} · n: next largest", style="dim")
+        details: tuple[str, ...] = ()
+        if top > FLOOR_DB:  # what matters first; the details follow while they fit
+            first = f"A−B loudest {top:.1f} dB at {fmt_time(dm.start(peak))} · n: next largest"
+            details = (f"per {dm.window:g} s", f"bars span {RANGE_DB:g} dB",
+                       dm.levels.describe())
+        else:
+            first = "A−B: identical (after level matching) · n: next largest"
+        for detail in details:
+            if len(first) + 3 + len(detail) > width:
+                break
+            first += f" · {detail}"
+        label = Text(first, style="dim")
         label.truncate(width)
         return Text("\n").join([label, strip, head])

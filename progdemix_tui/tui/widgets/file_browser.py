@@ -41,7 +41,7 @@ def describe(path: Path) -> tuple[str, bool]:
         return f"cannot read: {reason(exc)}", False
     if not found.track_folder:
         return f"{_info(found.audio)} · no reference stems", True
-    refs = ("reference stems found: metrics will be shown" if found.references
+    refs = ("reference stems found: metrics shown" if found.references
             else "no reference stems")
     return f"track folder · {_info(found.audio)} · {refs}", True
 

@@ -41,7 +41,8 @@ def tally_text(state: BlindState) -> str:
 
 
 class PlayerBar(Vertical):
-    """Two lines: the marks and transport state, then the selection and messages."""
+    """Two lines: the marks and transport state, then the selection and messages; a third
+    with the web speaker's URL and listeners when the output is the browser."""
 
     def __init__(self, backend: AuditionBackend | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -61,12 +62,15 @@ class PlayerBar(Vertical):
         self._generation = 0  # of the marks: a load for older marks never lands
         self._load_lock = threading.Lock()
         self._speaker_shown = ""
+        self._play_on_load = False  # Space with nothing marked: play once A is loaded
         self.message = "" if self.backend.available else f"{self.backend.reason}: " \
             "marks work; export A/B clips with e"
 
     def compose(self) -> ComposeResult:
         yield Static("", id="player-line", markup=False)
         yield Static("", id="player-status", markup=False)
+        # the web speaker's URL on a line of its own: beside the messages, either was cut
+        yield Static("", id="player-speaker", markup=False)
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.refresh_bar)
@@ -141,6 +145,7 @@ class PlayerBar(Vertical):
 
     def _load_failed(self, generation: int, text: str) -> None:
         if generation == self._generation:
+            self._play_on_load = False
             self.loaded(None, self.duration, generation)
             self.say(text)
 
@@ -152,6 +157,9 @@ class PlayerBar(Vertical):
             return
         self.levels, self.duration, self.loading = levels, duration, False
         self.refresh_bar()
+        if self._play_on_load and not self.playing:
+            self._play_on_load = False
+            self.toggle_play()
 
     def toggle_ab(self) -> str:
         """Switch A↔B; in a blind test, go to the next slot (1↔2, or A→B→X)."""
@@ -177,6 +185,12 @@ class PlayerBar(Vertical):
         return None
 
     def toggle_play(self) -> bool:
+        """Play or pause; with nothing marked, the selected step is marked A and plays
+        once loaded (the first listen is one key)."""
+        if self.a is None and self.b is None and self.selection is not None \
+                and not self.blind:
+            self._play_on_load = self.mark("A") is not None
+            return False
         if (problem := self._unmarked()) is not None:
             self.say(problem)
             return False
@@ -444,6 +458,7 @@ class PlayerBar(Vertical):
         sel = f"sel: {self.selection.describe()}" if self.selection else "sel: —"
         status = f"{sel}  {self.message}" if self.message else sel
         self._speaker_shown = self._speaker()
-        if self._speaker_shown:  # first: the URL to open must not be cut off at 80 columns
-            status = f"{self._speaker_shown}  {status}"
+        speaker = self.query_one("#player-speaker", Static)
+        speaker.display = bool(self._speaker_shown)
+        speaker.update(self._speaker_shown)
         self.query_one("#player-status", Static).update(status)

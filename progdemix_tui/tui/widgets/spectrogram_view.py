@@ -156,7 +156,9 @@ class SpectrogramView(Widget):
         name = self.cue.describe()
         if spec is None:
             return [Text(self.error or f"spectrogram of {name}: computing…")]
-        return [Text(f"{name} ({self.cue.source}) · {fmt_hz(spec.edges_hz[0])}–"
+        if self.cue.source == "estimate":  # the other sources name themselves
+            name += " estimate"
+        return [Text(f"{name} · {fmt_hz(spec.edges_hz[0])}–"
                      f"{fmt_hz(spec.edges_hz[-1])} log · {RANGE_DB:g} dB · ┃ playhead",
                      style="dim")]
 
