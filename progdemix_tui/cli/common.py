@@ -124,9 +124,9 @@ def config_from_args(args: argparse.Namespace, target: str | None = None) -> Run
 
 
 def fail(message: str, code: int = 2) -> int:
-    from rich.markup import escape  # messages quote file contents: never read them as markup
+    from progdemix_tui.text import markup_safe  # messages quote file contents: inert here
 
-    error_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    error_console.print(f"[bold red]error:[/] {markup_safe(message)}", soft_wrap=True)
     return code
 
 
@@ -139,7 +139,9 @@ def handles_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argpars
             return fn(args)
         except ProgdemixError as exc:
             if exc.exit_code == 130:
-                error_console.print(f"[yellow]cancelled:[/] {exc}")
+                from progdemix_tui.text import markup_safe
+
+                error_console.print(f"[yellow]cancelled:[/] {markup_safe(exc)}")
                 return 130
             return fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:

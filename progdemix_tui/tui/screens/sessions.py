@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Input, Static
 from progdemix_tui.engine.errors import ProgdemixError
 from progdemix_tui.engine.session import SessionSummary
 from progdemix_tui.formatting import fmt_number
+from progdemix_tui.text import plain, visible
 
 from ..chart_data import Compared, compare_chart
 from ..paths import expand
@@ -67,9 +68,11 @@ class SessionsScreen(ModalScreen[Path | None]):
         for s in self.sessions:
             best = "n/a" if s.best_step is None else str(s.best_step)
             delta = fmt_number(s.best_delta_db, signed=True)
-            table.add_row(MARK if s.folder in self.marked else " ", s.status, f"{s.steps_done}/{s.steps_planned}", best,
-                          delta, s.target, s.mode, s.schedule, s.model,
-                          s.created[:16].replace("T", " "), s.folder.name,
+            # strings from the manifest and the folder's name: never markup, controls visible
+            cells = (s.status, f"{s.steps_done}/{s.steps_planned}", best, delta, s.target,
+                     s.mode, s.schedule, s.model, s.created[:16].replace("T", " "),
+                     s.folder.name)
+            table.add_row(MARK if s.folder in self.marked else " ", *map(plain, cells),
                           key=str(s.folder))
         info = self.query_one("#sessions-info", Static)
         text = (f"{len(self.sessions)} session(s) in {root}" if self.sessions
@@ -80,7 +83,7 @@ class SessionsScreen(ModalScreen[Path | None]):
             self.notify("\n".join(self.skipped[:3]) + more,
                         title=f"{len(self.skipped)} folder(s) left out", severity="warning",
                         timeout=10)
-        info.update(text)
+        info.update(visible(text))
 
     @on(Input.Submitted, "#sessions-root")
     def _root(self, event: Input.Submitted) -> None:
