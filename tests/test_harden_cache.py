@@ -111,3 +111,17 @@ def test_a_deeply_nested_header_is_damage_noted_and_separated_again(tmp_path, ti
     assert sum("damaged or forged step-0 cache entry" in n for n in separator.notes) == 1
     _, calls = _step0(separator, mix)
     assert calls == [(2, 2)]  # rewritten, and good
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_documents_read_by_name_are_regular_files_never_waited_on(tmp_path, kind):
+    """Manifests and evaluation documents go through the same bounded, non-blocking read."""
+    from progdemix_tui.engine.jsondoc import DocumentError, parse_bounded
+
+    path = tmp_path / "manifest.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    with pytest.raises(DocumentError, match="not a regular file"):
+        parse_bounded(path, 1 << 20)

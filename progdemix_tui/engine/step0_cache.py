@@ -33,13 +33,14 @@ import hmac
 import json
 import os
 import secrets
-import stat
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .regular import read_regular
 
 APP_NAME = "progdemix-tui"
 ENV_DIR = "PROGDEMIX_CACHE_DIR"
@@ -205,23 +206,6 @@ class Step0Cache:
                 info = path.stat()
                 found.append((path, info.st_size, info.st_mtime))
         return found
-
-
-def read_regular(path: Path, max_bytes: int) -> bytes:
-    """The bytes of ``path``, a regular file of at most ``max_bytes``, opened without
-    following a link and without blocking (a FIFO or a device is refused, not read).
-    FileNotFoundError when absent; OSError or ValueError for anything else."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError("not a regular file")
-        if info.st_size > max_bytes:
-            raise ValueError("too large")
-        data = file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ValueError("too large")
-    return data
 
 
 def user_secret(path: Path) -> bytes:
