@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from rich.console import Console, RenderableType
-from rich.markup import escape  # messages quote file contents: never read them as markup
 from rich.table import Column, Table
 from rich.text import Text
 
@@ -25,6 +24,7 @@ from progdemix_tui.engine.errors import (
     out_of_memory,
 )
 from progdemix_tui.engine.options import OPTIONS, Group, Option, run_config
+from progdemix_tui.text import markup_safe
 
 err_console = Console(stderr=True, highlight=False)
 """Progress, notes and warnings on stderr: silent with ``-q``."""
@@ -154,8 +154,9 @@ def config_from_args(args: argparse.Namespace, target: str | None = None,
 
 
 def fail(message: str, code: int = 2) -> int:
-    """Print ``message`` as the one error line (bounded: :func:`.errors.one_line`)."""
-    error_console.print(f"[bold red]error:[/] {escape(one_line(message))}", soft_wrap=True)
+    """Print ``message`` as the one error line: bounded (:func:`.errors.one_line`), controls
+    visible and markup inert (:func:`progdemix_tui.text.markup_safe`)."""
+    error_console.print(f"[bold red]error:[/] {markup_safe(one_line(message))}", soft_wrap=True)
     return code
 
 
@@ -168,7 +169,7 @@ def handles_errors(fn: Callable[[argparse.Namespace], int]) -> Callable[[argpars
             return fn(args)
         except ProgdemixError as exc:
             if exc.exit_code == 130:
-                error_console.print(f"[yellow]cancelled:[/] {escape(one_line(str(exc)))}")
+                error_console.print(f"[yellow]cancelled:[/] {markup_safe(one_line(str(exc)))}")
                 return 130
             return fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from progdemix_tui.engine.errors import AudioInputError
+from progdemix_tui.text import markup_safe, plain, visible
 
 from .common import err_console, handles_errors, out_console, print_table
 
@@ -51,7 +52,7 @@ def handle(args: argparse.Namespace) -> int:
 
     scan = scan_sessions(folder)
     for note in scan.skipped:  # one bad folder does not hide the others
-        err_console.print(note, markup=False, soft_wrap=True)
+        err_console.print(visible(note), markup=False, soft_wrap=True)
     if scan.sessions:
         return _report_listing(folder, scan.sessions, args)
     raise AudioInputError(f"{folder} is neither a session folder (manifest.json), an "
@@ -98,10 +99,10 @@ def _report_listing(folder: Path, sessions: list, args: argparse.Namespace) -> i
     # parameters every session shares go into the title, so the table fits 80 columns
     shared = [name for name in ("target", "mode", "schedule", "β max", "model")
               if len(sessions) > 1 and len(set(columns[name])) == 1]
-    title = f"sessions in {folder} (newest first)"
+    title = f"sessions in {markup_safe(folder)} (newest first)"
     if shared:
-        title += "; all: " + ", ".join(
-            f"{name} {columns[name][0]}" if name in ("β max", "model") else columns[name][0]
+        title += "; all: " + ", ".join(markup_safe(
+            f"{name} {columns[name][0]}" if name in ("β max", "model") else columns[name][0])
             for name in shared)
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     shown = [name for name in columns if name not in shared]
@@ -110,7 +111,7 @@ def _report_listing(folder: Path, sessions: list, args: argparse.Namespace) -> i
                          else "left", no_wrap=name != "session", overflow="fold",
                          min_width=SESSION_WIDTH if name == "session" else None)
     for row in zip(*(columns[name] for name in shown), strict=True):
-        table.add_row(*row)
+        table.add_row(*map(plain, row))  # names and model from files: never markup
     print_table(table, LISTING_DROP)
     err_console.print(f"{len(sessions)} session(s); best: highest target SI-SDR (needs "
                       "references), Δ0: its change since step 0. Details: "
@@ -137,13 +138,13 @@ def _report_session(folder: Path, args: argparse.Namespace) -> int:
         if session.config.preset != "none":
             table.title = f"{table.title} — preset {session.config.preset}"
         print_table(table, RESULTS_DROP)
-    err_console.print(f"session {folder}: {session.status}, {len(metrics)} step(s) of "
-                      f"{result_count(session.config)}")
+    err_console.print(f"session {visible(folder)}: {session.status}, {len(metrics)} step(s) "
+                      f"of {result_count(session.config)}", markup=False)
     if not args.no_plots and metrics:
         from progdemix_tui.engine.plots import plot_session, session_plot_name
 
         path = plot_session(metrics, target, folder / session_plot_name(metrics))
-        err_console.print(f"plot written to [bold]{path}[/]")
+        err_console.print(f"plot written to [bold]{markup_safe(path)}[/]")
     return 0
 
 
@@ -169,6 +170,6 @@ def _report_eval(folder: Path, args: argparse.Namespace) -> int:
         done = f"{what} rewritten"
     except OutputError as exc:  # a read-only folder still reports
         done = f"{what} not rewritten: {exc}"
-    err_console.print(f"evaluation {folder}: {opened.meta['status']}, {tables.runs} track "
-                      f"run(s); {done}", markup=False, soft_wrap=True)
+    err_console.print(visible(f"evaluation {folder}: {opened.meta['status']}, {tables.runs} "
+                              f"track run(s); {done}"), markup=False, soft_wrap=True)
     return 0

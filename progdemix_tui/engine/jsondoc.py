@@ -13,6 +13,8 @@ import math
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .regular import NotRegular, read_regular
+
 MAX_DEPTH = 32  # the writers nest at most 5 deep
 
 
@@ -23,13 +25,13 @@ class DocumentError(ValueError):
 def parse_bounded(path: Path, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
     """The JSON value in ``path``; :class:`DocumentError` when it is unreadable, larger than
     ``max_bytes``, not JSON, deeper than ``max_depth`` or holds a non-finite number."""
-    try:
-        with open(path, "rb") as file:
-            raw = file.read(max_bytes + 1)
+    try:  # callers check where links lead; a FIFO or a device is refused, not read
+        raw = read_regular(path, max_bytes, follow=True)
     except OSError as exc:
         raise DocumentError(f"unreadable: {exc.strerror or exc}") from None
-    if len(raw) > max_bytes:
-        raise DocumentError(f"larger than {max_bytes >> 20} MB")
+    except NotRegular as exc:
+        raise DocumentError(f"{exc}" if "larger" not in str(exc)
+                            else f"larger than {max_bytes >> 20} MB") from None
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant,
                           parse_float=_finite)

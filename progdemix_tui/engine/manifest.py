@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 import types
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -21,10 +20,10 @@ from .containment import resolved_inside
 from .errors import SessionError
 from .jsondoc import MAX_DEPTH, DocumentError, parse_bounded
 from .progressive import StepMetrics
+from .stem_names import stem_names_problem
 
 NAME = "manifest.json"
 MAX_BYTES = 32 << 20  # 1001 steps of metrics take well under 2 MB
-SOURCE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # stem names become file names on export
 STATUSES = ("running", "complete", "converged", "cancelled", "failed")
 
 # top-level key: (accepted types, required)
@@ -93,11 +92,9 @@ def check(manifest: Any, folder: Path, fmt: str, version: int) -> None:
 
 
 def _check_sources(sources: list) -> tuple[str, ...]:
-    if not sources or len(sources) > 16 or len(set(map(str, sources))) != len(sources):
-        raise Invalid("sources must be 1 to 16 distinct names")
-    for name in sources:
-        if not isinstance(name, str) or not SOURCE_NAME.match(name) or name == "mixture":
-            raise Invalid(f"source name {_show(name)} is not allowed")
+    problem = stem_names_problem(sources)
+    if problem:
+        raise Invalid(f"sources: {problem}")
     return tuple(sources)
 
 

@@ -21,6 +21,7 @@ import yaml
 
 from .containment import resolved_inside
 from .errors import ModelUnavailable
+from .stem_names import stem_names_problem
 
 if TYPE_CHECKING:  # torch loads only when a model file is checked (hub.py stays light)
     import torch
@@ -50,6 +51,16 @@ def check_plain_name(name: object, where: str) -> str:
             "'+'; no folders, no '..')."
         )
     return name
+
+
+def check_stem_names(sources: object, where: str) -> tuple[str, ...]:
+    """``sources`` if they are plain stem names (:mod:`.stem_names`); else ModelUnavailable.
+    Stem names become file paths, so every model's are checked before anything is built."""
+    problem = ("stems must be a list of names" if not isinstance(sources, (list, tuple))
+               else stem_names_problem(sources))
+    if problem:
+        raise ModelUnavailable(f"{where}: {problem}; this model cannot be used.")
+    return tuple(sources)  # type: ignore[arg-type]  # checked: a list or tuple of str
 
 
 def inside(path: Path, folder: Path, what: str) -> Path:
@@ -146,6 +157,9 @@ def check_safetensors(path: Path) -> tuple[str, list, dict, dict[str, tuple]]:
         )
     args, kwargs = _init_arguments(path, metadata)
     _bounded(path, klass, args, kwargs)
+    sources = kwargs.get("sources", args[0] if args else None)
+    if sources is not None:  # the loaded model's stems are checked again in any case
+        check_stem_names(sources, str(path))
     return klass, args, kwargs, shapes
 
 

@@ -28,6 +28,7 @@ from .model_files import (
     Bag,
     check_plain_name,
     check_safetensors,
+    check_stem_names,
     inside,
     load_checked_safetensors,
     load_checked_safetensors_files,
@@ -392,7 +393,8 @@ def _wrap(name: str, module: torch.nn.Module, origin: str) -> LoadedModel:
         max_segment = float(module.segment)
     else:
         max_segment = float("inf")
-    return LoadedModel(name=name, module=module, sources=tuple(model.sources),
+    sources = check_stem_names(model.sources, f"model {name!r} ({origin})")
+    return LoadedModel(name=name, module=module, sources=sources,
                        samplerate=int(model.samplerate),
                        audio_channels=int(model.audio_channels), origin=origin,
                        max_segment=max_segment)

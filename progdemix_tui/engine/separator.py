@@ -237,7 +237,13 @@ class Separator:
         identity = self.step0_identity()
         key = step0_key(identity, batched)
         shape = (batched.shape[0], len(self.sources), *batched.shape[1:])
+        damaged = self.step0_cache.damaged
         found = self.step0_cache.get(key, shape)
+        if self.step0_cache.damaged > damaged:
+            note = ("a damaged or forged step-0 cache entry was removed; step 0 is separated "
+                    "again")
+            if note not in self.notes:
+                self.notes.append(note)
         if found is not None:
             if on_chunk is not None:
                 total = self.chunks(batched.shape[-1])

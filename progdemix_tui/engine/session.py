@@ -42,6 +42,7 @@ from .config import StemFormat as StemFormat  # re-exported: job.py imports it f
 from .errors import OutputError, SessionError
 from .manifest import Invalid, inside, read_manifest
 from .progressive import IterationResult, StepMetrics, best_step
+from .stem_names import stem_names_problem
 from .study import result_count
 
 FORMAT = "progdemix-session"
@@ -224,6 +225,9 @@ class SessionWriter:
     def __init__(self, folder: str | Path, config: RunConfig, *, input_info: dict,
                  model_info: dict, device: str, samplerate: int, sources: tuple[str, ...],
                  stem_format: StemFormat = "flac", overwrite: bool = False):
+        problem = stem_names_problem(sources)
+        if problem:  # stem names become file names: refused before the folder is touched
+            raise SessionError(f"cannot write a session for these stems: {problem}.")
         self.folder = Path(folder)
         self.samplerate = samplerate
         self.sources = sources

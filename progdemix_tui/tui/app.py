@@ -16,6 +16,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import (
@@ -29,6 +30,7 @@ from textual.widgets import (
 
 from progdemix_tui.engine import threads
 from progdemix_tui.engine.errors import ProgdemixError
+from progdemix_tui.text import visible
 
 from .audition import SOURCES, AuditionBackend, Cue, open_backend
 from .chart_data import step_chart
@@ -108,6 +110,15 @@ class ProgdemixApp(App[int]):
                 yield self._spectrogram
         yield PlayerBar(self.backend, id="player")
         yield Footer()
+
+    def notify(self, message: str, *, title: str = "",
+               severity: SeverityLevel = "information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Every notification of the app (widgets' and screens' too): messages quote files,
+        settings and manifests, so they are never markup and show control characters."""
+        del markup  # no caller styles a notification
+        super().notify("\n".join(map(visible, message.split("\n"))), title=visible(title),
+                       severity=severity, timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
         self.theme_changed_signal.subscribe(self, self._theme_changed)

@@ -10,15 +10,17 @@ flagged again rather than silently replaced.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from progdemix_tui.engine.audio import write_text_atomic
 from progdemix_tui.engine.options import OPTION, PANEL
+from progdemix_tui.engine.userdirs import APP_NAME as APP_NAME
+from progdemix_tui.engine.userdirs import CONFIG_ENV
+from progdemix_tui.engine.userdirs import config_dir as config_dir
 
-APP_NAME = "progdemix-tui"
-ENV_DIR = "PROGDEMIX_TUI_CONFIG_DIR"
+ENV_DIR = CONFIG_ENV  # re-exported: tests and the CLI set it
+
 FILE_NAME = "settings.json"
 
 DEFAULTS: dict[str, str | bool] = {option.name: option.panel_value for option in PANEL}
@@ -28,22 +30,6 @@ the option table (:mod:`progdemix_tui.engine.options`)."""
 UI_DEFAULTS: dict[str, str] = {"theme": "textual-dark", "audio_device": ""}
 """UI preferences: the theme, and the audio output device (``--audio-device``: an index or a
 name; empty = the default output)."""
-
-
-def config_dir() -> Path:
-    """Folder holding ``settings.json`` (see module docstring)."""
-    env = os.environ.get(ENV_DIR)
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CONFIG_HOME")
-    if xdg:
-        return Path(xdg).expanduser() / APP_NAME
-    try:
-        import platformdirs
-
-        return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
-    except ImportError:  # pragma: no cover - platformdirs ships with most environments
-        return Path.home() / ".config" / APP_NAME
 
 
 def settings_path() -> Path:

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Input, Static
 from progdemix_tui.engine.errors import ProgdemixError
 from progdemix_tui.engine.session import SessionSummary
 from progdemix_tui.formatting import fmt_number
+from progdemix_tui.text import plain, visible
 
 from ..chart_data import Compared, compare_chart, run_labels
 from ..paths import expand
@@ -70,10 +71,12 @@ class SessionsScreen(ModalScreen[Path | None]):
             best = "n/a" if s.best_step is None else str(s.best_step)
             delta = fmt_number(s.best_delta_db, signed=True)
             song = s.song if len(s.song) <= SONG_WIDTH else s.song[:SONG_WIDTH - 1] + "…"
-            table.add_row(MARK if s.folder in self.marked else " ", song, s.target,
-                          s.schedule_text, f"{s.steps_done}/{s.steps_planned}", best, delta,
-                          s.mode, s.model, s.created[:16].replace("T", " "), s.status,
-                          s.folder.name, key=str(s.folder))
+            # strings from the manifest and the folder's name: never markup, controls visible
+            cells = (song, s.target, s.schedule_text, f"{s.steps_done}/{s.steps_planned}", best,
+                     delta, s.mode, s.model, s.created[:16].replace("T", " "), s.status,
+                     s.folder.name)
+            table.add_row(MARK if s.folder in self.marked else " ", *map(plain, cells),
+                          key=str(s.folder))
         info = self.query_one("#sessions-info", Static)
         text = (f"{len(self.sessions)} session(s) in {root}" if self.sessions
                 else f"no sessions in {root}; type another folder above")
@@ -83,7 +86,7 @@ class SessionsScreen(ModalScreen[Path | None]):
             self.notify("\n".join(self.skipped[:3]) + more,
                         title=f"{len(self.skipped)} folder(s) left out", severity="warning",
                         timeout=10)
-        info.update(text)
+        info.update(visible(text))
 
     @on(Input.Submitted, "#sessions-root")
     def _root(self, event: Input.Submitted) -> None:
