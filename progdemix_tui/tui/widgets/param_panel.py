@@ -9,6 +9,7 @@ until they are fixed.
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Grid, VerticalScroll
@@ -18,6 +19,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from progdemix_tui.engine.config import STEMS
 from progdemix_tui.engine.options import PANEL, Option
+from progdemix_tui.text import plain
 
 from ..run_plan import RunPlan, describe_errors, field_errors, parse
 
@@ -72,9 +74,10 @@ class ParamPanel(VerticalScroll):
         value = self.initial.get(option.name, "")
         wid = f"p-{option.name}"
         if option.name == "model":
-            options = list(self.models)
+            options: list[tuple[str | Text, str]] = list(self.models)
             if value and value not in {v for _, v in options}:
-                options.append((str(value), str(value)))
+                # a value from settings.json: shown as written, never parsed as markup
+                options.append((plain(value), str(value)))
             return Select(options, value=value or options[0][1], allow_blank=False, id=wid,
                           compact=True)
         if option.kind == "choice":
