@@ -31,6 +31,10 @@ torch.set_num_threads(int(os.environ.setdefault("OMP_NUM_THREADS", "1")))
 _CACHE_DIR = tempfile.mkdtemp(prefix="progdemix-step0-")
 atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
 os.environ.setdefault("PROGDEMIX_CACHE_DIR", _CACHE_DIR)
+# Likewise the config folder (settings, the step-0 cache's HMAC key): never the user's own.
+_CONFIG_DIR = tempfile.mkdtemp(prefix="progdemix-config-")
+atexit.register(shutil.rmtree, _CONFIG_DIR, ignore_errors=True)
+os.environ.setdefault("PROGDEMIX_TUI_CONFIG_DIR", _CONFIG_DIR)
 
 # Waits in the tests are on events (a file appears, a screen shows a line, a process exits),
 # never races against the clock: this bound only stops a test that would otherwise hang
