@@ -27,9 +27,9 @@ from .instruments import (
     song_bars,
 )
 from .notebank import Instrument, NoteBank
-from .songs import LEVELS_DB, STEMS, DemoSong
+from .songs import LEVELS_DB, STEMS, DemoSong, song_streams
 from .synth import add_at, pan, reverb
-from .theory import Plan, make_plan
+from .theory import Plan
 from .voice import compose_melody, render_vocals
 
 SAMPLED_SHARE = {"drums": 0.85, "bass": 0.85}  # else the synthesized part
@@ -223,13 +223,7 @@ def generate_sampled_song(seed: int, bank: NoteBank, duration: float = 8.0,
                           samplerate: int = 44100) -> SampledSong:
     """Render a song deterministically from ``seed`` and ``bank`` (levels and scaling as
     :func:`generate_song`)."""
-    if duration <= 0:
-        raise ValueError("duration must be positive")
-    n = int(round(duration * samplerate))
-    root = np.random.SeedSequence([int(seed), 0x5A3B1E])
-    plan_seq, level_seq, *stem_seqs = root.spawn(2 + len(STEMS))
-    plan = make_plan(np.random.default_rng(plan_seq), duration)
-    levels = np.random.default_rng(level_seq)
+    n, plan, levels, stem_seqs = song_streams(seed, 0x5A3B1E, duration, samplerate)
     rngs = dict(zip(STEMS, (np.random.default_rng(s) for s in stem_seqs), strict=True))
     names: dict[str, str] = {}
     layers: list[str] = []
