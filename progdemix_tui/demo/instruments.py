@@ -6,6 +6,8 @@ rate and the length in samples, and returns a stereo ``[2, n]`` float64 stem.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from .synth import (
@@ -119,6 +121,30 @@ def render_drums(plan: Plan, rng: np.random.Generator, sr: int, n: int) -> np.nd
     return out
 
 
+
+def song_bars(plan: Plan, sr: int, n: int) -> int:
+    """Bars to write so that ``n`` samples are covered (one spare for ringing notes)."""
+    return int(np.ceil(n / sr / plan.bar)) + 1
+
+
+def bass_line(plan: Plan, pattern: str, base: int,
+              n_bars: int) -> Iterator[tuple[int, int, int, int]]:
+    """``(bar, step, MIDI pitch, length in sixteenths)`` of each note a bass ``pattern``
+    plays on the chord roots (``r`` root, ``f`` fifth, ``o`` octave, ``-`` held)."""
+    for bar in range(n_bars):
+        root = plan.degree_midi(plan.chord_degrees_at(bar)[0], base)
+        if root > 45:
+            root -= 12
+        notes = {"r": root, "f": root + 7, "o": root + 12}
+        for step, ch in enumerate(pattern):
+            if ch not in notes:
+                continue
+            length = 1
+            while step + length < 16 and pattern[step + length] == "-":
+                length += 1
+            yield bar, step, notes[ch], length
+
+
 def render_bass(plan: Plan, rng: np.random.Generator, sr: int, n: int) -> np.ndarray:
     """A bass line on the chord roots with one of :data:`BASS_PATTERNS`."""
     out = np.zeros(n)
@@ -133,26 +159,15 @@ def render_bass(plan: Plan, rng: np.random.Generator, sr: int, n: int) -> np.nda
     pluck = rng.uniform(0.05, 0.2)
     pattern = BASS_PATTERNS[rng.integers(len(BASS_PATTERNS))]
     gate = rng.uniform(0.6, 0.95)
-    n_bars = int(np.ceil(n / sr / plan.bar)) + 1
-    for bar in range(n_bars):
-        root = plan.degree_midi(plan.chord_degrees_at(bar)[0], base)
-        if root > 45:
-            root -= 12
-        notes = {"r": root, "f": root + 7, "o": root + 12}
-        for step, ch in enumerate(pattern):
-            if ch not in notes:
-                continue
-            length = 1
-            while step + length < 16 and pattern[step + length] == "-":
-                length += 1
-            start = plan.step_time(bar * 16 + step)
-            dur = length * plan.sixteenth * (gate if length == 1 else 0.95)
-            m = int((dur + 0.05) * sr)
-            f = float(midi_hz(notes[ch]))
-            mix = np.exp(-np.arange(m) / (pluck * sr))
-            sig = mix * table_osc(bright, f, m, sr) + (1 - mix) * table_osc(dark, f, m, sr)
-            sig *= adsr(m, sr, 0.004, 0.3, 0.7, 0.03, dur)
-            add_at(out, sig * (0.9 + 0.1 * rng.random()), int(start * sr))
+    for bar, step, pitch, length in bass_line(plan, pattern, base, song_bars(plan, sr, n)):
+        start = plan.step_time(bar * 16 + step)
+        dur = length * plan.sixteenth * (gate if length == 1 else 0.95)
+        m = int((dur + 0.05) * sr)
+        f = float(midi_hz(pitch))
+        mix = np.exp(-np.arange(m) / (pluck * sr))
+        sig = mix * table_osc(bright, f, m, sr) + (1 - mix) * table_osc(dark, f, m, sr)
+        sig *= adsr(m, sr, 0.004, 0.3, 0.7, 0.03, dur)
+        add_at(out, sig * (0.9 + 0.1 * rng.random()), int(start * sr))
     return pan(out, rng.uniform(-0.08, 0.08))
 
 

@@ -77,6 +77,30 @@ class Instrument:
         return f"{self.font}:{kind} {self.program}"
 
 
+def _check(audio: np.ndarray, table: dict[str, np.ndarray], fonts: tuple[str, ...]) -> str:
+    """What is wrong with a bank's arrays (another's file: indices and spans must stay in
+    range before any note is played), or ``""``."""
+    if audio.ndim != 1 or audio.dtype != np.uint8:
+        return "audio is not 1-D uint8 mu-law"
+    sizes = {name: column.shape for name, column in table.items()}
+    if any(len(shape) != 1 for shape in sizes.values()) or len(set(sizes.values())) != 1:
+        return "the note table's columns are not 1-D of one length"
+    if any(table[name].dtype.kind not in "iu" for name in FIELDS if name != "peak"):
+        return "the note table holds non-integer indices"
+    if not len(table["role"]):
+        return "it holds no notes"
+    offset, length = table["offset"].astype(np.int64), table["length"].astype(np.int64)
+    if np.any(offset < 0) or np.any(length < 1) or np.any(offset + length > len(audio)):
+        return "a note lies outside the audio"
+    if np.any(table["role"] < 0) or np.any(table["role"] >= len(BANK_ROLES)):
+        return "a note has an unknown role"
+    if np.any(table["font"] < 0) or np.any(table["font"] >= len(fonts)):
+        return "a note names a font the bank does not list"
+    if np.any(table["rate"] < 1) or not np.all(np.isfinite(table["peak"].astype(np.float64))):
+        return "a note has a bad rate or peak"
+    return ""
+
+
 @dataclass
 class NoteBank:
     """The notes of a bank file, grouped by instrument; ``play`` renders one note."""
@@ -100,6 +124,10 @@ class NoteBank:
                 emphasis = float(data["emphasis"]) if "emphasis" in data else 0.0
         except (OSError, KeyError, ValueError) as exc:
             raise NoteBankError(f"cannot read note bank {os.fspath(path)}: {exc}") from exc
+        problem = _check(audio, table, fonts)
+        if problem:
+            raise NoteBankError(f"note bank {os.fspath(path)} is malformed: {problem}; "
+                                "render it again with scripts/render_note_bank.py")
         bank = cls(audio=audio, table=table, fonts=fonts, path=os.fspath(path), emphasis=emphasis)
         keys = sorted({(int(r), int(f), int(p)) for r, f, p in
                        zip(table["role"], table["font"], table["program"], strict=True)})

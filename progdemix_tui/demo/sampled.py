@@ -17,11 +17,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .instruments import BASS_PATTERNS, LAYERS, _drum_hits, render_bass, render_drums
+from .instruments import (
+    BASS_PATTERNS,
+    LAYERS,
+    _drum_hits,
+    bass_line,
+    render_bass,
+    render_drums,
+    song_bars,
+)
 from .notebank import Instrument, NoteBank
-from .songs import LEVELS_DB, STEMS, DemoSong
+from .songs import LEVELS_DB, STEMS, DemoSong, song_streams
 from .synth import add_at, pan, reverb
-from .theory import Plan, make_plan
+from .theory import Plan
 from .voice import compose_melody, render_vocals
 
 SAMPLED_SHARE = {"drums": 0.85, "bass": 0.85}  # else the synthesized part
@@ -61,10 +69,6 @@ def colour(x: np.ndarray, rng: np.random.Generator, sr: int) -> np.ndarray:
     return np.fft.irfft(np.fft.rfft(x, axis=-1) * gain, x.shape[-1], axis=-1)
 
 
-def _bars(plan: Plan, sr: int, n: int) -> int:
-    return int(np.ceil(n / sr / plan.bar)) + 1
-
-
 def sampled_drums(plan: Plan, rng: np.random.Generator, sr: int, n: int, bank: NoteBank,
                   names: dict[str, str]) -> np.ndarray:
     """The synthesized drums' patterns played on a sampled GM kit."""
@@ -77,14 +81,14 @@ def sampled_drums(plan: Plan, rng: np.random.Generator, sr: int, n: int, bank: N
     levels = {"kick": 1.0, "snare": 0.8, "hat": rng.uniform(0.3, 0.6), "crash": 0.4}
     levels["open"] = levels["hat"]
     out = np.zeros((2, n))
-    for name, time, vel in _drum_hits(plan, rng, _bars(plan, sr, n)):
+    for name, time, vel in _drum_hits(plan, rng, song_bars(plan, sr, n)):
         start = int((time + rng.normal(0.0, 0.003)) * sr)
         sig = bank.play(kit, notes[name], int(127 * min(vel, 1.0)), sr)
         add_at(out, pan(sig * vel * levels[name], pans[name]), start)
     if rng.random() < 0.3:  # a percussion layer on eighths or quarters
         extra, every = int(rng.choice([54, 56, 70, 39])), int(rng.choice([2, 4]))
         p, level = rng.uniform(-0.6, 0.6), rng.uniform(0.15, 0.35)
-        for step in range(0, _bars(plan, sr, n) * 16, every):
+        for step in range(0, song_bars(plan, sr, n) * 16, every):
             sig = bank.play(kit, extra, 90, sr) * level * (1.0 if step % 8 == 0 else 0.7)
             add_at(out, pan(sig, p), int(plan.step_time(step) * sr))
     return out
@@ -99,20 +103,11 @@ def sampled_bass(plan: Plan, rng: np.random.Generator, sr: int, n: int, bank: No
     base = plan.tonic_in(28)
     pattern = BASS_PATTERNS[rng.integers(len(BASS_PATTERNS))]
     gate = rng.uniform(0.6, 0.95)
-    for bar in range(_bars(plan, sr, n)):
-        root = plan.degree_midi(plan.chord_degrees_at(bar)[0], base)
-        root -= 12 if root > 45 else 0
-        pitches = {"r": root, "f": root + 7, "o": root + 12}
-        for step, ch in enumerate(pattern):
-            if ch not in pitches:
-                continue
-            length = 1
-            while step + length < 16 and pattern[step + length] == "-":
-                length += 1
-            dur = length * plan.sixteenth * (gate if length == 1 else 0.95)
-            vel = int(rng.integers(85, 120))
-            add_at(out, _note(bank, inst, pitches[ch], dur, sr, vel) * vel / 127,
-                   int(plan.step_time(bar * 16 + step) * sr))
+    for bar, step, pitch, length in bass_line(plan, pattern, base, song_bars(plan, sr, n)):
+        dur = length * plan.sixteenth * (gate if length == 1 else 0.95)
+        vel = int(rng.integers(85, 120))
+        add_at(out, _note(bank, inst, pitch, dur, sr, vel) * vel / 127,
+               int(plan.step_time(bar * 16 + step) * sr))
     return pan(colour(out, rng, sr), rng.uniform(-0.08, 0.08))
 
 
@@ -123,7 +118,7 @@ def _chords(plan, rng, sr, n, bank, inst, strum: bool) -> np.ndarray:
     if strum:
         rhythm = str(rng.choice(["x.x.x.x.x.x.x.x.", "x..x..x.x..x..x.", "x...x.x...x.x.x."]))
     spread = rng.uniform(0.2, 0.7)
-    for bar in range(_bars(plan, sr, n)):
+    for bar in range(song_bars(plan, sr, n)):
         voicing = plan.voicing(bar, center)
         hits = [s for s, ch in enumerate(rhythm) if ch == "x"]
         for i, step in enumerate(hits):
@@ -144,7 +139,7 @@ def _arp(plan, rng, sr, n, bank, inst) -> np.ndarray:
     out = np.zeros(n)
     center, rate = int(rng.integers(62, 76)), int(rng.choice([1, 2, 2, 4]))
     gate = rng.uniform(0.5, 1.0)
-    for bar in range(_bars(plan, sr, n)):
+    for bar in range(song_bars(plan, sr, n)):
         tones = plan.voicing(bar, center)
         tones = tones + [tones[0] + 12]
         if rng.random() < 0.5:
@@ -228,13 +223,7 @@ def generate_sampled_song(seed: int, bank: NoteBank, duration: float = 8.0,
                           samplerate: int = 44100) -> SampledSong:
     """Render a song deterministically from ``seed`` and ``bank`` (levels and scaling as
     :func:`generate_song`)."""
-    if duration <= 0:
-        raise ValueError("duration must be positive")
-    n = int(round(duration * samplerate))
-    root = np.random.SeedSequence([int(seed), 0x5A3B1E])
-    plan_seq, level_seq, *stem_seqs = root.spawn(2 + len(STEMS))
-    plan = make_plan(np.random.default_rng(plan_seq), duration)
-    levels = np.random.default_rng(level_seq)
+    n, plan, levels, stem_seqs = song_streams(seed, 0x5A3B1E, duration, samplerate)
     rngs = dict(zip(STEMS, (np.random.default_rng(s) for s in stem_seqs), strict=True))
     names: dict[str, str] = {}
     layers: list[str] = []

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .instruments import render_bass, render_drums, render_other
-from .theory import make_plan
+from .theory import Plan, make_plan
 from .voice import render_vocals
 
 STEMS = ("drums", "bass", "other", "vocals")
@@ -42,19 +42,26 @@ class DemoSong:
         return self.stems.shape[-1] / self.samplerate
 
 
+def song_streams(seed: int, salt: int, duration: float, samplerate: int
+                 ) -> tuple[int, Plan, np.random.Generator, list[np.random.SeedSequence]]:
+    """A song's length in samples, its plan, its level stream and one seed per stem, all
+    from ``seed`` (``salt`` keeps different song kinds apart)."""
+    if duration <= 0:
+        raise ValueError("duration must be positive")
+    n = int(round(duration * samplerate))
+    root = np.random.SeedSequence([int(seed), salt])
+    plan_seq, level_seq, *stem_seqs = root.spawn(2 + len(STEMS))
+    plan = make_plan(np.random.default_rng(plan_seq), duration)
+    return n, plan, np.random.default_rng(level_seq), stem_seqs
+
+
 def generate_song(seed: int, duration: float = 8.0, samplerate: int = 44100) -> DemoSong:
     """Render a song deterministically from ``seed``.
 
     Tempo, key, mode, chords, drum and bass patterns, timbres, panning and levels all come
     from the seed. Each stem gets its own random stream, so stems stay reproducible.
     """
-    if duration <= 0:
-        raise ValueError("duration must be positive")
-    n = int(round(duration * samplerate))
-    root = np.random.SeedSequence([int(seed), 0x5EED])
-    plan_seq, level_seq, *stem_seqs = root.spawn(2 + len(STEMS))
-    plan = make_plan(np.random.default_rng(plan_seq), duration)
-    levels = np.random.default_rng(level_seq)
+    n, plan, levels, stem_seqs = song_streams(seed, 0x5EED, duration, samplerate)
     stems = np.zeros((len(STEMS), 2, n))
     other_layers: list[str] = []
     for i, (name, seq) in enumerate(zip(STEMS, stem_seqs, strict=True)):
