@@ -37,3 +37,17 @@ def test_malformed_bank_is_a_named_error(tmp_path, changes):
     np.savez(tmp_path / "other.npz", **_bank(**changes))
     with pytest.raises(NoteBankError, match="other.npz is malformed: .*render_note_bank"):
         NoteBank.load(tmp_path / "other.npz")
+
+
+def test_a_bank_that_unpacks_past_the_bound_is_refused_unread(tmp_path, monkeypatch):
+    """A zip bomb: the zip directory's sizes are checked before any member is decompressed."""
+    import zipfile
+
+    from progdemix_tui.demo import notebank
+
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("audio.npy", b"\0" * (2 * 1024 * 1024))  # 2 MiB of zeros, ~2 kB packed
+    monkeypatch.setattr(notebank, "MAX_UNPACKED", 1024 * 1024)
+    with pytest.raises(notebank.NoteBankError, match="unpacks to 2 MiB"):
+        notebank.NoteBank.load(path)

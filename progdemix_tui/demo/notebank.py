@@ -13,6 +13,7 @@ frequencies). numpy only.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,6 +102,20 @@ def _check(audio: np.ndarray, table: dict[str, np.ndarray], fonts: tuple[str, ..
     return ""
 
 
+MAX_UNPACKED = 512 * 1024 * 1024
+"""The most bytes a bank file may unpack to (the rendered banks: 21 and 5 MB)."""
+
+
+def _check_unpacked_size(path: str | os.PathLike) -> None:
+    """Refuse a bank whose members would unpack to more than :data:`MAX_UNPACKED` bytes
+    (a zip bomb), from the zip directory alone, before anything is decompressed."""
+    with zipfile.ZipFile(path) as archive:
+        total = sum(info.file_size for info in archive.infolist())
+    if total > MAX_UNPACKED:
+        raise ValueError(f"it unpacks to {total / 2**20:.0f} MiB, over the "
+                         f"{MAX_UNPACKED // 2**20} MiB a bank may hold")
+
+
 @dataclass
 class NoteBank:
     """The notes of a bank file, grouped by instrument; ``play`` renders one note."""
@@ -117,12 +132,13 @@ class NoteBank:
     def load(cls, path: str | os.PathLike) -> NoteBank:
         """Read a bank; raises :class:`NoteBankError` when it is missing or malformed."""
         try:
+            _check_unpacked_size(path)
             with np.load(path, allow_pickle=False) as data:
                 audio = data["audio"]
                 table = {name: data[name] for name in FIELDS}
                 fonts = tuple(str(f) for f in data["fonts"])
                 emphasis = float(data["emphasis"]) if "emphasis" in data else 0.0
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise NoteBankError(f"cannot read note bank {os.fspath(path)}: {exc}") from exc
         problem = _check(audio, table, fonts)
         if problem:
