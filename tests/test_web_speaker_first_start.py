@@ -40,7 +40,7 @@ async def test_url_from_the_start_and_the_page_shows_what_plays(work, tiny_model
                 return asyncio.to_thread(browser.js, expression)
 
             # the page plays silence while nothing is chosen: no underrun counted
-            await page("window.pdx.stats && window.pdx.stats.consumed >= 2 * 44100",
+            await page("window.pdx && window.pdx.stats && window.pdx.stats.consumed >= 2 * 44100",
                        "2 s of silence consumed")
             assert "nothing to play yet" in await js("document.getElementById('now').textContent")
             assert await js("window.pdx.stats.underruns") == 0
@@ -57,8 +57,11 @@ async def test_url_from_the_start_and_the_page_shows_what_plays(work, tiny_model
             assert (await js("window.pdx.now.label")).startswith("step ")
             await pilot.press("space")
             await page("window.pdx.now.playing === false", "paused")
+            assert "⏸ paused B: step " in await js("document.getElementById('now').textContent")
+            await pilot.press("space")
+            await page("window.pdx.now.playing === true", "playing again")
             assert await js("window.pdx.closed") is None  # one connection all along
-        # the TUI has quit: the page is told, and counts nothing from here on
+        # the TUI has quit while playing: the page is told, and counts nothing from here on
         await page("window.pdx.closed", "the page sees the TUI quit")
         consumed = await js("window.pdx.stats.consumed")
         await page("document.getElementById('status').textContent.includes('reconnecting')",

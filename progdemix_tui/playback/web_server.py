@@ -211,15 +211,21 @@ class WebSpeaker:
         for page in pages:
             if page.writer is not None:
                 page.writer.cancel()
-        if pages:  # a close frame to each page that still reads, then cut every socket
-            from aiohttp import WSCloseCode
-            await asyncio.wait([asyncio.create_task(
-                page.ws.close(code=WSCloseCode.GOING_AWAY, message=b"the player closed"))
-                for page in pages], timeout=self.limits.close_s)
+        if pages:  # "bye" and a close frame to each page that still reads, then cut them all
+            await asyncio.wait([asyncio.create_task(self._bye(page)) for page in pages],
+                               timeout=self.limits.close_s)
         for page in pages:
             self._drop(page)
         if self._runner is not None:
             await self._runner.cleanup()
+
+    @staticmethod
+    async def _bye(page: _Listener) -> None:
+        """Tell a page the player is gone (it stops counting underruns at once), then close."""
+        from aiohttp import WSCloseCode
+        with contextlib.suppress(Exception):
+            await page.ws.send_str(json.dumps({"type": "bye"}))
+            await page.ws.close(code=WSCloseCode.GOING_AWAY, message=b"the player closed")
 
     async def _page(self, request: Any) -> Any:
         from aiohttp import web
