@@ -315,3 +315,16 @@ def test_quitting_with_a_stalled_page_is_quick_and_quiet():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_page_that_stops_answering_is_dropped_by_the_heartbeat():
+    """22.14: a page that neither reads nor pulls (nothing flows to fill its queue) is found
+    by the WebSocket heartbeat (a ping every 5 s, no pong) and dropped."""
+    p = web_player()
+    silent = stalled_socket(p)
+    try:
+        wait_until(lambda: p.state.listeners == 1, "the page is connected")
+        wait_until(lambda: p.state.listeners == 0, "the silent page is dropped")
+    finally:
+        silent.close()
+        p.close()
