@@ -328,3 +328,38 @@ def test_a_page_that_stops_answering_is_dropped_by_the_heartbeat():
     finally:
         silent.close()
         p.close()
+
+
+def test_a_ninth_browser_page_says_why():
+    """The refusal as a listener sees it: the page shows the reason, not a silent retry."""
+    from browser import Browser, chromium_path
+    chromium_path()
+    p = web_player()
+    stream = p.web_stream
+    assert stream is not None
+    browser = None
+
+    async def pages() -> None:
+        nonlocal browser
+        async with aiohttp.ClientSession() as session:
+            eight = [await session.ws_connect(ws_url(p)) for _ in range(8)]
+            readers = [asyncio.ensure_future(drain(ws)) for ws in eight]
+            await asyncio.to_thread(wait_until, lambda: p.state.listeners == 8, "8 listeners")
+            browser = await asyncio.to_thread(Browser, stream.url)
+            error = await asyncio.to_thread(browser.wait_for, "window.pdx && window.pdx.error",
+                                            "the refusal shown")
+            assert "8 pages are already listening" in error
+            assert "refused" in await asyncio.to_thread(
+                browser.js, "document.getElementById('status').textContent")
+            assert p.state.listeners == 8 and stream.speaker is not None
+            assert stream.speaker.refused == 1
+            for ws in eight:
+                await ws.close()
+            await asyncio.gather(*readers)
+
+    try:
+        asyncio.run(asyncio.wait_for(pages(), HANG))
+    finally:
+        if browser is not None:
+            browser.close()
+        p.close()
