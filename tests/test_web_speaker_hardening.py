@@ -293,15 +293,32 @@ def test_quitting_with_a_stalled_page_is_quick_and_quiet():
     stalled = None
     try:
         port, token = proc.stdout.readline().split()
-        stalled = stalled_socket((int(port), token))
 
         async def page() -> None:
+            nonlocal stalled
             url = f"ws://127.0.0.1:{port}/ws?t={token}"
             async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
-                await pull(ws, 40)  # the stalled page holds blocks it never reads
+                await pull(ws, 8)  # this page leads
+                stalled = stalled_socket((int(port), token))
+                got = [0, time.monotonic()]  # blocks received, when the last one came
+
+                async def play() -> None:
+                    for _ in range(50):  # 3200 blocks: more than the stalled socket holds
+                        await ws.send_str(json.dumps({"type": "pull", "n": MAX_PULL}))
+                        want = got[0] + MAX_PULL
+                        while got[0] < want:
+                            if (await ws.receive()).type == aiohttp.WSMsgType.BINARY:
+                                got[:] = [got[0] + 1, time.monotonic()]
+
+                task = asyncio.ensure_future(play())
+                # quit once the page has heard it all, or once it has been starved for 3 s
+                # (the old server froze here); either way the stalled page was there
+                while not task.done() and time.monotonic() - got[1] < 3.0:
+                    await asyncio.wait([task], timeout=0.1)
                 proc.stdin.write("\n")
                 proc.stdin.flush()
-                await asyncio.to_thread(proc.wait, HANG)
+                await asyncio.to_thread(proc.wait, RECEIVE)  # the old server: never
+                task.cancel()
 
         asyncio.run(page())
         elapsed = float(proc.stdout.readline())
