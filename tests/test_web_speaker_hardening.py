@@ -307,8 +307,11 @@ def test_quitting_with_a_stalled_page_is_quick_and_quiet():
                         await ws.send_str(json.dumps({"type": "pull", "n": MAX_PULL}))
                         want = got[0] + MAX_PULL
                         while got[0] < want:
-                            if (await ws.receive()).type == aiohttp.WSMsgType.BINARY:
+                            kind = (await ws.receive()).type
+                            if kind == aiohttp.WSMsgType.BINARY:
                                 got[:] = [got[0] + 1, time.monotonic()]
+                            elif kind != aiohttp.WSMsgType.TEXT:
+                                return  # closed
 
                 task = asyncio.ensure_future(play())
                 # quit once the page has heard it all, or once it has been starved for 3 s
