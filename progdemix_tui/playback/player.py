@@ -193,7 +193,8 @@ class Player:
                     self._sd = WEB_COMPAT
                     stream, dev = open_web_stream(web_port, rate, self._channels,
                                                   self._blocksize, self._callback,
-                                                  self._finished, record=self.web_record)
+                                                  self._finished, record=self.web_record,
+                                                  describe=self._now_playing)
                 else:
                     self._sd = load_sounddevice()
                     dev = resolve_device(self._device)
@@ -216,6 +217,14 @@ class Player:
         """The web speaker's stream when the output is the browser, else None."""
         stream = self._stream
         return stream if isinstance(stream, WebStream) else None
+
+    def _now_playing(self) -> dict[str, Any]:
+        """What plays, for the web speaker's pages (a blind slot hides what it is)."""
+        state = self.state
+        blind = state.blind is not None and state.blind.revealed is None
+        return {"playing": state.status == "playing", "blind": blind,
+                "slot": state.source if blind else state.ab_side,
+                "position": state.position, "duration": state.duration}
 
     def _retarget(self, rate: int, channels: int) -> None:
         """Move the mixer to the stream's rate/channels (resampling sources if needed)."""

@@ -16,6 +16,7 @@ from progdemix_tui.playback import BlindState, LevelMatch, Player, list_output_d
 from progdemix_tui.playback.devices import resolve_device
 from progdemix_tui.playback.errors import no_device
 from progdemix_tui.playback.web_output import parse_web_device
+from progdemix_tui.playback.web_server import WebSpeaker, acquire, release
 
 if TYPE_CHECKING:
     import torch
@@ -27,6 +28,10 @@ class PlayerBackend:
     Level matching is the player's own (:mod:`progdemix_tui.playback.levels`, the function
     the bar's figure and the A/B clip export use too). Blind tests are the player's own
     (``start_blind``, ``select_slot``, ``blind_answer``, ``reveal``), which need no stream.
+
+    With the web speaker (``web``/``web:PORT``) the backend holds the port from its start,
+    so the page's URL is known (and a page can connect) before anything is marked; every
+    player it loads plays into that same speaker.
     """
 
     available = True
@@ -41,6 +46,11 @@ class PlayerBackend:
             elif not list_output_devices():  # raises AudioUnavailable
                 raise no_device("no audio output device found")
         self.device = device
+        self._web: WebSpeaker | None = None
+        web_port = parse_web_device(device)
+        if web_port is not None:  # AudioUnavailable('device_busy') when the port is taken
+            self._web = acquire(web_port)
+            self.device = f"web:{self._web.port}"  # web:0 -> the port it got, shared
         self._player: Player | None = None
         self._lock = threading.Lock()
         self._which = "A"
@@ -78,12 +88,17 @@ class PlayerBackend:
 
     def speaker(self) -> str | None:
         """``browser URL · N listener(s)`` when the output is the web speaker, else None."""
-        player = self._player
-        stream = player.web_stream if player is not None else None
-        if stream is None:
+        web = self._web
+        if web is None:
             return None
-        n = stream.listeners
-        return f"browser {stream.url} · {n} listener{'s' if n != 1 else ''}"
+        n = web.listeners
+        return f"browser {web.url} · {n} listener{'s' if n != 1 else ''}"
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        """What A and B are (``{"A": "step 3 vocals", ...}``), shown on the web speaker's
+        page while they play (never during a blind test)."""
+        if self._web is not None:
+            self._web.labels = dict(labels)
 
     def play(self) -> None:
         if self._player is not None:
@@ -153,3 +168,6 @@ class PlayerBackend:
         if self._player is not None:
             self._player.close()
             self._player = None
+        web, self._web = self._web, None
+        if web is not None:
+            release(web)

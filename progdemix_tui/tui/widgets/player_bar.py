@@ -137,6 +137,10 @@ class PlayerBar(Vertical):
                 if generation != self._generation:
                     return
                 levels = self.backend.load(xa, xb, rate)
+                label = getattr(self.backend, "set_labels", None)  # the web speaker's page
+                if label is not None:
+                    label({slot: cue.describe() for slot, cue in (("A", a or b), ("B", b or a))
+                           if cue is not None})
         except Exception as exc:  # unreadable files, device errors: report, keep going
             self.app.call_from_thread(self._load_failed, generation, f"cannot load A/B: {exc}")
             return
