@@ -98,21 +98,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_export_arguments(parser, out_flag=None)
     add_loop_arguments(parser)
     add_model_arguments(parser, demucs=True)
-    parser.set_defaults(handler=handle)
+    parser.set_defaults(handler=handle, usage_error=parser.error)
 
 
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
-    from progdemix_tui.engine.errors import ConfigError
-
     if args.resume:
-        if args.input:
-            raise ConfigError("--resume continues a session with its own input; give no INPUT "
-                              "with it.")
+        if args.input:  # argparse's usage line and exit 2
+            args.usage_error("--resume continues a session with its own input; give no INPUT "
+                             "with it.")
         return run_resume(args)
     if not args.input:
-        raise ConfigError("give an INPUT (audio file, track folder or folder of songs), or "
-                          "--resume SESSION.")
+        args.usage_error("give an INPUT (audio file, track folder or folder of songs), or "
+                         "--resume SESSION.")
     config = config_from_args(args, model_stems=True)
     export = spec_from_args(args) if args.export else None  # a bad export option: before all
     threads = torch_threads(args.threads)
