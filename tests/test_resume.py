@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from conftest import interrupt_when, tiny_hdemucs, write_track
+from conftest import interrupt_when, tiny_hdemucs, wait_while_running, write_track
 
 from progdemix_tui.engine import open_session
 
@@ -38,26 +38,42 @@ def assert_same(a: list[dict], b: list[dict]) -> None:
             x == pytest.approx(y, rel=1e-5, abs=1e-5), (x, y)
 
 
-def cancelled_session(tmp_path: Path, model: Path, track: Path) -> Path:
+def cancelled_session(tmp_path: Path, model: Path, track: Path, *extra: str,
+                      kill: bool = False) -> Path:
+    """A session stopped after two or more steps: Ctrl-C (cancelled), or ``kill``: SIGKILL
+    (its manifest stays ``running``, read as interrupted)."""
     out = tmp_path / "cancelled"
     proc = subprocess.Popen([sys.executable, "-m", "progdemix_tui", "run", str(track),
-                             "--out", str(out), *common(model)],
+                             "--out", str(out), *common(model), *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     manifest = out / "manifest.json"
-    err = interrupt_when(proc, lambda: manifest.exists()
-                         and len(json.loads(manifest.read_text())["steps"]) >= 2,
-                         "two steps in the manifest")
+
+    def two_steps() -> bool:
+        return manifest.exists() and len(json.loads(manifest.read_text())["steps"]) >= 2
+
+    if kill:
+        try:
+            wait_while_running(proc, two_steps, "two steps in the manifest")
+        finally:
+            proc.kill()
+            proc.communicate()
+        assert open_session(out).status == "interrupted"
+        return out
+    err = interrupt_when(proc, two_steps, "two steps in the manifest")
     assert proc.returncode == 130, err
     assert open_session(out).status == "cancelled"
     return out
 
 
-def test_resumed_run_equals_an_uninterrupted_one(tmp_path, tiny_model_path):
+@pytest.mark.parametrize(("extra", "kill"), [((), False), (("--adaptive", "2"), True)],
+                         ids=["cancelled", "killed-adaptive"])
+def test_resumed_run_equals_an_uninterrupted_one(tmp_path, tiny_model_path, extra, kill):
     track = write_track(tmp_path / "song", seconds=2.0)
-    whole = cli(str(track), "--out", str(tmp_path / "whole"), "--json", *common(tiny_model_path))
+    whole = cli(str(track), "--out", str(tmp_path / "whole"), "--json", *common(tiny_model_path),
+                *extra)
     assert whole.returncode == 0, whole.stderr
-    out = cancelled_session(tmp_path, tiny_model_path, track)
+    out = cancelled_session(tmp_path, tiny_model_path, track, *extra, kill=kill)
     kept = len(open_session(out).steps)
     resumed = cli("--resume", str(out), "--json")
     assert resumed.returncode == 0, resumed.stderr
