@@ -27,15 +27,24 @@ def common(model: Path) -> list[str]:
     return ["--steps", STEPS, "--model", str(model), "--segment", "1", "--device", "cpu"]
 
 
-def numbers(metrics: list[dict]) -> list[dict]:
-    return [{k: v for k, v in m.items() if k != "seconds"} for m in metrics]
+def flat(value, key: str = "") -> dict:
+    """A step's metrics as ``{dotted key: value}`` (nested dicts of stems flattened)."""
+    if isinstance(value, dict):
+        return {k: v for name, item in value.items() for k, v in flat(item, f"{key}.{name}").items()}
+    return {key: value}
 
 
 def assert_same(a: list[dict], b: list[dict]) -> None:
+    """Same steps, same metrics (all but the seconds taken) to float tolerance."""
     assert len(a) == len(b)
-    for x, y in zip(numbers(a), numbers(b), strict=True):
-        assert json.dumps(x, sort_keys=True) == json.dumps(y, sort_keys=True) or \
-            x == pytest.approx(y, rel=1e-5, abs=1e-5), (x, y)
+    for x, y in zip(a, b, strict=True):
+        x, y = flat({**x, "seconds": None}), flat({**y, "seconds": None})
+        assert x.keys() == y.keys()
+        for key in x:
+            if isinstance(x[key], float):
+                assert x[key] == pytest.approx(y[key], rel=1e-5, abs=1e-5), (key, x, y)
+            else:
+                assert x[key] == y[key], (key, x, y)
 
 
 def cancelled_session(tmp_path: Path, model: Path, track: Path, *extra: str,
