@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run progressive inference on each input and write one session folder "
                     "per input.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("input", metavar="INPUT", nargs="+",
+    parser.add_argument("input", metavar="INPUT", nargs="*",
                         help="audio file, MUSDB-style track folder, or folder of songs; several "
                              "make a batch (one session each, the model loaded once)")
     io = parser.add_argument_group("input and output")
@@ -79,6 +79,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="session folder to create (default sessions/<time>-<name>-<target>-"
                          "<mode>); with several inputs, the folder their sessions go under")
     io.add_argument("--overwrite", action="store_true", help="reuse a non-empty --out folder")
+    io.add_argument("--resume", metavar="SESSION",
+                    help="continue a cancelled or interrupted session after its last complete "
+                         "step, with its parameters (no INPUT; refused if the input or model "
+                         "changed)")
     io.add_argument("--recursive", action="store_true",
                     help="a folder INPUT: songs and track folders at every depth (a batch)")
     io.add_argument("--skip-existing", action="store_true",
@@ -94,11 +98,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_export_arguments(parser, out_flag=None)
     add_loop_arguments(parser)
     add_model_arguments(parser, demucs=True)
-    parser.set_defaults(handler=handle)
+    parser.set_defaults(handler=handle, usage_error=parser.error)
 
 
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
+    if args.resume:
+        if args.input:  # argparse's usage line and exit 2
+            args.usage_error("--resume continues a session with its own input; give no INPUT "
+                             "with it.")
+        return run_resume(args)
+    if not args.input:
+        args.usage_error("give an INPUT (audio file, track folder or folder of songs), or "
+                         "--resume SESSION.")
     config = config_from_args(args, model_stems=True)
     export = spec_from_args(args) if args.export else None  # a bad export option: before all
     threads = torch_threads(args.threads)
@@ -125,6 +137,46 @@ def handle(args: argparse.Namespace) -> int:
         return run_single(args, source, config, export, threads, ready, out)
     finally:
         discard_if_empty(out)
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    """``--resume SESSION``: continue it after its last complete step (:mod:`.engine.resume`)."""
+    from progdemix_tui import engine
+    from progdemix_tui.engine.job import resume_session
+    from progdemix_tui.engine.resume import check_same, plan_resume
+    from progdemix_tui.engine.study import result_count
+
+    plan = plan_resume(args.resume)
+    config = plan.config
+    threads = torch_threads(args.threads)
+    separator = load_separator(config, threads)
+    prepared = engine.load_input(plan.source, separator.samplerate, separator.sources,
+                                 plan.start, plan.duration, args.references)
+    check_same(plan, prepared, separator.model_signature(), separator.sources)  # before output
+    results = [r.metrics for r in plan.session.steps]
+    err_console.print(f"resuming [bold]{escape(str(plan.session.folder))}[/] after step "
+                      f"{plan.last_step}", soft_wrap=True)
+    cancel = threading.Event()
+    with step_progress(args.progress) as progress:
+        steps_task = progress.add_task("steps", total=result_count(config),
+                                       completed=len(results))
+        try:
+            for result in resume_session(separator, prepared, plan, cancel):
+                results.append(result.metrics)
+                progress.advance(steps_task)
+        except KeyboardInterrupt:
+            cancel.set()
+            progress.stop()
+            err_console.print(f"[yellow]cancelled[/]: session {plan.session.folder} keeps "
+                              f"{len(results)} completed step(s).")
+            return 130
+    if args.json:
+        out_console.print_json(json.dumps([m.to_dict() for m in results]))
+    else:
+        print_results(results, config, prepared.references is not None)
+    err_console.print(f"session written to [bold]{plan.session.folder}[/]")
+    write_chart(results, config.target, plan.session.folder)
+    return 0
 
 
 def new_session(parent: Path, source: Path, config) -> Path:

@@ -59,6 +59,10 @@ class SessionError(ProgdemixError):
     """A session or evaluation folder is malformed, foreign, or points outside itself."""
 
 
+class ResumeRefused(SessionError):
+    """A session cannot be resumed: finished, foreign, or its input or model changed."""
+
+
 class ModelUnavailable(ProgdemixError):
     """A model's weights cannot be found, fetched, or trusted.
 

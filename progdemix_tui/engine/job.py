@@ -15,6 +15,7 @@ from . import audio
 from .config import STEMS, RunConfig, check_excerpt
 from .progressive import CheckedConfig, IterationResult, StepProgress, check_config, iterate
 from .resources import preflight
+from .resume import ResumePlan, check_same, loop_state
 from .separator import Separator
 from .session import SessionWriter, StemFormat
 from .tracks import InputInfo, PreparedInput, inspect_input
@@ -27,7 +28,8 @@ def model_description(separator: Separator) -> dict:
             "samplerate": m.samplerate, "sources": list(m.sources),
             "segment": separator.segment, "overlap": separator.overlap,
             "shifts": separator.shifts, "half": separator.half,
-            "precision": separator.precision, "batch_chunks": separator.batch_chunks}
+            "precision": separator.precision, "batch_chunks": separator.batch_chunks,
+            "signature": separator.model_signature()}
 
 
 @dataclass(frozen=True)
@@ -94,4 +96,25 @@ def run_session(
             for note in separator.notes:
                 if note not in writer.manifest["notes"]:
                     writer.note(note)
+            yield result
+
+
+def resume_session(
+    separator: Separator,
+    prepared: PreparedInput,
+    plan: ResumePlan,
+    cancel: threading.Event | None = None,
+    on_chunk: StepProgress | None = None,
+) -> Iterator[IterationResult]:
+    """Continue the session of ``plan`` (:func:`.resume.plan_resume`) after its last
+    complete step, appending to it; yields the new steps as :func:`run_session` does.
+    :class:`.errors.ResumeRefused` when the input or the model is not the session's."""
+    check_same(plan, prepared, separator.model_signature(), separator.sources)
+    state = loop_state(plan, prepared)
+    checked = check_config(plan.config, separator.sources, prepared.references is not None)
+    writer = SessionWriter.reopen(plan.session)
+    with writer:
+        for result in iterate(separator, prepared.mixture, plan.config, prepared.references,
+                              cancel, on_chunk, checked, resume_from=state):
+            writer.write_step(result)
             yield result

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
@@ -112,6 +112,18 @@ class IterationResult:
 
 
 @dataclass(frozen=True)
+class LoopState:
+    """What step ``step + 1`` needs of a run stopped after step ``step`` (``run --resume``):
+    that step's ``estimates`` ``[sources, channels, time]`` and its mixture y_n
+    ``[channels, time]``, both as the loop held them (float32), and step 0's target SI-SDR."""
+
+    step: int
+    estimates: torch.Tensor
+    mixture: torch.Tensor
+    base_target_sdr: float | None
+
+
+@dataclass(frozen=True)
 class CheckedConfig:
     """``config`` validated for a model's ``sources`` and for whether references exist."""
 
@@ -146,6 +158,7 @@ def iterate(
     cancel: threading.Event | None = None,
     on_chunk: StepProgress | None = None,
     checked: CheckedConfig | None = None,
+    resume_from: LoopState | None = None,
 ) -> Iterator[IterationResult]:
     """Run progressive inference on ``mixture`` ``[channels, time]``, one step at a time.
 
@@ -153,7 +166,8 @@ def iterate(
     enable SI-SDR and are required by oracle mode and the oracle adaptive score. Yields
     N+1 results (fewer on early stop). Raises :class:`.errors.Cancelled` when ``cancel`` is
     set (within one chunk); results already yielded stay valid. ``config`` is checked
-    (:func:`check_config`) unless ``checked`` already covers it.
+    (:func:`check_config`) unless ``checked`` already covers it. ``resume_from`` continues
+    a run after its last complete step (yielding only the steps after it).
     """
     sources = tuple(separator.sources)
     has_references = references is not None
@@ -182,20 +196,15 @@ def iterate(
             return None
         return lambda done, total: on_chunk(step, done, total)
 
-    # Step 0: the one-shot baseline (through the separator's step-0 cache if it has one).
-    start = time.perf_counter()
-    separate_step0 = getattr(separator, "separate_step0", separator.separate)
-    first = separate_step0(mixture[None], progress(0), cancel)[0]
-    first = _postfilter(first, mixture, target, config)
-    baseline = _metrics(inputs, 0, None, _StepAudio(first, mixture), None, None,
-                        time.perf_counter() - start)
-    yield IterationResult(baseline, mixture.cpu(), first.cpu(), sources, config.target, rate,
-                          config.steps)
-    base_target_sdr = baseline.si_sdr[config.target] if baseline.si_sdr else None
-    previous, previous_mix = first, mixture
-    del first
+    if resume_from is None:
+        previous, previous_mix, base_target_sdr = yield from _step0(inputs, progress(0))
+        first_step = 1
+    else:
+        previous = resume_from.estimates.to(device)
+        previous_mix = resume_from.mixture.to(device)
+        base_target_sdr, first_step = resume_from.base_target_sdr, resume_from.step + 1
 
-    for n in range(1, study.last_step(config) + 1):
+    for n in range(first_step, study.last_step(config) + 1):
         start = time.perf_counter()
         b = schedule_beta(config.schedule, n, config.steps, config.beta_max)
         if config.adaptive is None:
@@ -213,6 +222,22 @@ def iterate(
         if metrics.converged:
             return
         previous, previous_mix = estimates, y_n
+
+
+def _step0(inputs: _RunInputs, on_chunk: Callable[[int, int], None] | None
+           ) -> Generator[IterationResult, None, tuple[torch.Tensor, torch.Tensor, float | None]]:
+    """Step 0, the one-shot baseline (through the separator's step-0 cache if it has one);
+    yields its result and returns the loop's state after it."""
+    config, separator, mixture = inputs.config, inputs.separator, inputs.mixture
+    start = time.perf_counter()
+    separate_step0 = getattr(separator, "separate_step0", separator.separate)
+    first = separate_step0(mixture[None], on_chunk, inputs.cancel)[0]
+    first = _postfilter(first, mixture, inputs.target, config)
+    baseline = _metrics(inputs, 0, None, _StepAudio(first, mixture), None, None,
+                        time.perf_counter() - start)
+    yield IterationResult(baseline, mixture.cpu(), first.cpu(), inputs.sources, config.target,
+                          inputs.rate, config.steps)
+    return first, mixture, baseline.si_sdr[config.target] if baseline.si_sdr else None
 
 
 def _check_inputs(mixture: torch.Tensor, references: torch.Tensor | None,

@@ -8,6 +8,8 @@ Layout::
       references/<stem>.flac   true stems, when the run had references
       steps/000/mixture.flac   y_n (y itself at step 0)
       steps/000/<stem>.flac    the step's estimates
+      steps/NNN/state.npy      the loop's state after the last step (float32 estimates and
+                               y_n), for ``run --resume``; removed when the run completes
       .lock                    locked (``flock``) by the live writer for the run's lifetime
 
 Every audio file is written to a temporary name and renamed; the manifest is rewritten the
@@ -205,6 +207,33 @@ def remove_owned(folder: Path) -> None:
         _remove(temporary)
 
 
+STATE = "state.npy"
+
+
+def state_path(folder: Path, step: int) -> Path:
+    """Where the loop's state after ``step`` is kept (:func:`write_state`)."""
+    return folder / "steps" / f"{step:03d}" / STATE
+
+
+def write_state(folder: Path, step: int, estimates: torch.Tensor, mixture: torch.Tensor) -> None:
+    """Keep the loop's state after ``step`` at full precision, atomically: ``[sources + 1,
+    channels, time]`` float32, the estimates then y_n (the stems' FLAC is 24-bit)."""
+    import numpy as np
+
+    state = torch.cat([estimates, mixture[None]]).to("cpu", torch.float32).numpy()
+    try:
+        with audio.atomic_path(state_path(folder, step)) as tmp, open(tmp, "wb") as file:
+            np.save(file, state, allow_pickle=False)
+    except OSError as exc:
+        raise OutputError(f"cannot write {state_path(folder, step)} ({exc.strerror or exc}); "
+                          "choose a writable --out folder with room.") from None
+
+
+def drop_state(folder: Path, step: int) -> None:
+    with contextlib.suppress(OSError):
+        state_path(folder, step).unlink(missing_ok=True)
+
+
 def _remove(path: Path) -> None:
     if path.is_symlink() or path.is_file():
         path.unlink()
@@ -297,13 +326,38 @@ class SessionWriter:
         files = {"mixture": self._write_audio(base + "mixture" + self._suffix(), result.mixture)}
         for i, name in enumerate(result.sources):
             files[name] = self._write_audio(base + name + self._suffix(), result.estimates[i])
+        write_state(self.folder, result.step, result.estimates, result.mixture)
         self.manifest["steps"].append({"metrics": result.metrics.to_dict(), "files": files})
         self._save_manifest()
+        if len(self.manifest["steps"]) > 1:  # only the last step's state is ever needed
+            drop_state(self.folder, self.manifest["steps"][-2]["metrics"]["step"])
+
+    @classmethod
+    def reopen(cls, session: Session) -> SessionWriter:
+        """A writer appending to ``session`` (``run --resume``): its lock taken again (an
+        OutputError if a live writer has it), its status ``running`` until it ends."""
+        self = cls.__new__(cls)
+        self.folder = session.folder
+        self.samplerate = int(session.manifest["samplerate"])
+        self.sources = session.sources
+        first = session.steps[0].files["mixture"]["path"] if session.steps else ""
+        self.stem_format = "wav" if first.endswith(".wav") else "flac"
+        self._lock = _take_lock(self.folder)
+        self.manifest = session.manifest
+        self.manifest.update(status="running", error=None)
+        try:
+            self._save_manifest()
+        except BaseException:
+            self.close()
+            raise
+        return self
 
     def note(self, text: str) -> None:
         self.manifest["notes"].append(text)
 
     def finish(self, status: Status, error: str | None = None) -> None:
+        if status in ("complete", "converged") and self.manifest["steps"]:
+            drop_state(self.folder, self.manifest["steps"][-1]["metrics"]["step"])
         self.manifest["status"] = status
         self.manifest["error"] = error
         self._save_manifest()

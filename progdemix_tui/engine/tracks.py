@@ -87,10 +87,16 @@ class PreparedInput:
     start: float
     info: audio.AudioInfo
     notes: list[str] = field(default_factory=list)
+    given: Path | None = None  # the path as given (a track folder, not its mixture file)
+    requested_duration: float | None = None  # --duration as given (None: to the end)
 
     def describe(self) -> dict:
-        """JSON-ready description for manifests."""
-        return {"path": str(self.path), "start": self.start,
+        """JSON-ready description for manifests; ``resume`` holds what ``run --resume``
+        needs to load the same excerpt again and to tell that it is the same
+        (:mod:`.resume`)."""
+        resume = {"source": str(self.given or self.path), "duration": self.requested_duration,
+                  "sha256": excerpt_digest(self.mixture)}
+        return {"path": str(self.path), "start": self.start, "resume": resume,
                 "duration": self.mixture.shape[-1] / self.samplerate,
                 "file_samplerate": self.info.samplerate, "file_channels": self.info.channels,
                 "format": f"{self.info.format}/{self.info.subtype}",
@@ -130,7 +136,18 @@ def load_input(path: str | Path, samplerate: int, sources: tuple[str, ...] = STE
         notes += ref_notes
     assert loaded.source is not None
     return PreparedInput(mixture_path, loaded.samples, samplerate, refs, start, loaded.source,
-                         notes)
+                         notes, path, duration)
+
+
+def excerpt_digest(mixture: torch.Tensor) -> str:
+    """SHA-256 of an excerpt's float32 samples and shape: the same file, excerpt and rate
+    give the same digest."""
+    import hashlib
+
+    samples = mixture.detach().to("cpu", torch.float32).contiguous()
+    digest = hashlib.sha256(f"{tuple(samples.shape)}".encode())
+    digest.update(samples.numpy().data)
+    return digest.hexdigest()
 
 
 def _folder_references(folder: Path, sources: tuple[str, ...]) -> tuple[Path | None, str | None]:

@@ -37,11 +37,11 @@ from .chart_data import step_chart
 from .export_job import write_export
 from .keys import bindings, palette
 from .paths import expand
-from .run_plan import describe_errors
+from .run_plan import RunPlan, describe_errors
 from .screens.chart import ChartScreen
 from .screens.export import ExportRequest, ExportScreen
 from .screens.help import HelpScreen
-from .screens.sessions import SessionsScreen
+from .screens.sessions import Resume, SessionsScreen
 from .session_reader import unexpected
 from .settings import Settings
 from .widgets.diff_strip import DiffStrip
@@ -51,7 +51,7 @@ from .widgets.player_bar import PlayerBar
 from .widgets.run_view import RunView
 from .widgets.spectrogram_view import SpectrogramView
 from .widgets.timeline import Timeline
-from .worker.runner import RunStarted, StepCompleted
+from .worker.runner import RunRequest, RunStarted, StepCompleted
 
 THEMES = ("textual-dark", "textual-light")
 VIEW_ACTIONS = ("chart", "difference", "next_difference", "spectrogram")
@@ -239,9 +239,37 @@ class ProgdemixApp(App[int]):
     def action_sessions(self) -> None:
         self.push_screen(SessionsScreen(self.sessions_root()), self._open_chosen)
 
-    def _open_chosen(self, folder: Path | None) -> None:
-        if folder is not None:
+    def _open_chosen(self, folder: Path | Resume | None) -> None:
+        if isinstance(folder, Resume):
+            self.resume_session(folder.folder)
+        elif folder is not None:
             self.open_session_folder(folder)
+
+    def action_resume(self) -> None:
+        """Resume the session shown in the timeline (cancelled or interrupted)."""
+        folder = self.timeline.folder
+        if folder is None:
+            self.notify("open a cancelled session first (o), then R resumes it",
+                        severity="warning")
+            return
+        self.resume_session(folder)
+
+    def resume_session(self, folder: Path) -> None:
+        """Continue ``folder`` after its last complete step, shown live like a run."""
+        from progdemix_tui.engine.resume import plan_resume
+
+        if self.run_view.running:
+            self.notify("a run is in progress; c cancels it", severity="warning")
+            return
+        try:
+            plan = plan_resume(folder)
+        except ProgdemixError as exc:
+            self.notify(str(exc), title="cannot resume", severity="error", timeout=10)
+            return
+        run_plan = RunPlan(plan.config, plan.start, plan.duration, folder.parent)
+        self.run_view.start(RunRequest(plan.source, run_plan, folder, self.torch_threads,
+                                       resume=True))
+        self.run_view.say(f"resuming {folder.name} after step {plan.last_step}")
 
     def open_session_folder(self, folder: Path) -> bool:
         """Show a stored session in the timeline (its steps, metrics and best step).
@@ -259,7 +287,9 @@ class ProgdemixApp(App[int]):
         self.timeline.table.focus()
         if not self.run_view.running:
             self.run_view.settle()
-            self._label(f"session {folder.name} ({view.status}, {len(view.rows)} steps)")
+            resumable = " — R resumes it" if view.status in ("cancelled", "interrupted") else ""
+            self._label(f"session {folder.name} ({view.status}, {len(view.rows)} steps)"
+                        f"{resumable}")
         return True
 
     # ------------------------------------------------------------------ selection, A/B

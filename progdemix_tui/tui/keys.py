@@ -14,6 +14,7 @@ APP_KEYS: list[tuple[str, str, str, bool]] = [
     ("escape", "cancel", "Cancel run", False),
     ("e", "export", "Export", True),
     ("o", "sessions", "Sessions", True),
+    ("R", "resume", "Resume session", False),
     ("question_mark", "help", "Help", True),
     ("f1", "help", "Help", False),
     ("f", "show_tab('files')", "Files", False),

@@ -6,6 +6,7 @@ A from one run and B from another can be compared.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import on
@@ -16,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
 from progdemix_tui.engine.errors import ProgdemixError
+from progdemix_tui.engine.resume import RESUMABLE
 from progdemix_tui.engine.session import SessionSummary
 from progdemix_tui.formatting import fmt_number
 from progdemix_tui.text import plain, visible
@@ -29,12 +31,21 @@ MARK = "✓"
 SONG_WIDTH = 24  # the song column's widest (longer names end in …)
 
 
-class SessionsScreen(ModalScreen[Path | None]):
+@dataclass(frozen=True)
+class Resume:
+    """The sessions screen's answer when R asks to resume ``folder``."""
+
+    folder: Path
+
+
+class SessionsScreen(ModalScreen[Path | Resume | None]):
     """Pick a session folder (returned on dismiss), or Esc for none; Space marks sessions,
-    C charts the marked sessions' target curves together."""
+    C charts the marked sessions' target curves together, R resumes a cancelled or
+    interrupted session."""
 
     BINDINGS = [Binding("escape", "close", "Close"), Binding("enter", "open", "Open"),
-                Binding("space", "mark", "Mark"), Binding("C", "compare", "Compare marked")]
+                Binding("space", "mark", "Mark"), Binding("C", "compare", "Compare marked"),
+                Binding("R", "resume", "Resume")]
 
     def __init__(self, root: Path) -> None:
         super().__init__()
@@ -45,7 +56,8 @@ class SessionsScreen(ModalScreen[Path | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="sessions-box"):
-            yield Static("sessions — Enter opens, Space marks, C compares marked, Esc closes",
+            yield Static("sessions — Enter opens, Space marks, C compares marked, R resumes, "
+                         "Esc closes",
                          id="sessions-title")
             yield Input(str(self.root), id="sessions-root", compact=True)
             yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
@@ -103,6 +115,18 @@ class SessionsScreen(ModalScreen[Path | None]):
         table = self.query_one("#sessions-table", DataTable)
         if self.sessions and 0 <= table.cursor_row < len(self.sessions):
             self.dismiss(self.sessions[table.cursor_row].folder)
+
+    def action_resume(self) -> None:
+        """Resume the session under the cursor, if it was cancelled or interrupted."""
+        table = self.query_one("#sessions-table", DataTable)
+        if not self.sessions or not 0 <= table.cursor_row < len(self.sessions):
+            return
+        chosen = self.sessions[table.cursor_row]
+        if chosen.status not in RESUMABLE:
+            self.notify(f"{chosen.folder.name} is {chosen.status}; only a cancelled or "
+                        "interrupted session can be resumed", severity="warning")
+            return
+        self.dismiss(Resume(chosen.folder))
 
     def action_mark(self) -> None:
         """Mark or unmark the session under the cursor for a comparison."""

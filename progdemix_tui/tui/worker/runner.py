@@ -32,6 +32,7 @@ class RunRequest:
     plan: RunPlan
     folder: Path
     torch_threads: int | None = None
+    resume: bool = False  # continue the session in ``folder`` (``run --resume``)
 
 
 class RunStatus(Message):
@@ -114,6 +115,9 @@ def run_job(request: RunRequest, cancel: threading.Event,
     try:
         if request.torch_threads:
             use_threads(request.torch_threads)
+        if request.resume:
+            _resume(request, cancel, emit, separators)
+            return
         # fail fast, before loading a model: a bad input, or a run that cannot fit in memory
         ready = check_run(request.input, plan.config, plan.start, plan.duration)
         engine.check_output_folder(request.folder)
@@ -157,6 +161,34 @@ def run_job(request: RunRequest, cancel: threading.Event,
     except Exception as exc:  # a bug or an unexpected library error: report, don't crash
         emit(RunEnded(request.folder if started else None, "failed", done,
                       f"{type(exc).__name__}: {exc}"))
+
+
+def _resume(request: RunRequest, cancel: threading.Event, emit: Callable[[Message], object],
+            separators: SeparatorCache) -> None:
+    """Continue the session ``request.folder`` (:mod:`progdemix_tui.engine.resume`): its
+    kept steps are shown first, then each new one."""
+    from progdemix_tui.engine.job import resume_session
+    from progdemix_tui.engine.resume import check_same, plan_resume
+
+    plan = plan_resume(request.folder)
+    def say(text: str) -> None:
+        emit(RunStatus(text))
+
+    say(f"loading model {plan.config.separator.model}…")
+    separator = separators.get(plan.config.separator, say)
+    prepared = engine.load_input(plan.source, separator.samplerate, separator.sources,
+                                 plan.start, plan.duration)
+    check_same(plan, prepared, separator.model_signature(), separator.sources)
+    emit(RunStarted(request.folder, plan.config, separator.sources,
+                    prepared.references is not None, separator.chunks(prepared.mixture.shape[-1]),
+                    f"resuming {request.folder.name} after step {plan.last_step}"))
+    for record in plan.session.steps:
+        emit(StepCompleted(request.folder, record.metrics))
+    done = len(plan.session.steps)
+    for result in resume_session(separator, prepared, plan, cancel):
+        done += 1
+        emit(StepCompleted(request.folder, result.metrics))
+    emit(RunEnded(request.folder, _final_status(request.folder), done))
 
 
 def _final_status(folder: Path) -> str:
