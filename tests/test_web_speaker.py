@@ -326,7 +326,9 @@ async def test_tui_bar_shows_the_url_and_listeners_and_the_browser_plays(work, t
 
 
 def status(app) -> str:
-    return str(app.query_one("#player-status").render())
+    """The player bar's status line and its speaker line (the web URL and listeners)."""
+    return " ".join(str(app.query_one(f"#player-{part}").render())
+                    for part in ("status", "speaker"))
 
 
 @pytest.mark.parametrize("bad", ["busy", "web:http", "web:70000"])

@@ -15,7 +15,9 @@ from progdemix_tui.tui.player_backend import PlayerBackend
 
 
 def status(app) -> str:
-    return str(app.query_one("#player-status").render())
+    """The player bar's status line and its speaker line (the web URL and listeners)."""
+    return " ".join(str(app.query_one(f"#player-{part}").render())
+                    for part in ("status", "speaker"))
 
 
 @sync
