@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import audio
 from .config import STEMS, RunConfig, check_excerpt
+from .procedure import procedure_for
 from .progressive import CheckedConfig, IterationResult, StepProgress, check_config, iterate
 from .resources import preflight
 from .resume import ResumePlan, check_same, loop_state
@@ -56,7 +57,7 @@ def check_run(source: str | Path, config: RunConfig, start: float = 0.0,
     # against the model's own stems once it is loaded (run_session)
     checked = check_config(config, STEMS if config.target in STEMS else None, found.references)
     preflight(audio.excerpt_frames(found.audio, start, duration), found.audio.samplerate, config,
-              found.references)
+              found.references, procedure=procedure_for(config))
     return CheckedRun(found, checked)
 
 

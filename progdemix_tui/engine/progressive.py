@@ -24,6 +24,7 @@ from .errors import AudioInputError, ReferencesRequired
 from .metrics import residual_db, si_sdr_stems
 from .mixing import build_mixture, clip_guard, integrated_loudness, match_loudness
 from .postfilter import wiener_target
+from .procedure import procedure_for
 from .schedules import beta as schedule_beta
 
 StepProgress = Callable[[int, int, int], None]
@@ -174,18 +175,15 @@ def iterate(
     if checked is None or not checked.covers(config, sources, has_references):
         checked = check_config(config, sources, has_references)
     _check_inputs(mixture, references, sources)
-    if study.is_study(config):  # the study's whole-excerpt pass (engine/study.py)
-        separator = study.WholeExcerptSeparator(separator)  # type: ignore[arg-type]
-        separator.check_length(mixture.shape[-1])
+    procedure = procedure_for(config)  # this tool's or the study's, chosen once
+    separator = procedure.separator(separator, mixture.shape[-1])
     target = sources.index(config.target)
     score_kind = checked.score
     # All maths happens on the separator's device; results are handed out on the CPU.
     device = getattr(separator, "device", torch.device("cpu"))
     mixture = mixture.to(device)
     references = references.to(device) if references is not None else None
-    file_mixture = None
-    if study.is_study(config) and references is not None:  # the study separates its new mixture
-        file_mixture, mixture = mixture, study.new_mixture(mixture, references)
+    mixture, file_mixture = procedure.mixtures(mixture, references)
     rate = separator.samplerate
     loudness = integrated_loudness(mixture, rate) if config.loudness_match else None
     inputs = _RunInputs(separator, config, mixture, references, sources, target, score_kind,
@@ -204,7 +202,7 @@ def iterate(
         previous_mix = resume_from.mixture.to(device)
         base_target_sdr, first_step = resume_from.base_target_sdr, resume_from.step + 1
 
-    for n in range(first_step, study.last_step(config) + 1):
+    for n in range(first_step, procedure.last_step(config.steps) + 1):
         start = time.perf_counter()
         b = schedule_beta(config.schedule, n, config.steps, config.beta_max)
         if config.adaptive is None:

@@ -17,13 +17,21 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .config import DEFAULT_SEGMENT, MAX_SEGMENT, RunConfig
 from .errors import DeviceError
 
 if TYPE_CHECKING:
     import torch
+
+
+class Segmenting(Protocol):
+    """The part of a :class:`.procedure.Procedure` the memory check asks (not imported here:
+    the procedure's study imports the separator, which imports this module)."""
+
+    def memory_segment(self, segment: float, seconds: float) -> float: ...
+
 
 #: Environment variable overriding the free memory the check assumes, in bytes or with a
 #: K/M/G/T suffix ("512M"). For tests and for users who know their machine better; ``0``
@@ -181,8 +189,12 @@ def model_file_bytes(spec: str, repo: str | os.PathLike | None = None) -> int:
 
 def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
               channels: int = 2, what: str = "this run",
-              command: Literal["run", "eval"] = "run") -> None:
+              command: Literal["run", "eval"] = "run",
+              procedure: Segmenting | None = None) -> None:
     """Refuse a run of ``frames`` input frames (at ``file_rate``) that cannot fit in memory.
+
+    ``procedure`` (:func:`.procedure.procedure_for` the config) says how long one forward
+    pass is; None: this tool's segment.
 
     Cheap: reads no audio and loads no model, so callers run it first.
     """
@@ -195,8 +207,9 @@ def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
         candidates=config.adaptive.candidates if config.adaptive else 0,
         resampled=file_rate != MODEL_RATE, loudness=config.loudness_match,
         batch_chunks=host_batch_chunks(sep.batch_chunks, sep.device))
-    if config.preset == "study":  # one forward pass over the whole excerpt (engine/study.py)
-        common["segment"] = max(common["segment"], model_frames / MODEL_RATE)
+    if procedure is not None:  # the study's one pass over the whole excerpt
+        common["segment"] = procedure.memory_segment(common["segment"],
+                                                     model_frames / MODEL_RATE)
     need = estimate_run_bytes(frames=model_frames, **common)
     fixed = estimate_run_bytes(frames=0, **common)
     check_fits(need, fixed, model_frames / MODEL_RATE, what, command)

@@ -43,9 +43,9 @@ from .config import RunConfig
 from .config import StemFormat as StemFormat  # re-exported: job.py imports it from here
 from .errors import OutputError, SessionError
 from .manifest import Invalid, inside, read_manifest
+from .procedure import result_count
 from .progressive import IterationResult, StepMetrics, best_step
 from .stem_names import stem_names_problem
-from .study import result_count
 
 FORMAT = "progdemix-session"
 VERSION = 1

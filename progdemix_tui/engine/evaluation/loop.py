@@ -10,9 +10,9 @@ from typing import Protocol
 from .. import audio
 from ..dataset import Dataset, DatasetTrack, TrackAudio, TrackSkipped, load_track
 from ..errors import AudioInputError, Cancelled, DeviceError, OutputError
+from ..procedure import procedure_for, result_count
 from ..progressive import SeparatorLike
 from ..resources import preflight
-from ..study import files_onset, folder_files, is_study, result_count
 from .folder import EvalFolder
 from .one_track import TrackResult, evaluate_track
 from .settings import EvalSettings
@@ -97,7 +97,7 @@ def evaluate(
                 check_track_fits(track, settings, tuple(separator.sources))
                 loaded = load_track(track, separator.samplerate, tuple(separator.sources),
                                     settings.excerpt, settings.new_mixture, settings.silence_db,
-                                    study_start(track, settings))
+                                    procedure_for(settings.config).track_start(track.folder))
             except (TrackSkipped, AudioInputError) as exc:  # a broken track: skip, go on
                 skipped[track.name] = str(exc)
                 events.track_skipped(track.name, str(exc), len(targets))
@@ -127,17 +127,6 @@ def evaluate(
     return results
 
 
-def study_start(track: DatasetTrack, settings: EvalSettings) -> float | None:
-    """With ``--preset study``, the study's excerpt start in seconds (the largest trim onset
-    over the track's files, :func:`..study.files_onset`); else None (the tool's choice)."""
-    if not is_study(settings.config):
-        return None
-    files = folder_files(track.folder)
-    if not files:
-        return None  # load_track says what is missing
-    return files_onset(files) / audio.info(files[0]).samplerate
-
-
 def check_track_fits(track: DatasetTrack, settings: EvalSettings,
                      sources: tuple[str, ...]) -> None:
     """Raise :class:`TrackSkipped` when ``track``'s excerpt cannot fit in the memory
@@ -152,7 +141,8 @@ def check_track_fits(track: DatasetTrack, settings: EvalSettings,
         frames = min(frames, int(round(settings.excerpt * head.samplerate)))
     try:
         preflight(frames, head.samplerate, settings.config, references=True,
-                  what=f"track {track.name}", command="eval")
+                  what=f"track {track.name}", command="eval",
+                  procedure=procedure_for(settings.config))
     except DeviceError as exc:
         raise TrackSkipped(str(exc)) from None
 
