@@ -104,6 +104,16 @@ def test_tui_worker_checks_the_config_values_once(tmp_path, tiny_model_path, val
     assert seen[-2] == 1, seen
 
 
+def test_eval_checks_the_config_values_once(tmp_path, tiny_model_path, value_checks):
+    """Once when parsed, not again for each target nor for each track's run."""
+    for i in range(2):
+        write_track(tmp_path / "data" / f"song{i}", seconds=1.0, seed=i)
+    assert main(["eval", str(tmp_path / "data"), "--targets", "all", "--steps", "1",
+                 "--excerpt", "0", "--out", str(tmp_path / "ev"), "--model",
+                 str(tiny_model_path), "--segment", "1", "--device", "cpu", "--no-plots"]) == 0
+    assert value_checks == {"value checks": 1}
+
+
 @pytest.mark.parametrize("command", ["run", "eval"])
 def test_half_beside_another_precision_is_refused_at_parsing(tmp_path, tiny_model_path,
                                                              capsys, monkeypatch, command):

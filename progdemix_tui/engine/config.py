@@ -208,6 +208,15 @@ class RunConfig:
             found["target"] = f"must be one of {', '.join(sources)}, not {self.target!r}"
         return {key: found[key] for key in FIELD_NAMES if key in found}
 
+    def with_target(self, target: str) -> RunConfig:
+        """This config for another ``target``; values already checked stay checked (they do
+        not depend on the target)."""
+        config = replace(self, target=target)
+        kept = self.__dict__.get("_checked_values")
+        if kept is not None:
+            object.__setattr__(config, "_checked_values", kept)
+        return config
+
     def _value_problems(self) -> dict[str, str]:
         """Every invalid value but the target's, computed on the first call and kept."""
         kept = self.__dict__.get("_checked_values")
