@@ -73,6 +73,13 @@ class Procedure:
         is another (None: y is the track's mixture)."""
         return mixture, None
 
+    def mixture_n(self, mode: str, beta: float, mixture: torch.Tensor,
+                  references: torch.Tensor | None, target: int,
+                  file_mixture: torch.Tensor | None) -> torch.Tensor | None:
+        """y_n as this procedure builds it in ``mode``; None: as :func:`.mixing.build_mixture`
+        does."""
+        return None
+
 
 @dataclass(frozen=True)
 class StudyProcedure(Procedure):
@@ -120,6 +127,15 @@ class StudyProcedure(Procedure):
         from .study import new_mixture
 
         return new_mixture(mixture, references), mixture  # the study separates its new mixture
+
+    def mixture_n(self, mode: str, beta: float, mixture: torch.Tensor,
+                  references: torch.Tensor | None, target: int,
+                  file_mixture: torch.Tensor | None) -> torch.Tensor | None:
+        if mode != "oracle" or references is None or file_mixture is None:
+            return None
+        from .study import oracle_mixture
+
+        return oracle_mixture(beta, mixture, references, target, file_mixture)
 
 
 TOOL: Procedure = Procedure()

@@ -18,13 +18,12 @@ from typing import Protocol
 import torch
 
 from . import adaptive as adaptive_beta
-from . import study
 from .config import RunConfig
 from .errors import AudioInputError, ReferencesRequired
 from .metrics import residual_db, si_sdr_stems
 from .mixing import build_mixture, clip_guard, integrated_loudness, match_loudness
 from .postfilter import wiener_target
-from .procedure import procedure_for
+from .procedure import Procedure, procedure_for
 from .schedules import beta as schedule_beta
 
 StepProgress = Callable[[int, int, int], None]
@@ -187,7 +186,7 @@ def iterate(
     rate = separator.samplerate
     loudness = integrated_loudness(mixture, rate) if config.loudness_match else None
     inputs = _RunInputs(separator, config, mixture, references, sources, target, score_kind,
-                        loudness, rate, cancel, file_mixture)
+                        loudness, rate, cancel, procedure, file_mixture)
 
     def progress(step: int) -> Callable[[int, int], None] | None:
         if on_chunk is None:
@@ -307,6 +306,7 @@ class _RunInputs:
     loudness: float | None  # y's integrated loudness, with loudness matching
     rate: int
     cancel: threading.Event | None
+    procedure: Procedure  # this tool's or the study's (.procedure)
     file_mixture: torch.Tensor | None = None  # the track's mixture when y is the study's new one
 
 
@@ -363,12 +363,12 @@ def _adaptive_step(inputs: _RunInputs, beta_n: float, previous: torch.Tensor,
 
 
 def _build(inputs: _RunInputs, beta_n: float, previous: torch.Tensor) -> torch.Tensor:
-    """y_n (:func:`.mixing.build_mixture`; the study's oracle mixture with its preset)."""
+    """y_n (:func:`.mixing.build_mixture`, or the procedure's own: the study's oracle mixture)."""
     config = inputs.config
-    if (config.mode == "oracle" and inputs.references is not None
-            and inputs.file_mixture is not None):
-        return study.oracle_mixture(beta_n, inputs.mixture, inputs.references, inputs.target,
-                                    inputs.file_mixture)
+    own = inputs.procedure.mixture_n(config.mode, beta_n, inputs.mixture, inputs.references,
+                                     inputs.target, inputs.file_mixture)
+    if own is not None:
+        return own
     return build_mixture(config.mode, beta_n, inputs.mixture, previous, inputs.target,
                          inputs.references)
 
