@@ -16,16 +16,20 @@ class SpinnerCache(SeparatorCache):
     """A :class:`SeparatorCache` that sets torch's ``threads``
     (:func:`~progdemix_tui.engine.threads.use_threads`) and loads under a spinner: a note only
     when the engine says a download starts or where a model comes from; a download's bytes
-    so far replace the spinner's text."""
+    so far replace the spinner's text. A model kept from the last call is reused without a
+    spinner (a batch reuses it under its own progress display)."""
 
     def __init__(self, threads: int) -> None:
         super().__init__()
         self.threads = threads
+        self._loaded: SeparatorConfig | None = None
 
     def get(self, config: SeparatorConfig,
             notify: Callable[[str], None] | None = None) -> Separator:
         from progdemix_tui.engine.hub import DownloadProgress
 
+        if config == self._loaded:
+            return super().get(config, notify)  # kept: nothing loads
         use_threads(self.threads)
         with err_console.status(f"loading model {config.model}…") as status:
             def say(text: str) -> None:
@@ -38,4 +42,6 @@ class SpinnerCache(SeparatorCache):
                 if notify is not None:
                     notify(text)
 
-            return super().get(config, say)
+            separator = super().get(config, say)
+        self._loaded = config
+        return separator
