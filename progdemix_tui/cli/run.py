@@ -147,19 +147,18 @@ def print_notes(notes: tuple[str, ...] | list[str], console=None) -> None:
 
 def run_resume(args: argparse.Namespace) -> int:
     """``--resume SESSION``: continue it after its last complete step (:mod:`.engine.resume`)."""
-    from progdemix_tui import engine
+    from progdemix_tui.engine import prepare
     from progdemix_tui.engine.job import resume_session
     from progdemix_tui.engine.procedure import result_count
-    from progdemix_tui.engine.resume import check_same, plan_resume
+    from progdemix_tui.engine.resume import plan_resume
 
     from .loading import SpinnerCache
 
     plan = plan_resume(args.resume)
     config = plan.config
-    separator = SpinnerCache(torch_threads(args.threads)).get(config.separator)
-    prepared = engine.load_input(plan.source, separator.samplerate, separator.sources,
-                                 plan.start, plan.duration, args.references)
-    check_same(plan, prepared, separator.model_signature(), separator.sources)  # before output
+    ready = prepare.load_resume(plan, SpinnerCache(torch_threads(args.threads)),
+                                references=args.references)  # refused before any output
+    separator, prepared = ready.separator, ready.input
     results = [r.metrics for r in plan.session.steps]
     err_console.print(f"resuming [bold]{escape(str(plan.session.folder))}[/] after step "
                       f"{plan.last_step}", soft_wrap=True)

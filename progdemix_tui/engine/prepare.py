@@ -6,7 +6,8 @@ config's need for them, the memory check, the output folder, then the separator 
 reused (:class:`.separator.SeparatorCache`) and the target checked against its stems. It
 runs as two phases, :func:`check` (no model) and :func:`load`, so that a front end may add
 its own checks between them (``run``'s export options). :func:`check_eval` and
-:func:`load_eval` do the same for an evaluation over a dataset.
+:func:`load_eval` do the same for an evaluation over a dataset, :func:`.resume.plan_resume` and
+:func:`load_resume` for a session to continue.
 
 The config's values are checked once (:meth:`.config.RunConfig.problems` keeps them);
 ``--half`` was folded into ``precision`` when the arguments were parsed
@@ -26,6 +27,7 @@ from .errors import ConfigError
 from .job import CheckedRun, check_run, model_description
 from .procedure import procedure_for
 from .progressive import CheckedConfig, check_references
+from .resume import ResumePlan, check_same
 from .separator import Separator, SeparatorCache
 from .tracks import InputInfo, PreparedInput, load_input
 
@@ -133,6 +135,28 @@ def prepare(request: RunRequest, separators: SeparatorCache | None = None,
             notify: Notify | None = None) -> PreparedRun:
     """:func:`check`, then :func:`load` (a new cache: the model for this run only)."""
     return load(check(request), separators or SeparatorCache(), notify)
+
+
+@dataclass(frozen=True)
+class PreparedResume:
+    """A session to continue (:mod:`.resume`): its plan, the separator, and its input loaded
+    again and found the same as when the session was written."""
+
+    plan: ResumePlan
+    separator: Separator
+    input: PreparedInput
+
+
+def load_resume(plan: ResumePlan, separators: SeparatorCache, notify: Notify | None = None,
+                references: str | Path | None = None) -> PreparedResume:
+    """The separator and the input of ``plan`` (:func:`.resume.plan_resume`, the checks that
+    need no model), refused in one line (:class:`.errors.ResumeRefused`) when the input or the
+    model changed; before anything is written."""
+    separator = separators.get(plan.config.separator, notify)
+    prepared = load_input(plan.source, separator.samplerate, separator.sources, plan.start,
+                          plan.duration, references)
+    check_same(plan, prepared, separator.model_signature(), separator.sources)
+    return PreparedResume(plan, separator, prepared)
 
 
 def for_model(checked: CheckedConfig, sources: tuple[str, ...]) -> CheckedConfig:

@@ -168,17 +168,15 @@ def _resume(request: RunRequest, cancel: threading.Event, emit: Callable[[Messag
     """Continue the session ``request.folder`` (:mod:`progdemix_tui.engine.resume`): its
     kept steps are shown first, then each new one."""
     from progdemix_tui.engine.job import resume_session
-    from progdemix_tui.engine.resume import check_same, plan_resume
+    from progdemix_tui.engine.resume import plan_resume
 
     plan = plan_resume(request.folder)
     def say(text: str) -> None:
         emit(RunStatus(text))
 
     say(f"loading model {plan.config.separator.model}…")
-    separator = separators.get(plan.config.separator, say)
-    prepared = engine.load_input(plan.source, separator.samplerate, separator.sources,
-                                 plan.start, plan.duration)
-    check_same(plan, prepared, separator.model_signature(), separator.sources)
+    ready = prepare.load_resume(plan, separators, say)
+    separator, prepared = ready.separator, ready.input
     emit(RunStarted(request.folder, plan.config, separator.sources,
                     prepared.references is not None, separator.chunks(prepared.mixture.shape[-1]),
                     f"resuming {request.folder.name} after step {plan.last_step}"))
