@@ -59,7 +59,7 @@ LIMITS = Limits()
 
 
 class AudioSource(Protocol):
-    """What renders the blocks: the player's :class:`~.web_output.WebStream`."""
+    """What renders the blocks: the player's :class:`~.outputs.web.WebStream`."""
 
     samplerate: int
     channels: int
