@@ -28,13 +28,12 @@ from typing import Any
 import numpy as np
 
 from .blind import BlindState, BlindTest
-from .devices import Device
 from .errors import AudioUnavailable
 from .export import edge_fade, write_wav_atomic
 from .levels import LevelMatch, match_levels
 from .levels import loudness as measure_loudness
 from .mixer import Event, Mixer
-from .outputs import Output, OutputAbort, OutputRequest, open_output
+from .outputs import Device, Output, OutputAbort, OutputRequest, open_output
 from .prefetch import ChunkCache, Prefetcher
 from .sources import Source, as_source, at_rate
 

@@ -101,6 +101,12 @@ class AuditionController:
             self.choose(self.selection.folder, self.selection.step, target)
 
     @property
+    def sounds(self) -> bool:
+        """Whether there is an output to play through (else marks, loop, blind tests and
+        the A/B clips' export still work)."""
+        return self.backend.available
+
+    @property
     def blind_state(self) -> BlindState | None:
         """The running blind test as the backend holds it (None: none running)."""
         try:

@@ -36,5 +36,5 @@ def reserve_output(spec: Device, *, check: bool = True) -> Reservation:
     return kind_of(spec).reserve(spec, check=check)
 
 
-__all__ = ["KINDS", "Output", "OutputAbort", "OutputKind", "OutputRequest", "Render",
+__all__ = ["KINDS", "Device", "Output", "OutputAbort", "OutputKind", "OutputRequest", "Render",
            "Reservation", "check_output", "kind_of", "open_output", "reserve_output"]

@@ -39,7 +39,7 @@ class PlayerBar(Vertical):
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.refresh_bar)
-        if self.audition.backend.available:
+        if self.audition.sounds:
             self.set_interval(0.25, self._tick)
 
     def _tick(self) -> None:
