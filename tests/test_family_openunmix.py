@@ -185,7 +185,7 @@ def test_tiny_model_counts_forwards_and_stops_on_cancel(tiny: Path):
 
 def test_tiny_model_batches_and_runs_in_bf16(tiny: Path):
     """A batch of inputs separates each as alone; a bf16 copy of the weights runs under
-    autocast (the STFT window stays float32) close to float32."""
+    autocast close to float32 (its STFT runs in float32: torch promotes the cast window)."""
     from progdemix_tui.engine.precision import autocast, cast_weights
 
     model = family.OpenUnmixSource().load(str(tiny))
@@ -197,7 +197,7 @@ def test_tiny_model_batches_and_runs_in_bf16(tiny: Path):
         bf16 = apply(model, mix, module=low)
     assert bf16.dtype == torch.float32
     error = (bf16 - out).pow(2).sum() / out.pow(2).sum()
-    assert error < 1e-2
+    assert error < 1e-3  # 1.0e-4 measured
 
 
 def test_safetensors_weights_equal_the_pth(tiny: Path, tmp_path: Path):
@@ -351,3 +351,86 @@ def test_source_handles_names_and_model_folders_only(tiny: Path, tmp_path: Path)
     assert source.names() == ("umxhq", "umx", "umxl", "umxse")
     assert source.handles(str(tiny)) and source.available_offline(str(tiny))
     assert not source.handles("htdemucs") and not source.handles(str(tmp_path))
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+@pytest.fixture
+def web(tmp_path: Path):
+    """A real HTTP server on localhost serving ``tmp_path / 'web'``; yields (folder, base URL)."""
+    import functools
+    import http.server
+    import threading
+
+    folder = tmp_path / "web"
+    folder.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
+
+
+def _publish_umxse(folder: Path, base: str, monkeypatch: pytest.MonkeyPatch,
+                   spoil: bool = False) -> None:
+    """umxse's two files (random weights) served from ``base`` under hash-named files, as
+    Zenodo serves the real ones; ``spoil``: a file whose hash is not its name's."""
+    import hashlib
+
+    urls = {}
+    for i, (target, model) in enumerate(openunmix().umxse_spec(pretrained=False).items()):
+        path = folder / "tmp.pth"
+        torch.save(randomise(model, i).state_dict(), path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+        if spoil:
+            digest = "0" * 8
+        path.rename(folder / f"{target}-{digest}.pth")
+        urls[target] = f"{base}/{target}-{digest}.pth"
+    published = family.PUBLISHED["umxse"]
+    monkeypatch.setitem(family.PUBLISHED, "umxse",
+                        family.Published("umxse", published.description, 16000, urls))
+
+
+def test_an_uncached_name_is_downloaded_once_into_the_cache(
+        tmp_path: Path, web, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    _publish_umxse(*web, monkeypatch)
+    notes: list[str] = []
+    model = family.OpenUnmixSource().load("umxse", notify=notes.append)
+    assert model.sources == ("speech", "noise")
+    assert len(notes) == 1 and notes[0].startswith("downloading Open-Unmix umxse: 2 file(s)")
+    assert family.OpenUnmixSource().available_offline("umxse")
+    for path in web[0].iterdir():
+        path.unlink()  # served no more: the second load reads the cache only
+    family.OpenUnmixSource().load("umxse", notify=notes.append)
+    assert len(notes) == 1
+
+
+def test_a_download_with_the_wrong_hash_is_refused(
+        tmp_path: Path, web, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    _publish_umxse(*web, monkeypatch, spoil=True)
+    with pytest.raises(ModelUnavailable) as caught:
+        family.OpenUnmixSource().load("umxse")
+    assert "downloading umxse's speech weights" in one_line(caught)
+    assert "hash" in str(caught.value) and not family.cached_files("umxse")["speech"].exists()
+
+
+def test_no_network_is_one_line_after_one_quick_probe(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Nothing listens on port 9 of localhost: the probe fails at once."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    urls = {"vocals": "http://127.0.0.1:9/vocals-00000000.pth",
+            "other": "http://127.0.0.1:9/other-00000000.pth"}
+    monkeypatch.setitem(family.PUBLISHED, "umxl", family.Published("umxl", "", 44100, urls))
+    with pytest.raises(ModelUnavailable) as caught:
+        family.OpenUnmixSource().load("umxl")
+    assert one_line(caught).startswith("umxl's weights are not cached")
+    assert "there is no network (URLError" in str(caught.value)

@@ -125,8 +125,7 @@ class OpenUnmixModel:
         :data:`SHIFT_SECONDS` (``random`` draws them, as demucs does). ``before``/``done``
         run around each target model's forward."""
         del segment, overlap, batch_chunks
-        _float32_filterbank(module)
-        targets = list(module.target_models.values())  # type: ignore[union-attr, operator]
+        targets = list(module.target_models.values())  # type: ignore[operator]
         hooks = [m.register_forward_pre_hook(lambda *_: before()) for m in targets]
         hooks += [m.register_forward_hook(lambda *_: done()) for m in targets]
         length = mix.shape[-1]
@@ -147,15 +146,6 @@ class OpenUnmixModel:
         finally:
             for hook in hooks:
                 hook.remove()
-
-
-def _float32_filterbank(module: torch.nn.Module) -> None:
-    """Keep the STFT window float32 in a copy whose weights a precision cast (torch's STFT
-    takes no bf16/fp16 window; autocast runs the target models in the precision)."""
-    for part in (module.stft, module.istft):  # type: ignore[union-attr]
-        window = part.window  # type: ignore[union-attr]
-        if window.dtype != torch.float32:
-            window.data = window.data.float()
 
 
 # --------------------------------------------------------------------------- names
@@ -194,6 +184,7 @@ def not_cached(name: str, why: str) -> ModelUnavailable:
 def fetch(name: str, notify: Notify) -> dict[str, Path]:
     """The published model's files, downloading the missing ones into :func:`cache_dir`
     (one probe first, so an unreachable Zenodo is one quick line)."""
+    import urllib.error
     import urllib.request
 
     files = cached_files(name)
@@ -207,6 +198,8 @@ def fetch(name: str, notify: Notify) -> dict[str, Path]:
     try:
         urllib.request.urlopen(urllib.request.Request(first, method="HEAD"),
                                timeout=PROBE_TIMEOUT).close()
+    except urllib.error.HTTPError:
+        pass  # the server answered: the download says what it thinks
     except Exception as exc:
         raise not_cached(name, f"there is no network ({_reason(exc)})") from None
     notify(f"downloading Open-Unmix {name}: {len(missing)} file(s) from zenodo.org into "
