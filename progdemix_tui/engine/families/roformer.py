@@ -286,6 +286,10 @@ def _package() -> dict[str, type]:
     except ImportError:
         raise ModelUnavailable(f"band-split RoFormer models need the BS-RoFormer package: "
                                f"{INSTALL_HINT}.") from None
+    # Its attention selects kernels with a context manager newer torch deprecates; the
+    # warning says nothing a user can act on.
+    warnings.filterwarnings("ignore", message=r".*sdp_kernel\(\)` is deprecated",
+                            category=FutureWarning)
     return {"bs_roformer": BSRoformer, "mel_band_roformer": MelBandRoformer}
 
 
