@@ -411,3 +411,22 @@ def test_without_the_extra_one_line_names_it(tmp_path, monkeypatch):
     with pytest.raises(ModelUnavailable) as refused:
         roformer.load(checkpoint, config)
     assert "pip install 'progdemix-tui[roformer]'" in one_line(refused)
+
+
+def test_rotary_embeddings_are_named_to_stay_float32():
+    """bf16 weights everywhere would quantise the rotary positions (a chunk has up to 801
+    frames); the model names the layers a precision must keep float32, and kept so they
+    rotate exactly as in fp32 under autocast."""
+    from rotary_embedding_torch import RotaryEmbedding
+
+    model = roformer.RoformerModel("m", torch.nn.Identity(), parse_config(
+        document("bs_roformer"), "test"), "test")
+    assert model.float32_layers == (RotaryEmbedding,)
+    rotary = RotaryEmbedding(dim=64)
+    q = torch.randn(1, 8, 801, 64, generator=torch.Generator().manual_seed(0))
+    exact = rotary.rotate_queries_or_keys(q)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        kept = rotary.rotate_queries_or_keys(q)
+        cast = RotaryEmbedding(dim=64).to(torch.bfloat16).rotate_queries_or_keys(q)
+    assert torch.equal(kept, exact)
+    assert (cast.float() - exact).abs().max() > 1

@@ -78,6 +78,15 @@ class RoformerModel:
     def parameters(self) -> int:
         return sum(p.numel() for p in self.module.parameters())
 
+    @property
+    def float32_layers(self) -> tuple[type, ...]:
+        """Layers whose weights must stay float32 when a precision stores the others in bf16:
+        the rotary embeddings (positions past 256 frames are not whole numbers in bf16, and
+        their rotations go wrong); float32 ones run exactly as in fp32 under autocast."""
+        from rotary_embedding_torch import RotaryEmbedding
+
+        return (RotaryEmbedding,)
+
     def chunk_samples(self, segment: float) -> int:
         """Samples per chunk for ``segment`` seconds: whole STFT hops, at most the config's."""
         hop = self.config.hop_length
