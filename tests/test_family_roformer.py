@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import math
 import sys
 from pathlib import Path
@@ -282,6 +283,22 @@ def test_safetensors_convert_embeds_the_config_and_loads_the_same(tmp_path):
     assert alone.sources == ("vocals", "other") and alone.max_segment == 8192 / RATE
     assert torch.equal(run(alone, mix), reference)
     assert torch.equal(run(roformer.load(target, config), mix), reference)
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(target), framework="pt") as handle:
+        metadata, tensors = handle.metadata(), {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    embedded = json.loads(metadata[roformer.METADATA_CONFIG])
+    embedded["model"]["dim"] = 10**9
+    hostile = tmp_path / "hostile.safetensors"
+    save_file(tensors, hostile, {**metadata, roformer.METADATA_CONFIG: json.dumps(embedded)})
+    with pytest.raises(ModelUnavailable) as refused:
+        roformer.load(hostile)
+    assert "model.dim=1000000000 is out of bounds" in one_line(refused)
+    save_file(tensors, hostile, {roformer.METADATA_KIND: "bs_roformer"})
+    with pytest.raises(ModelUnavailable) as no_config:
+        roformer.load(hostile)
+    assert "--model-config" in one_line(no_config)
 
 
 def test_pickled_checkpoints_load_weights_only_unless_trusted(tmp_path):
@@ -430,3 +447,16 @@ def test_rotary_embeddings_are_named_to_stay_float32():
         cast = RotaryEmbedding(dim=64).to(torch.bfloat16).rotate_queries_or_keys(q)
     assert torch.equal(kept, exact)
     assert (cast.float() - exact).abs().max() > 1
+
+
+@pytest.mark.parametrize(("training", "num_stems", "sources"), [
+    ({"instruments": ["vocals", "other"], "target_instrument": "other"}, 1, ("other", "vocals")),
+    ({"instruments": ["instrumental", "vocals", "bass"], "target_instrument": "instrumental"}, 1,
+     ("instrumental", "residual")),
+    ({"target_instrument": "vocals"}, 1, ("vocals",)),
+    ({"instruments": ["drums", "bass"], "target_instrument": None}, 2, ("drums", "bass")),
+])
+def test_stems_follow_the_training_section(training, num_stems, sources):
+    data = document("bs_roformer", num_stems=num_stems)
+    data["training"] = training
+    assert parse_config(data, "test").sources == sources

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelUnavailable, UntrustedCheckpoint
-from .roformer_config import RoformerConfig, parse_config, read_config
+from .roformer_config import MAX_CONFIG_BYTES, RoformerConfig, parse_config, read_config
 from .roformer_demix import chunk_count, demix, step_for
 
 if TYPE_CHECKING:
@@ -309,8 +309,12 @@ def _config(path: Path, config: str | os.PathLike | None, metadata: dict[str, st
     if METADATA_CONFIG not in metadata:
         raise ModelUnavailable(f"{path} needs its YAML config (--model-config FILE.yaml); it "
                                "embeds none.")
+    text = metadata[METADATA_CONFIG]
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ModelUnavailable(f"{path}: its embedded config is larger than "
+                               f"{MAX_CONFIG_BYTES // 1024} KiB; the file is damaged.")
     try:
-        document = json.loads(metadata[METADATA_CONFIG])
+        document = json.loads(text)
     except (ValueError, RecursionError):
         raise ModelUnavailable(f"{path}: its embedded config is not valid JSON.") from None
     return parse_config(document, str(path), kind or metadata.get(METADATA_KIND))

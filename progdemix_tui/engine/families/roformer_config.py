@@ -156,7 +156,7 @@ def parse_config(document: object, where: str, kind: str | None = None) -> Rofor
     outputs, residual = _stems(training, int(arguments.get("num_stems", 1)), where)
     samplerate = _whole(audio.get("sample_rate", 44100), "audio.sample_rate", 8000, 384000, where)
     chunk = inference.get("chunk_size", audio.get("chunk_size"))
-    chunk_size = _whole(chunk, "chunk_size", 1, samplerate * 600, where)
+    chunk_size = _whole(chunk, "chunk_size", 1, samplerate * 60, where)
     hop = int(arguments.get("stft_hop_length", 512))
     if chunk_size % hop:
         raise ModelUnavailable(f"{where}: chunk_size {chunk_size} is not a multiple of the STFT "
@@ -265,7 +265,8 @@ def _stems(training: dict, num_stems: int, where: str) -> tuple[tuple[str, ...],
             raise ModelUnavailable(f"{where}: a target_instrument model outputs one stem, but "
                                    f"num_stems is {num_stems}.")
         others = [name for name in names if name != target]
-        residual = others[0] if len(others) == 1 else ("instrumental" if others else None)
+        several = "instrumental" if target != "instrumental" else "residual"
+        residual = others[0] if len(others) == 1 else (several if others else None)
         return (target,), residual
     if len(names) != num_stems:
         raise ModelUnavailable(f"{where}: training.instruments names {len(names)} stem(s) but "
