@@ -460,3 +460,22 @@ def test_stems_follow_the_training_section(training, num_stems, sources):
     data = document("bs_roformer", num_stems=num_stems)
     data["training"] = training
     assert parse_config(data, "test").sources == sources
+
+
+@pytest.mark.parametrize("kind", ["bs_roformer", "mel_band_roformer"])
+def test_mono_models_and_shorter_segments(tmp_path, kind):
+    """A mono model (``stereo: false``), and a segment shorter than the config's chunk (as
+    after an out-of-memory retry): whole STFT hops, still the training code's inference."""
+    checkpoint, config = saved(tmp_path, kind, stereo=False, num_overlap=2)
+    model = roformer.load(checkpoint, config)
+    assert model.audio_channels == 1
+    assert model.chunk_samples(model.max_segment / 2) == 4096
+    assert model.chunk_samples(0.001) == 64 and model.chunk_samples(100) == 8192
+    mix = music(2, channels=1)
+    with torch.no_grad():
+        out = model.apply(model.module, mix, segment=model.max_segment / 2, overlap=0.5,
+                          shifts=0, batch_chunks=2, device=CPU, before=lambda: None,
+                          done=lambda: None)
+    assert out.shape == (1, 2, 1, mix.shape[-1])
+    assert torch.allclose(out[0, 0], training_code_demix(model.module, mix[0], 4096, 2)[0],
+                          atol=1e-5)
