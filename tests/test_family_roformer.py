@@ -25,7 +25,12 @@ import yaml
 
 pytest.importorskip("bs_roformer")
 
-from progdemix_tui.engine.errors import Cancelled, ModelUnavailable, UntrustedCheckpoint  # noqa: E402
+from progdemix_tui.engine.errors import (  # noqa: E402
+    Cancelled,
+    ModelUnavailable,
+    OutputError,
+    UntrustedCheckpoint,
+)
 from progdemix_tui.engine.families import roformer  # noqa: E402
 from progdemix_tui.engine.families.roformer_config import parse_config  # noqa: E402
 
@@ -273,7 +278,11 @@ def test_one_two_and_four_stems(tmp_path, options, sources):
 
 
 def test_safetensors_convert_embeds_the_config_and_loads_the_same(tmp_path):
-    checkpoint, config = saved(tmp_path, "bs_roformer", num_overlap=2)
+    """Two layers share each rotary embedding (one tensor under several names)."""
+    checkpoint, config = saved(tmp_path, "bs_roformer", num_overlap=2, depth=2)
+    with pytest.raises(OutputError) as unwritable:
+        roformer.convert(checkpoint, config, tmp_path / "absent" / "model.safetensors")
+    assert "cannot write" in one_line(unwritable)
     target = roformer.convert(checkpoint, config, tmp_path / "model.safetensors")
     assert roformer.is_roformer_file(target) and not roformer.is_roformer_file(checkpoint)
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ModelUnavailable, UntrustedCheckpoint
+from ..errors import ModelUnavailable, OutputError, UntrustedCheckpoint
 from .roformer_config import MAX_CONFIG_BYTES, RoformerConfig, parse_config, read_config
 from .roformer_demix import chunk_count, demix, step_for
 
@@ -240,19 +240,42 @@ def convert(checkpoint: str | os.PathLike, config: str | os.PathLike,
     _check_shapes(checked, {k: tuple(v.shape) for k, v in state.items()}, source)
     from safetensors.torch import save_file
 
-    tensors = {key: value.detach().clone().contiguous() for key, value in state.items()}
     metadata = {"format": "pt", METADATA_KIND: checked.kind,
                 METADATA_CONFIG: json.dumps(checked.document)}
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                         dir=target.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                             dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write {target} ({exc.strerror or exc}).") from None
     os.close(handle)
     try:
-        save_file(tensors, temporary, metadata=metadata)
+        save_file(_unshared(state), temporary, metadata=metadata)
         os.replace(temporary, target)
+    except OSError as exc:
+        Path(temporary).unlink(missing_ok=True)
+        raise OutputError(f"cannot write {target} ({exc.strerror or exc}).") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def _unshared(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with every tensor contiguous and in storage of its own (safetensors refuses
+    shared storage; the rotary embeddings are one tensor under many names), copying only
+    those that need it."""
+    import torch
+
+    seen: set[int] = set()
+    tensors = {}
+    for key, value in state.items():
+        pointer = value.untyped_storage().data_ptr()
+        tensor = value.detach()
+        if pointer in seen or not tensor.is_contiguous():
+            tensor = tensor.clone(memory_format=torch.contiguous_format)
+        seen.add(pointer)
+        tensors[key] = tensor
+    return tensors
 
 
 def read_checkpoint(path: Path, trust: bool) -> dict[str, torch.Tensor]:
