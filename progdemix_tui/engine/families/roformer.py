@@ -408,9 +408,3 @@ def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
-
-def describe(model: RoformerModel) -> str:
-    """One line: architecture, stems, rate, weights, chunk."""
-    kind = {"bs_roformer": "BS-RoFormer", "mel_band_roformer": "Mel-Band RoFormer"}
-    return (f"{kind[model.config.kind]}: {', '.join(model.sources)} at {model.samplerate} Hz, "
-            f"{model.parameters / 1e6:.1f} M weights, {model.max_segment:.2f} s chunks")
