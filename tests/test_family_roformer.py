@@ -488,3 +488,20 @@ def test_mono_models_and_shorter_segments(tmp_path, kind):
     assert out.shape == (1, 2, 1, mix.shape[-1])
     assert torch.allclose(out[0, 0], training_code_demix(model.module, mix[0], 4096, 2)[0],
                           atol=1e-5)
+
+
+def test_the_source_handles_roformer_files_only(tmp_path):
+    checkpoint, config = saved(tmp_path, "bs_roformer")
+    converted = roformer.convert(checkpoint, config, tmp_path / "model.safetensors")
+    demucs_file = tmp_path / "demucs.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(1)}, demucs_file, {"klass": "demucs.hdemucs.HDemucs"})
+    plain = roformer.RoformerSource()
+    assert plain.handles(str(checkpoint)) and plain.handles(str(converted))
+    assert not plain.handles(str(demucs_file)) and not plain.handles("htdemucs")
+    assert not plain.handles(str(tmp_path / "model.pth"))  # a demucs suffix too: needs a config
+    assert roformer.RoformerSource(config).handles(str(tmp_path / "model.pth"))
+    assert plain.available_offline(str(converted)) and plain.names() == ()
+    assert plain.load(str(converted)).sources == ("vocals", "other")
+    assert roformer.RoformerSource(config).load(str(checkpoint)).family == "roformer"

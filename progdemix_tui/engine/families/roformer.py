@@ -408,3 +408,32 @@ def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
+
+
+class RoformerSource:
+    """The models-seam source of this family: checkpoint files with their YAML ``config``
+    (``--model-config``), and ``.safetensors`` files made by :func:`convert`. It publishes no
+    names: RoFormer weights come from their authors, not from a package."""
+
+    family = "roformer"
+
+    def __init__(self, config: str | os.PathLike | None = None) -> None:
+        self.config = config
+
+    def names(self) -> tuple[str, ...]:
+        return ()
+
+    def handles(self, spec: str) -> bool:
+        """A ``.ckpt``, a converted ``.safetensors``, or, given a config, any checkpoint file."""
+        path = Path(spec).expanduser()
+        if self.config is not None:
+            return path.suffix in (".safetensors", *PICKLED_SUFFIXES)
+        return path.suffix == ".ckpt" or (path.suffix == ".safetensors" and path.is_file()
+                                          and is_roformer_file(path))
+
+    def available_offline(self, spec: str) -> bool:
+        return Path(spec).expanduser().is_file()
+
+    def load(self, spec: str, trust_checkpoint: bool = False,
+             notify: Callable[[str], None] | None = None) -> RoformerModel:
+        return load(spec, self.config, trust_checkpoint=trust_checkpoint)
