@@ -153,6 +153,15 @@ def config_from_args(args: argparse.Namespace, target: str | None = None,
     return config.validate(None if model_stems and config.target not in STEMS else STEMS)
 
 
+def require_plots(what: str, no_plots: bool) -> None:
+    """Before any work: :class:`~progdemix_tui.engine.extras.ExtraMissing` in one line when
+    ``what`` (plots a command draws unless ``--no-plots``) needs matplotlib and it is absent."""
+    if not no_plots:
+        from progdemix_tui.engine.extras import require
+
+        require("plots", what, "add --no-plots")
+
+
 def fail(message: str, code: int = 2) -> int:
     """Print ``message`` as the one error line: bounded (:func:`.errors.one_line`), controls
     visible and markup inert (:func:`progdemix_tui.text.markup_safe`)."""
