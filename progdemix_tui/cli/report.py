@@ -43,10 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     if (folder / "eval.json").is_file():
-        require_plots("report's plots", args.no_plots)
+        require_plots(args.no_plots)
         return _report_eval(folder, args)
     if (folder / "manifest.json").is_file():
-        require_plots("report's plot", args.no_plots)
+        require_plots(args.no_plots)
         return _report_session(folder, args)
     if not folder.exists():
         raise AudioInputError(f"{folder} does not exist; give a session or evaluation folder.")
