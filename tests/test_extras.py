@@ -10,6 +10,7 @@ the extra would.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -172,3 +173,29 @@ def test_tui_starts_without_the_extras(tmp_path, without):
     assert ("the web speaker (web, web:PORT) needs aiohttp: pip install 'progdemix-tui[web]', "
             "or choose another audio device.") in result.stdout
     assert "loaded: []" in result.stdout
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_extras_are_declared_and_ci_installs_their_floors():
+    """The core install lacks the extras' packages, ``[test]`` pulls every extra in, and
+    ``.ci/run``'s floors script (run here as CI runs it) pins the extras' floors too."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+, as .ci/run's script
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = " ".join(project["dependencies"])
+    extras = project["optional-dependencies"]
+    for name, module in (("plots", "matplotlib"), ("web", "aiohttp"), ("eval", "museval")):
+        assert module not in core
+        assert [d.split(">=")[0] for d in extras[name]] == [module]
+    assert "progdemix-tui[web,plots,eval]" in extras["test"]
+    script = re.search(r"<<'EOF'\n(.*?)\nEOF\n", (ROOT / ".ci" / "run").read_text(), re.S)
+    assert script is not None
+    floors = subprocess.run([sys.executable, "-"], input=script.group(1), cwd=ROOT,
+                            capture_output=True, text=True, timeout=HANG_TIMEOUT)
+    assert floors.returncode == 0, floors.stderr
+    pins = floors.stdout.split()
+    for name in ("plots", "web", "eval"):
+        for dependency in extras[name]:
+            assert dependency.replace(">=", "==") in pins
+    assert "demucs==4.1.0" in pins and not any(p.startswith("torch==") for p in pins)
