@@ -19,5 +19,9 @@ def __getattr__(name: str) -> object:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names load lazily
     from .api import Result, separate
