@@ -26,7 +26,7 @@ import numpy as np
 from .devices import OutputDevice
 from .errors import AudioUnavailable
 from .web_messages import MAX_PULL, ListenerStats
-from .web_server import HOST, TOKEN, WebSpeaker, acquire, port_in_use, release
+from .web_server import HOST, TOKEN, WebSpeaker, acquire, port_in_use, release, require_aiohttp
 
 __all__ = ["DEFAULT_PORT", "HOST", "MAX_PULL", "TOKEN", "ListenerStats", "WebSpeaker",
            "WebStream", "check_web_device", "open_web_stream", "parse_web_device"]
@@ -64,9 +64,13 @@ def parse_web_device(device: object) -> int | None:
 
 
 def check_web_device(device: object) -> None:
-    """For a command line: refuse a bad ``web:PORT`` or a busy port before the app starts
-    (``AudioUnavailable``, exit 2). Other devices are checked when they are opened."""
+    """For a command line: refuse a bad ``web:PORT``, a busy port or a missing aiohttp (the
+    ``[web]`` extra) before the app starts (``AudioUnavailable``, exit 2). Other devices are
+    checked when they are opened."""
     port = parse_web_device(device)
+    if port is None:
+        return
+    require_aiohttp()
     if not port:
         return
     with socket.socket() as probe:
