@@ -39,6 +39,7 @@ from .common import (
     handles_errors,
     out_console,
     print_table,
+    require_plots,
 )
 from .run import load_separator, preflight
 
@@ -147,6 +148,7 @@ def handle(args: argparse.Namespace) -> int:
         from progdemix_tui.engine.sdr import check_available
 
         check_available()
+    require_plots(args.no_plots)
     settings = ev.EvalSettings(config, tuple(targets), args.excerpt or None, args.new_mixture,
                                args.sdr in ("bss", "both"), args.silence_db, betas,
                                sdr_whole=args.sdr in ("whole", "both"))
@@ -338,6 +340,7 @@ def print_summary(folder, tables, as_json: bool = False) -> None:
 def handle_merge(args: argparse.Namespace) -> int:
     from progdemix_tui.engine import evaluation as ev
 
+    require_plots(args.no_plots)
     report = ev.merge(args.folders, args.out, plots=not args.no_plots)
     print_summary(report.folder, report.tables, args.json)
     if report.duplicates:

@@ -13,7 +13,7 @@ from pathlib import Path
 from progdemix_tui.engine.errors import AudioInputError
 from progdemix_tui.text import markup_safe, plain, visible
 
-from .common import err_console, handles_errors, out_console, print_table
+from .common import err_console, handles_errors, out_console, print_table, require_plots
 
 EPILOG = """\
 examples:
@@ -43,8 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     if (folder / "eval.json").is_file():
+        require_plots(args.no_plots)
         return _report_eval(folder, args)
     if (folder / "manifest.json").is_file():
+        require_plots(args.no_plots)
         return _report_session(folder, args)
     if not folder.exists():
         raise AudioInputError(f"{folder} does not exist; give a session or evaluation folder.")

@@ -421,13 +421,19 @@ def _summary(outcome: dict[Path, str], sources: list[Path]) -> int:
 
 
 def write_chart(metrics: list, target: str, folder: Path) -> Path | None:
-    """The step chart as a PNG in the session (as ``report`` draws it); says where."""
+    """The step chart as a PNG in the session (as ``report`` draws it); says where. Without
+    matplotlib (the ``[plots]`` extra) a note says what to install instead."""
+    from progdemix_tui.engine.extras import ExtraMissing
     from progdemix_tui.engine.plots import plot_session, session_plot_name
 
     if not metrics:
         return None
     try:
         path = plot_session(metrics, target, folder / session_plot_name(metrics))
+    except ExtraMissing as exc:  # the session is complete; the chart is an extra
+        err_console.print(f"[yellow]note:[/] chart not written: {escape(str(exc))}",
+                          soft_wrap=True)
+        return None
     except OSError as exc:  # the session is complete; only its picture is missing
         err_console.print(f"[yellow]note:[/] chart not written ({escape(str(exc))}); "
                           f"`progdemix-tui report {escape(str(folder))}` draws it later",

@@ -153,7 +153,7 @@ def load(
         raise AudioInputError(f"{meta.path} holds no audio (0 frames); give a longer file.")
     notes: list[str] = []
     samples = torch.from_numpy(data)
-    samples, note = _fit_channels(samples, channels)
+    samples, note = fit_channels(samples, channels)
     if note:
         notes.append(note)
     if samplerate is not None and rate != samplerate:
@@ -240,7 +240,7 @@ def stereo_downmix_matrix(channels: int) -> tuple[torch.Tensor, str]:
     return matrix / matrix.sum(1, keepdim=True), how
 
 
-def _fit_channels(samples: torch.Tensor, channels: int) -> tuple[torch.Tensor, str | None]:
+def fit_channels(samples: torch.Tensor, channels: int) -> tuple[torch.Tensor, str | None]:
     """Map ``[c, t]`` to ``[channels, t]``: duplicate mono, downmix extra channels."""
     have = samples.shape[0]
     if have == channels:

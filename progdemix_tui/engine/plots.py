@@ -10,12 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import audio
+from .extras import require
 
 STEM_COLORS = {"drums": "#1f77b4", "bass": "#2ca02c", "other": "#ff7f0e", "vocals": "#d62728"}
 METRIC_LABELS = {"si_sdr": "SI-SDR (dB)", "sdr": "SDR (dB)"}
 
 
 def _figure(width: float = 7.0, height: float = 4.2):
+    require("plots", "a PNG chart")  # ExtraMissing in one line without matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

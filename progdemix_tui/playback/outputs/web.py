@@ -24,7 +24,7 @@ import numpy as np
 from ..devices import Device
 from ..errors import AudioUnavailable
 from ..web_messages import MAX_PULL, ListenerStats
-from ..web_server import HOST, TOKEN, WebSpeaker, acquire, port_in_use, release
+from ..web_server import HOST, TOKEN, WebSpeaker, acquire, port_in_use, release, require_aiohttp
 from .base import OutputAbort, OutputRequest, Render, Reservation
 
 __all__ = ["DEFAULT_PORT", "HOST", "KIND", "MAX_PULL", "TOKEN", "ListenerStats", "WebSpeaker",
@@ -51,9 +51,13 @@ def parse_web_device(device: object) -> int | None:
 
 
 def check_web_device(device: object) -> None:
-    """For a command line: refuse a bad ``web:PORT`` or a busy port before the app starts
-    (``AudioUnavailable``, exit 2). Other devices are checked when they are opened."""
+    """For a command line: refuse a bad ``web:PORT``, a busy port or a missing aiohttp (the
+    ``[web]`` extra) before the app starts (``AudioUnavailable``, exit 2). Other devices are
+    checked when they are opened."""
     port = parse_web_device(device)
+    if port is None:
+        return
+    require_aiohttp()
     if not port:
         return
     with socket.socket() as probe:
