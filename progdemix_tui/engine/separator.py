@@ -10,11 +10,11 @@ chunk, so a cancel takes effect within one chunk.
 from __future__ import annotations
 
 import contextlib
-import math
 import random
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
+
 import torch
 
 from .config import DEFAULT_SEGMENT, MIN_SEGMENT, SeparatorConfig

@@ -26,6 +26,7 @@ from .base import (
     Notify,
     RunNotes,
     parameter_count,
+    shape_of,
 )
 from .demo import DEMO_WEIGHTS
 from .demucs_family import LoadedDemucs
@@ -55,5 +56,5 @@ __all__ = [
     "ModelRequest", "ModelShape", "ModelSource", "ModelStatus", "Notify", "RepoListing",
     "RunNotes", "_wrap", "file_kind", "known_models", "list_models", "list_repo",
     "load_model", "load_safetensors", "model_shape", "model_stems", "model_status",
-    "parameter_count", "register", "save_safetensors", "source_for",
+    "parameter_count", "register", "save_safetensors", "shape_of", "source_for",
 ]

@@ -113,6 +113,11 @@ class ModelShape:
     """Bytes of its weights in memory (None: estimated from its file)."""
 
 
+def shape_of(model: LoadedModel) -> ModelShape:
+    """A loaded model's shape, its weights counted as float32."""
+    return ModelShape(model.samplerate, len(model.sources), 4 * parameter_count(model))
+
+
 class ModelSource(Protocol):
     """One place models come from. :func:`.registry.load_model` asks each source of
     :data:`.registry.SOURCES` in turn whether it :meth:`handles` a request."""

@@ -13,8 +13,8 @@ import torch
 
 from ..chunked import apply_batched, draws_per_forward
 from ..errors import ModelUnavailable
-from ..model_files import Bag, check_stem_names
 from ..hub import reason
+from ..model_files import Bag, check_stem_names
 
 if TYPE_CHECKING:
     from demucs.apply import BagOfModels
