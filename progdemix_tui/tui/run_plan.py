@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
-from progdemix_tui.engine.config import STEM_FORMATS, STEMS, RunConfig, StemFormat, not_finite
+from progdemix_tui.engine.config import STEM_FORMATS, RunConfig, StemFormat, not_finite
 from progdemix_tui.engine.options import BY_FIELD, OPTION, PANEL, Option, Value, run_config
 
 from .paths import expand, is_file
@@ -101,10 +101,8 @@ _DEFAULT_TYPED: dict[str, Value] = {o.name: _typed(o, o.panel_value) for o in PA
 
 
 def _sources(config: RunConfig) -> tuple[str, ...] | None:
-    """The stems the target must be one of: the standard four, or, for another target, the
-    model's where they can be read without loading it (None: the run checks it)."""
-    if config.target in STEMS:
-        return STEMS
+    """The stems the target must be one of: the model's where they can be read without
+    loading it (None: the run checks it once the model is loaded)."""
     from progdemix_tui.engine.models import model_stems
 
     return model_stems(config.separator.model)

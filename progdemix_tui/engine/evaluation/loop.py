@@ -10,6 +10,7 @@ from typing import Protocol
 from .. import audio
 from ..dataset import Dataset, DatasetTrack, TrackAudio, TrackSkipped, load_track
 from ..errors import AudioInputError, Cancelled, DeviceError, OutputError
+from ..models.base import ModelShape
 from ..progressive import SeparatorLike
 from ..resources import preflight
 from ..study import files_onset, folder_files, is_study, result_count
@@ -94,7 +95,7 @@ def evaluate(
     try:
         for track, targets in work.todo:
             try:
-                check_track_fits(track, settings, tuple(separator.sources))
+                check_track_fits(track, settings, tuple(separator.sources), separator.samplerate)
                 loaded = load_track(track, separator.samplerate, tuple(separator.sources),
                                     settings.excerpt, settings.new_mixture, settings.silence_db,
                                     study_start(track, settings))
@@ -139,10 +140,10 @@ def study_start(track: DatasetTrack, settings: EvalSettings) -> float | None:
 
 
 def check_track_fits(track: DatasetTrack, settings: EvalSettings,
-                     sources: tuple[str, ...]) -> None:
+                     sources: tuple[str, ...], samplerate: int) -> None:
     """Raise :class:`TrackSkipped` when ``track``'s excerpt cannot fit in the memory
-    available (:func:`progdemix_tui.engine.resources.preflight`); reads only a header,
-    before any audio."""
+    available (:func:`progdemix_tui.engine.resources.preflight`, with the loaded model's
+    ``samplerate`` and ``sources``); reads only a header, before any audio."""
     try:
         head = audio.info(track.files[sources[0]])
     except (KeyError, AudioInputError):
@@ -152,7 +153,8 @@ def check_track_fits(track: DatasetTrack, settings: EvalSettings,
         frames = min(frames, int(round(settings.excerpt * head.samplerate)))
     try:
         preflight(frames, head.samplerate, settings.config, references=True,
-                  what=f"track {track.name}", command="eval")
+                  what=f"track {track.name}", command="eval",
+                  shape=ModelShape(samplerate, len(sources)))
     except DeviceError as exc:
         raise TrackSkipped(str(exc)) from None
 
