@@ -26,6 +26,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from progdemix_tui.engine.columns import COLUMNS
 from progdemix_tui.engine.config import STEMS, not_finite
 from progdemix_tui.engine.errors import ConfigError
 from progdemix_tui.engine.threads import torch_threads
@@ -236,8 +237,7 @@ class _ProgressEvents:
         self.progress.advance(self.runs, runs)
 
 
-METRIC_TITLES = {"si_sdr": "SI-SDR", "sdr": "BSSEval v4 SDR",
-                 "sdr_whole": "whole-excerpt SDR (the study's standard SDR)"}
+METRIC_TITLES = {k: c.title for k, c in COLUMNS.items() if c.references and c.per_stem}
 
 
 def summary_table(summary: list[dict], target: str, metric: str = "si_sdr") -> Table:
@@ -250,8 +250,9 @@ def summary_table(summary: list[dict], target: str, metric: str = "si_sdr") -> T
     table = Table(title=f"{label} (dB) of target [bold]{target}[/] over {count} track(s); "
                         "other stems: mean", title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False, padding=(0, 0, 0, 0))
-    for name in ("step", "β", "mean", "median", "std", "min", "max",
-                 "Δ0" if metric == "si_sdr" else "", *stems):
+    d0 = COLUMNS["si_sdr_delta"]
+    for name in (COLUMNS["step"].header, COLUMNS["beta"].header, "mean", "median", "std", "min",
+                 "max", d0.header if metric == "si_sdr" else "", *stems):
         table.add_column(name, justify="right", no_wrap=True)
     index = {(r["step"], r["stem"], r["metric"]): r for r in rows}
     for step in sorted({r["step"] for r in rows}):
@@ -262,12 +263,12 @@ def summary_table(summary: list[dict], target: str, metric: str = "si_sdr") -> T
             str(step), "—" if beta is None else f"{beta:.2f}",
             *[fmt_number(main[k]) if main else "n/a"
               for k in ("mean", "median", "std", "min", "max")],
-            fmt_number(delta["mean"], signed=True) if delta and metric == "si_sdr" else "",
+            d0.text(delta["mean"]) if delta and metric == "si_sdr" else "",
             *[fmt_number(index[(step, s, metric)]["mean"]) if (step, s, metric) in index else "n/a"
               for s in stems],
         )
     if metric == "si_sdr":
-        table.caption = "Δ0: mean change of the target since step 0"
+        table.caption = f"{d0.header}: mean change of the target since step 0"
     return table
 
 
