@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import audio
 from . import columns as col
+from .files import atomic_path
 
 
 def _figure(width: float = 7.0, height: float = 4.2):
@@ -23,7 +23,7 @@ def _figure(width: float = 7.0, height: float = 4.2):
 
 
 def _save(fig, path: Path) -> Path:
-    with audio.atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     return path
 

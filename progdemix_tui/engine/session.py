@@ -42,7 +42,7 @@ from . import audio
 from .config import RunConfig
 from .config import StemFormat as StemFormat  # re-exported: job.py imports it from here
 from .errors import OutputError, SessionError
-from .manifest import Invalid, inside, read_manifest
+from .manifest import Invalid, member, read_manifest
 from .progressive import IterationResult, StepMetrics, best_step
 from .stem_names import stem_names_problem
 from .study import result_count
@@ -450,7 +450,7 @@ class Session:
         """
         entry = self._entry(step, name)
         try:
-            return inside(self.folder, entry["path"], f"{name} of step {step}")
+            return member(self.folder, entry["path"], f"{name} of step {step}")
         except Invalid as exc:
             raise SessionError(f"{self.folder}: {exc}; refusing to read it.") from None
 

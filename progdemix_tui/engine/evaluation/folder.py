@@ -31,6 +31,7 @@ from typing import Any
 from .. import audio
 from ..config import canonical_schedule
 from ..errors import ConfigError, OutputError, SessionError
+from ..files import inside
 from ..session import utc_now
 from . import documents
 from .one_track import TrackResult
@@ -105,7 +106,7 @@ class EvalFolder:
             run["schedule"] = canonical_schedule(run["schedule"])
         made = cls(folder, meta)
         if made.tracks_dir.exists() or made.tracks_dir.is_symlink():
-            documents.inside(folder, made.tracks_dir)
+            inside(folder, made.tracks_dir, documents.leads_out(folder, made.tracks_dir))
         return made
 
     @classmethod
