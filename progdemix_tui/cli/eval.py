@@ -27,7 +27,7 @@ from rich.progress import (
 from rich.table import Table
 
 from progdemix_tui.engine.columns import COLUMNS
-from progdemix_tui.engine.config import STEMS, not_finite
+from progdemix_tui.engine.config import STEMS, excerpt_length_problem, not_finite
 from progdemix_tui.engine.errors import ConfigError
 from progdemix_tui.engine.threads import torch_threads
 from progdemix_tui.formatting import fmt_number
@@ -130,18 +130,16 @@ def handle(args: argparse.Namespace) -> int:
     from progdemix_tui.engine import evaluation as ev
     from progdemix_tui.engine.job import model_description
     from progdemix_tui.engine.progressive import check_references
-    from progdemix_tui.engine.session import versions
+    from progdemix_tui.engine.provenance import provenance
 
     targets = STEMS if args.target == "all" else (args.target,)
     config = config_from_args(args, target=targets[0])
     threads = torch_threads(args.threads)
-    for option, value in (("--excerpt", args.excerpt), ("--silence-db", args.silence_db)):
-        why = not_finite(value)
+    for option, why in (("--excerpt", excerpt_length_problem(args.excerpt)),
+                        ("--silence-db", not_finite(args.silence_db))):
         if why:
             raise ConfigError(f"{option} {why}.")
     preflight(config.separator)
-    if args.excerpt < 0:
-        raise ConfigError("--excerpt must be ≥ 0 seconds (0: whole tracks).")
     betas = ev.parse_oracle_gains(args.oracle_gain) if args.oracle_gain else ()
     shard = parse_shard(args.shard)
     if args.sdr in ("bss", "both"):
@@ -164,9 +162,8 @@ def handle(args: argparse.Namespace) -> int:
     separator = load_separator(config, threads)
     for target in targets:
         settings.config_for(target).validate(separator.sources)
-    info = {"model": model_description(separator), "device": separator.device_name,
-            "threads": threads,
-            "versions": versions(), "shard": args.shard,
+    info = {**provenance(model_description(separator), separator.device_name, threads),
+            "shard": args.shard,
             "dataset": {"root": str(dataset.root), "tracks": len(dataset.tracks),
                         "notes": dataset.notes},
             "warnings": [warning] if warning else []}

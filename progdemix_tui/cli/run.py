@@ -141,8 +141,8 @@ def run_resume(args: argparse.Namespace) -> int:
     """``--resume SESSION``: continue it after its last complete step (:mod:`.engine.resume`)."""
     from progdemix_tui import engine
     from progdemix_tui.engine.job import resume_session
+    from progdemix_tui.engine.progressive import result_count
     from progdemix_tui.engine.resume import check_same, plan_resume
-    from progdemix_tui.engine.study import result_count
 
     plan = plan_resume(args.resume)
     config = plan.config
@@ -246,7 +246,7 @@ def run_one(separator: Separator, source: Path, config, out: Path, args: argpars
     propagates; engine errors propagate as they are.
     """
     from progdemix_tui import engine
-    from progdemix_tui.engine.study import result_count
+    from progdemix_tui.engine.progressive import result_count
 
     prepared = engine.load_input(source, separator.samplerate, separator.sources, args.start,
                                  args.duration, args.references)

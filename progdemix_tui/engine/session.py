@@ -28,7 +28,6 @@ import contextlib
 import datetime as _dt
 import json
 import os
-import platform
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -43,9 +42,11 @@ from .config import RunConfig
 from .config import StemFormat as StemFormat  # re-exported: job.py imports it from here
 from .errors import OutputError, SessionError
 from .manifest import Invalid, member, read_manifest
-from .progressive import IterationResult, StepMetrics, best_step
+from .progressive import IterationResult, StepMetrics, best_step, result_count
+from .provenance import header, provenance
+from .provenance import utc_now as utc_now  # re-exported: the old import path
+from .provenance import versions as versions  # noqa: F401 - likewise
 from .stem_names import stem_names_problem
-from .study import result_count
 
 FORMAT = "progdemix-session"
 VERSION = 1
@@ -61,11 +62,6 @@ except ImportError:  # not POSIX: no lock, and "running" is read as stored
     fcntl = None  # type: ignore[assignment]
 
 
-def utc_now(timespec: str = "seconds") -> str:
-    """The current UTC time, ISO 8601 (to the second by default), for manifests."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec=timespec)
-
-
 def newest_first(summary: SessionSummary) -> tuple[_dt.datetime, str]:
     """Sort key of the listings (reversed: newest first): ``created`` to the microsecond,
     then the folder's name, so sessions made in the same second keep one order."""
@@ -76,16 +72,6 @@ def newest_first(summary: SessionSummary) -> tuple[_dt.datetime, str]:
     if when.tzinfo is None:
         when = when.replace(tzinfo=_dt.timezone.utc)
     return when, summary.folder.name
-
-
-def versions() -> dict[str, str]:
-    """Versions of what produced a result, for reproducibility."""
-    import demucs
-
-    from progdemix_tui import __version__
-
-    return {"progdemix_tui": __version__, "torch": torch.__version__,
-            "demucs": getattr(demucs, "__version__", "?"), "python": platform.python_version()}
 
 
 def default_session_name(input_path: str | Path, target: str, mode: str) -> str:
@@ -264,12 +250,9 @@ class SessionWriter:
         self._lock: int | None = None
         self._prepare(overwrite)
         self.manifest: dict = {
-            "format": FORMAT, "version": VERSION, "status": "running",
-            "created": utc_now("microseconds"), "updated": utc_now(),
-            "input": input_info, "model": model_info, "device": device,
-            "threads": torch.get_num_threads(),
-            "samplerate": samplerate, "sources": list(sources),
-            "config": config.to_dict(), "versions": versions(),
+            **header(FORMAT, VERSION, created="microseconds"), "input": input_info,
+            **provenance(model_info, device, torch.get_num_threads()),
+            "samplerate": samplerate, "sources": list(sources), "config": config.to_dict(),
             "references": None, "steps": [], "error": None, "notes": [],
         }
         try:

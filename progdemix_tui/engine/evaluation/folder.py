@@ -32,7 +32,7 @@ from .. import audio
 from ..config import canonical_schedule
 from ..errors import ConfigError, OutputError, SessionError
 from ..files import inside
-from ..session import utc_now
+from ..provenance import header, utc_now
 from . import documents
 from .one_track import TrackResult
 from .settings import EvalSettings, differences
@@ -125,8 +125,7 @@ class EvalFolder:
             existing.save()
             return existing
         params = settings.parameters()
-        meta = {"format": FORMAT, "version": VERSION, "status": "running", "created": utc_now(),
-                "updated": utc_now(), "runs": 1, "parameters": params,
+        meta = {**header(FORMAT, VERSION), "runs": 1, "parameters": params,
                 "config": settings.config.to_dict(), **info}
         made = cls(folder, meta)
         made.save()
