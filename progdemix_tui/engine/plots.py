@@ -124,7 +124,7 @@ def plot_oracle_gain(rows: list[dict], target: str, path: Path) -> Path:
     ax.set_title(f"oracle predictor: {target} SI-SDR vs its relative gain in the mixture",
                  fontsize=10)
     ax.set_xlabel(f"{target} gain over the accompaniment (dB)")
-    ax.set_ylabel("SI-SDR (dB)")
+    ax.set_ylabel(col.axis_label(col.SI_SDR.key))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)
@@ -150,6 +150,10 @@ def eval_plots(folder: Path, rows: list[dict], summary: list[dict],
         if any(r["target"] == target and r["si_sdr"] is not None for r in oracle):
             written.append(plot_oracle_gain(oracle, target, folder / f"oracle_gain_{target}.png"))
     return written
+
+
+SESSION_PLOTS = tuple(f"{col.headline(refs).key}.png" for refs in (True, False))
+"""The chart files ``report`` may draw into a session: the headline column's name."""
 
 
 def session_plot_name(metrics: list) -> str:

@@ -42,6 +42,7 @@ from .config import RunConfig
 from .config import StemFormat as StemFormat  # re-exported: job.py imports it from here
 from .errors import OutputError, SessionError
 from .manifest import Invalid, member, read_manifest
+from .plots import SESSION_PLOTS
 from .progressive import IterationResult, StepMetrics, best_step, result_count
 from .provenance import header, provenance
 from .provenance import utc_now as utc_now  # re-exported: the old import path
@@ -53,7 +54,7 @@ VERSION = 1
 Status = Literal["running", "complete", "converged", "cancelled", "failed"]
 ReadStatus = Literal[Status, "interrupted"]  # running, but no live writer holds the lock
 LOCK = ".lock"
-PLOTS = ("si_sdr.png", "estimate_change.png")  # what ``report`` draws into a session
+PLOTS = SESSION_PLOTS  # what ``report`` draws into a session
 STEP_FOLDER = re.compile(r"^\d{3,}$")
 
 try:
