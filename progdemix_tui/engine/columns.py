@@ -43,8 +43,8 @@ class StepColumn:
     ``title``: its long name (eval's table titles, chart axes); ``legend``: what a table's
     caption says about the header; ``per_stem``: the value is ``{stem: value}``;
     ``references``: defined only with references; ``meaning``: what the number is, for chart
-    axes and titles; ``chart``/``color``/``axis``: its label,
-    ``#rrggbb`` colour and axis as a step-chart series (stems keep :data:`STEM_COLORS`).
+    axes and titles; ``chart``/``color``/``axis``: its label, ``#rrggbb`` colour and axis as
+    a step-chart series (stems keep :data:`STEM_COLORS`).
     """
 
     key: str
@@ -63,8 +63,8 @@ class StepColumn:
     def value(self, step: Any, stem: str | None = None) -> float | None:
         """This column's value in ``step`` (StepMetrics or a step's dict), of ``stem`` when
         per stem; None where undefined."""
-        found = step.get(self.key) if isinstance(step, Mapping) else getattr(step, self.key,
-                                                                              None)
+        found = (step.get(self.key) if isinstance(step, Mapping)
+                 else getattr(step, self.key, None))
         if self.per_stem:
             return (found or {}).get(stem)
         return found
@@ -76,6 +76,7 @@ class StepColumn:
 
     @property
     def rgb(self) -> RGB | None:
+        """:attr:`color` as ``(r, g, b)``; None without one."""
         return None if self.color is None else rgb(self.color)
 
 
