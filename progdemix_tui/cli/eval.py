@@ -26,7 +26,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from progdemix_tui.engine.config import STEMS, not_finite
+from progdemix_tui.engine.columns import COLUMNS
+from progdemix_tui.engine.config import STEMS, excerpt_length_problem, not_finite
 from progdemix_tui.engine.errors import ConfigError
 from progdemix_tui.engine.threads import torch_threads
 from progdemix_tui.formatting import fmt_number
@@ -130,18 +131,16 @@ def handle(args: argparse.Namespace) -> int:
     from progdemix_tui.engine import evaluation as ev
     from progdemix_tui.engine.job import model_description
     from progdemix_tui.engine.progressive import check_references
-    from progdemix_tui.engine.session import versions
+    from progdemix_tui.engine.provenance import provenance
 
     targets = STEMS if args.target == "all" else (args.target,)
     config = config_from_args(args, target=targets[0])
     threads = torch_threads(args.threads)
-    for option, value in (("--excerpt", args.excerpt), ("--silence-db", args.silence_db)):
-        why = not_finite(value)
+    for option, why in (("--excerpt", excerpt_length_problem(args.excerpt)),
+                        ("--silence-db", not_finite(args.silence_db))):
         if why:
             raise ConfigError(f"{option} {why}.")
     preflight(config.separator)
-    if args.excerpt < 0:
-        raise ConfigError("--excerpt must be ≥ 0 seconds (0: whole tracks).")
     betas = ev.parse_oracle_gains(args.oracle_gain) if args.oracle_gain else ()
     shard = parse_shard(args.shard)
     if args.sdr in ("bss", "both"):
@@ -165,9 +164,8 @@ def handle(args: argparse.Namespace) -> int:
     separator = load_separator(config, threads)
     for target in targets:
         settings.config_for(target).validate(separator.sources)
-    info = {"model": model_description(separator), "device": separator.device_name,
-            "threads": threads,
-            "versions": versions(), "shard": args.shard,
+    info = {**provenance(model_description(separator), separator.device_name, threads),
+            "shard": args.shard,
             "dataset": {"root": str(dataset.root), "tracks": len(dataset.tracks),
                         "notes": dataset.notes},
             "warnings": [warning] if warning else []}
@@ -238,8 +236,7 @@ class _ProgressEvents:
         self.progress.advance(self.runs, runs)
 
 
-METRIC_TITLES = {"si_sdr": "SI-SDR", "sdr": "BSSEval v4 SDR",
-                 "sdr_whole": "whole-excerpt SDR (the study's standard SDR)"}
+METRIC_TITLES = {k: c.title for k, c in COLUMNS.items() if c.references and c.per_stem}
 
 
 def summary_table(summary: list[dict], target: str, metric: str = "si_sdr") -> Table:
@@ -252,8 +249,9 @@ def summary_table(summary: list[dict], target: str, metric: str = "si_sdr") -> T
     table = Table(title=f"{label} (dB) of target [bold]{target}[/] over {count} track(s); "
                         "other stems: mean", title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False, padding=(0, 0, 0, 0))
-    for name in ("step", "β", "mean", "median", "std", "min", "max",
-                 "Δ0" if metric == "si_sdr" else "", *stems):
+    d0 = COLUMNS["si_sdr_delta"]
+    for name in (COLUMNS["step"].header, COLUMNS["beta"].header, "mean", "median", "std", "min",
+                 "max", d0.header if metric == "si_sdr" else "", *stems):
         table.add_column(name, justify="right", no_wrap=True)
     index = {(r["step"], r["stem"], r["metric"]): r for r in rows}
     for step in sorted({r["step"] for r in rows}):
@@ -264,12 +262,12 @@ def summary_table(summary: list[dict], target: str, metric: str = "si_sdr") -> T
             str(step), "—" if beta is None else f"{beta:.2f}",
             *[fmt_number(main[k]) if main else "n/a"
               for k in ("mean", "median", "std", "min", "max")],
-            fmt_number(delta["mean"], signed=True) if delta and metric == "si_sdr" else "",
+            d0.text(delta["mean"]) if delta and metric == "si_sdr" else "",
             *[fmt_number(index[(step, s, metric)]["mean"]) if (step, s, metric) in index else "n/a"
               for s in stems],
         )
     if metric == "si_sdr":
-        table.caption = "Δ0: mean change of the target since step 0"
+        table.caption = f"{d0.header}: mean change of the target since step 0"
     return table
 
 

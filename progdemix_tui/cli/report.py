@@ -123,9 +123,9 @@ def _report_listing(folder: Path, sessions: list, args: argparse.Namespace) -> i
 
 def _report_session(folder: Path, args: argparse.Namespace) -> int:
     from progdemix_tui.engine import open_session
-    from progdemix_tui.engine.study import result_count
+    from progdemix_tui.engine.progressive import result_count
 
-    from .run import RESULTS_DROP, results_table
+    from .step_table import RESULTS_DROP, results_table
 
     session = open_session(folder)
     metrics = [record.metrics for record in session.steps]
@@ -136,10 +136,8 @@ def _report_session(folder: Path, args: argparse.Namespace) -> int:
 
         out_console.print_json(json.dumps([m.to_dict() for m in metrics]))
     else:
-        table = results_table(metrics, target, has_refs)
-        if session.config.preset != "none":
-            table.title = f"{table.title} — preset {session.config.preset}"
-        print_table(table, RESULTS_DROP)
+        print_table(results_table(metrics, target, has_refs, session.config.preset),
+                    RESULTS_DROP)
     err_console.print(f"session {visible(folder)}: {session.status}, {len(metrics)} step(s) "
                       f"of {result_count(session.config)}", markup=False)
     if not args.no_plots and metrics:

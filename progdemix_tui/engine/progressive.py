@@ -79,6 +79,12 @@ class StepMetrics:
         return cls(**data)
 
 
+def result_count(config: RunConfig) -> int:
+    """How many results :func:`iterate` yields for ``config`` without early stop: steps 0 to
+    the last one reported (N, or N − 1 with the study preset: :func:`.study.last_step`)."""
+    return study.last_step(config) + 1
+
+
 def best_step(metrics: list[StepMetrics], target: str) -> int | None:
     """Step with the highest SI-SDR of ``target``; None without references."""
     scored = [(m.si_sdr[target], m.step) for m in metrics

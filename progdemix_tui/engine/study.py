@@ -61,11 +61,6 @@ def last_step(config: RunConfig) -> int:
     return config.steps - 1 if is_study(config) and config.steps > 0 else config.steps
 
 
-def result_count(config: RunConfig) -> int:
-    """How many results a run yields without early stop: ``last_step + 1``."""
-    return last_step(config) + 1
-
-
 # --------------------------------------------------------------------------- the excerpt
 
 

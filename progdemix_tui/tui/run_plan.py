@@ -14,7 +14,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
-from progdemix_tui.engine.config import STEM_FORMATS, RunConfig, StemFormat, not_finite
+from progdemix_tui.engine.config import (
+    STEM_FORMATS,
+    RunConfig,
+    StemFormat,
+    excerpt_problems,
+    not_finite,
+)
 from progdemix_tui.engine.options import BY_FIELD, OPTION, PANEL, Option, Value, run_config
 
 from .paths import expand, is_file
@@ -76,10 +82,9 @@ def _panel_problems(v: dict[str, Value]) -> dict[str, str]:
     if path.endswith((".safetensors", ".th", ".pt", ".pth")) and not is_file(expand(path)):
         found["model_path"] = f"no such model file: {path}"
     start, duration = v["start"], v["duration"]
-    if isinstance(start, float) and start < 0:
-        found["start"] = "start must be ≥ 0 s"
-    if isinstance(duration, float) and not duration > 0:
-        found["duration"] = "duration must be > 0 s (empty = whole file)"
+    for name, why in excerpt_problems(start if isinstance(start, float) else 0.0,
+                                      duration if isinstance(duration, float) else None).items():
+        found[name] = f"{name} {why}" + (" (empty = whole file)" if name == "duration" else "")
     if not v["out"]:
         found["out"] = "output folder must not be empty"
     if v["stem_format"] not in STEM_FORMATS:

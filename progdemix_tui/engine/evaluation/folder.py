@@ -31,7 +31,8 @@ from typing import Any
 from .. import audio
 from ..config import canonical_schedule
 from ..errors import ConfigError, OutputError, SessionError
-from ..session import utc_now
+from ..files import inside
+from ..provenance import header, utc_now
 from . import documents
 from .one_track import TrackResult
 from .settings import EvalSettings, differences
@@ -105,7 +106,7 @@ class EvalFolder:
             run["schedule"] = canonical_schedule(run["schedule"])
         made = cls(folder, meta)
         if made.tracks_dir.exists() or made.tracks_dir.is_symlink():
-            documents.inside(folder, made.tracks_dir)
+            inside(folder, made.tracks_dir, documents.leads_out(folder, made.tracks_dir))
         return made
 
     @classmethod
@@ -124,8 +125,7 @@ class EvalFolder:
             existing.save()
             return existing
         params = settings.parameters()
-        meta = {"format": FORMAT, "version": VERSION, "status": "running", "created": utc_now(),
-                "updated": utc_now(), "runs": 1, "parameters": params,
+        meta = {**header(FORMAT, VERSION), "runs": 1, "parameters": params,
                 "config": settings.config.to_dict(), **info}
         made = cls(folder, meta)
         made.save()

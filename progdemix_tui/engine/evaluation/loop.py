@@ -11,9 +11,9 @@ from .. import audio
 from ..dataset import Dataset, DatasetTrack, TrackAudio, TrackSkipped, load_track
 from ..errors import AudioInputError, Cancelled, DeviceError, OutputError
 from ..models.base import ModelShape
-from ..progressive import SeparatorLike
+from ..progressive import SeparatorLike, result_count
 from ..resources import preflight
-from ..study import files_onset, folder_files, is_study, result_count
+from ..study import files_onset, folder_files, is_study
 from .folder import EvalFolder
 from .one_track import TrackResult, evaluate_track
 from .settings import EvalSettings
