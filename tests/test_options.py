@@ -98,7 +98,7 @@ def test_the_cli_builds_the_config_from_every_option():
         adaptive=AdaptiveConfig(2, "oracle", 0.5), early_stop_db=30.0, wiener=True,
         loudness_match=True, clip_guard=False,
         separator=SeparatorConfig(model="demo", repo="r", trust_checkpoint=True, device="cpu",
-                                  segment=4.0, overlap=0.5, shifts=2, half=True, seed=7))
+                                  segment=4.0, overlap=0.5, shifts=2, precision="fp16", seed=7))
 
 
 def test_the_tui_command_line_takes_model_and_out_from_the_table():

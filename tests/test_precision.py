@@ -11,6 +11,7 @@ from conftest import write_track
 
 from progdemix_tui.cli import main
 from progdemix_tui.engine import SeparatorConfig, open_session
+from progdemix_tui.engine.config import fold_half
 from progdemix_tui.engine.errors import ConfigError, DeviceError
 from progdemix_tui.engine.metrics import si_sdr_stems
 from progdemix_tui.engine.models import load_model
@@ -42,10 +43,10 @@ def test_auto_is_bf16_exactly_where_the_cpu_has_it():
 def test_fp16_off_cuda_and_contradictions_are_refused():
     with pytest.raises(DeviceError, match="--precision fp16 needs a CUDA device"):
         resolve_precision("fp16", CPU)
-    with pytest.raises(DeviceError, match="--precision fp16 needs a CUDA device"):
-        resolve_precision("auto", CPU, half=True)  # --half is fp16
+    assert fold_half(True, "auto") == "fp16"  # --half is fp16, read so at parsing
+    assert fold_half(False, "bf16") == "bf16"
     with pytest.raises(ConfigError, match="--half means --precision fp16"):
-        resolve_precision("bf16", CPU, half=True)
+        fold_half(True, "bf16")
     with pytest.raises(ConfigError, match="--precision must be one of"):
         resolve_precision("fp8", CPU)
 

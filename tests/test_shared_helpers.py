@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from progdemix_tui.engine import progressive, provenance, study
+from progdemix_tui.engine import procedure, progressive, provenance, study
 from progdemix_tui.engine.config import (
     STEMS,
     RunConfig,
@@ -41,10 +41,10 @@ def test_evals_excerpt_length_rule(seconds, why):
     assert excerpt_length_problem(seconds) == why
 
 
-def test_result_count_is_the_loops():
+def test_result_count_is_the_procedures():
     assert not hasattr(study, "result_count")
-    assert progressive.result_count(RunConfig(steps=3)) == 4
-    assert progressive.result_count(RunConfig(steps=3, preset="study")) == 3  # N − 1 last
+    assert procedure.result_count(RunConfig(steps=3)) == 4
+    assert procedure.result_count(RunConfig(steps=3, preset="study")) == 3  # N − 1 last
 
 
 def test_session_and_evaluation_documents_share_header_and_provenance(tmp_path):

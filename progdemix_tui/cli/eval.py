@@ -7,7 +7,6 @@ shows progress and prints the summary.
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import math
 import threading
@@ -27,7 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from progdemix_tui.engine.columns import COLUMNS
-from progdemix_tui.engine.config import STEMS, excerpt_length_problem, not_finite
+from progdemix_tui.engine.config import STEMS
 from progdemix_tui.engine.errors import ConfigError
 from progdemix_tui.engine.threads import torch_threads
 from progdemix_tui.formatting import fmt_number
@@ -42,7 +41,6 @@ from .common import (
     print_table,
     require_plots,
 )
-from .run import load_separator, preflight
 
 if TYPE_CHECKING:
     from progdemix_tui.engine.dataset import TrackAudio
@@ -127,52 +125,25 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
     from progdemix_tui import engine
-    from progdemix_tui.engine import dataset as ds
     from progdemix_tui.engine import evaluation as ev
-    from progdemix_tui.engine.job import model_description
-    from progdemix_tui.engine.progressive import check_references
-    from progdemix_tui.engine.provenance import provenance
+    from progdemix_tui.engine import prepare
+
+    from .loading import SpinnerCache
 
     targets = STEMS if args.target == "all" else (args.target,)
-    config = config_from_args(args, target=targets[0])
+    config = config_from_args(args, target=targets[0])  # --half is read as --precision fp16
     threads = torch_threads(args.threads)
-    for option, why in (("--excerpt", excerpt_length_problem(args.excerpt)),
-                        ("--silence-db", not_finite(args.silence_db))):
-        if why:
-            raise ConfigError(f"{option} {why}.")
-    preflight(config.separator)
-    betas = ev.parse_oracle_gains(args.oracle_gain) if args.oracle_gain else ()
-    shard = parse_shard(args.shard)
-    if args.sdr in ("bss", "both"):
-        from progdemix_tui.engine.sdr import check_available
-
-        check_available()
     require_plots(args.no_plots)
-    settings = ev.EvalSettings(config, tuple(targets), args.excerpt or None, args.new_mixture,
-                               args.sdr in ("bss", "both"), args.silence_db, betas,
-                               sdr_whole=args.sdr in ("whole", "both"))
-    for target in targets:
-        check_references(settings.config_for(target), True)
-    dataset = ds.open_dataset(args.dataset)
-    out = Path(args.out) if args.out else Path(
-        f"eval-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
-    ev.EvalFolder.check(out, settings)
-    warning = ds.leakage_warning(config.separator.model, dataset)
-    if warning:
+    checked = prepare.check_eval(prepare.EvalRequest(
+        Path(args.dataset), config, tuple(targets), args.excerpt, args.silence_db,
+        args.new_mixture, args.sdr, args.oracle_gain, parse_shard(args.shard), args.shard,
+        Path(args.out) if args.out else None, threads))
+    for warning in checked.warnings:
         err_console.print(f"[bold yellow]warning:[/] {warning}")
-
-    separator = load_separator(config, threads)
-    for target in targets:
-        settings.config_for(target).validate(separator.sources)
-    info = {**provenance(model_description(separator), separator.device_name, threads),
-            "shard": args.shard,
-            "dataset": {"root": str(dataset.root), "tracks": len(dataset.tracks),
-                        "notes": dataset.notes},
-            "warnings": [warning] if warning else []}
-    folder = ev.EvalFolder.create_or_resume(out, settings, info)
-    work = ev.plan(dataset, settings, folder, shard)
-    for note in dataset.notes:
+    run = prepare.load_eval(checked, SpinnerCache(threads))
+    for note in run.notes:
         err_console.print(f"[dim]note:[/] {note}")
+    separator, work, shard = run.separator, run.work, checked.request.shard
     err_console.print(
         f"model [bold]{separator.model.name}[/] on {separator.device_name}; "
         f"{len(work.tracks)} track(s)"
@@ -185,20 +156,20 @@ def handle(args: argparse.Namespace) -> int:
     events = _ProgressEvents(work.runs_left, "tracks" if len(targets) == 1 else "track×target")
     with events.progress:
         try:
-            ev.evaluate(separator, work, settings, folder, events, cancel)
+            ev.evaluate(separator, work, checked.settings, run.folder, events, cancel)
         except KeyboardInterrupt:
             cancel.set()
             cancelled = True
         except engine.Cancelled:
             cancelled = True
-    tables = ev.finalize(folder, plots=not args.no_plots)
-    print_summary(folder, tables, args.json)
+    tables = ev.finalize(run.folder, plots=not args.no_plots)
+    print_summary(run.folder, tables, args.json)
     if cancelled:
-        err_console.print(f"[yellow]cancelled[/]: {out} keeps "
-                          f"{len(folder.results())} finished track run(s); re-run the same "
+        err_console.print(f"[yellow]cancelled[/]: {checked.out} keeps "
+                          f"{len(run.folder.results())} finished track run(s); re-run the same "
                           "command to resume.")
         return 130
-    err_console.print(f"results written to [bold]{out}[/]")
+    err_console.print(f"results written to [bold]{checked.out}[/]")
     return 0
 
 
@@ -289,8 +260,10 @@ def with_preset(table: Table, folder) -> Table:
     parameters = getattr(folder, "parameters", None) or {}
     preset = parameters.get("run", {}).get("preset", "none")
     if preset != "none":
+        from progdemix_tui.engine.procedure import procedure_for
+
         table.title = f"{table.title} — preset {preset}"
-        note = "std: sample (n − 1), as the study" if preset == "study" else ""
+        note = procedure_for(preset).std_note
         table.caption = f"{table.caption}; {note}" if table.caption else note
     return table
 

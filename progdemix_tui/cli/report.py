@@ -123,7 +123,7 @@ def _report_listing(folder: Path, sessions: list, args: argparse.Namespace) -> i
 
 def _report_session(folder: Path, args: argparse.Namespace) -> int:
     from progdemix_tui.engine import open_session
-    from progdemix_tui.engine.progressive import result_count
+    from progdemix_tui.engine.procedure import result_count
 
     from .step_table import RESULTS_DROP, results_table
 

@@ -19,7 +19,7 @@ from rich.progress import (
 )
 
 from progdemix_tui.engine.options import OPTION
-from progdemix_tui.engine.threads import torch_threads, use_threads
+from progdemix_tui.engine.threads import torch_threads
 
 from .common import (
     add_loop_arguments,
@@ -36,8 +36,8 @@ from .export import add_export_arguments, export_to, spec_from_args
 from .step_table import RESULTS_DROP, results_table
 
 if TYPE_CHECKING:
-    from progdemix_tui.engine import Separator
     from progdemix_tui.engine.export import ExportSpec
+    from progdemix_tui.engine.prepare import CheckedRequest, PreparedRun
 
 EPILOG = """\
 examples:
@@ -109,7 +109,7 @@ def handle(args: argparse.Namespace) -> int:
     if not args.input:
         args.usage_error("give an INPUT (audio file, track folder or folder of songs), or "
                          "--resume SESSION.")
-    config = config_from_args(args, model_stems=True)
+    config = config_from_args(args, model_stems=True)  # --half is read as --precision fp16
     export = spec_from_args(args) if args.export else None  # a bad export option: before all
     threads = torch_threads(args.threads)
     preflight(config.separator)  # before torch is imported: a missing model fails at once
@@ -118,39 +118,45 @@ def handle(args: argparse.Namespace) -> int:
     sources = expand_inputs(args.input, recursive=args.recursive)
     if len(sources) > 1 or args.skip_existing:
         return run_batch(args, sources, config, export, threads)
-    from progdemix_tui import engine
-    from progdemix_tui.engine.job import check_run
+    from progdemix_tui.engine import prepare
 
-    source = sources[0]
-    args = study_excerpt(args, source, config)
     # the excerpt, the input, references, memory and the output folder: before the model load
-    ready = check_run(source, config, args.start, args.duration, args.references)
-    check_export_step(export, source, bool(ready.input.references), ready.input.audio.samplerate)
-    if args.out:
-        out = Path(args.out)
-        engine.check_output_folder(out, args.overwrite)
-        return run_single(args, source, config, export, threads, ready, out)
-    out = new_session(Path("sessions"), source, config)
+    out = Path(args.out) if args.out else None
+    checked = prepare.check(prepare.RunRequest(
+        sources[0], config, args.start, args.duration,
+        Path(args.references) if args.references else None, out, args.overwrite))
+    print_notes(checked.notes)
+    check_export_step(export, sources[0], checked.input.references,
+                      checked.input.audio.samplerate)
+    if out is not None:
+        return run_single(args, checked, export, threads, out)
+    out = new_session(Path("sessions"), sources[0], config)
     try:
-        return run_single(args, source, config, export, threads, ready, out)
+        return run_single(args, checked, export, threads, out)
     finally:
         discard_if_empty(out)
 
 
+def print_notes(notes: tuple[str, ...] | list[str], console=None) -> None:
+    """Notes about the input or the excerpt, one dim line each."""
+    for note in notes:
+        (console or err_console).print(f"[dim]note:[/] {escape(note)}", soft_wrap=True)
+
+
 def run_resume(args: argparse.Namespace) -> int:
     """``--resume SESSION``: continue it after its last complete step (:mod:`.engine.resume`)."""
-    from progdemix_tui import engine
+    from progdemix_tui.engine import prepare
     from progdemix_tui.engine.job import resume_session
-    from progdemix_tui.engine.progressive import result_count
-    from progdemix_tui.engine.resume import check_same, plan_resume
+    from progdemix_tui.engine.procedure import result_count
+    from progdemix_tui.engine.resume import plan_resume
+
+    from .loading import SpinnerCache
 
     plan = plan_resume(args.resume)
     config = plan.config
-    threads = torch_threads(args.threads)
-    separator = load_separator(config, threads)
-    prepared = engine.load_input(plan.source, separator.samplerate, separator.sources,
-                                 plan.start, plan.duration, args.references)
-    check_same(plan, prepared, separator.model_signature(), separator.sources)  # before output
+    ready = prepare.load_resume(plan, SpinnerCache(torch_threads(args.threads)),
+                                references=args.references)  # refused before any output
+    separator, prepared = ready.separator, ready.input
     results = [r.metrics for r in plan.session.steps]
     err_console.print(f"resuming [bold]{escape(str(plan.session.folder))}[/] after step "
                       f"{plan.last_step}", soft_wrap=True)
@@ -198,28 +204,32 @@ def discard_if_empty(folder: Path) -> None:
         folder.rmdir()  # only ever removes an empty folder
 
 
-def run_single(args: argparse.Namespace, source: Path, config, export: ExportSpec | None,
-               threads: int, ready, out: Path) -> int:
-    """Load the model and run ``source`` into the session folder ``out``."""
-    separator = load_separator(config, threads)
-    check_target(config, separator.sources)
+def run_single(args: argparse.Namespace, checked: CheckedRequest, export: ExportSpec | None,
+               threads: int, out: Path) -> int:
+    """Load the model (:func:`.engine.prepare.load`) and run ``checked`` into the session
+    folder ``out``."""
+    from progdemix_tui.engine import prepare
+
+    from .loading import SpinnerCache
+
+    run = prepare.load(checked, SpinnerCache(threads))
     results: list = []
     with step_progress(args.progress) as progress:
         try:
-            run_one(separator, source, config, out, args, ready, progress, results)
+            run_one(run, out, args, progress, results)
         except KeyboardInterrupt:
             progress.stop()
             err_console.print(f"[yellow]cancelled[/]: session {out} keeps {len(results)} "
                               "completed step(s).")
             return 130
-    for note in separator.notes:
+    for note in run.separator.notes:
         err_console.print(f"[yellow]note:[/] {note}")
     if args.json:
         out_console.print_json(json.dumps([m.to_dict() for m in results]))
     else:
-        print_results(results, config, ready.input.references)
+        print_results(results, run.config, run.input.references)
     err_console.print(f"session written to [bold]{out}[/]")
-    write_chart(results, config.target, out)
+    write_chart(results, run.config.target, out)
     if export is not None:
         export_to([out], export, Path(args.export))
     return 0
@@ -238,20 +248,20 @@ def step_progress(kind: str = "bar", transient: bool = False) -> Progress:
     return Progress(*columns, console=err_console, transient=transient)
 
 
-def run_one(separator: Separator, source: Path, config, out: Path, args: argparse.Namespace,
-            ready, progress: Progress, results: list) -> None:
-    """Run ``source`` into session ``out``, appending each step's metrics to ``results``.
+def run_one(run: PreparedRun, out: Path, args: argparse.Namespace, progress: Progress,
+            results: list) -> None:
+    """Run the prepared ``run`` into session ``out``, appending each step's metrics to
+    ``results``.
 
     Ctrl-C (KeyboardInterrupt) cancels the run (the session keeps its finished steps) and
     propagates; engine errors propagate as they are.
     """
     from progdemix_tui import engine
-    from progdemix_tui.engine.progressive import result_count
+    from progdemix_tui.engine.procedure import result_count
 
-    prepared = engine.load_input(source, separator.samplerate, separator.sources, args.start,
-                                 args.duration, args.references)
-    for note in prepared.notes:
-        err_console.print(f"[dim]note:[/] {escape(note)}", soft_wrap=True)
+    separator, config = run.separator, run.config
+    prepared = run.load_input()
+    print_notes(prepared.notes)
     err_console.print(
         f"model [bold]{separator.model.name}[/] on {separator.device_name}, "
         f"{prepared.mixture.shape[-1] / prepared.samplerate:.1f} s, target "
@@ -270,7 +280,7 @@ def run_one(separator: Separator, source: Path, config, out: Path, args: argpars
         for result in engine.run_session(separator, prepared, config, out, cancel, on_chunk,
                                          overwrite=args.overwrite,
                                          stem_format=args.stem_format,
-                                         checked=ready.checked):
+                                         checked=run.checked):
             results.append(result.metrics)
             progress.advance(steps_task)
     except KeyboardInterrupt:
@@ -291,9 +301,11 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
     with the reason); exit 0 when none failed, 1 otherwise, 130 on Ctrl-C (finished sessions
     kept, the current one cancelled).
     """
+    from progdemix_tui.engine import prepare
     from progdemix_tui.engine.batch import finished_session
     from progdemix_tui.engine.errors import ConfigError, ProgdemixError, one_line
-    from progdemix_tui.engine.job import check_run
+
+    from .loading import SpinnerCache
 
     if args.references:
         raise ConfigError("--references names one track's stems; give one INPUT with it, or "
@@ -302,8 +314,9 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
         raise ConfigError("--overwrite applies to one session; a batch always writes new "
                           "session folders under --out.")
     parent = Path(args.out) if args.out else Path("sessions")
-    separator = load_separator(config, threads)
-    check_target(config, separator.sources)
+    separators = SpinnerCache(threads)  # loaded once here, reused by each input's run
+    separator = separators.get(config.separator)
+    prepare.check_target(config, separator.sources)
     outcome: dict[Path, str] = {}
     written: list[Path] = []
     reports: list[dict] = []
@@ -331,11 +344,13 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
             progress.console.print(f"[bold]{escape(str(source))}[/] → {escape(str(out))}",
                                    soft_wrap=True)
             try:
-                one = study_excerpt(args, source, config)
-                ready = check_run(source, config, one.start, one.duration, None)
-                check_export_step(export, source, bool(ready.input.references),
-                                  ready.input.audio.samplerate)
-                run_one(separator, source, config, out, one, ready, progress, results)
+                checked = prepare.check(prepare.RunRequest(source, config, args.start,
+                                                           args.duration))
+                print_notes(checked.notes, progress.console)
+                check_export_step(export, source, checked.input.references,
+                                  checked.input.audio.samplerate)
+                run = prepare.load(checked, separators)  # the model loaded above
+                run_one(run, out, args, progress, results)
             except KeyboardInterrupt:
                 failure = KeyboardInterrupt()
             except (ProgdemixError, OSError) as exc:
@@ -355,7 +370,7 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
             reports.append({"input": str(source), "session": str(out),
                             "steps": [m.to_dict() for m in results]})
             if not args.json:  # the table, then where its chart went
-                print_results(results, config, ready.input.references)
+                print_results(results, config, run.input.references)
             write_chart(results, config.target, out)
         if shared is not None:
             shared.advance(files_task)
@@ -364,16 +379,6 @@ def run_batch(args: argparse.Namespace, sources: list[Path], config, export,
     if export is not None and written:
         export_to(written, export, Path(args.export))
     return _summary(outcome, sources)
-
-
-def check_target(config, sources: tuple[str, ...]) -> None:
-    """``--target`` must be one of the loaded model's stems (one line, before any folder)."""
-    from progdemix_tui.engine.errors import ConfigError
-
-    if config.target not in sources:
-        raise ConfigError(f"--target {config.target} is not a stem of model "
-                          f"{config.separator.model} ({', '.join(sources)}); choose one of "
-                          "them.")
 
 
 def check_export_step(export: ExportSpec | None, source: Path, has_references: bool,
@@ -393,6 +398,7 @@ def check_export_step(export: ExportSpec | None, source: Path, has_references: b
     if export.fmt == "mp3" and rate and rate not in MP3_SAMPLERATES:
         raise ConfigError(f"{source} is at {rate} Hz, which MP3 cannot hold; give "
                           "--sample-rate 44100 or 48000, or another --format.")
+
 
 
 def _summary(outcome: dict[Path, str], sources: list[Path]) -> int:
@@ -418,6 +424,7 @@ def _summary(outcome: dict[Path, str], sources: list[Path]) -> int:
     return 1
 
 
+
 def write_chart(metrics: list, target: str, folder: Path) -> Path | None:
     """The step chart as a PNG in the session (as ``report`` draws it); says where. Without
     matplotlib (the ``[plots]`` extra) a note says what to install instead."""
@@ -441,45 +448,12 @@ def write_chart(metrics: list, target: str, folder: Path) -> Path | None:
     return path
 
 
+
 def preflight(spec) -> None:
     """Before torch loads: a hub model neither cached nor reachable fails at once."""
     from progdemix_tui.engine.hub import preflight as check
 
     check(spec.model, spec.repo, spec.trust_checkpoint)
-
-
-def load_separator(config, threads: int) -> Separator:
-    """Set torch's ``threads`` (:func:`~progdemix_tui.engine.threads.use_threads`), then load
-    the model under a spinner; a note only when the engine says a download starts or where a
-    model comes from; a download's bytes so far replace the spinner's text."""
-    from progdemix_tui import engine
-    from progdemix_tui.engine.hub import DownloadProgress
-
-    use_threads(threads)
-    spec = config.separator
-    with err_console.status(f"loading model {spec.model}…") as status:
-        def notify(text: str) -> None:
-            if isinstance(text, DownloadProgress):  # bytes so far: in place, not a new line
-                status.update(text)
-                status.start()
-                return
-            status.stop()
-            err_console.print(text, soft_wrap=True)  # one line each
-
-        return engine.Separator.from_config(spec, notify=notify)
-
-
-def study_excerpt(args: argparse.Namespace, source: Path, config) -> argparse.Namespace:
-    """``args`` with the excerpt of ``source`` resolved: the study's choice under its preset
-    (:func:`~progdemix_tui.engine.study.run_excerpt`, with a note), else ``--start``/``--duration``."""
-    if config.preset != "study":
-        return argparse.Namespace(**{**vars(args), "start": args.start or 0.0})
-    from progdemix_tui.engine.study import run_excerpt
-
-    start, duration, note = run_excerpt(source, args.start, args.duration)
-    if note:
-        err_console.print(f"[dim]note:[/] {escape(note)}", soft_wrap=True)
-    return argparse.Namespace(**{**vars(args), "start": start, "duration": duration})
 
 
 def print_results(metrics: list, config, has_refs: bool) -> None:

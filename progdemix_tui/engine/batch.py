@@ -79,6 +79,7 @@ def finished_session(parent: Path, source: Path, config: dict, start: float,
     """A session under ``parent`` that finished (complete or converged) on ``source`` with
     this ``config`` (:meth:`RunConfig.to_dict`), ``start`` and ``model``; None if there is
     none. Unreadable folders are passed over."""
+    from .config import upgrade_config_dict
     from .errors import ProgdemixError
     from .session import open_session
 
@@ -96,7 +97,7 @@ def finished_session(parent: Path, source: Path, config: dict, start: float,
             if (session.status in ("complete", "converged")
                     and Path(str(info.get("path"))).resolve() == wanted
                     and info.get("start") == start
-                    and session.manifest["config"] == config
+                    and upgrade_config_dict(session.manifest["config"]) == config
                     and session.manifest.get("model", {}).get("name") == model):
                 return folder
         except (ProgdemixError, OSError, KeyError, TypeError):

@@ -12,7 +12,7 @@ from .errors import ConfigError
 Mode = Literal["add-to-mixture", "add-sources", "oracle"]
 ScheduleName = Literal["linear", "flat", "cosine", "geometric", "sigmoid", "zero"]
 AdaptiveScore = Literal["auto", "oracle", "decorrelation"]
-Preset = Literal["none", "study"]  # study: the study's code exactly (engine/study.py)
+Preset = Literal["none", "study"]  # the procedures' names (.procedure.PROCEDURES)
 StemFormat = Literal["flac", "wav"]  # how a session stores step audio
 Precision = Literal["auto", "fp32", "bf16", "fp16"]  # the separator's (see .precision)
 DeviceSpec = str  # "auto", "cpu", "cuda", "cuda:N", "mps"
@@ -36,6 +36,41 @@ SCHEDULE_ALIASES: dict[str, str] = {"constant": "flat"}
 def canonical_schedule(name: object) -> object:
     """``name`` with an old schedule name (:data:`SCHEDULE_ALIASES`) replaced by its new one."""
     return SCHEDULE_ALIASES.get(name, name) if isinstance(name, str) else name
+
+
+HALF_CONTRADICTION = "--half means --precision fp16; drop --half or --precision {precision}."
+"""The one-line error for ``--half`` beside another precision (:func:`fold_half`)."""
+
+
+def fold_half(half: bool, precision: str) -> str:
+    """``--half`` read as what it means, ``--precision fp16``: ``precision``, or fp16 when
+    ``half``; :class:`ConfigError` when ``half`` comes with another precision than auto or
+    fp16 (the two flags are one concept)."""
+    if not half:
+        return precision
+    if precision not in ("auto", "fp16"):
+        raise ConfigError(HALF_CONTRADICTION.format(precision=precision))
+    return "fp16"
+
+
+def upgrade_config_dict(data: dict) -> dict:
+    """A stored :meth:`RunConfig.to_dict` with old names read as their new ones: a schedule
+    alias (:data:`SCHEDULE_ALIASES`), and the separator's ``half`` (sessions and evaluations
+    written before it was folded into ``precision``) as ``precision`` fp16. ``data`` is not
+    changed; anything else is left for the caller's checks."""
+    data = dict(data)
+    if "schedule" in data:
+        data["schedule"] = canonical_schedule(data["schedule"])
+    separator = data.get("separator")
+    if isinstance(separator, dict) and "half" in separator:
+        separator = dict(separator)
+        half = separator.pop("half")
+        if half is True:
+            separator["precision"] = fold_half(True, str(separator.get("precision", "auto")))
+        elif half is not False:
+            raise ConfigError(f"separator.half must be true or false, not {half!r}")
+        data["separator"] = separator
+    return data
 DEFAULT_MODEL = "hdemucs_mmi"
 
 # The valid ranges: one source for the engine, the CLI and the TUI's parameter panel.
@@ -132,9 +167,8 @@ class SeparatorConfig:
     segment: float | None = None  # seconds; None: min(10 s, model maximum)
     overlap: float = 0.25
     shifts: int = 0
-    half: bool = False
     seed: int = 0
-    precision: Precision = "auto"
+    precision: Precision = "auto"  # the one precision field (``--half`` is read as fp16)
     cache: bool = True  # reuse step 0 from the step-0 cache (see .step0_cache)
     batch_chunks: int = 0  # chunks per forward; 0: per device (.resources.batch_chunks_for)
 
@@ -153,12 +187,14 @@ class RunConfig:
     wiener: bool = False
     loudness_match: bool = False
     clip_guard: bool = True
-    preset: Preset = "none"  # "study": the study's procedure (engine/study.py, docs/study.md)
+    preset: Preset = "none"  # which procedure (.procedure): "study" is the study's code
     separator: SeparatorConfig = field(default_factory=SeparatorConfig)
 
     def __post_init__(self) -> None:
         # The study's code ran float32: its preset reads ``auto`` as fp32, so the one flag
-        # reproduces it on every machine (an explicit --precision is kept).
+        # reproduces it on every machine (an explicit --precision is kept). This and the β
+        # rule of :meth:`problems` are what the preset fixes in the config itself; what it
+        # does differently at run time is its procedure's (.procedure.procedure_for).
         if self.preset == "study" and self.separator.precision == "auto":
             object.__setattr__(self, "separator", replace(self.separator, precision="fp32"))
 
@@ -170,8 +206,36 @@ class RunConfig:
 
         Fields are dotted paths (``"separator.overlap"``, keys of
         :data:`FIELD_NAMES`), in that table's order; a reason reads after the field's
-        name: ``"must be in [0, 1), not 1.0"``.
+        name: ``"must be in [0, 1), not 1.0"``. The values are checked once per config (it is
+        frozen; :meth:`_value_problems`): a later call checks only the target against
+        ``sources``.
         """
+        found = dict(self._value_problems())
+        if sources is None:
+            if not isinstance(self.target, str) or not STEM_NAME.match(self.target):
+                found["target"] = f"must be a stem name such as vocals, not {self.target!r}"
+        elif self.target not in sources:
+            found["target"] = f"must be one of {', '.join(sources)}, not {self.target!r}"
+        return {key: found[key] for key in FIELD_NAMES if key in found}
+
+    def with_target(self, target: str) -> RunConfig:
+        """This config for another ``target``; values already checked stay checked (they do
+        not depend on the target)."""
+        config = replace(self, target=target)
+        kept = self.__dict__.get("_checked_values")
+        if kept is not None:
+            object.__setattr__(config, "_checked_values", kept)
+        return config
+
+    def _value_problems(self) -> dict[str, str]:
+        """Every invalid value but the target's, computed on the first call and kept."""
+        kept = self.__dict__.get("_checked_values")
+        if kept is None:
+            kept = self._check_values()
+            object.__setattr__(self, "_checked_values", kept)  # not a field: no dict, no eq
+        return kept
+
+    def _check_values(self) -> dict[str, str]:
         found: dict[str, str] = {}
         floats = {"beta_max": self.beta_max, "early_stop_db": self.early_stop_db,
                   "separator.segment": self.separator.segment,
@@ -182,11 +246,6 @@ class RunConfig:
             why = None if value is None else not_finite(value)
             if why:
                 found[key] = why
-        if sources is None:
-            if not isinstance(self.target, str) or not STEM_NAME.match(self.target):
-                found["target"] = f"must be a stem name such as vocals, not {self.target!r}"
-        elif self.target not in sources:
-            found["target"] = f"must be one of {', '.join(sources)}, not {self.target!r}"
         if not isinstance(self.steps, int) or not 0 <= self.steps <= MAX_STEPS:
             found["steps"] = f"must be a whole number from 0 to {MAX_STEPS}, not {self.steps!r}"
         if self.mode not in MODES:
@@ -232,7 +291,7 @@ class RunConfig:
         if sep.precision not in PRECISIONS:
             found["separator.precision"] = (f"must be one of {', '.join(PRECISIONS)}, "
                                             f"not {sep.precision!r}")
-        return {key: found[key] for key in FIELD_NAMES if key in found}
+        return found
 
     def validate(self, sources: tuple[str, ...] | None = STEMS) -> RunConfig:
         """Return ``self``, or raise :class:`ConfigError` naming every invalid value in one line."""
@@ -247,9 +306,8 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> RunConfig:
-        data = dict(data)
-        if "schedule" in data:
-            data["schedule"] = canonical_schedule(data["schedule"])
+        """The config :meth:`to_dict` wrote, old names read (:func:`upgrade_config_dict`)."""
+        data = upgrade_config_dict(data)
         adaptive = data.pop("adaptive", None)
         separator = data.pop("separator", None) or {}
         return cls(

@@ -14,6 +14,7 @@ from pathlib import Path
 from . import audio
 from .config import RunConfig, check_excerpt
 from .models import parameter_count, shape_of
+from .procedure import procedure_for
 from .progressive import CheckedConfig, IterationResult, StepProgress, check_config, iterate
 from .resources import preflight
 from .resume import ResumePlan, check_same, loop_state
@@ -57,7 +58,7 @@ def check_run(source: str | Path, config: RunConfig, start: float = 0.0,
     found = inspect_input(source, references)
     checked = check_config(config, None, found.references)
     preflight(audio.excerpt_frames(found.audio, start, duration), found.audio.samplerate, config,
-              found.references)
+              found.references, procedure=procedure_for(config))
     return CheckedRun(found, checked)
 
 

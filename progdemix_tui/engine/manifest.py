@@ -15,8 +15,8 @@ import types
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from .config import MAX_STEPS, RunConfig, canonical_schedule
-from .errors import SessionError
+from .config import MAX_STEPS, RunConfig, upgrade_config_dict
+from .errors import ConfigError, SessionError
 from .files import inside
 from .jsondoc import MAX_DEPTH, DocumentError, parse_bounded
 from .progressive import StepMetrics
@@ -99,8 +99,10 @@ def _check_sources(sources: list) -> tuple[str, ...]:
 
 
 def _check_config(config: dict, sources: tuple[str, ...]) -> None:
-    if "schedule" in config:  # an old name (``constant``) reads as its new one
-        config = {**config, "schedule": canonical_schedule(config["schedule"])}
+    try:  # old names (a ``constant`` schedule, ``half``) read as their new ones
+        config = upgrade_config_dict(config)
+    except ConfigError as exc:
+        raise Invalid(f"config: {exc}") from None
     fit_dataclass(config, RunConfig, "config", required=False)
     try:
         problems = RunConfig.from_dict(config).problems(sources)

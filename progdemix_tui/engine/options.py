@@ -33,6 +33,7 @@ from .config import (
     AdaptiveConfig,
     RunConfig,
     SeparatorConfig,
+    fold_half,
 )
 from .threads import MAX_THREADS
 
@@ -153,8 +154,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("device", "device", "text", "separator.device", flags=("--device",), group="model",
            demucs_flags=("-d",),
            help="auto|cpu|cuda|cuda:N|mps (default {default}: CUDA, then MPS, then CPU)"),
-    Option("half", "half precision", "flag", "separator.half", flags=("--half",),
-           group="model", panel=False, help="same as --precision fp16 (CUDA only)"),
+    Option("half", "half precision", "flag", default=False, flags=("--half",),
+           group="model", panel=False,
+           help="same as --precision fp16 (CUDA only; read as that when parsed)"),
     Option("precision", "precision", "choice", "separator.precision", choices=PRECISIONS,
            flags=("--precision",), group="model",
            help="model precision (default {default}: bf16 where the CPU or GPU computes it "
@@ -243,8 +245,11 @@ def run_config(values: Mapping[str, Value]) -> RunConfig:
     """A :class:`RunConfig` (not validated) from typed values by option name.
 
     Options missing from ``values`` keep the engine's defaults; ``adaptive_k`` 0 turns adaptive
-    β off (``adaptive`` None).
+    β off (``adaptive`` None); ``half`` is read as ``precision`` fp16 (:func:`.config.fold_half`:
+    :class:`~.errors.ConfigError` beside another precision).
     """
+    if values.get("half"):
+        values = {**values, "precision": fold_half(True, str(values.get("precision", "auto")))}
     tree: dict[str, Any] = {"separator": {}, "adaptive": {}}
     for name, value in values.items():
         path = OPTION[name].field

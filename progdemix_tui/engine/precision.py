@@ -142,21 +142,16 @@ def bf16_native(device: torch.device) -> bool:
     return False
 
 
-def resolve_precision(requested: str, device: torch.device, half: bool = False) -> Resolved:
+def resolve_precision(requested: str, device: torch.device) -> Resolved:
     """The precision a run uses on ``device``: ``requested`` checked, ``auto`` decided.
 
-    ``half`` (the older ``--half``) means fp16. Raises :class:`ConfigError` for an unknown
-    name or ``--half`` beside another precision, :class:`DeviceError` for fp16 off CUDA or
-    bf16 on a device without bf16 autocast (MPS).
+    (``--half`` is read as fp16 when the arguments are parsed: :func:`.config.fold_half`.)
+    Raises :class:`ConfigError` for an unknown name, :class:`DeviceError` for fp16 off CUDA
+    or bf16 on a device without bf16 autocast (MPS).
     """
     if requested not in PRECISIONS:
         raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, "
                           f"not {requested!r}.")
-    if half:
-        if requested not in ("auto", "fp16"):
-            raise ConfigError(f"--half means --precision fp16; drop --half or "
-                              f"--precision {requested}.")
-        requested = "fp16"
     if requested == "fp16" and device.type != "cuda":
         raise DeviceError(f"--precision fp16 needs a CUDA device ({device.type} has no fast "
                           "fp16); use --precision bf16 or fp32, or --device cuda.")

@@ -18,12 +18,12 @@ from typing import Protocol
 import torch
 
 from . import adaptive as adaptive_beta
-from . import study
 from .config import RunConfig
 from .errors import AudioInputError, ReferencesRequired
 from .metrics import residual_db, si_sdr_stems
 from .mixing import build_mixture, clip_guard, integrated_loudness, match_loudness
 from .postfilter import wiener_target
+from .procedure import Procedure, procedure_for
 from .schedules import beta as schedule_beta
 
 StepProgress = Callable[[int, int, int], None]
@@ -77,12 +77,6 @@ class StepMetrics:
     @classmethod
     def from_dict(cls, data: dict) -> StepMetrics:
         return cls(**data)
-
-
-def result_count(config: RunConfig) -> int:
-    """How many results :func:`iterate` yields for ``config`` without early stop: steps 0 to
-    the last one reported (N, or N − 1 with the study preset: :func:`.study.last_step`)."""
-    return study.last_step(config) + 1
 
 
 def best_step(metrics: list[StepMetrics], target: str) -> int | None:
@@ -182,22 +176,19 @@ def iterate(
     if checked is None or not checked.covers(config, sources, has_references):
         checked = check_config(config, sources, has_references)
     _check_inputs(mixture, references, sources)
-    if study.is_study(config):  # the study's whole-excerpt pass (engine/study.py)
-        separator = study.WholeExcerptSeparator(separator)  # type: ignore[arg-type]
-        separator.check_length(mixture.shape[-1])
+    procedure = procedure_for(config)  # this tool's or the study's, chosen once
+    separator = procedure.separator(separator, mixture.shape[-1])
     target = sources.index(config.target)
     score_kind = checked.score
     # All maths happens on the separator's device; results are handed out on the CPU.
     device = getattr(separator, "device", torch.device("cpu"))
     mixture = mixture.to(device)
     references = references.to(device) if references is not None else None
-    file_mixture = None
-    if study.is_study(config) and references is not None:  # the study separates its new mixture
-        file_mixture, mixture = mixture, study.new_mixture(mixture, references)
+    mixture, file_mixture = procedure.mixtures(mixture, references)
     rate = separator.samplerate
     loudness = integrated_loudness(mixture, rate) if config.loudness_match else None
     inputs = _RunInputs(separator, config, mixture, references, sources, target, score_kind,
-                        loudness, rate, cancel, file_mixture)
+                        loudness, rate, cancel, procedure, file_mixture)
 
     def progress(step: int) -> Callable[[int, int], None] | None:
         if on_chunk is None:
@@ -212,7 +203,7 @@ def iterate(
         previous_mix = resume_from.mixture.to(device)
         base_target_sdr, first_step = resume_from.base_target_sdr, resume_from.step + 1
 
-    for n in range(first_step, study.last_step(config) + 1):
+    for n in range(first_step, procedure.last_step(config.steps) + 1):
         start = time.perf_counter()
         b = schedule_beta(config.schedule, n, config.steps, config.beta_max)
         if config.adaptive is None:
@@ -317,6 +308,7 @@ class _RunInputs:
     loudness: float | None  # y's integrated loudness, with loudness matching
     rate: int
     cancel: threading.Event | None
+    procedure: Procedure  # this tool's or the study's (.procedure)
     file_mixture: torch.Tensor | None = None  # the track's mixture when y is the study's new one
 
 
@@ -373,12 +365,12 @@ def _adaptive_step(inputs: _RunInputs, beta_n: float, previous: torch.Tensor,
 
 
 def _build(inputs: _RunInputs, beta_n: float, previous: torch.Tensor) -> torch.Tensor:
-    """y_n (:func:`.mixing.build_mixture`; the study's oracle mixture with its preset)."""
+    """y_n (:func:`.mixing.build_mixture`, or the procedure's own: the study's oracle mixture)."""
     config = inputs.config
-    if (config.mode == "oracle" and inputs.references is not None
-            and inputs.file_mixture is not None):
-        return study.oracle_mixture(beta_n, inputs.mixture, inputs.references, inputs.target,
-                                    inputs.file_mixture)
+    own = inputs.procedure.mixture_n(config.mode, beta_n, inputs.mixture, inputs.references,
+                                     inputs.target, inputs.file_mixture)
+    if own is not None:
+        return own
     return build_mixture(config.mode, beta_n, inputs.mixture, previous, inputs.target,
                          inputs.references)
 

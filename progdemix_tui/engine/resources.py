@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .config import DEFAULT_SEGMENT, MAX_SEGMENT, RunConfig
 from .errors import DeviceError
@@ -29,6 +29,13 @@ if TYPE_CHECKING:
     import torch
 
     from .models import ModelShape
+
+class Segmenting(Protocol):
+    """The part of a :class:`.procedure.Procedure` the memory check asks (not imported here:
+    the procedure's study imports the separator, which imports this module)."""
+
+    def memory_segment(self, segment: float, seconds: float) -> float: ...
+
 
 #: Environment variable overriding the free memory the check assumes, in bytes or with a
 #: K/M/G/T suffix ("512M"). For tests and for users who know their machine better; ``0``
@@ -186,13 +193,16 @@ def model_file_bytes(spec: str, repo: str | os.PathLike | None = None) -> int:
 
 def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
               channels: int = 2, what: str = "this run",
-              command: Literal["run", "eval"] = "run", shape: ModelShape | None = None) -> bool:
+              command: Literal["run", "eval"] = "run", shape: ModelShape | None = None,
+              procedure: Segmenting | None = None) -> bool:
     """Refuse a run of ``frames`` input frames (at ``file_rate``) that cannot fit in memory.
 
     ``shape`` is the model's rate, stems and size; by default what its local metadata says
-    without loading it (:func:`.models.model_shape`). Cheap: reads no audio and builds no
-    model, so callers run it first. Returns False, checking nothing, where the model's shape
-    is not known before it loads (the caller checks again with the loaded model's).
+    without loading it (:func:`.models.model_shape`). ``procedure``
+    (:func:`.procedure.procedure_for` the config) says how long one forward pass is; None:
+    this tool's segment. Cheap: reads no audio and builds no model, so callers run it first.
+    Returns False, checking nothing, where the model's shape is not known before it loads
+    (the caller checks again with the loaded model's).
     """
     sep = config.separator
     if shape is None:
@@ -211,8 +221,8 @@ def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
         candidates=config.adaptive.candidates if config.adaptive else 0,
         resampled=file_rate != rate, loudness=config.loudness_match,
         batch_chunks=host_batch_chunks(sep.batch_chunks, sep.device))
-    if config.preset == "study":  # one forward pass over the whole excerpt (engine/study.py)
-        common["segment"] = max(common["segment"], model_frames / rate)
+    if procedure is not None:  # the study's one pass over the whole excerpt
+        common["segment"] = procedure.memory_segment(common["segment"], model_frames / rate)
     need = estimate_run_bytes(frames=model_frames, **common)
     fixed = estimate_run_bytes(frames=0, **common)
     check_fits(need, fixed, model_frames / rate, what, command)

@@ -22,9 +22,9 @@ import torch
 from .config import RunConfig
 from .errors import ResumeRefused, SessionError
 from .manifest import Invalid, member
+from .procedure import procedure_for
 from .progressive import LoopState
 from .session import STATE, Session, open_session
-from .study import is_study
 from .tracks import PreparedInput, excerpt_digest
 
 RESUMABLE = ("cancelled", "interrupted")
@@ -61,7 +61,7 @@ def plan_resume(folder: str | Path) -> ResumePlan:
         raise ResumeRefused(f"{where} is {status}; only a cancelled or interrupted session can "
                             "be resumed (start a new run instead).")
     config = session.config
-    if is_study(config):
+    if not procedure_for(config).resumable:
         raise ResumeRefused(f"{where} uses the study preset, which cannot be resumed; start a "
                             "new run.")
     if not session.steps:

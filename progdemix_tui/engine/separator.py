@@ -80,7 +80,7 @@ class Separator:
         the segment length. A loaded model's weights
         are stored in the precision's dtype (:func:`.precision.cast_weights`)."""
         device = resolve_device(config.device)
-        precision = resolve_precision(config.precision, device, config.half)
+        precision = resolve_precision(config.precision, device)
         warning = slow_bf16_warning(precision, device)  # before the model loads and runs
         if warning is not None and notify is not None:
             notify(warning)

@@ -43,7 +43,8 @@ from .config import StemFormat as StemFormat  # re-exported: job.py imports it f
 from .errors import OutputError, SessionError
 from .manifest import Invalid, member, read_manifest
 from .plots import SESSION_PLOTS
-from .progressive import IterationResult, StepMetrics, best_step, result_count
+from .procedure import result_count
+from .progressive import IterationResult, StepMetrics, best_step
 from .provenance import header, provenance
 from .provenance import utc_now as utc_now  # re-exported: the old import path
 from .provenance import versions as versions  # noqa: F401 - likewise

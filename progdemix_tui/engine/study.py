@@ -1,13 +1,15 @@
 """``--preset study``: the study's procedure as its code ran it, re-derived (docs/study.md).
 
 The study's code (alessandromanattini/DEMIXING, ``L12.ipynb``) differs from its text and from
-this tool's defaults. With ``RunConfig.preset == "study"`` the engine follows the code:
+this tool's defaults. With ``--preset study`` the engine follows the code
+(:data:`.procedure.STUDY` chooses these parts once):
 
 - separation: one forward pass over the whole excerpt, no input normalisation
   (:class:`WholeExcerptSeparator`), instead of 10 s segments with overlap and mean/std
   normalisation;
 - β = n/N for add-to-mixture and oracle (checked by :meth:`.config.RunConfig.problems`);
-- steps reported 0 … N−1: the last step (β = 1) is dropped (:func:`last_step`);
+- steps reported 0 … N−1: the last step (β = 1) is dropped
+  (:meth:`.procedure.StudyProcedure.last_step`);
 - the excerpt: 30 s from the largest ``librosa.effects.trim`` onset over the mixture and
   stem files (:func:`trim_onset`, re-derived with numpy: librosa is not a dependency);
 - the "new mixture": the sum of the stems rescaled to the peak of the mixture
@@ -30,7 +32,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from .config import STEMS, RunConfig
+from .config import STEMS
 from .errors import AudioInputError, Cancelled, ConfigError
 from .separator import memory_errors
 
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
     from .models import DemucsModel
     from .separator import Separator
 
-STUDY = "study"
 EXCERPT_SECONDS = 30.0  # the study's SEGMENT_LENGTH
 # librosa.effects.trim's defaults, as the study called it: top_db=60, ref=np.max,
 # frame_length=2048, hop_length=512, on librosa.feature.rms (center=True, zero padding).
@@ -50,15 +51,6 @@ READ_BLOCK = TRIM_HOP * 512  # frames read at a time when scanning a file
 ORACLE_NOTE = ("oracle mixture as the study's code computes it: its stems dict also holds "
                "the mixture and the new mixture, so y_n = x[t] + (1−β)·(Σ others + mixture + "
                "new mixture), rescaled by max|new mixture| / max|Σ of all of them|")
-
-
-def is_study(config: RunConfig) -> bool:
-    return getattr(config, "preset", "none") == STUDY
-
-
-def last_step(config: RunConfig) -> int:
-    """The last step reported: N, or N − 1 with the study preset (its curves stop there)."""
-    return config.steps - 1 if is_study(config) and config.steps > 0 else config.steps
 
 
 # --------------------------------------------------------------------------- the excerpt

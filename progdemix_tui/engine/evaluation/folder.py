@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import audio
-from ..config import canonical_schedule
+from ..config import upgrade_config_dict
 from ..errors import ConfigError, OutputError, SessionError
 from ..files import inside
+from ..procedure import procedure_for
 from ..provenance import header, utc_now
 from . import documents
 from .one_track import TrackResult
@@ -102,8 +103,8 @@ class EvalFolder:
         meta = documents.check_meta(
             documents.read_json(folder, path, documents.META_ADVICE), path, FORMAT, VERSION)
         run = meta["parameters"].get("run") if isinstance(meta.get("parameters"), dict) else None
-        if isinstance(run, dict) and "schedule" in run:  # an old name reads as its new one
-            run["schedule"] = canonical_schedule(run["schedule"])
+        if isinstance(run, dict):  # old names (a schedule, half) read as their new ones
+            meta["parameters"]["run"] = upgrade_config_dict(run)
         made = cls(folder, meta)
         if made.tracks_dir.exists() or made.tracks_dir.is_symlink():
             inside(folder, made.tracks_dir, documents.leads_out(folder, made.tracks_dir))
@@ -204,7 +205,7 @@ def build_tables(folder: EvalFolder) -> Tables:
     results = folder.results()
     rows = [row for r in results for row in result_rows(r)]
     oracle = [row for r in results for row in oracle_rows(r)]
-    sample = folder.parameters.get("run", {}).get("preset") == "study"  # the study's std
+    sample = procedure_for(folder.parameters.get("run", {}).get("preset")).sample_std
     return Tables(rows, summarize(rows, sample), oracle, summarize_oracle(oracle, sample), [],
                   len(results))
 

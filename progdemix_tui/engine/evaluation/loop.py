@@ -11,9 +11,9 @@ from .. import audio
 from ..dataset import Dataset, DatasetTrack, TrackAudio, TrackSkipped, load_track
 from ..errors import AudioInputError, Cancelled, DeviceError, OutputError
 from ..models.base import ModelShape
-from ..progressive import SeparatorLike, result_count
+from ..procedure import procedure_for, result_count
+from ..progressive import SeparatorLike
 from ..resources import preflight
-from ..study import files_onset, folder_files, is_study
 from .folder import EvalFolder
 from .one_track import TrackResult, evaluate_track
 from .settings import EvalSettings
@@ -98,7 +98,7 @@ def evaluate(
                 check_track_fits(track, settings, tuple(separator.sources), separator.samplerate)
                 loaded = load_track(track, separator.samplerate, tuple(separator.sources),
                                     settings.excerpt, settings.new_mixture, settings.silence_db,
-                                    study_start(track, settings))
+                                    procedure_for(settings.config).track_start(track.folder))
             except (TrackSkipped, AudioInputError) as exc:  # a broken track: skip, go on
                 skipped[track.name] = str(exc)
                 events.track_skipped(track.name, str(exc), len(targets))
@@ -128,17 +128,6 @@ def evaluate(
     return results
 
 
-def study_start(track: DatasetTrack, settings: EvalSettings) -> float | None:
-    """With ``--preset study``, the study's excerpt start in seconds (the largest trim onset
-    over the track's files, :func:`..study.files_onset`); else None (the tool's choice)."""
-    if not is_study(settings.config):
-        return None
-    files = folder_files(track.folder)
-    if not files:
-        return None  # load_track says what is missing
-    return files_onset(files) / audio.info(files[0]).samplerate
-
-
 def check_track_fits(track: DatasetTrack, settings: EvalSettings,
                      sources: tuple[str, ...], samplerate: int) -> None:
     """Raise :class:`TrackSkipped` when ``track``'s excerpt cannot fit in the memory
@@ -154,7 +143,8 @@ def check_track_fits(track: DatasetTrack, settings: EvalSettings,
     try:
         preflight(frames, head.samplerate, settings.config, references=True,
                   what=f"track {track.name}", command="eval",
-                  shape=ModelShape(samplerate, len(sources)))
+                  shape=ModelShape(samplerate, len(sources)),
+                  procedure=procedure_for(settings.config))
     except DeviceError as exc:
         raise TrackSkipped(str(exc)) from None
 

@@ -4,7 +4,7 @@ parameters decide whether a folder can be resumed or merged."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..config import RunConfig
 from ..errors import ConfigError
@@ -66,7 +66,7 @@ class EvalSettings:
     sdr_whole: bool = False  # the study's "standard SDR" (sdr.whole_sdr) beside BSSEval's
 
     def config_for(self, target: str) -> RunConfig:
-        return replace(self.config, target=target)
+        return self.config.with_target(target)
 
     def parameters(self) -> dict:
         """JSON-ready fingerprint: two evaluations agree iff their parameters are equal."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from textual.message import Message
 
 from progdemix_tui import engine
-from progdemix_tui.engine.job import check_run
+from progdemix_tui.engine import prepare
 from progdemix_tui.engine.progressive import StepMetrics
 from progdemix_tui.engine.separator import SeparatorCache
 from progdemix_tui.engine.threads import use_threads
@@ -119,16 +119,16 @@ def run_job(request: RunRequest, cancel: threading.Event,
             _resume(request, cancel, emit, separators)
             return
         # fail fast, before loading a model: a bad input, or a run that cannot fit in memory
-        ready = check_run(request.input, plan.config, plan.start, plan.duration)
-        engine.check_output_folder(request.folder)
+        checked = prepare.check(prepare.RunRequest(request.input, plan.config, plan.start,
+                                                   plan.duration, out=request.folder))
         say(f"loading model {plan.model}…")
-        separator = separators.get(plan.config.separator, say)
+        run = prepare.load(checked, separators, say)
+        separator = run.separator
         if cancel.is_set():
             raise engine.Cancelled("cancelled")
         say(f"reading {request.input.name}…")
-        prepared = engine.load_input(request.input, separator.samplerate, separator.sources,
-                                     plan.start, plan.duration)
-        for note in prepared.notes:
+        prepared = run.load_input()
+        for note in (*checked.notes, *prepared.notes):
             emit(RunNote(note))
         length = prepared.mixture.shape[-1]
         chunks = separator.chunks(length)  # adaptive candidates share each chunk's pass
@@ -147,7 +147,7 @@ def run_job(request: RunRequest, cancel: threading.Event,
 
         for result in engine.run_session(separator, prepared, plan.config, request.folder,
                                          cancel, on_chunk, stem_format=plan.stem_format,
-                                         checked=ready.checked):
+                                         checked=run.checked):
             done += 1
             emit(StepCompleted(request.folder, result.metrics))
             del result
@@ -168,17 +168,15 @@ def _resume(request: RunRequest, cancel: threading.Event, emit: Callable[[Messag
     """Continue the session ``request.folder`` (:mod:`progdemix_tui.engine.resume`): its
     kept steps are shown first, then each new one."""
     from progdemix_tui.engine.job import resume_session
-    from progdemix_tui.engine.resume import check_same, plan_resume
+    from progdemix_tui.engine.resume import plan_resume
 
     plan = plan_resume(request.folder)
     def say(text: str) -> None:
         emit(RunStatus(text))
 
     say(f"loading model {plan.config.separator.model}…")
-    separator = separators.get(plan.config.separator, say)
-    prepared = engine.load_input(plan.source, separator.samplerate, separator.sources,
-                                 plan.start, plan.duration)
-    check_same(plan, prepared, separator.model_signature(), separator.sources)
+    ready = prepare.load_resume(plan, separators, say)
+    separator, prepared = ready.separator, ready.input
     emit(RunStarted(request.folder, plan.config, separator.sources,
                     prepared.references is not None, separator.chunks(prepared.mixture.shape[-1]),
                     f"resuming {request.folder.name} after step {plan.last_step}"))
