@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from progdemix_tui.engine import procedure, progressive, provenance, study
+from progdemix_tui.engine import procedure, provenance, study
 from progdemix_tui.engine.config import (
     STEMS,
     RunConfig,
