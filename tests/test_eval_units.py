@@ -75,7 +75,7 @@ def test_sdr_without_museval_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(importlib, "import_module",
                         lambda name: (_ for _ in ()).throw(ModuleNotFoundError(name=name)))
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ConfigError, match="pip install museval"):
+    with pytest.raises(ConfigError, match=r"pip install .progdemix-tui\[eval\]."):
         sdr.check_available()
 
 

@@ -230,7 +230,7 @@ class WebLikeBackend(NullBackend):
 
 @sync
 async def test_blind_message_and_speaker_url_both_fit_at_80_columns(work, tiny_model_path):
-    from progdemix_tui.tui.widgets.player_bar import BLIND_HINT
+    from progdemix_tui.tui.audition_controller import BLIND_HINT
 
     write_fake_session(work / "sessions" / "s", steps=3)
     app = make_app(".", tiny_model_path, WebLikeBackend())

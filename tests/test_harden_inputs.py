@@ -139,7 +139,7 @@ def test_a_failed_default_run_leaves_no_empty_session(tmp_path, song, capsys, mo
                                       (1024, True), (65535, True)])
 def test_web_ports_follow_the_message(port, ok):
     from progdemix_tui.playback.errors import AudioUnavailable
-    from progdemix_tui.playback.web_output import parse_web_device
+    from progdemix_tui.playback.outputs.web import parse_web_device
 
     if ok:
         assert parse_web_device(f"web:{port}") == port
@@ -180,7 +180,7 @@ def test_an_invalid_saved_audio_device_names_settings_json(tmp_path, monkeypatch
 
 
 def test_a_busy_saved_audio_device_names_settings_json(tmp_path, monkeypatch, capsys):
-    from progdemix_tui.playback.web_output import HOST
+    from progdemix_tui.playback.outputs.web import HOST
 
     with socket.socket() as busy:
         busy.bind((HOST, 0))

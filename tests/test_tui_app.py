@@ -242,7 +242,7 @@ async def test_notifications_leave_the_player_bar_visible(work, tiny_model_path)
             app.notify(f"note {n}\nsecond line", timeout=30)
         await wait_for(pilot, lambda: len(app.screen.query(Toast)) == 3)
         await pilot.pause()
-        bar = app.player.region
+        bar = app.query_one("#player").region
         for toast in app.screen.query(Toast):
             assert not toast.region.overlaps(bar), (toast.region, bar)
         assert "sel: —" in screen_text(app)

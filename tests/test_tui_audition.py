@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-import textual
 import torch
 import tui_helpers
 from conftest import HANG_TIMEOUT, write_track
@@ -22,13 +21,12 @@ from progdemix_tui.cli.tui import OFFLINE_NOTICE, build_app, offline_model_fallb
 from progdemix_tui.engine import open_session
 from progdemix_tui.engine.mixing import integrated_loudness
 from progdemix_tui.playback import AudioUnavailable, match_levels
-from progdemix_tui.tui import player_backend
+from progdemix_tui.tui import audition_controller, player_backend
 from progdemix_tui.tui.app import ProgdemixApp
 from progdemix_tui.tui.audition import NullBackend, open_backend, parse_device, session_tag
 from progdemix_tui.tui.keys import HELP
 from progdemix_tui.tui.player_backend import PlayerBackend
 from progdemix_tui.tui.settings import Settings
-from progdemix_tui.tui.widgets import player_bar
 
 MODELS = [("hdemucs_mmi (not cached)", "hdemucs_mmi"), ("demo (cached)", "demo")]
 
@@ -540,7 +538,7 @@ class LoadRecorder(NullBackend):
 async def test_quick_marks_the_last_one_wins(work, tiny_model_path, monkeypatch):
     """Marks made while an older load is still reading: the older one never lands."""
     gate, first_reading = threading.Event(), threading.Event()
-    read = player_bar.load_cue
+    read = audition_controller.load_cue
     calls = []
 
     def first_read_waits(cue, session=None):
@@ -550,17 +548,16 @@ async def test_quick_marks_the_last_one_wins(work, tiny_model_path, monkeypatch)
             assert gate.wait(HANG_TIMEOUT)
         return read(cue, session)
 
-    monkeypatch.setattr(player_bar, "load_cue", first_read_waits)
-    load_ab, finished = player_bar.PlayerBar._load_ab.__wrapped__, []
+    monkeypatch.setattr(audition_controller, "load_cue", first_read_waits)
+    load_ab, finished = audition_controller.AuditionController._load, []
 
-    @textual.work(thread=True, exclusive=True, group="audition", exit_on_error=False)
-    def load_ab_and_tell(bar, a, b, generation):
+    def load_ab_and_tell(controller, a, b, generation):
         try:
-            load_ab(bar, a, b, generation)
+            load_ab(controller, a, b, generation)
         finally:
             finished.append(generation)
 
-    monkeypatch.setattr(player_bar.PlayerBar, "_load_ab", load_ab_and_tell)
+    monkeypatch.setattr(audition_controller.AuditionController, "_load", load_ab_and_tell)
     backend = LoadRecorder()
     app = make_app(".", tiny_model_path, backend=backend)
     async with app.run_test(size=(80, 24)) as pilot:

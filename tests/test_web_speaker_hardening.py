@@ -47,7 +47,7 @@ def web_player() -> Player:
 
 
 def ws_url(p: Player) -> str:
-    stream = p.web_stream
+    stream = p.output
     assert stream is not None
     return f"ws://127.0.0.1:{stream.port}/ws?t={stream.token}"
 
@@ -57,7 +57,7 @@ def stalled_socket(p: Player | tuple[int, str]) -> socket.socket:
     if isinstance(p, tuple):
         port, token = p
     else:
-        stream = p.web_stream
+        stream = p.output
         assert stream is not None
         port, token = stream.port, stream.token
     s = socket.socket()
@@ -142,7 +142,7 @@ def test_bad_socket_messages_are_ignored_without_a_traceback(caplog):
     try:
         with caplog.at_level(logging.DEBUG):
             asyncio.run(client())
-        stream = p.web_stream
+        stream = p.output
         assert stream is not None
         assert stream.stats() == [] or stream.stats()[0] == ListenerStats(12.5, None, 3, 4096)
         assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR], \
@@ -179,7 +179,7 @@ def test_a_stalled_page_does_not_stop_the_others_and_is_dropped():
 
     try:
         asyncio.run(asyncio.wait_for(leader(), HANG))
-        stream = p.web_stream
+        stream = p.output
         assert stream is not None and stream.speaker is not None
         assert stream.speaker.dropped == 1
     finally:
@@ -243,7 +243,7 @@ def test_a_client_that_never_finishes_its_request_is_cut():
     """22.14: a connection that trickles an incomplete request line and headers is closed
     (after the speaker's header timeout, 10 s), while a page connected before it plays on."""
     p = web_player()
-    stream = p.web_stream
+    stream = p.output
     assert stream is not None
 
     async def page_then_slow() -> None:
@@ -275,7 +275,7 @@ p = Player(44100, device="web:0")
 p.add("A", np.zeros((2, 44100 * 5), np.float32), 44100)
 p.open_output()
 p.play()
-s = p.web_stream
+s = p.output
 print(s.port, s.token, flush=True)
 sys.stdin.readline()
 t0 = time.monotonic()
@@ -355,7 +355,7 @@ def test_a_ninth_browser_page_says_why():
     from browser import Browser, chromium_path
     chromium_path()
     p = web_player()
-    stream = p.web_stream
+    stream = p.output
     assert stream is not None
     browser = None
 

@@ -150,7 +150,16 @@ def config_from_args(args: argparse.Namespace, target: str | None = None,
         err_console.print(f"[dim]note:[/] {note}", soft_wrap=True)
     ALIAS_NOTES.clear()
     config = run_config(values)
-    return config.validate(None if model_stems and config.target not in STEMS else STEMS)
+    return config.validate(None if model_stems else STEMS)
+
+
+def require_plots(no_plots: bool) -> None:
+    """Before any work of a command that draws plots unless ``--no-plots``:
+    :class:`~progdemix_tui.engine.extras.ExtraMissing` in one line without matplotlib."""
+    if not no_plots:
+        from progdemix_tui.engine.extras import require
+
+        require("plots", "drawing plots", "add --no-plots")
 
 
 def fail(message: str, code: int = 2) -> int:

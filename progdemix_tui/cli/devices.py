@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 @handles_errors
 def handle(args: argparse.Namespace) -> int:
     from progdemix_tui.playback import AudioUnavailable, list_output_devices
-    from progdemix_tui.playback.web_output import DEFAULT_PORT
+    from progdemix_tui.playback.outputs.web import DEFAULT_PORT
 
     try:
         devices = list_output_devices()

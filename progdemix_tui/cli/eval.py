@@ -25,6 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from progdemix_tui.engine.columns import COLUMNS
 from progdemix_tui.engine.config import STEMS
 from progdemix_tui.engine.errors import ConfigError
 from progdemix_tui.engine.threads import torch_threads
@@ -38,6 +39,7 @@ from .common import (
     handles_errors,
     out_console,
     print_table,
+    require_plots,
 )
 
 if TYPE_CHECKING:
@@ -131,6 +133,7 @@ def handle(args: argparse.Namespace) -> int:
     targets = STEMS if args.target == "all" else (args.target,)
     config = config_from_args(args, target=targets[0])  # --half is read as --precision fp16
     threads = torch_threads(args.threads)
+    require_plots(args.no_plots)
     checked = prepare.check_eval(prepare.EvalRequest(
         Path(args.dataset), config, tuple(targets), args.excerpt, args.silence_db,
         args.new_mixture, args.sdr, args.oracle_gain, parse_shard(args.shard), args.shard,
@@ -204,8 +207,7 @@ class _ProgressEvents:
         self.progress.advance(self.runs, runs)
 
 
-METRIC_TITLES = {"si_sdr": "SI-SDR", "sdr": "BSSEval v4 SDR",
-                 "sdr_whole": "whole-excerpt SDR (the study's standard SDR)"}
+METRIC_TITLES = {k: c.title for k, c in COLUMNS.items() if c.references and c.per_stem}
 
 
 def summary_table(summary: list[dict], target: str, metric: str = "si_sdr") -> Table:
@@ -218,8 +220,9 @@ def summary_table(summary: list[dict], target: str, metric: str = "si_sdr") -> T
     table = Table(title=f"{label} (dB) of target [bold]{target}[/] over {count} track(s); "
                         "other stems: mean", title_justify="left", box=box.SIMPLE_HEAD,
                   pad_edge=False, padding=(0, 0, 0, 0))
-    for name in ("step", "β", "mean", "median", "std", "min", "max",
-                 "Δ0" if metric == "si_sdr" else "", *stems):
+    d0 = COLUMNS["si_sdr_delta"]
+    for name in (COLUMNS["step"].header, COLUMNS["beta"].header, "mean", "median", "std", "min",
+                 "max", d0.header if metric == "si_sdr" else "", *stems):
         table.add_column(name, justify="right", no_wrap=True)
     index = {(r["step"], r["stem"], r["metric"]): r for r in rows}
     for step in sorted({r["step"] for r in rows}):
@@ -230,12 +233,12 @@ def summary_table(summary: list[dict], target: str, metric: str = "si_sdr") -> T
             str(step), "—" if beta is None else f"{beta:.2f}",
             *[fmt_number(main[k]) if main else "n/a"
               for k in ("mean", "median", "std", "min", "max")],
-            fmt_number(delta["mean"], signed=True) if delta and metric == "si_sdr" else "",
+            d0.text(delta["mean"]) if delta and metric == "si_sdr" else "",
             *[fmt_number(index[(step, s, metric)]["mean"]) if (step, s, metric) in index else "n/a"
               for s in stems],
         )
     if metric == "si_sdr":
-        table.caption = "Δ0: mean change of the target since step 0"
+        table.caption = f"{d0.header}: mean change of the target since step 0"
     return table
 
 
@@ -308,6 +311,7 @@ def print_summary(folder, tables, as_json: bool = False) -> None:
 def handle_merge(args: argparse.Namespace) -> int:
     from progdemix_tui.engine import evaluation as ev
 
+    require_plots(args.no_plots)
     report = ev.merge(args.folders, args.out, plots=not args.no_plots)
     print_summary(report.folder, report.tables, args.json)
     if report.duplicates:

@@ -13,7 +13,7 @@ from pathlib import Path
 from progdemix_tui.engine.errors import AudioInputError
 from progdemix_tui.text import markup_safe, plain, visible
 
-from .common import err_console, handles_errors, out_console, print_table
+from .common import err_console, handles_errors, out_console, print_table, require_plots
 
 EPILOG = """\
 examples:
@@ -43,8 +43,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     folder = Path(args.folder)
     if (folder / "eval.json").is_file():
+        require_plots(args.no_plots)
         return _report_eval(folder, args)
     if (folder / "manifest.json").is_file():
+        require_plots(args.no_plots)
         return _report_session(folder, args)
     if not folder.exists():
         raise AudioInputError(f"{folder} does not exist; give a session or evaluation folder.")
@@ -123,7 +125,7 @@ def _report_session(folder: Path, args: argparse.Namespace) -> int:
     from progdemix_tui.engine import open_session
     from progdemix_tui.engine.procedure import result_count
 
-    from .run import RESULTS_DROP, results_table
+    from .step_table import RESULTS_DROP, results_table
 
     session = open_session(folder)
     metrics = [record.metrics for record in session.steps]
@@ -134,10 +136,8 @@ def _report_session(folder: Path, args: argparse.Namespace) -> int:
 
         out_console.print_json(json.dumps([m.to_dict() for m in metrics]))
     else:
-        table = results_table(metrics, target, has_refs)
-        if session.config.preset != "none":
-            table.title = f"{table.title} — preset {session.config.preset}"
-        print_table(table, RESULTS_DROP)
+        print_table(results_table(metrics, target, has_refs, session.config.preset),
+                    RESULTS_DROP)
     err_console.print(f"session {visible(folder)}: {session.status}, {len(metrics)} step(s) "
                       f"of {result_count(session.config)}", markup=False)
     if not args.no_plots and metrics:

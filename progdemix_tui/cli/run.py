@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich import box
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -18,11 +17,9 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from progdemix_tui.engine.options import OPTION
 from progdemix_tui.engine.threads import torch_threads
-from progdemix_tui.formatting import fmt_number
 
 from .common import (
     add_loop_arguments,
@@ -36,6 +33,7 @@ from .common import (
     print_table,
 )
 from .export import add_export_arguments, export_to, spec_from_args
+from .step_table import RESULTS_DROP, results_table
 
 if TYPE_CHECKING:
     from progdemix_tui.engine.export import ExportSpec
@@ -428,13 +426,19 @@ def _summary(outcome: dict[Path, str], sources: list[Path]) -> int:
 
 
 def write_chart(metrics: list, target: str, folder: Path) -> Path | None:
-    """The step chart as a PNG in the session (as ``report`` draws it); says where."""
+    """The step chart as a PNG in the session (as ``report`` draws it); says where. Without
+    matplotlib (the ``[plots]`` extra) a note says what to install instead."""
+    from progdemix_tui.engine.extras import ExtraMissing
     from progdemix_tui.engine.plots import plot_session, session_plot_name
 
     if not metrics:
         return None
     try:
         path = plot_session(metrics, target, folder / session_plot_name(metrics))
+    except ExtraMissing as exc:  # the session is complete; the chart is an extra
+        err_console.print(f"[yellow]note:[/] chart not written: {escape(str(exc))}",
+                          soft_wrap=True)
+        return None
     except OSError as exc:  # the session is complete; only its picture is missing
         err_console.print(f"[yellow]note:[/] chart not written ({escape(str(exc))}); "
                           f"`progdemix-tui report {escape(str(folder))}` draws it later",
@@ -453,44 +457,6 @@ def preflight(spec) -> None:
 
 
 def print_results(metrics: list, config, has_refs: bool) -> None:
-    """The per-step table (:func:`results_table`), its title naming a preset other than none."""
-    table = results_table(metrics, config.target, has_refs)
-    if config.preset != "none":
-        table.title = f"{table.title} — preset {config.preset}"
-    print_table(table, RESULTS_DROP)
-
-
-RESULTS_DROP = ("clip", "sec")
-"""Columns of :func:`results_table` that leave first where the terminal is narrow."""
-
-
-def results_table(metrics: list, target: str, has_refs: bool) -> Table:
-    """Per-step table: β, time, clip factor, residual, estimate change, SI-SDR per stem."""
-    table = Table(title=f"progressive inference — target {target} (dB)", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0, 0, 1))
-    for name in ("step", "β", "sec", "clip", "resid", "Δest"):
-        table.add_column(name, justify="right", no_wrap=True)
-    stems: list[str] = []
-    if has_refs and metrics and metrics[0].si_sdr:
-        stems = list(metrics[0].si_sdr)
-        for stem in stems:
-            label = f"[bold]{stem}[/]" if stem == target else stem
-            table.add_column(label, justify="right", no_wrap=True)
-        table.add_column("Δ0", justify="right", no_wrap=True)
-    from progdemix_tui.engine.progressive import best_step
-
-    best = best_step(metrics, target)
-    for m in metrics:
-        change = m.estimate_change.get(target) if m.estimate_change else None
-        row = [f"{m.step}{' *' if m.step == best else ''}",
-               "—" if m.beta is None else f"{m.beta:.3f}", f"{m.seconds:.2f}",
-               f"{m.clip_factor:.3f}", fmt_number(m.residual_db), fmt_number(change)]
-        if stems:
-            row += [fmt_number(m.si_sdr.get(s)) for s in stems]
-            row.append(fmt_number(m.si_sdr_delta, signed=True))
-        table.add_row(*row)
-    table.caption = ("resid: mixture-consistency residual; Δest: SI-SDR of the target against "
-                     "the previous step")
-    if best is not None:
-        table.caption += "; Δ0: target SI-SDR change since step 0; * best step"
-    return table
+    """The per-step table (:func:`.step_table.results_table`), its title naming a preset
+    other than none."""
+    print_table(results_table(metrics, config.target, has_refs, config.preset), RESULTS_DROP)

@@ -84,7 +84,7 @@ TUI_OPTIONS: tuple[str, ...] = tuple(
 def build_app(argv: list[str] | None = None, **kwargs: Any) -> ProgdemixApp:
     """The app for command line ``argv`` (``kwargs`` go to :class:`ProgdemixApp`)."""
     from progdemix_tui.playback.errors import AudioUnavailable
-    from progdemix_tui.playback.web_output import check_web_device
+    from progdemix_tui.playback.outputs import check_output
     from progdemix_tui.tui.app import ProgdemixApp
     from progdemix_tui.tui.audition import parse_device
     from progdemix_tui.tui.paths import expand
@@ -115,7 +115,7 @@ def build_app(argv: list[str] | None = None, **kwargs: Any) -> ProgdemixApp:
         settings.ui["audio_device"] = args.audio_device.strip()
     device = parse_device(settings.ui.get("audio_device", ""))
     try:
-        check_web_device(device)  # a bad web:PORT or a busy port: one line, exit 2
+        check_output(device)  # e.g. a bad web:PORT or a busy port: one line, exit 2
     except AudioUnavailable as exc:
         if args.audio_device is not None:
             raise

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Literal
 
 import julius
@@ -25,6 +22,9 @@ import torch
 from .config import check_excerpt
 from .decoder_notes import decoder_notes_hidden
 from .errors import AudioInputError, OutputError
+from .files import IncompleteWrite, short_reason
+from .files import atomic_path as atomic_path  # noqa: F401 - the old import path, for callers in flight
+from .files import write_text_atomic as write_text_atomic  # noqa: F401 - likewise
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 Subtype = Literal["PCM_16", "PCM_24", "FLOAT"]
@@ -107,15 +107,10 @@ def _ffmpeg_info(path: Path, refused: Exception) -> AudioInfo:
         hint = ("install ffmpeg (e.g. apt install ffmpeg) to read it, or convert it to WAV/FLAC"
                 if path.suffix.lower() in decode.FFMPEG_EXTENSIONS
                 else "use WAV, FLAC, OGG or MP3, or install ffmpeg for other formats")
-        raise AudioInputError(f"{path} is not a readable audio file ({_short(refused)}); "
+        raise AudioInputError(f"{path} is not a readable audio file ({short_reason(refused)}); "
                               f"{hint}.") from None
     frames, rate, channels, codec = decode.probe(path)
     return AudioInfo(path, frames, rate, channels, FFMPEG, codec)
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
 
 
 def load(
@@ -148,12 +143,12 @@ def load(
     except (AudioInputError, MemoryError):  # out of memory is no decoding problem
         raise
     except Exception as exc:
-        raise AudioInputError(f"{meta.path} could not be decoded ({_short(exc)}).") from None
+        raise AudioInputError(f"{meta.path} could not be decoded ({short_reason(exc)}).") from None
     if data.shape[1] == 0:
         raise AudioInputError(f"{meta.path} holds no audio (0 frames); give a longer file.")
     notes: list[str] = []
     samples = torch.from_numpy(data)
-    samples, note = _fit_channels(samples, channels)
+    samples, note = fit_channels(samples, channels)
     if note:
         notes.append(note)
     if samplerate is not None and rate != samplerate:
@@ -240,7 +235,7 @@ def stereo_downmix_matrix(channels: int) -> tuple[torch.Tensor, str]:
     return matrix / matrix.sum(1, keepdim=True), how
 
 
-def _fit_channels(samples: torch.Tensor, channels: int) -> tuple[torch.Tensor, str | None]:
+def fit_channels(samples: torch.Tensor, channels: int) -> tuple[torch.Tensor, str | None]:
     """Map ``[c, t]`` to ``[channels, t]``: duplicate mono, downmix extra channels."""
     have = samples.shape[0]
     if have == channels:
@@ -296,10 +291,6 @@ def save(
     return path
 
 
-class IncompleteWrite(RuntimeError):
-    """A file was written without an error, yet does not hold everything written to it."""
-
-
 def _write_verified(tmp: Path, data: np.ndarray, samplerate: int, subtype: str,
                     fmt: str, tags: dict[str, str] | None = None) -> None:
     """Write ``data`` ``[time, channels]`` to ``tmp``, then decode it back in blocks.
@@ -321,88 +312,6 @@ def _write_verified(tmp: Path, data: np.ndarray, samplerate: int, subtype: str,
                                                         dtype="float32", always_2d=True))
         meta = sf.info(str(tmp))
     except (RuntimeError, sf.LibsndfileError, TypeError) as exc:
-        raise IncompleteWrite(f"written file is unreadable: {_short(exc)}") from None
+        raise IncompleteWrite(f"written file is unreadable: {short_reason(exc)}") from None
     if decoded != frames or meta.frames != frames or meta.channels != channels:
         raise IncompleteWrite(f"written file holds {decoded} of {frames} frames")
-
-
-class atomic_path:  # noqa: N801 - used as a context manager like open()
-    """Context manager giving a temporary path beside ``path``; renamed over it on success.
-
-    On any error the temporary file is removed, so ``path`` is either the old file, absent,
-    or complete. Write errors (read-only folder, full disk) and :class:`IncompleteWrite`
-    (the writers' own check that the file is whole) become :class:`OutputError`.
-    """
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.tmp: Path | None = None
-
-    def __enter__(self) -> Path:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part",
-                                        dir=self.path.parent)
-            os.close(fd)
-        except OSError as exc:
-            raise OutputError(
-                f"cannot write in {self.path.parent} ({exc.strerror}); choose another folder."
-            ) from None
-        self.tmp = Path(name)
-        os.chmod(self.tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; follow the umask instead
-        return self.tmp
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        assert self.tmp is not None
-        if exc_type is None:
-            try:
-                os.replace(self.tmp, self.path)
-                return
-            except OSError as err:
-                exc = err
-        self.tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise OutputError(
-                f"cannot write {self.path} ({exc.strerror or exc}); free space or choose another folder."
-            ) from None
-        if exc is not None and isinstance(exc, (RuntimeError, sf.LibsndfileError)):
-            reason = _short(exc)
-            if _nearly_full(self.path.parent):
-                reason = "no space left on the device"
-            raise OutputError(
-                f"cannot write {self.path} ({reason}); free space or choose another folder."
-            ) from None
-
-
-def _nearly_full(folder: Path, margin: int = 16 << 20) -> bool:
-    """libsndfile reports a full disk as a bare "System error": check the free space."""
-    try:
-        return shutil.disk_usage(folder).free < margin
-    except OSError:
-        return False
-
-
-def _current_umask() -> int:
-    """The process umask, read from /proc where possible (os.umask would briefly change it,
-    which is not thread-safe)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o022
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write a text file atomically (temp file + rename), checking that every byte landed."""
-    path = Path(path)
-    data = text.encode("utf-8")
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as file:
-            file.write(data)
-        if tmp.stat().st_size != len(data):
-            raise IncompleteWrite(f"wrote {tmp.stat().st_size} of {len(data)} bytes")
-    return path

@@ -112,7 +112,8 @@ def not_finite(value: object) -> str | None:
 
 
 def excerpt_problems(start: float, duration: float | None) -> dict[str, str]:
-    """``{"start"|"duration": reason}`` for an invalid input excerpt; empty when valid."""
+    """``{"start"|"duration": reason}`` for an invalid input excerpt; empty when valid. The
+    one check of an excerpt: ``run``'s options, :func:`.audio.load` and the TUI's panel."""
     found: dict[str, str] = {}
     why = not_finite(start)
     if why or not start >= 0:
@@ -122,6 +123,15 @@ def excerpt_problems(start: float, duration: float | None) -> dict[str, str]:
         if why or not duration > 0:
             found["duration"] = why or f"must be > 0 seconds, not {duration:g}"
     return found
+
+
+def excerpt_length_problem(seconds: float) -> str | None:
+    """Why ``eval``'s excerpt length (``--excerpt``; 0: whole tracks) is invalid; None when
+    it is valid."""
+    why = not_finite(seconds)
+    if why or not seconds >= 0:
+        return why or "must be ≥ 0 seconds (0: whole tracks)"
+    return None
 
 
 def check_excerpt(start: float, duration: float | None) -> None:

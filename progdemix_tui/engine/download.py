@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import hub
-from .audio import atomic_path
 from .errors import ModelUnavailable, OutputError
+from .files import atomic_path
 
 
 @dataclass(frozen=True)

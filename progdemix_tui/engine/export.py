@@ -35,6 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal, get_args
 
 from .errors import ConfigError, OutputError, SessionError
+from .files import atomic_path
 
 if TYPE_CHECKING:  # torch, demucs and the session reader load when an export runs
     import torch
@@ -456,7 +457,7 @@ def write_file(samples: torch.Tensor, path: Path, samplerate: int, spec: ExportS
         return encode_ffmpeg(samples, path, samplerate, spec.fmt, metadata or {})
     if spec.fmt != "mp3":
         return audio.save(path, samples, samplerate, SUBTYPE[spec.fmt], tags=metadata)
-    with audio.atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         encode_mp3(samples, tmp, samplerate, spec.mp3_bitrate, quality=spec.mp3_preset)
         if metadata:
             tmp.write_bytes(id3_tag(metadata) + tmp.read_bytes())
@@ -471,13 +472,12 @@ def encode_ffmpeg(samples: torch.Tensor, path: Path, samplerate: int, fmt: str,
 
     import numpy as np
 
-    from . import audio
 
     codec, muxer, bitrate = FFMPEG_CODECS[fmt]
     data = np.ascontiguousarray(samples.detach().cpu().float().numpy().T)
     tags = [arg for key, value in metadata.items() if key != "software"
             for arg in ("-metadata", f"{key}={value}")]
-    with audio.atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         done = subprocess.run(
             ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-f", "f32le",
              "-ar", str(samplerate), "-ac", str(data.shape[1]), "-i", "pipe:0", "-c:a", codec,

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import audio
-from .config import STEMS, RunConfig, check_excerpt
+from .config import RunConfig, check_excerpt
+from .models import parameter_count, shape_of
 from .procedure import procedure_for
 from .progressive import CheckedConfig, IterationResult, StepProgress, check_config, iterate
 from .resources import preflight
@@ -25,7 +26,7 @@ from .tracks import InputInfo, PreparedInput, inspect_input
 def model_description(separator: Separator) -> dict:
     """JSON-ready description of the model and how it runs."""
     m = separator.model
-    return {"name": m.name, "origin": m.origin, "parameters": m.parameters,
+    return {"name": m.name, "origin": m.origin, "parameters": parameter_count(m),
             "samplerate": m.samplerate, "sources": list(m.sources),
             "segment": separator.segment, "overlap": separator.overlap,
             "shifts": separator.shifts, "half": separator.half,
@@ -47,18 +48,32 @@ def check_run(source: str | Path, config: RunConfig, start: float = 0.0,
     """Everything that can be checked before the model loads, each check once.
 
     The excerpt, the input (:func:`.tracks.inspect_input`), the config and whether it needs
-    references (:func:`.progressive.check_config`, for the four standard stems), and whether
-    the run fits in memory (:func:`.resources.preflight`). Reads headers only. Raises the
-    :class:`.errors.ProgdemixError` that applies.
+    references (:func:`.progressive.check_config`; the target is checked against the
+    model's own stems once it is loaded, by :func:`run_session`), and whether the run fits
+    in memory (:func:`.resources.preflight`, where the model's rate and stems are known
+    before it loads; else :func:`run_session` checks with the loaded model's). Reads headers
+    only. Raises the :class:`.errors.ProgdemixError` that applies.
     """
     check_excerpt(start, duration)
     found = inspect_input(source, references)
-    # a target beyond the four standard stems (htdemucs_6s: guitar, piano) is checked
-    # against the model's own stems once it is loaded (run_session)
-    checked = check_config(config, STEMS if config.target in STEMS else None, found.references)
+    checked = check_config(config, None, found.references)
     preflight(audio.excerpt_frames(found.audio, start, duration), found.audio.samplerate, config,
               found.references, procedure=procedure_for(config))
     return CheckedRun(found, checked)
+
+
+def check_loaded_fits(separator: Separator, prepared: PreparedInput, config: RunConfig) -> None:
+    """:func:`.resources.preflight` with the loaded model's rate, stems and size, where
+    :func:`check_run` could not know them before it loaded (a model not cached yet)."""
+    from .models import model_shape
+
+    sep = config.separator
+    if model_shape(sep.model, sep.repo) is not None:
+        return  # checked before loading
+    rate = prepared.info.samplerate
+    frames = int(prepared.mixture.shape[-1] * rate / separator.samplerate)
+    preflight(frames, rate, config, prepared.references is not None,
+              shape=shape_of(separator.model))
 
 
 def run_session(
@@ -83,6 +98,7 @@ def run_session(
     has_references = prepared.references is not None
     if checked is None or not checked.covers(config, separator.sources, has_references):
         checked = check_config(config, separator.sources, has_references)
+    check_loaded_fits(separator, prepared, config)
     writer = SessionWriter(out, config, input_info=prepared.describe(),
                            model_info=model_description(separator),
                            device=separator.device_name, samplerate=separator.samplerate,

@@ -16,8 +16,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from .config import MAX_STEPS, RunConfig, upgrade_config_dict
-from .containment import resolved_inside
 from .errors import ConfigError, SessionError
+from .files import inside
 from .jsondoc import MAX_DEPTH, DocumentError, parse_bounded
 from .progressive import StepMetrics
 from .stem_names import stem_names_problem
@@ -49,7 +49,7 @@ def read_manifest(folder: Path, fmt: str, version: int) -> dict:
     if not path.is_file():
         raise SessionError(f"{folder} is not a session folder (no {NAME}).")
     try:
-        inside(folder, NAME)
+        member(folder, NAME)
         manifest = _parse(path)
         check(manifest, folder, fmt, version)
     except Invalid as exc:
@@ -155,10 +155,10 @@ def _check_files(files: Any, names: set[str], folder: Path, where: str,
             raise Invalid(f"{where}.{name}.scale must be a positive number")
         if not isinstance(entry.get("path"), str):
             raise Invalid(f"{where}.{name}.path must be text")
-        inside(folder, entry["path"], f"{where}.{name}")
+        member(folder, entry["path"], f"{where}.{name}")
 
 
-def inside(folder: Path, rel: str, what: str = "a file") -> Path:
+def member(folder: Path, rel: str, what: str = "a file") -> Path:
     """``folder / rel``, or :class:`Invalid` when ``rel`` (or a symlink on the way) leads
     out of ``folder``: absolute paths, ``..`` and links to elsewhere are refused."""
     pure = PurePosixPath(rel)
@@ -166,8 +166,7 @@ def inside(folder: Path, rel: str, what: str = "a file") -> Path:
             or pure == PurePosixPath(".")):
         raise Invalid(f"{what} points outside the session ({_show(rel)})")
     path = folder / pure
-    if resolved_inside(path, folder) is None:
-        raise Invalid(f"{what} leads outside the session ({_show(rel)})")
+    inside(folder, path, Invalid(f"{what} leads outside the session ({_show(rel)})"))
     return path
 
 

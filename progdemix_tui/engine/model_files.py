@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from .containment import resolved_inside
 from .errors import ModelUnavailable
+from .files import inside as contained
 from .stem_names import stem_names_problem
 
 if TYPE_CHECKING:  # torch loads only when a model file is checked (hub.py stays light)
@@ -64,11 +64,11 @@ def check_stem_names(sources: object, where: str) -> tuple[str, ...]:
 
 
 def inside(path: Path, folder: Path, what: str) -> Path:
-    """``path`` resolved (symlinks too); ModelUnavailable unless it lies inside ``folder``."""
-    resolved = resolved_inside(path, folder)
-    if resolved is None:
-        raise ModelUnavailable(f"{what} {path} leads outside {folder}; refused.")
-    return resolved
+    """``path`` resolved (symlinks too); ModelUnavailable unless it lies inside ``folder``
+    (:func:`~progdemix_tui.engine.files.inside` with the models' message; kept with this
+    argument order for the model loaders' call sites)."""
+    return contained(folder, path, ModelUnavailable(f"{what} {path} leads outside {folder}; "
+                                                    "refused."))
 
 
 MAX_BAG_BYTES = 64 * 1024

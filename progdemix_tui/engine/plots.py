@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import audio
-
-STEM_COLORS = {"drums": "#1f77b4", "bass": "#2ca02c", "other": "#ff7f0e", "vocals": "#d62728"}
-METRIC_LABELS = {"si_sdr": "SI-SDR (dB)", "sdr": "SDR (dB)"}
+from . import columns as col
+from .extras import require
+from .files import atomic_path
 
 
 def _figure(width: float = 7.0, height: float = 4.2):
+    require("plots", "a PNG chart")  # ExtraMissing in one line without matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -25,7 +25,7 @@ def _figure(width: float = 7.0, height: float = 4.2):
 
 
 def _save(fig, path: Path) -> Path:
-    with audio.atomic_path(path) as tmp:
+    with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     return path
 
@@ -37,7 +37,11 @@ def _integer_steps(ax) -> None:
 
 
 def _color(stem: str, index: int) -> str:
-    return STEM_COLORS.get(stem, f"C{index}")
+    return col.STEM_COLORS.get(stem, f"C{index}")
+
+
+def _metric_label(metric: str) -> str:
+    return col.axis_label(metric) if metric in col.COLUMNS else metric
 
 
 def plot_steps(summary: list[dict], target: str, path: Path, metric: str = "si_sdr") -> Path:
@@ -58,11 +62,11 @@ def plot_steps(summary: list[dict], target: str, path: Path, metric: str = "si_s
         ax.fill_between(steps, [r["min"] for r in rows], [r["max"] for r in rows], color=color,
                         alpha=0.15, lw=0)
     n = max((r["n"] for r in summary if r["target"] == target), default=0)
-    ax.set_title(f"{METRIC_LABELS.get(metric, metric)} over steps — target {target} "
+    ax.set_title(f"{_metric_label(metric)} over steps — target {target} "
                  f"(mean, min–max band; {n} tracks)", fontsize=10)
     ax.set_xlabel("step")
     _integer_steps(ax)
-    ax.set_ylabel(METRIC_LABELS.get(metric, metric))
+    ax.set_ylabel(_metric_label(metric))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return _save(fig, path)
@@ -122,7 +126,7 @@ def plot_oracle_gain(rows: list[dict], target: str, path: Path) -> Path:
     ax.set_title(f"oracle predictor: {target} SI-SDR vs its relative gain in the mixture",
                  fontsize=10)
     ax.set_xlabel(f"{target} gain over the accompaniment (dB)")
-    ax.set_ylabel("SI-SDR (dB)")
+    ax.set_ylabel(col.axis_label(col.SI_SDR.key))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)
@@ -150,9 +154,13 @@ def eval_plots(folder: Path, rows: list[dict], summary: list[dict],
     return written
 
 
+SESSION_PLOTS = tuple(f"{col.headline(refs).key}.png" for refs in (True, False))
+"""The chart files ``report`` may draw into a session: the headline column's name."""
+
+
 def session_plot_name(metrics: list) -> str:
     """A session's chart file: ``si_sdr.png`` with references, else ``estimate_change.png``."""
-    return "si_sdr.png" if any(m.si_sdr for m in metrics) else "estimate_change.png"
+    return f"{col.headline(any(m.si_sdr for m in metrics)).key}.png"
 
 
 def plot_session(metrics: list, target: str, path: Path) -> Path:
@@ -161,24 +169,25 @@ def plot_session(metrics: list, target: str, path: Path) -> Path:
     fig = _figure()
     ax = fig.add_subplot()
     has_refs = any(m.si_sdr for m in metrics)
+    main = col.headline(has_refs)
     if has_refs:
         stems = list(next(m.si_sdr for m in metrics if m.si_sdr))
         for i, stem in enumerate(stems):
-            points = [(m.step, m.si_sdr.get(stem)) for m in metrics if m.si_sdr]
+            points = [(m.step, main.value(m, stem)) for m in metrics if m.si_sdr]
             points = [p for p in points if p[1] is not None]
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", ms=3,
                     color=_color(stem, i), lw=2.4 if stem == target else 1.0,
                     alpha=1.0 if stem == target else 0.6,
                     label=f"{stem} (target)" if stem == target else stem)
-        ax.set_ylabel("SI-SDR (dB)")
-        ax.set_title(f"SI-SDR over steps — target {target}", fontsize=10)
+        ax.set_ylabel(col.axis_label(main.key))
+        ax.set_title(f"{main.title} over steps — target {target}", fontsize=10)
     else:
-        points = [(m.step, m.estimate_change.get(target)) for m in metrics
-                  if m.estimate_change and m.estimate_change.get(target) is not None]
+        points = [(m.step, main.value(m, target)) for m in metrics
+                  if main.value(m, target) is not None]
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", ms=3,
                 color=_color(target, 0), lw=2.0, label=target)
-        ax.set_ylabel("estimate change: SI-SDR of x̂ₙ vs x̂ₙ₋₁ (dB)")
-        ax.set_title(f"estimate change over steps — target {target} (no references)",
+        ax.set_ylabel(f"{main.title}: {main.meaning} (dB)")
+        ax.set_title(f"{main.title} over steps — target {target} (no references)",
                      fontsize=10)
     ax.set_xlabel("step")
     _integer_steps(ax)

@@ -136,8 +136,10 @@ class CheckedConfig:
     def covers(self, config: RunConfig, sources: tuple[str, ...], has_references: bool) -> bool:
         """Whether this check stands for ``config`` run on ``sources`` with or without
         references, so that nothing needs checking again."""
-        return (self.config is config and self.sources is not None
-                and self.sources == tuple(sources) and self.has_references == has_references)
+        # checked before the model was known: all but the target's being one of its stems
+        known = (self.sources == tuple(sources) if self.sources is not None
+                 else config.target in sources)
+        return self.config is config and known and self.has_references == has_references
 
 
 def check_config(config: RunConfig, sources: tuple[str, ...] | None,

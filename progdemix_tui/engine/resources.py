@@ -1,4 +1,5 @@
-"""Will a run fit in memory? An estimate made before the model loads, and the free memory.
+"""Will a run fit in memory? An estimate from the model's rate, stems and size, and the free
+memory.
 
 :func:`estimate_run_bytes` adds up what a run holds at its peak: the Python/torch runtime,
 the model (its file's size, twice while loading), the separator's working memory for one
@@ -9,7 +10,9 @@ the separator's normalised input and output, and the SI-SDR temporaries), each
 (see bench/RESULTS.md); the estimate errs on the high side. :func:`available_bytes` is the
 smallest of ``MemAvailable`` in /proc/meminfo (or ``os.sysconf``), the cgroup's limit less
 its usage, and the :data:`MEMORY_ENV` override. :func:`check_fits` refuses a run that does
-not fit with one line.
+not fit with one line. The model's rate, stems and size come from the model
+(:class:`.models.ModelShape`): read from its local metadata before it loads, else from the
+loaded model.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from .errors import DeviceError
 if TYPE_CHECKING:
     import torch
 
+    from .models import ModelShape
 
 class Segmenting(Protocol):
     """The part of a :class:`.procedure.Procedure` the memory check asks (not imported here:
@@ -43,7 +47,6 @@ REFERENCE_MODEL_BYTES = 335 << 20  # real-size HDemucs (channels=48): 83.6 M flo
 #: (bench/RESULTS.md): about the same for the real-size and the tests' tiny HDemucs, because
 #: the spectrograms of every source, not the layers' width, dominate it.
 ACTIVATION_BYTES_PER_SECOND = 50 << 20
-MODEL_RATE = 44100  # every demucs model's rate: the estimate runs before the model loads
 CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
                 ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
                  "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
@@ -52,12 +55,12 @@ CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
 def estimate_run_bytes(*, frames: int, channels: int = 2, sources: int = 4,
                        references: bool = False, steps: int = 10, parameters: int | None = None,
                        model_bytes: int | None = None, segment: float = 10.0,
-                       samplerate: int = MODEL_RATE, candidates: int = 0,
+                       samplerate: int | None = None, candidates: int = 0,
                        resampled: bool = False, loudness: bool = False,
                        batch_chunks: int = 1) -> int:
-    """Peak bytes a run on ``frames`` frames (at the model's rate) needs, estimated.
+    """Peak bytes a run on ``frames`` frames (at the model's ``samplerate``) needs, estimated.
 
-    ``model_bytes`` (or ``parameters`` × 4) sizes the model; ``candidates`` is adaptive β's
+    ``sources``: the model's stem count; ``model_bytes`` (or ``parameters`` × 4) sizes the model; ``candidates`` is adaptive β's
     K (0: off); ``resampled`` adds the resampler's working copies, ``loudness`` the float64
     copy the loudness meter reads (``--loudness-match``); ``batch_chunks`` chunks go through
     the model at once (``--batch-chunks``).
@@ -80,7 +83,8 @@ def estimate_run_bytes(*, frames: int, channels: int = 2, sources: int = 4,
         copies += 3
     if loudness:
         copies += 2
-    if frames:  # the separator caps the segment at the input (never under the default)
+    if frames and samplerate:  # the separator caps the segment at the input (never under
+        # the default)
         segment = min(segment, max(frames / samplerate, DEFAULT_SEGMENT))
     activations = ACTIVATION_BYTES_PER_SECOND * segment * batch * max(1, batch_chunks)
     return int(RUNTIME_BYTES + 2 * model_bytes + activations + copies * track)
@@ -189,30 +193,40 @@ def model_file_bytes(spec: str, repo: str | os.PathLike | None = None) -> int:
 
 def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
               channels: int = 2, what: str = "this run",
-              command: Literal["run", "eval"] = "run",
-              procedure: Segmenting | None = None) -> None:
+              command: Literal["run", "eval"] = "run", shape: ModelShape | None = None,
+              procedure: Segmenting | None = None) -> bool:
     """Refuse a run of ``frames`` input frames (at ``file_rate``) that cannot fit in memory.
 
-    ``procedure`` (:func:`.procedure.procedure_for` the config) says how long one forward
-    pass is; None: this tool's segment.
-
-    Cheap: reads no audio and loads no model, so callers run it first.
+    ``shape`` is the model's rate, stems and size; by default what its local metadata says
+    without loading it (:func:`.models.model_shape`). ``procedure``
+    (:func:`.procedure.procedure_for` the config) says how long one forward pass is; None:
+    this tool's segment. Cheap: reads no audio and builds no model, so callers run it first.
+    Returns False, checking nothing, where the model's shape is not known before it loads
+    (the caller checks again with the loaded model's).
     """
     sep = config.separator
-    model_frames = int(frames * MODEL_RATE / file_rate) if file_rate else frames
+    if shape is None:
+        from .models import model_shape
+
+        shape = model_shape(sep.model, sep.repo)
+        if shape is None:
+            return False
+    rate = shape.samplerate
+    model_frames = int(frames * rate / file_rate) if file_rate else frames
     common: dict[str, Any] = dict(
-        channels=channels, references=references, steps=config.steps,
-        model_bytes=model_file_bytes(sep.model, sep.repo),
-        segment=min(sep.segment or DEFAULT_SEGMENT, MAX_SEGMENT),
+        channels=channels, sources=shape.sources, references=references, steps=config.steps,
+        model_bytes=(shape.model_bytes if shape.model_bytes is not None
+                     else model_file_bytes(sep.model, sep.repo)),
+        segment=min(sep.segment or DEFAULT_SEGMENT, MAX_SEGMENT), samplerate=rate,
         candidates=config.adaptive.candidates if config.adaptive else 0,
-        resampled=file_rate != MODEL_RATE, loudness=config.loudness_match,
+        resampled=file_rate != rate, loudness=config.loudness_match,
         batch_chunks=host_batch_chunks(sep.batch_chunks, sep.device))
     if procedure is not None:  # the study's one pass over the whole excerpt
-        common["segment"] = procedure.memory_segment(common["segment"],
-                                                     model_frames / MODEL_RATE)
+        common["segment"] = procedure.memory_segment(common["segment"], model_frames / rate)
     need = estimate_run_bytes(frames=model_frames, **common)
     fixed = estimate_run_bytes(frames=0, **common)
-    check_fits(need, fixed, model_frames / MODEL_RATE, what, command)
+    check_fits(need, fixed, model_frames / rate, what, command)
+    return True
 
 
 #: The most chunks per forward ``--batch-chunks 0`` picks on CUDA.

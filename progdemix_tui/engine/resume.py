@@ -21,7 +21,7 @@ import torch
 
 from .config import RunConfig
 from .errors import ResumeRefused, SessionError
-from .manifest import Invalid, inside
+from .manifest import Invalid, member
 from .procedure import procedure_for
 from .progressive import LoopState
 from .session import STATE, Session, open_session
@@ -106,7 +106,7 @@ def loop_state(plan: ResumePlan, prepared: PreparedInput) -> LoopState:
     """The loop's state after the session's last step, checked against ``prepared``."""
     session, step = plan.session, plan.last_step
     try:
-        path = inside(session.folder, f"steps/{step:03d}/{STATE}", "the loop state")
+        path = member(session.folder, f"steps/{step:03d}/{STATE}", "the loop state")
     except Invalid as exc:
         raise ResumeRefused(f"{session.folder}: {exc}; refusing to resume it.") from None
     expected = (len(session.sources) + 1, *prepared.mixture.shape)

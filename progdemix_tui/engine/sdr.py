@@ -15,14 +15,16 @@ from types import ModuleType
 import numpy as np
 import torch
 
-from .errors import ConfigError
+from .extras import missing
 
-MUSEVAL_MISSING = "--sdr needs museval (BSSEval v4): pip install museval, or drop --sdr."
+MUSEVAL_WHAT = "BSSEval v4 SDR (--sdr bss or both)"
+MUSEVAL_INSTEAD = "use --sdr whole, or drop --sdr"
 _metrics: ModuleType | None = None
 
 
 def museval_metrics() -> ModuleType:
-    """``museval.metrics``; raises :class:`ConfigError` with one line if museval is absent."""
+    """``museval.metrics``; raises :class:`.extras.ExtraMissing` (a ``ConfigError``) with one
+    line naming the ``[eval]`` extra if museval is absent."""
     global _metrics
     if _metrics is not None:
         return _metrics
@@ -31,17 +33,17 @@ def museval_metrics() -> ModuleType:
         return _metrics
     except ImportError as exc:
         if (exc.name or "").split(".")[0] == "museval":
-            raise ConfigError(MUSEVAL_MISSING) from None
+            raise missing("eval", MUSEVAL_WHAT, MUSEVAL_INSTEAD) from None
     except Exception:  # noqa: BLE001 - stempeg raises RuntimeError without ffmpeg
         pass
     spec = importlib.util.find_spec("museval")
     locations = list(spec.submodule_search_locations or []) if spec else []
     if not locations:
-        raise ConfigError(MUSEVAL_MISSING)
+        raise missing("eval", MUSEVAL_WHAT, MUSEVAL_INSTEAD)
     file_spec = importlib.util.spec_from_file_location(
         "_progdemix_museval_metrics", f"{locations[0]}/metrics.py")
     if file_spec is None or file_spec.loader is None:
-        raise ConfigError(MUSEVAL_MISSING)
+        raise missing("eval", MUSEVAL_WHAT, MUSEVAL_INSTEAD)
     module = importlib.util.module_from_spec(file_spec)
     file_spec.loader.exec_module(module)
     _metrics = module
@@ -49,7 +51,7 @@ def museval_metrics() -> ModuleType:
 
 
 def check_available() -> None:
-    """Raise :class:`ConfigError` now (before any work) if museval cannot be used."""
+    """Raise :class:`.extras.ExtraMissing` now (before any work) if museval cannot be used."""
     museval_metrics()
 
 

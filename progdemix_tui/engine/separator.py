@@ -1,5 +1,6 @@
-"""The separator: a demucs model applied in chunks with ``demucs.apply.apply_model``, or
-with several chunks per forward (:mod:`.chunked`) when :attr:`Separator.batch_chunks` > 1.
+"""The separator: a loaded model (:class:`.models.LoadedModel`, any family) applied in
+chunks by its own ``apply``, on a device, in a precision, with the out-of-memory retry, the
+finite check, notes and the step-0 cache around it.
 
 ``Separator.separate`` maps ``[batch, channels, time]`` to ``[batch, sources, channels, time]``,
 reports progress once per processed chunk and checks a cancel ``threading.Event`` before each
@@ -9,16 +10,13 @@ chunk, so a cancel takes effect within one chunk.
 from __future__ import annotations
 
 import contextlib
-import math
 import random
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, cast
 
 import torch
 
-from .chunked import apply_batched, draws_per_forward
 from .config import DEFAULT_SEGMENT, MIN_SEGMENT, SeparatorConfig
 from .device import describe, resolve_device
 from .errors import (
@@ -29,7 +27,7 @@ from .errors import (
     is_allocation_failure,
     out_of_memory,
 )
-from .models import LoadedModel, load_model
+from .models import LoadedModel, RunNotes, load_model
 from .precision import (
     Resolved,
     autocast,
@@ -41,9 +39,6 @@ from .precision import (
 )
 from .resources import batch_chunks_for
 from .step0_cache import Step0Cache, model_signature, step0_key
-
-if TYPE_CHECKING:
-    from .models import DemucsModel
 
 _NOT_IDENTITY = ("model", "device", "notes", "step0_cache", "batch_chunks")
 """Separator fields that do not change what it computes (the model counts by signature;
@@ -71,7 +66,7 @@ class Separator:
     step0_cache: Step0Cache | None = None
     """Where :meth:`separate_step0` keeps one-shot separations (None: no cache)."""
     batch_chunks: int = 1
-    """Chunks per forward pass: 1 is demucs's ``apply_model``, more :mod:`.chunked`."""
+    """Chunks per forward pass (demucs: 1 is ``apply_model``, more :mod:`.chunked`)."""
     _signature: str | None = field(default=None, init=False, repr=False, compare=False)
     _runnable: tuple[torch.nn.Module, torch.nn.Module] | None = field(
         default=None, init=False, repr=False, compare=False)
@@ -138,11 +133,7 @@ class Separator:
 
     def chunks(self, length: int) -> int:
         """How many model calls one ``separate`` of ``length`` samples makes."""
-        segment_length = int(self.samplerate * self.segment_for(length))
-        stride = max(1, int((1 - self.overlap) * segment_length))
-        per_pass = math.ceil(length / stride)
-        bag = len(getattr(self.model.module, "models", [None]))
-        return per_pass * max(1, self.shifts) * bag
+        return self.model.chunks(length, self.segment_for(length), self.overlap, self.shifts)
 
     def separate(
         self,
@@ -261,63 +252,45 @@ class Separator:
 
     def _apply(self, mix: torch.Tensor, on_chunk: ChunkCallback | None,
                cancel: threading.Event | None) -> torch.Tensor:
-        from demucs.apply import apply_model
-
         total = self.chunks(mix.shape[-1])
         segment = self.segment_for(mix.shape[-1])
         if segment < self.segment:
-            note = (f"segment {self.segment:g} s capped at {segment:.1f} s: the input is "
-                    f"{mix.shape[-1] / self.samplerate:.1f} s long")
-            if note not in self.notes:
-                self.notes.append(note)
+            self._note(f"segment {self.segment:g} s capped at {segment:.1f} s: the input is "
+                       f"{mix.shape[-1] / self.samplerate:.1f} s long")
         done = 0
 
-        def callback(info: dict) -> None:
-            nonlocal done
-            if info.get("state") == "start":
-                if cancel is not None and cancel.is_set():
-                    raise Cancelled("cancelled")
-            elif info.get("state") == "end":
-                done += 1
-                if on_chunk is not None:
-                    on_chunk(min(done, total), total)
+        def before() -> None:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("cancelled")
 
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("cancelled")
+        def after() -> None:
+            nonlocal done
+            done += 1
+            if on_chunk is not None:
+                on_chunk(min(done, total), total)
+
+        before()
         mix = mix.to(self.device)
-        random.seed(self.seed)  # apply_model's shift trick draws from `random`
-        # Normalise like demucs.separate does, so quiet and loud inputs behave alike.
-        ref = mix.mean(1)  # [batch, time]
-        mean = ref.mean(-1)[:, None, None]
-        std = ref.std(-1, correction=0).clamp_min(1e-8)[:, None, None]
-        normalised = (mix - mean) / std
-        # no_grad, not inference_mode: the output stays an ordinary tensor that callers (and
-        # the in-place denormalisation below) may update. Reduced precision is autocast over
-        # the precision's weights; the input stays float32.
-        batched = self.batch_chunks > 1
-        if batched and self.shifts and draws_per_forward(self.model.module):
-            batched = False
-            note = ("--batch-chunks: with --shifts this model's chunks run one at a time (its "
-                    "transformer draws from the shifts' random numbers in every forward)")
-            if note not in self.notes:
-                self.notes.append(note)
+        random.seed(self.seed)  # demucs's shift trick draws from `random`
+        if isinstance(self.model, RunNotes):
+            for note in self.model.run_notes(shifts=self.shifts, batch_chunks=self.batch_chunks):
+                self._note(note)
+        # no_grad, not inference_mode: the output stays an ordinary tensor that callers may
+        # update. Reduced precision is autocast over the precision's weights; the input
+        # stays float32.
         with self.inference():
-            if batched:
-                out = apply_batched(self.runnable_module(), normalised,
-                                    batch=self.batch_chunks, shifts=self.shifts,
-                                    overlap=self.overlap, segment=segment, device=self.device,
-                                    before=lambda: callback({"state": "start"}),
-                                    done=lambda: callback({"state": "end"}))
-            else:
-                out = apply_model(cast("DemucsModel", self.runnable_module()), normalised,
-                                  shifts=self.shifts, split=True, overlap=self.overlap,
-                                  device=self.device, segment=segment, callback=callback)
-        del normalised
-        # In place: the output [batch, sources, channels, time] is the largest tensor here.
-        out = out.float().mul_(std[..., None]).add_(mean[..., None] / len(self.sources))
+            out = self.model.apply(self.runnable_module(), mix, segment=segment,
+                                   overlap=self.overlap, shifts=self.shifts,
+                                   batch_chunks=self.batch_chunks, device=self.device,
+                                   before=before, done=after)
         if on_chunk is not None and done < total:
             on_chunk(total, total)
         return out
+
+    def _note(self, note: str) -> None:
+        """Add ``note`` to :attr:`notes` once."""
+        if note not in self.notes:
+            self.notes.append(note)
 
 
 @contextlib.contextmanager

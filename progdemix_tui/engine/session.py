@@ -28,7 +28,6 @@ import contextlib
 import datetime as _dt
 import json
 import os
-import platform
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -42,9 +41,13 @@ from . import audio
 from .config import RunConfig
 from .config import StemFormat as StemFormat  # re-exported: job.py imports it from here
 from .errors import OutputError, SessionError
-from .manifest import Invalid, inside, read_manifest
+from .manifest import Invalid, member, read_manifest
+from .plots import SESSION_PLOTS
 from .procedure import result_count
 from .progressive import IterationResult, StepMetrics, best_step
+from .provenance import header, provenance
+from .provenance import utc_now as utc_now  # re-exported: the old import path
+from .provenance import versions as versions  # noqa: F401 - likewise
 from .stem_names import stem_names_problem
 
 FORMAT = "progdemix-session"
@@ -52,18 +55,13 @@ VERSION = 1
 Status = Literal["running", "complete", "converged", "cancelled", "failed"]
 ReadStatus = Literal[Status, "interrupted"]  # running, but no live writer holds the lock
 LOCK = ".lock"
-PLOTS = ("si_sdr.png", "estimate_change.png")  # what ``report`` draws into a session
+PLOTS = SESSION_PLOTS  # what ``report`` draws into a session
 STEP_FOLDER = re.compile(r"^\d{3,}$")
 
 try:
     import fcntl
 except ImportError:  # not POSIX: no lock, and "running" is read as stored
     fcntl = None  # type: ignore[assignment]
-
-
-def utc_now(timespec: str = "seconds") -> str:
-    """The current UTC time, ISO 8601 (to the second by default), for manifests."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec=timespec)
 
 
 def newest_first(summary: SessionSummary) -> tuple[_dt.datetime, str]:
@@ -76,16 +74,6 @@ def newest_first(summary: SessionSummary) -> tuple[_dt.datetime, str]:
     if when.tzinfo is None:
         when = when.replace(tzinfo=_dt.timezone.utc)
     return when, summary.folder.name
-
-
-def versions() -> dict[str, str]:
-    """Versions of what produced a result, for reproducibility."""
-    import demucs
-
-    from progdemix_tui import __version__
-
-    return {"progdemix_tui": __version__, "torch": torch.__version__,
-            "demucs": getattr(demucs, "__version__", "?"), "python": platform.python_version()}
 
 
 def default_session_name(input_path: str | Path, target: str, mode: str) -> str:
@@ -264,12 +252,9 @@ class SessionWriter:
         self._lock: int | None = None
         self._prepare(overwrite)
         self.manifest: dict = {
-            "format": FORMAT, "version": VERSION, "status": "running",
-            "created": utc_now("microseconds"), "updated": utc_now(),
-            "input": input_info, "model": model_info, "device": device,
-            "threads": torch.get_num_threads(),
-            "samplerate": samplerate, "sources": list(sources),
-            "config": config.to_dict(), "versions": versions(),
+            **header(FORMAT, VERSION, created="microseconds"), "input": input_info,
+            **provenance(model_info, device, torch.get_num_threads()),
+            "samplerate": samplerate, "sources": list(sources), "config": config.to_dict(),
             "references": None, "steps": [], "error": None, "notes": [],
         }
         try:
@@ -450,7 +435,7 @@ class Session:
         """
         entry = self._entry(step, name)
         try:
-            return inside(self.folder, entry["path"], f"{name} of step {step}")
+            return member(self.folder, entry["path"], f"{name} of step {step}")
         except Invalid as exc:
             raise SessionError(f"{self.folder}: {exc}; refusing to read it.") from None
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from . import audio
-from .config import STEMS
+from .config import STEMS, check_excerpt
 from .errors import AudioInputError, InputUnreadable, NoMixture
 
 STEM_EXTENSIONS = (".wav", ".flac")
@@ -137,6 +137,71 @@ def load_input(path: str | Path, samplerate: int, sources: tuple[str, ...] = STE
     assert loaded.source is not None
     return PreparedInput(mixture_path, loaded.samples, samplerate, refs, start, loaded.source,
                          notes, path, duration)
+
+
+def check_tensor_input(samples: torch.Tensor, rate: int, start: float = 0.0,
+                       duration: float | None = None) -> audio.AudioInfo:
+    """What :func:`tensor_input` checks before any work, as :func:`inspect_input` does for a
+    file: the excerpt, the rate, the shape (``[channels, time]`` with samples); returns the
+    tensor's description. Raises :class:`AudioInputError` or :class:`.errors.ConfigError`."""
+    check_excerpt(start, duration)
+    if not isinstance(rate, int) or isinstance(rate, bool) or rate <= 0:
+        raise AudioInputError(f"samplerate must be a positive whole number of Hz, not {rate!r}.")
+    if not isinstance(samples, torch.Tensor) or samples.dim() != 2 or samples.shape[-1] == 0:
+        shape = tuple(samples.shape) if isinstance(samples, torch.Tensor) else type(samples)
+        raise AudioInputError(f"audio must be a [channels, time] tensor with samples, got "
+                              f"{shape}; give mono as [1, time].")
+    info = audio.AudioInfo(Path("<tensor>"), samples.shape[-1], rate, samples.shape[0],
+                           "tensor", "FLOAT")
+    if int(round(start * rate)) >= info.frames:
+        raise AudioInputError(f"the audio is {info.duration:.2f} s long; start {start:g} s is "
+                              "past its end.")
+    return info
+
+
+def tensor_input(samples: torch.Tensor, rate: int, samplerate: int,
+                 sources: tuple[str, ...] = STEMS, start: float = 0.0,
+                 duration: float | None = None,
+                 references: torch.Tensor | None = None) -> PreparedInput:
+    """A :class:`PreparedInput` from audio in memory, as :func:`load_input` makes one from a
+    file: ``samples`` ``[channels, time]`` at ``rate``, cut to the excerpt, mapped to stereo
+    and resampled to ``samplerate`` with julius (as :func:`.audio.load` does); ``references``
+    ``[sources, channels, time]`` at ``rate`` alike. Raises :class:`AudioInputError` for a
+    tensor of another shape or no samples, :class:`.errors.ConfigError` for a bad excerpt."""
+    info = check_tensor_input(samples, rate, start, duration)
+    frames = info.frames
+    first = int(round(start * rate))
+    count = audio.excerpt_frames(info, start, duration)
+    mixture, notes = _model_input(samples[..., first:first + count], rate, samplerate)
+    refs = None
+    if references is not None:
+        if references.dim() != 3 or references.shape[0] != len(sources) \
+                or references.shape[-1] != frames:
+            raise AudioInputError(
+                f"references must be [sources, channels, time] = [{len(sources)}, channels, "
+                f"{frames}] ({', '.join(sources)}, as long as the audio), got "
+                f"{tuple(references.shape)}.")
+        refs = torch.stack([_model_input(stem[..., first:first + count], rate, samplerate)[0]
+                            for stem in references])
+        notes.append("references given with the audio")
+    seconds = mixture.shape[-1] / samplerate
+    if seconds < SHORT_INPUT_SECONDS:
+        notes.append(f"warning: the input is only {seconds:.2f} s long; separation and its "
+                     f"metrics mean little under {SHORT_INPUT_SECONDS:g} s")
+    return PreparedInput(info.path, mixture, samplerate, refs, start, info, notes, None,
+                         duration)
+
+
+def _model_input(samples: torch.Tensor, rate: int,
+                 samplerate: int) -> tuple[torch.Tensor, list[str]]:
+    """``[c, t]`` at ``rate`` → stereo float32 at ``samplerate``, with notes."""
+    samples = samples.detach().to("cpu", torch.float32)
+    stereo, note = audio.fit_channels(samples, 2)
+    notes = [note] if note else []
+    if rate != samplerate:
+        stereo = audio.resample(stereo, rate, samplerate)
+        notes.append(f"resampled {rate} Hz → {samplerate} Hz")
+    return stereo.contiguous(), notes
 
 
 def excerpt_digest(mixture: torch.Tensor) -> str:

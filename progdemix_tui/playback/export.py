@@ -1,28 +1,22 @@
-"""Write audio clips to WAV atomically (a temp file in the same folder, then ``os.replace``)."""
+"""Write audio clips to WAV atomically (:class:`~progdemix_tui.engine.files.atomic_path`)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from progdemix_tui.engine.files import atomic_path
+
 
 def write_wav_atomic(path: str | Path, data: np.ndarray, samplerate: int,
                      subtype: str = "FLOAT") -> Path:
-    """Write ``data`` ``[frames, channels]`` float32 to ``path``; never leaves a partial file."""
+    """Write ``data`` ``[frames, channels]`` float32 to ``path``; never leaves a partial file
+    (:class:`~progdemix_tui.engine.errors.OutputError`, one line, when it cannot be written)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.wav", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         sf.write(tmp, data, samplerate, subtype=subtype, format="WAV")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -1,14 +1,15 @@
-"""The audition player: one ``sounddevice.OutputStream``, named sources, instant A/B.
+"""The audition player: one output (:mod:`.outputs`: a sound card, the browser page), named
+sources, instant A/B.
 
 Threading rules
 ---------------
 - Every public method may be called from any thread; each takes the player's lock for
-  microseconds and never while waiting on PortAudio. The audio callback takes the same lock
+  microseconds and never while waiting on the output device. The audio callback takes the same lock
   to render one block, so a request made between two callbacks takes effect at the start of
   the next block, at the same sample position (A/B keeps the position exactly).
 - Reading files and computing loudness happen in the calling thread (before the lock) or in
   the prefetch thread, never under the lock in the common case.
-- ``on_error(err)`` is called from a PortAudio thread when the device is lost mid-play; a UI
+- ``on_error(err)`` is called from the output's thread when the device is lost mid-play; a UI
   should forward it to its own thread (e.g. Textual's ``call_from_thread``).
 - Device problems raise :class:`AudioUnavailable` from ``play()`` / ``set_device()`` and are
   kept in ``state.error``; nothing else in the player raises on a bad device.
@@ -20,66 +21,28 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .blind import BlindState, BlindTest
-from .devices import Device, OutputDevice, load_sounddevice, open_output_stream, resolve_device
-from .devices import stream_error as _stream_error
+from .blind import BlindTest
 from .errors import AudioUnavailable
 from .export import edge_fade, write_wav_atomic
 from .levels import LevelMatch, match_levels
 from .levels import loudness as measure_loudness
 from .mixer import Event, Mixer
+from .outputs import Device, Output, OutputAbort, OutputRequest, open_output
 from .prefetch import ChunkCache, Prefetcher
 from .sources import Source, as_source, at_rate
-from .web_output import SD_COMPAT as WEB_COMPAT
-from .web_output import WebStream, open_web_stream, parse_web_device
-
-
-@dataclass(frozen=True)
-class PlayerState:
-    """A consistent snapshot for a UI (positions in seconds of the audio and in its samples).
-
-    ``source`` is the selected source, or its blind label (``"X"``, ``"1"``...) while a blind
-    test hides it; ``ab_side`` is ``"A"``/``"B"`` when the selection is one of the marked pair
-    (None in blind mode).
-    """
-
-    status: str  # "stopped" | "playing" | "paused"
-    position: float
-    position_samples: int
-    duration: float
-    samplerate: int
-    source: str | None
-    a: str | None
-    b: str | None
-    ab_side: str | None
-    level_match: bool
-    gains: dict[str, float]
-    loudness: dict[str, float]
-    loop: tuple[float, float] | None
-    loop_count: int
-    volume: float
-    crossfade: float
-    blind: BlindState | None
-    device: str | None
-    stream_samplerate: int | None
-    latency: float | None
-    blocks: int
-    underruns: int
-    cache_misses: int
-    error: AudioUnavailable | None
-    web_url: str | None = None  # the page to open when the output is the browser
-    listeners: int = 0  # pages connected to it
+from .state import PlayerState
 
 
 class Player:
-    """Play named sources through one output stream; switch between them without a click.
+    """Play named sources through one output; switch between them without a click.
 
+    ``device`` names the output (:func:`.outputs.open_output`: a sound card's index or name,
+    None for the default one, ``web``/``web:PORT`` for the browser page).
     ``samplerate``: the audio's rate (positions are reported in it); default: the first
     source's. ``stream_samplerate``: force the device rate (default: the audio's; if the
     device refuses it, its own default rate, and sources are resampled with julius).
@@ -110,11 +73,10 @@ class Player:
         srate = stream_samplerate or samplerate or 44100
         self._mixer = Mixer(srate, channels, round(crossfade * srate), loop_crossfade)
         self._prefetcher: Prefetcher | None = None
-        self._stream: Any = None
+        self._stream: Output | None = None
         self._stream_dead = False
         self._expect_finish = False
-        self._output: OutputDevice | None = None
-        self._sd: Any = None
+        self._device_name: str | None = None  # the last output opened
         self._stopped = True
         self._idle = threading.Event()
         self._underruns = 0
@@ -125,7 +87,7 @@ class Player:
         self._levels: LevelMatch | None = None
         self._loudness: dict[str, float] = {}
         self._blind: BlindTest | None = None
-        self.web_record = False  # a web stream keeps a copy of the blocks it sent (tests)
+        self.record_output = False  # an output that can, keeps a copy of the blocks sent (tests)
 
     # ================================================================ sources
     def add(self, name: str, data: Any, samplerate: int | None = None) -> Source:
@@ -186,40 +148,31 @@ class Player:
             if self._stream is not None and not self._stream_dead:
                 return
             self._close_stream()
+            request = OutputRequest(
+                self._stream_rate_wanted or self._rate or 44100, self._channels,
+                self._blocksize, self._latency, self._callback, self._finished,
+                describe=self._now_playing, record=self.record_output)
             try:
-                rate = self._stream_rate_wanted or self._rate or 44100
-                web_port = parse_web_device(self._device)
-                if web_port is not None:  # the browser as the speaker
-                    self._sd = WEB_COMPAT
-                    stream, dev = open_web_stream(web_port, rate, self._channels,
-                                                  self._blocksize, self._callback,
-                                                  self._finished, record=self.web_record,
-                                                  describe=self._now_playing)
-                else:
-                    self._sd = load_sounddevice()
-                    dev = resolve_device(self._device)
-                    stream = open_output_stream(dev, rate, self._channels, self._blocksize,
-                                                self._latency, self._callback, self._finished)
+                stream = open_output(self._device, request)
             except AudioUnavailable as exc:
                 self._error = exc
                 raise
-            self._output = dev
             self._stream, self._stream_dead = stream, False
+            self._device_name = stream.name
             self._retarget(int(stream.samplerate), int(stream.channels))
 
     def open_output(self) -> None:
-        """Open the output now, without playing (the web speaker: its URL exists from here).
+        """Open the output now, without playing (a page's URL exists from here).
         Raises AudioUnavailable as :meth:`play` does."""
         self._ensure_stream()
 
     @property
-    def web_stream(self) -> WebStream | None:
-        """The web speaker's stream when the output is the browser, else None."""
-        stream = self._stream
-        return stream if isinstance(stream, WebStream) else None
+    def output(self) -> Output | None:
+        """The open output (None before :meth:`play` or :meth:`open_output`)."""
+        return self._stream
 
     def _now_playing(self) -> dict[str, Any]:
-        """What plays, for the web speaker's pages (a blind slot hides what it is)."""
+        """What plays, for an output that shows it (a blind slot hides what it is)."""
         state = self.state
         blind = state.blind is not None and state.blind.revealed is None
         return {"playing": state.status == "playing", "blind": blind,
@@ -248,14 +201,11 @@ class Player:
             if stream is None or stream.active:
                 return
             try:
-                if not stream.stopped:
-                    stream.stop()
                 stream.start()
-            except self._sd.PortAudioError as exc:
-                err = _stream_error(exc, self._output.name if self._output else "?")
+            except AudioUnavailable as err:
                 self._error = err
                 self._close_stream()
-                raise err from exc
+                raise
 
     def _close_stream(self) -> None:
         with self._stream_lock:
@@ -272,8 +222,8 @@ class Player:
                 self._expect_finish = False
 
     # --------------------------------------------------------- audio thread
-    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        if status.output_underflow:
+    def _callback(self, outdata: np.ndarray, underflow: bool) -> None:
+        if underflow:
             self._underruns += 1
         try:
             with self._lock:
@@ -283,7 +233,7 @@ class Player:
         except Exception as exc:  # a bug must not take the host app down
             outdata.fill(0)
             self._error = AudioUnavailable("stream_error", f"audio callback failed: {exc!r}")
-            raise self._sd.CallbackAbort from exc
+            raise OutputAbort from exc
 
     def _finished(self) -> None:
         if self._expect_finish:
@@ -580,13 +530,12 @@ class Player:
                 gains=gains, loudness=dict(self._loudness),
                 loop=(m.loop[0] / rate, m.loop[1] / rate) if m.loop else None,
                 loop_count=m.loop_count, volume=m.volume, crossfade=self._crossfade,
-                blind=blind, device=self._output.name if self._output else None,
+                blind=blind, device=self._device_name,
                 stream_samplerate=int(stream.samplerate) if stream is not None else None,
                 latency=float(stream.latency) if stream is not None else None,
                 blocks=m.blocks, underruns=self._underruns, cache_misses=misses,
-                error=self._error,
-                web_url=stream.url if isinstance(stream, WebStream) else None,
-                listeners=stream.listeners if isinstance(stream, WebStream) else 0)
+                error=self._error, output_url=stream.url if stream is not None else None,
+                listeners=stream.listeners if stream is not None else 0)
 
     # ================================================================ export
     def export_clip(self, name: str, path: str | Path, start: float, duration: float,

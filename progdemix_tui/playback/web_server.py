@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
 
+from progdemix_tui.engine.extras import ExtraMissing, require
+
 from .errors import AudioUnavailable
 from .web_messages import MAX_PULL, BadMessage, ListenerStats, Ping, Pull, parse
 
@@ -58,8 +60,16 @@ class Limits:
 LIMITS = Limits()
 
 
+def require_aiohttp() -> None:
+    """``AudioUnavailable`` in one line naming the ``[web]`` extra when aiohttp is absent."""
+    try:
+        require("web", "the web speaker (web, web:PORT)", "choose another audio device")
+    except ExtraMissing as exc:
+        raise AudioUnavailable("stream_error", str(exc)) from None
+
+
 class AudioSource(Protocol):
-    """What renders the blocks: the player's :class:`~.web_output.WebStream`."""
+    """What renders the blocks: the player's :class:`~.outputs.web.WebStream`."""
 
     samplerate: int
     channels: int
@@ -93,6 +103,7 @@ class WebSpeaker:
     """
 
     def __init__(self, port: int, limits: Limits = LIMITS) -> None:
+        require_aiohttp()
         self.port, self.limits, self.token = port, limits, TOKEN
         self.labels: dict[str, str] = {}  # slot -> what it is ("step 3 vocals"), from the UI
         self.dropped = 0  # pages dropped for stalling

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from progdemix_tui.engine import columns as col
 from progdemix_tui.engine.progressive import StepMetrics, best_step
 from progdemix_tui.engine.session import SessionSummary
 
@@ -40,10 +41,8 @@ class Chart:
     caption: str = ""
 
 
-STEM_COLORS = {"drums": (31, 119, 180), "bass": (44, 160, 44), "other": (255, 127, 14),
-               "vocals": (214, 39, 40)}
-BETA_COLORS = {"β planned": (150, 150, 150), "β used (mean)": (148, 103, 189),
-               "kept previous": (23, 190, 207)}
+BETA_COLORS = {c.chart: c.rgb for c in map(col.COLUMNS.get, col.BETA_SERIES)
+               if c is not None and c.rgb is not None}
 PALETTE = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189),
            (140, 86, 75), (227, 119, 194), (23, 190, 207))
 
@@ -58,9 +57,8 @@ def _series(rows: Sequence[StepMetrics], label: str, value, axis: Axis = "left",
 def _beta_series(rows: Sequence[StepMetrics]) -> list[Series]:
     """β_n as planned and, with adaptive β, the mean β used and the share of chunks that
     kept the previous estimate (both absent without adaptive β)."""
-    out = [_series(rows, "β planned", lambda m: m.beta, "right")]
-    out.append(_series(rows, "β used (mean)", lambda m: m.adaptive_beta_mean, "right"))
-    out.append(_series(rows, "kept previous", lambda m: m.adaptive_kept_previous, "right"))
+    out = [_series(rows, c.chart, c.value, c.axis)
+           for c in (col.COLUMNS[k] for k in col.BETA_SERIES)]
     return [s for s in out if s.values]
 
 
@@ -76,20 +74,21 @@ def step_chart(rows: Sequence[StepMetrics], target: str, sources: Sequence[str],
         names = [target, *(s for s in sources if s != target)]
         for name in names:
             s = _series(rows, f"{name} (target)" if name == target else name,
-                        lambda m, n=name: (m.si_sdr or {}).get(n), emphasis=name == target)
+                        lambda m, n=name: col.SI_SDR.value(m, n), emphasis=name == target)
             if s.values:
                 series.append(s)
-        left = "SI-SDR (dB)"
-        title = f"SI-SDR over steps — target {target}"
+        left = col.axis_label(col.SI_SDR.key)
+        title = f"{col.SI_SDR.title} over steps — target {target}"
         if best is not None:
             best_value = next((m.si_sdr or {}).get(target) for m in rows if m.step == best)
     else:
-        series.append(_series(rows, f"{target} Δest",
-                              lambda m: (m.estimate_change or {}).get(target), emphasis=True))
-        series.append(_series(rows, "residual", lambda m: m.residual_db))
+        change, resid = col.CHANGE, col.RESIDUAL
+        series.append(_series(rows, f"{target} {change.header}",
+                              lambda m: change.value(m, target), emphasis=True))
+        series.append(_series(rows, resid.chart, resid.value))
         series = [s for s in series if s.values]
         left = "dB"
-        title = (f"estimate change (SI-SDR of x̂ₙ vs x̂ₙ₋₁) and residual — target {target} "
+        title = (f"{change.title} ({change.meaning}) and {resid.chart} — target {target} "
                  "(no references)")
     betas = _beta_series(rows)
     series += betas
@@ -136,11 +135,11 @@ def compare_chart(sessions: Sequence[Compared]) -> Chart:
     """Several sessions' target curves on one axis: SI-SDR when every session has references,
     else the estimate change (the same quantity for all, never a mix of the two)."""
     refs = all(s.has_references for s in sessions)
+    main = col.headline(refs)
     series = []
     for i, s in enumerate(sessions):
         one = _series(s.rows, f"{s.name} ({s.target})",
-                      lambda m, t=s.target: ((m.si_sdr if refs else m.estimate_change)
-                                             or {}).get(t))
+                      lambda m, t=s.target: main.value(m, t))
         series.append(Series(one.label, one.steps, one.values, "left", True,
                              PALETTE[i % len(PALETTE)]))
     what = "target SI-SDR" if refs else "target estimate change (not every session has " \
@@ -151,8 +150,8 @@ def compare_chart(sessions: Sequence[Compared]) -> Chart:
             top = max(range(len(curve.values)), key=lambda k: curve.values[k])
             lines.append(f"{curve.label}: best step {curve.steps[top]} "
                          f"{curve.values[top]:.2f} dB")
-    return Chart(f"{len(sessions)} sessions — {what}", "SI-SDR (dB)" if refs else "Δest (dB)",
-                 None, series, caption="\n".join(lines))
+    return Chart(f"{len(sessions)} sessions — {what}", col.axis_label(main.key), None, series,
+                 caption="\n".join(lines))
 
 
 def axis_ticks(low: float, high: float, count: int = 5) -> tuple[list[float], list[str]]:
@@ -175,5 +174,4 @@ def color_of(series: Series, index: int) -> tuple[int, int, int]:
     if series.color is not None:
         return series.color
     stem = series.label.split(" ")[0]
-    return STEM_COLORS.get(stem) or BETA_COLORS.get(series.label) \
-        or PALETTE[index % len(PALETTE)]
+    return col.stem_rgb(stem) or BETA_COLORS.get(series.label) or PALETTE[index % len(PALETTE)]

@@ -1,15 +1,54 @@
-"""What the export dialog writes (off the UI thread): a step's stems or the A/B clips."""
+"""e: the export dialog, and what it writes (off the UI thread): a step's stems or the A/B
+clips."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from progdemix_tui.engine.errors import ProgdemixError
 from progdemix_tui.engine.export import ExportSpec, export_sessions
 from progdemix_tui.engine.session import open_session
 
 from .audition import Cue, export_ab
-from .screens.export import ExportRequest
+from .screens.export import ExportRequest, ExportScreen
+from .session_reader import unexpected
+
+if TYPE_CHECKING:
+    from .host import Host
+
+
+def start_export(host: Host) -> None:
+    """e: ask what to export of the selected step (or the A/B clips), then write it in a
+    thread worker; a notification says what was written."""
+    host.sync_selection()
+    au = host.player
+    cue = au.selection
+    if cue is None:
+        host.notify("select a step in the timeline first (t, ↑/↓)", severity="warning")
+        return
+    title = f"export step {cue.step} of {cue.folder.name}"
+
+    def chosen(request: ExportRequest | None) -> None:
+        if request is not None:
+            marks, loop = (au.a, au.b), au.loop
+            host.run_worker(lambda: _export(host, cue, request, marks, loop), thread=True,
+                            group="export", exit_on_error=False)
+
+    ab = au.a is not None and au.b is not None
+    host.push_screen(ExportScreen(title, cue.folder / "export", host.timeline.target, ab),
+                     chosen)
+
+
+def _export(host: Host, cue: Cue, request: ExportRequest,
+            marks: tuple[Cue | None, Cue | None], loop: tuple[float, float] | None) -> None:
+    try:
+        written = write_export(cue, request, marks, loop)
+    except Exception as exc:  # a tampered session the engine let through: say so too
+        why = exc if isinstance(exc, (ProgdemixError, OSError)) else unexpected(cue.folder, exc)
+        host.call_from_thread(host.notify, f"export failed: {why}", severity="error")
+        return
+    host.call_from_thread(host.notify, f"exported {len(written)} file(s) to {request.dest}")
 
 
 def write_export(cue: Cue, request: ExportRequest, marks: tuple[Cue | None, Cue | None],

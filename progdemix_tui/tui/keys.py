@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.binding import Binding, BindingType
 
-# (key, action, description, show in footer); player('x', ...): PlayerBar.action_x(...)
+# (key, action, description, show in footer); player('x', ...): listening.PLAYER_KEYS['x'];
+# view('x'): the action 'x' of a view (views.VIEWS)
 APP_KEYS: list[tuple[str, str, str, bool]] = [
     ("r", "run", "Run", True),
     ("c", "cancel", "Cancel", True),
@@ -39,10 +40,10 @@ APP_KEYS: list[tuple[str, str, str, bool]] = [
     ("M", "player('blind', 'abx')", "ABX test", False),
     ("1", "player('blind_answer', '1')", "Blind: answer 1", False),
     ("2", "player('blind_answer', '2')", "Blind: answer 2", False),
-    ("C", "chart", "Chart", False),
-    ("D", "difference", "A−B map", False),
-    ("n", "next_difference", "Next difference", False),
-    ("S", "spectrogram", "Spectrogram", False),
+    ("C", "view('chart')", "Chart", False),
+    ("D", "view('difference')", "A−B map", False),
+    ("n", "view('next_difference')", "Next difference", False),
+    ("S", "view('spectrogram')", "Spectrogram", False),
     ("s", "cycle_stem", "Next stem", False),
     ("v", "cycle_source", "Next source", False),
     ("d", "toggle_theme", "Light/dark", False),
@@ -59,10 +60,10 @@ PALETTE: list[tuple[str, str, str]] = [
     ("Go to time", "player('goto')", "Seek to a typed position: 1:23, 83.5, 50%"),
     ("Blind A/B test", "player('blind', 'ab')", "A and B hidden as 1/2; 1/2 picks; m reveals"),
     ("ABX test", "player('blind', 'abx')", "Is X A or B? 1/2 answers; M reveals"),
-    ("Chart of the steps", "chart", "SI-SDR (or estimate change) and β against the step"),
-    ("A/B difference map", "difference", "Where A and B differ: A − B level per 0.5 s"),
-    ("Next difference", "next_difference", "Move the playhead to the next largest A − B"),
-    ("Spectrogram", "spectrogram", "The selected step's source, log-frequency, playhead"),
+    ("Chart of the steps", "view('chart')", "SI-SDR (or estimate change) and β against the step"),
+    ("A/B difference map", "view('difference')", "Where A and B differ: A − B level per 0.5 s"),
+    ("Next difference", "view('next_difference')", "Move the playhead to the next largest A − B"),
+    ("Spectrogram", "view('spectrogram')", "The selected step's source, log-frequency, playhead"),
     ("Keys", "help", "Show every key"),
     ("Toggle side panel", "toggle_sidebar", "Hide/show files and parameters"),
     ("Toggle light/dark", "toggle_theme", "Switch theme"),
@@ -119,7 +120,8 @@ HELP: list[tuple[str, list[tuple[str, str]]]] = [
 
 
 def bindings() -> list[BindingType]:
-    """The app's bindings; ``player(...)`` keys go to the player bar's actions from anywhere."""
+    """The app's bindings; ``player(...)`` keys work from anywhere, ``view(...)`` keys on the
+    main screen."""
     return [Binding(key, action, desc, show=show) for key, action, desc, show in APP_KEYS]
 
 

@@ -12,11 +12,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
-from progdemix_tui.playback import BlindState, LevelMatch, Player, list_output_devices
-from progdemix_tui.playback.devices import resolve_device
-from progdemix_tui.playback.errors import no_device
-from progdemix_tui.playback.web_output import parse_web_device
-from progdemix_tui.playback.web_server import WebSpeaker, acquire, release
+from progdemix_tui.playback import BlindState, LevelMatch, Player
+from progdemix_tui.playback.outputs import reserve_output
 
 if TYPE_CHECKING:
     import torch
@@ -29,28 +26,17 @@ class PlayerBackend:
     the bar's figure and the A/B clip export use too). Blind tests are the player's own
     (``start_blind``, ``select_slot``, ``blind_answer``, ``reveal``), which need no stream.
 
-    With the web speaker (``web``/``web:PORT``) the backend holds the port from its start,
-    so the page's URL is known (and a page can connect) before anything is marked; every
-    player it loads plays into that same speaker.
+    The backend holds its output from its start (:func:`.outputs.reserve_output`): with the
+    web speaker (``web``/``web:PORT``) the page's URL is known (and a page can connect)
+    before anything is marked, and every player it loads plays into that same speaker.
     """
 
     available = True
     reason = ""
 
     def __init__(self, check_devices: bool = True, device: int | str | None = None) -> None:
-        if check_devices:
-            if parse_web_device(device) is not None:
-                pass  # the browser speaker: no PortAudio device needed
-            elif device is not None:
-                resolve_device(device)  # raises AudioUnavailable("invalid_device", ...)
-            elif not list_output_devices():  # raises AudioUnavailable
-                raise no_device("no audio output device found")
-        self.device = device
-        self._web: WebSpeaker | None = None
-        web_port = parse_web_device(device)
-        if web_port is not None:  # AudioUnavailable('device_busy') when the port is taken
-            self._web = acquire(web_port)
-            self.device = f"web:{self._web.port}"  # web:0 -> the port it got, shared
+        self._output = reserve_output(device, check=check_devices)  # raises AudioUnavailable
+        self.device = self._output.spec
         self._player: Player | None = None
         self._lock = threading.Lock()
         self._which = "A"
@@ -80,25 +66,21 @@ class PlayerBackend:
             player.seek(position)
             if self._loop is not None:
                 player.set_loop(*self._loop)
-        if parse_web_device(self.device) is not None:
+        if self._output.eager:
             player.open_output()  # the page's URL exists (and the port is held) from here
         if old is not None and playing:
             player.play()
         return player.levels
 
     def speaker(self) -> str | None:
-        """``browser URL · N listener(s)`` when the output is the web speaker, else None."""
-        web = self._web
-        if web is None:
-            return None
-        n = web.listeners
-        return f"browser {web.url} · {n} listener{'s' if n != 1 else ''}"
+        """Where it plays, when the output says (the web speaker: ``browser URL · N
+        listener(s)``), else None."""
+        return self._output.describe()
 
     def set_labels(self, labels: dict[str, str]) -> None:
-        """What A and B are (``{"A": "step 3 vocals", ...}``), shown on the web speaker's
-        page while they play (never during a blind test)."""
-        if self._web is not None:
-            self._web.labels = dict(labels)
+        """What A and B are (``{"A": "step 3 vocals", ...}``), shown where the output shows
+        it (the web speaker's page; never during a blind test)."""
+        self._output.set_labels(labels)
 
     def play(self) -> None:
         if self._player is not None:
@@ -168,6 +150,4 @@ class PlayerBackend:
         if self._player is not None:
             self._player.close()
             self._player = None
-        web, self._web = self._web, None
-        if web is not None:
-            release(web)
+        self._output.close()

@@ -14,7 +14,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import cast
 
-from progdemix_tui.engine.config import STEM_FORMATS, STEMS, RunConfig, StemFormat, not_finite
+from progdemix_tui.engine.config import (
+    STEM_FORMATS,
+    RunConfig,
+    StemFormat,
+    excerpt_problems,
+    not_finite,
+)
 from progdemix_tui.engine.options import BY_FIELD, OPTION, PANEL, Option, Value, run_config
 
 from .paths import expand, is_file
@@ -76,10 +82,9 @@ def _panel_problems(v: dict[str, Value]) -> dict[str, str]:
     if path.endswith((".safetensors", ".th", ".pt", ".pth")) and not is_file(expand(path)):
         found["model_path"] = f"no such model file: {path}"
     start, duration = v["start"], v["duration"]
-    if isinstance(start, float) and start < 0:
-        found["start"] = "start must be ≥ 0 s"
-    if isinstance(duration, float) and not duration > 0:
-        found["duration"] = "duration must be > 0 s (empty = whole file)"
+    for name, why in excerpt_problems(start if isinstance(start, float) else 0.0,
+                                      duration if isinstance(duration, float) else None).items():
+        found[name] = f"{name} {why}" + (" (empty = whole file)" if name == "duration" else "")
     if not v["out"]:
         found["out"] = "output folder must not be empty"
     if v["stem_format"] not in STEM_FORMATS:
@@ -101,10 +106,8 @@ _DEFAULT_TYPED: dict[str, Value] = {o.name: _typed(o, o.panel_value) for o in PA
 
 
 def _sources(config: RunConfig) -> tuple[str, ...] | None:
-    """The stems the target must be one of: the standard four, or, for another target, the
-    model's where they can be read without loading it (None: the run checks it)."""
-    if config.target in STEMS:
-        return STEMS
+    """The stems the target must be one of: the model's where they can be read without
+    loading it (None: the run checks it once the model is loaded)."""
     from progdemix_tui.engine.models import model_stems
 
     return model_stems(config.separator.model)

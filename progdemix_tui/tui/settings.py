@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from progdemix_tui.engine.audio import write_text_atomic
+from progdemix_tui.engine.files import write_text_atomic
 from progdemix_tui.engine.options import OPTION, PANEL
 from progdemix_tui.engine.userdirs import APP_NAME as APP_NAME
 from progdemix_tui.engine.userdirs import CONFIG_ENV

@@ -14,20 +14,19 @@ import re
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ..containment import resolved_inside
 from ..errors import SessionError
+from ..files import inside
 from ..jsondoc import MAX_DEPTH, DocumentError, parse_bounded
 
 MAX_BYTES = 64 << 20
 NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # a target or stem: used in file names
 
 
-def inside(folder: Path, path: Path) -> Path:
-    """``path`` if it resolves inside ``folder``; :class:`SessionError` when it leads out."""
-    if resolved_inside(path, folder) is None:
-        raise SessionError(f"{path} leads outside the evaluation folder {folder}; refusing to "
-                           "read it.")
-    return path
+def leads_out(folder: Path, path: Path) -> SessionError:
+    """The error of ``path`` leading outside the evaluation ``folder`` (for
+    :func:`~progdemix_tui.engine.files.inside`)."""
+    return SessionError(f"{path} leads outside the evaluation folder {folder}; refusing to "
+                        "read it.")
 
 
 META_ADVICE = "repair it or evaluate into a new --out folder."
@@ -37,7 +36,7 @@ TRACK_ADVICE = "delete it to redo that track."
 def read_json(folder: Path, path: Path, advice: str) -> Any:
     """Parse ``path`` (inside ``folder``), bounded in size and depth, finite numbers only;
     ``advice`` ends the error message."""
-    inside(folder, path)
+    inside(folder, path, leads_out(folder, path))
     try:
         return parse_bounded(path, MAX_BYTES, MAX_DEPTH)
     except DocumentError as exc:

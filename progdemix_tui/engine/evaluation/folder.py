@@ -31,8 +31,9 @@ from typing import Any
 from .. import audio
 from ..config import upgrade_config_dict
 from ..errors import ConfigError, OutputError, SessionError
+from ..files import inside
 from ..procedure import procedure_for
-from ..session import utc_now
+from ..provenance import header, utc_now
 from . import documents
 from .one_track import TrackResult
 from .settings import EvalSettings, differences
@@ -106,7 +107,7 @@ class EvalFolder:
             meta["parameters"]["run"] = upgrade_config_dict(run)
         made = cls(folder, meta)
         if made.tracks_dir.exists() or made.tracks_dir.is_symlink():
-            documents.inside(folder, made.tracks_dir)
+            inside(folder, made.tracks_dir, documents.leads_out(folder, made.tracks_dir))
         return made
 
     @classmethod
@@ -125,8 +126,7 @@ class EvalFolder:
             existing.save()
             return existing
         params = settings.parameters()
-        meta = {"format": FORMAT, "version": VERSION, "status": "running", "created": utc_now(),
-                "updated": utc_now(), "runs": 1, "parameters": params,
+        meta = {**header(FORMAT, VERSION), "runs": 1, "parameters": params,
                 "config": settings.config.to_dict(), **info}
         made = cls(folder, meta)
         made.save()

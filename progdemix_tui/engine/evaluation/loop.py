@@ -10,6 +10,7 @@ from typing import Protocol
 from .. import audio
 from ..dataset import Dataset, DatasetTrack, TrackAudio, TrackSkipped, load_track
 from ..errors import AudioInputError, Cancelled, DeviceError, OutputError
+from ..models.base import ModelShape
 from ..procedure import procedure_for, result_count
 from ..progressive import SeparatorLike
 from ..resources import preflight
@@ -94,7 +95,7 @@ def evaluate(
     try:
         for track, targets in work.todo:
             try:
-                check_track_fits(track, settings, tuple(separator.sources))
+                check_track_fits(track, settings, tuple(separator.sources), separator.samplerate)
                 loaded = load_track(track, separator.samplerate, tuple(separator.sources),
                                     settings.excerpt, settings.new_mixture, settings.silence_db,
                                     procedure_for(settings.config).track_start(track.folder))
@@ -128,10 +129,10 @@ def evaluate(
 
 
 def check_track_fits(track: DatasetTrack, settings: EvalSettings,
-                     sources: tuple[str, ...]) -> None:
+                     sources: tuple[str, ...], samplerate: int) -> None:
     """Raise :class:`TrackSkipped` when ``track``'s excerpt cannot fit in the memory
-    available (:func:`progdemix_tui.engine.resources.preflight`); reads only a header,
-    before any audio."""
+    available (:func:`progdemix_tui.engine.resources.preflight`, with the loaded model's
+    ``samplerate`` and ``sources``); reads only a header, before any audio."""
     try:
         head = audio.info(track.files[sources[0]])
     except (KeyError, AudioInputError):
@@ -142,6 +143,7 @@ def check_track_fits(track: DatasetTrack, settings: EvalSettings,
     try:
         preflight(frames, head.samplerate, settings.config, references=True,
                   what=f"track {track.name}", command="eval",
+                  shape=ModelShape(samplerate, len(sources)),
                   procedure=procedure_for(settings.config))
     except DeviceError as exc:
         raise TrackSkipped(str(exc)) from None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import audio
 from ..errors import ConfigError, OutputError
-from ..session import utc_now
+from ..provenance import utc_now
 from .folder import EvalFolder, Tables, finalize, json_text
 from .one_track import TrackResult
 from .settings import differences

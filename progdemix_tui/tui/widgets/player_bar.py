@@ -1,35 +1,17 @@
-"""Player bar: the selection, A and B marks, what plays, position, loop, blind tests.
-
-It keeps the A/B marks and transport state, loads marked cues in a thread worker and drives
-an :class:`..audition.AuditionBackend`; its ``action_*`` methods are the listening keys
-(declared in :mod:`..keys`, routed here by the app from anywhere). Without an audio device
-it says so once and keeps working: marks, loop, blind tests and A/B clip export still do.
-
-Blind tests are the playback package's (:class:`progdemix_tui.playback.BlindTest`, held by
-the backend, the one place of their state): ``"ab"`` hides A and B as slots 1 and 2 in a
-random order per trial (answer: the one you prefer); ``"abx"`` keeps A and B and adds X,
-secretly one of them (answer: what X is). The bar shows the slot playing and the tally,
-never the mapping until revealed.
-"""
+"""Player bar: shows the audition (:class:`..audition_controller.AuditionController`): the
+marks and transport state, the selection and messages, and where the output plays."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
 from progdemix_tui.formatting import fmt_time
-from progdemix_tui.playback import BlindState, LevelMatch
+from progdemix_tui.playback import BlindState
 
-from ..audition import AuditionBackend, Cue, NullBackend, load_cue, session_tag
-from ..screens.goto import GotoScreen
-
-BLIND_HINT = {"ab": "blind A/B: x 1↔2 · 1/2 = prefer · m reveals",
-              "abx": "ABX: x A→B→X · 1 = X is A, 2 = X is B · M reveals"}
+from ..audition import Cue, session_tag
+from ..audition_controller import AuditionController
 
 
 def tally_text(state: BlindState) -> str:
@@ -42,29 +24,12 @@ def tally_text(state: BlindState) -> str:
 
 class PlayerBar(Vertical):
     """Two lines: the marks and transport state, then the selection and messages; a third
-    with the web speaker's URL and listeners when the output is the browser."""
+    with the output's own line (the web speaker's URL and listeners) when it has one."""
 
-    def __init__(self, backend: AuditionBackend | None = None, *, id: str | None = None) -> None:
+    def __init__(self, audition: AuditionController, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.backend: AuditionBackend = backend or NullBackend()
-        self.selection: Cue | None = None
-        self.a: Cue | None = None
-        self.b: Cue | None = None
-        self.active = "A"
-        self.playing = False
-        self.position = 0.0
-        self.duration: float | None = None
-        self.loop: tuple[float, float] | None = None
-        self.loop_start: float | None = None
-        self.volume = 1.0
-        self.loading = False  # A/B being read and level-matched
-        self.levels: LevelMatch | None = None
-        self._generation = 0  # of the marks: a load for older marks never lands
-        self._load_lock = threading.Lock()
+        self.audition = audition
         self._speaker_shown = ""
-        self._play_on_load = False  # Space with nothing marked: play once A is loaded
-        self.message = "" if self.backend.available else f"{self.backend.reason}: " \
-            "marks work; export A/B clips with e"
 
     def compose(self) -> ComposeResult:
         yield Static("", id="player-line", markup=False)
@@ -74,359 +39,18 @@ class PlayerBar(Vertical):
 
     def on_mount(self) -> None:
         self.call_after_refresh(self.refresh_bar)
-        if self.backend.available:
-            self.set_interval(0.25, self.tick)
+        if self.audition.sounds:
+            self.set_interval(0.25, self._tick)
 
-    # ------------------------------------------------------------------ state changes
-
-    def select(self, cue: Cue | None) -> None:
-        self.selection = cue
-        self.refresh_bar()
-
-    @property
-    def blind_state(self) -> BlindState | None:
-        """The running blind test as the backend holds it (None: none running)."""
-        try:
-            return self.backend.blind_state()
-        except Exception:  # a backend error must not break drawing the bar
-            return None
-
-    @property
-    def blind(self) -> bool:
-        return self.blind_state is not None
-
-    @property
-    def slot(self) -> str | None:
-        """The blind slot playing (None outside a blind test)."""
-        state = self.blind_state
-        return None if state is None else state.slot
-
-    @property
-    def gain_b_db(self) -> float | None:
-        """B's level-matching gain relative to A (dB), once A and B are loaded."""
-        return None if self.levels is None else self.levels.relative_db
-
-    def mark(self, which: str) -> Cue | None:
-        """Mark the selection as A or B; returns the marked cue."""
-        if self.blind:
-            self.say("a blind test is running: m reveals and ends it first")
-            return None
-        if self.selection is None:
-            self.say("select a step in the timeline first")
-            return None
-        if which == "A":
-            self.a = self.selection
-        else:
-            self.b = self.selection
-        self.levels = None
-        self.loading = True
-        self._generation += 1
-        self.refresh_bar()
-        self._load_ab(self.a, self.b, self._generation)
-        return self.selection
-
-    @work(thread=True, exclusive=True, group="audition", exit_on_error=False)
-    def _load_ab(self, a: Cue | None, b: Cue | None, generation: int) -> None:
-        """Read A and B and load them in the backend; a load for marks made before the
-        latest one is dropped (before it reaches the backend, and before it lands)."""
-        try:
-            xa, rate = load_cue(a) if a is not None else (None, 0)
-            xb, rate_b = load_cue(b) if b is not None else (None, 0)
-            rate = rate or rate_b
-            with self._load_lock:  # the check and the load at once: the newest load wins
-                if generation != self._generation:
-                    return
-                levels = self.backend.load(xa, xb, rate)
-                label = getattr(self.backend, "set_labels", None)  # the web speaker's page
-                if label is not None:
-                    label({slot: cue.describe() for slot, cue in (("A", a or b), ("B", b or a))
-                           if cue is not None})
-        except Exception as exc:  # unreadable files, device errors: report, keep going
-            self.app.call_from_thread(self._load_failed, generation, f"cannot load A/B: {exc}")
-            return
-        lengths = [x.shape[-1] for x in (xa, xb) if x is not None]
-        self.app.call_from_thread(self.loaded, levels, min(lengths) / rate, generation)
-
-    def _load_failed(self, generation: int, text: str) -> None:
-        if generation == self._generation:
-            self._play_on_load = False
-            self.loaded(None, self.duration, generation)
-            self.say(text)
-
-    def loaded(self, levels: LevelMatch | None, duration: float | None,
-               generation: int | None = None) -> None:
-        """A and B are loaded in the backend, with these level-matching gains (ignored
-        when ``generation`` is not the latest marks')."""
-        if generation is not None and generation != self._generation:
-            return
-        self.levels, self.duration, self.loading = levels, duration, False
-        self.refresh_bar()
-        if self._play_on_load and not self.playing:
-            self._play_on_load = False
-            self.toggle_play()
-
-    def toggle_ab(self) -> str:
-        """Switch A↔B; in a blind test, go to the next slot (1↔2, or A→B→X)."""
-        if (state := self.blind_state) is not None:
-            slot = state.next_slot
-            self._safe(self.backend.select_slot, slot)
+    def _tick(self) -> None:
+        """Follow the output: its position, and its own line when that changed."""
+        self.audition.tick()
+        if self.audition.speaker() != self._speaker_shown:
             self.refresh_bar()
-            return slot
-        if self.a is None or self.b is None:
-            self.say("x switches between A and B: mark both first (a, b)")
-            return self.active
-        self.active = "B" if self.active == "A" else "A"
-        self._safe(self.backend.select, self.active)
-        self.refresh_bar()
-        return self.active
-
-    def _unmarked(self) -> str | None:
-        """Why nothing can play: no step selected, or no A/B mark (None: marked)."""
-        if self.a is None and self.b is None and self.selection is None:
-            return "nothing to play: select a step, mark it with a or b"
-        if self.a is None and self.b is None:
-            return "mark A (a) and/or B (b) to play"
-        return None
-
-    def toggle_play(self) -> bool:
-        """Play or pause; with nothing marked, the selected step is marked A and plays
-        once loaded (the first listen is one key)."""
-        if self.a is None and self.b is None and self.selection is not None \
-                and not self.blind:
-            self._play_on_load = self.mark("A") is not None
-            return False
-        if (problem := self._unmarked()) is not None:
-            self.say(problem)
-            return False
-        if not self.backend.available:  # no ▶ with a clock that never moves
-            self.say(f"{self.backend.reason}: nothing sounds; [ ] and g move the position, "
-                     "e exports A/B clips")
-            return False
-        self.playing = not self.playing
-        try:
-            if self.playing:
-                self.backend.play()
-            else:
-                self.backend.pause()
-        except Exception as exc:  # AudioUnavailable and friends: say it, keep working
-            self.playing = False
-            self.say(f"no sound: {str(exc).splitlines()[0][:120]} — export A/B clips with e")
-            return False
-        self.refresh_bar()
-        return self.playing
-
-    def seek(self, delta: float) -> None:
-        top = self.duration if self.duration is not None else float("inf")
-        self.position = min(max(0.0, self.position + delta), top)
-        self._safe(self.backend.seek, self.position)
-        self.refresh_bar()
-
-    def goto_problem(self) -> str | None:
-        """Why there is no position to go to yet (None: A/B are loaded, their length known)."""
-        if (problem := self._unmarked()) is not None:
-            return problem
-        if self.loading:
-            return "A/B are still loading: try again in a moment"
-        if self.duration is None:
-            return "nothing loaded to play: mark A (a) or B (b) again"
-        return None
-
-    def goto(self, seconds: float) -> str | None:
-        """Seek to ``seconds``; a loop not containing it is cleared (the typed position
-        wins). Returns the note saying so, or None."""
-        note = None
-        if self.loop is not None and not self.loop[0] <= seconds < self.loop[1]:
-            lo, hi = self.loop
-            note = f"loop {fmt_time(lo)}–{fmt_time(hi)} cleared: {fmt_time(seconds)} is outside it"
-            self.loop, self.loop_start = None, None
-            self._safe(self.backend.set_loop, None)
-        top = self.duration if self.duration is not None else float("inf")
-        self.position = min(max(0.0, seconds), top)
-        self._safe(self.backend.seek, self.position)
-        if note is not None:
-            self.message = note
-        self.refresh_bar()
-        return note
-
-    def stop(self) -> None:
-        """Stop and rewind to the loop start (or the beginning)."""
-        self.playing = False
-        self.position = self.loop[0] if self.loop is not None else 0.0
-        self._safe(self.backend.stop)
-        self.refresh_bar()
-
-    def change_volume(self, delta: float) -> None:
-        """Volume in steps, from 0 to 200 %."""
-        self.volume = round(min(2.0, max(0.0, self.volume + delta)), 2)
-        self._safe(self.backend.set_volume, self.volume)
-        self.refresh_bar()
-
-    def toggle_loop(self) -> None:
-        """First press: loop start here; second: loop end here; third: clear."""
-        if self.loop is None and self.loop_start is None \
-                and (problem := self._unmarked()) is not None:
-            self.say(f"loop: {problem}")
-            return
-        if self.loop is not None:
-            self.loop, self.loop_start = None, None
-        elif self.loop_start is None:
-            self.loop_start = self.position
-        else:
-            lo, hi = sorted((self.loop_start, self.position))
-            if hi - lo < 0.1:
-                hi = lo + 5.0
-            self.loop, self.loop_start = (lo, hi), None
-        self._safe(self.backend.set_loop, self.loop)
-        self.refresh_bar()
-
-    # ------------------------------------------------------------------ blind tests
-
-    def start_blind(self, mode: str = "ab") -> str:
-        """Start a blind test (``"ab"`` preference or ``"abx"``) over the marked A and B."""
-        if self.blind:
-            return self.reveal_blind()
-        if self.a is None or self.b is None:
-            return self._said("blind test: mark A and B first (a, b)")
-        if self.loading:
-            return self._said("blind test: A and B are still loading, try again")
-        try:
-            self.backend.start_blind(mode)
-        except Exception as exc:  # nothing loaded (a failed load), a player error
-            return self._said(f"cannot start a blind test: {exc}")
-        return self._said(BLIND_HINT[mode])
-
-    def answer(self, key: str) -> str:
-        """Key ``1`` or ``2``: prefer slot 1/2 (blind A/B), or X is A/B (ABX)."""
-        if (state := self.blind_state) is None:
-            return self._said("1/2 answer a blind test: m starts one (M: ABX)")
-        mode = state.mode
-        choice = key if mode == "ab" else {"1": "A", "2": "B"}[key]
-        trial = state.trial
-        try:
-            right = self.backend.blind_answer(choice)
-        except Exception as exc:
-            return self._said(f"blind test: {exc}")
-        if mode == "abx":
-            verdict = "not counted (revealed)" if right is None else \
-                ("right" if right else "wrong")
-            text = f"trial {trial}: X is {choice}? {verdict} · new trial"
-        else:
-            text = f"trial {trial}: you preferred {choice} · new trial, new order"
-        return self._said(text)
-
-    def reveal_blind(self) -> str:
-        """Reveal the current trial (which slot was which), end the test, keep the tally."""
-        if (state := self.blind_state) is None:
-            return self._said("no blind test running: m starts one (M: ABX)")
-        try:
-            mapping = self.backend.reveal()
-            state = self.backend.blind_state() or state
-        except Exception as exc:
-            mapping = {}
-            self.say(f"blind test: {exc}")
-        self._safe(self.backend.stop_blind)
-        real = mapping.get(state.slot, self.active)
-        if real in ("A", "B"):
-            self.active = real
-            self._safe(self.backend.select, real)
-
-        def desc(which: str) -> str:
-            cue = self.a if which == "A" else self.b
-            return f"{which} ({cue.describe()})" if cue else which
-
-        t = state.tally
-        if state.mode == "abx":
-            was = f"X was {desc(mapping['X'])}" if "X" in mapping else "X not revealed"
-            score = f"{t.correct}/{t.trials} right, p = {t.p_value:.3f}"
-        else:
-            was = (f"1 was {desc(mapping['1'])}, 2 was {desc(mapping['2'])}"
-                   if "1" in mapping else "not revealed")
-            score = (f"{t.trials} trials: preferred A {t.prefer.get('A', 0)}×, "
-                     f"B {t.prefer.get('B', 0)}×")
-        return self._said(f"revealed: {was} · {score}")
-
-    # ------------------------------------------------------------------ keys (tui/keys.py)
-
-    def action_mark(self, which: str) -> None:
-        self.mark(which)
-
-    def action_toggle_ab(self) -> None:
-        self.toggle_ab()
-
-    def action_play_pause(self) -> None:
-        self.toggle_play()
-
-    def action_seek(self, seconds: float) -> None:
-        self.seek(float(seconds))
-
-    def action_goto(self) -> None:
-        """g: type a position to seek to (1:23, 83.5, 50%…)."""
-        if (problem := self.goto_problem()) is not None:
-            self.say(problem)
-            return
-        assert self.duration is not None
-        self.app.push_screen(GotoScreen(self.duration, self.position, self.loop),
-                             self._goto_chosen)
-
-    def _goto_chosen(self, seconds: float | None) -> None:
-        if seconds is not None and (note := self.goto(seconds)) is not None:
-            self.notify(note, severity="warning", timeout=5)
-
-    def action_loop(self) -> None:
-        self.toggle_loop()
-
-    def action_stop(self) -> None:
-        self.stop()
-
-    def action_volume(self, delta: float) -> None:
-        self.change_volume(float(delta))
-
-    def action_blind(self, mode: str = "ab") -> None:
-        """m: blind A/B (M: ABX); while a test runs, either reveals and ends it."""
-        self.notify(self.start_blind(mode), timeout=5)
-
-    def action_blind_answer(self, key: str) -> None:
-        self.answer(str(key))
-
-    def _said(self, text: str) -> str:
-        self.say(text)
-        return text
-
-    def _safe(self, fn: Callable[..., object], *args: object) -> None:
-        try:
-            fn(*args)
-        except Exception as exc:  # a device error must not take the app down
-            self.say(f"audio: {str(exc).splitlines()[0][:120] if str(exc) else exc!r}")
-
-    def say(self, text: str) -> None:
-        self.message = text
-        self.refresh_bar()
-
-    def tick(self) -> None:
-        """Poll the backend's position while playing."""
-        try:
-            pos = self.backend.position()
-        except Exception:  # the device went away; keep the last position
-            return
-        speaker = self._speaker()
-        if speaker != self._speaker_shown:
-            self.refresh_bar()
-        if pos is not None and abs(pos - self.position) > 0.05:
-            self.position = pos
-            self.refresh_bar()
-
-    def _speaker(self) -> str:
-        """The web speaker's URL and listeners ('' when the output is not the browser)."""
-        describe = getattr(self.backend, "speaker", None)
-        try:
-            return (describe() or "") if describe is not None else ""
-        except Exception:  # a backend error must not break drawing the bar
-            return ""
-
-    # ------------------------------------------------------------------ rendering
 
     def _marks(self, mode: str | None) -> str:
-        two_runs = self.a is not None and self.b is not None and self.a.folder != self.b.folder
+        au = self.audition
+        two_runs = au.a is not None and au.b is not None and au.a.folder != au.b.folder
 
         def mark(name: str, cue: Cue | None) -> str:
             if cue is None:
@@ -436,32 +60,33 @@ class PlayerBar(Vertical):
 
         if mode == "ab":
             return "1: ? │ 2: ?"
-        text = f"{mark('A', self.a)} │ {mark('B', self.b)}"
+        text = f"{mark('A', au.a)} │ {mark('B', au.b)}"
         return f"{text} │ X: ?" if mode == "abx" else text
 
     def refresh_bar(self) -> None:
         if not self.is_mounted:
             return
-        state = "▶" if self.playing else "⏸"
+        au = self.audition
+        state = "▶" if au.playing else "⏸"
         loop = ""
-        if self.loop is not None:
-            loop = f" ⟳{fmt_time(self.loop[0])}–{fmt_time(self.loop[1])}"
-        elif self.loop_start is not None:
-            loop = f" ⟳{fmt_time(self.loop_start)}–…"
-        volume = f" vol {self.volume:.0%}" if self.volume != 1.0 else ""
-        blind = self.blind_state
-        slot = blind.slot if blind is not None else self.active
-        total = f"/{fmt_time(self.duration)}" if self.duration is not None else ""
-        head = f"{state} {slot} {fmt_time(self.position)}{total}{loop}{volume}"
+        if au.loop is not None:
+            loop = f" ⟳{fmt_time(au.loop[0])}–{fmt_time(au.loop[1])}"
+        elif au.loop_start is not None:
+            loop = f" ⟳{fmt_time(au.loop_start)}–…"
+        volume = f" vol {au.volume:.0%}" if au.volume != 1.0 else ""
+        blind = au.blind_state
+        slot = blind.slot if blind is not None else au.active
+        total = f"/{fmt_time(au.duration)}" if au.duration is not None else ""
+        head = f"{state} {slot} {fmt_time(au.position)}{total}{loop}{volume}"
         if blind is not None:
             line = f"{head}  {tally_text(blind)}  {self._marks(blind.mode)}"
         else:
-            gain = f" {self.levels.describe()}" if self.levels is not None else ""
+            gain = f" {au.levels.describe()}" if au.levels is not None else ""
             line = f"{head}  {self._marks(None)}{gain}"
         self.query_one("#player-line", Static).update(line)
-        sel = f"sel: {self.selection.describe()}" if self.selection else "sel: —"
-        status = f"{sel}  {self.message}" if self.message else sel
-        self._speaker_shown = self._speaker()
+        sel = f"sel: {au.selection.describe()}" if au.selection else "sel: —"
+        status = f"{sel}  {au.message}" if au.message else sel
+        self._speaker_shown = au.speaker()
         speaker = self.query_one("#player-speaker", Static)
         speaker.display = bool(self._speaker_shown)
         speaker.update(self._speaker_shown)

@@ -12,8 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
+from progdemix_tui.engine import columns as col
 from progdemix_tui.engine.progressive import StepMetrics, best_step
-from progdemix_tui.formatting import fmt_number
 
 from ..session_reader import SessionView, read_session, unexpected
 
@@ -66,18 +66,16 @@ class Timeline(Vertical):
         self.label = label
         table = self.table
         table.clear(columns=True)
-        table.add_column("step", key="step")
-        table.add_column("β", key="beta")
-        if has_references:
-            table.add_column(Text(f"{target}", style="bold reverse"), key=f"sdr-{target}")
-            table.add_column("Δ0", key="delta")
-            for name in self.sources:
-                if name != target:
-                    table.add_column(name, key=f"sdr-{name}")
-        table.add_column("Δest", key="change")
-        table.add_column("resid", key="resid")
-        table.add_column("clip", key="clip")
-        table.add_column("sec", key="sec")
+        for c in col.columns(col.TIMELINE, has_references):
+            if c is col.SI_SDR:  # the target first, Δ0 after it, then the other stems
+                table.add_column(Text(f"{target}", style="bold reverse"), key=f"sdr-{target}")
+            elif c is col.DELTA:
+                table.add_column(c.header, key=c.key)
+                for name in self.sources:
+                    if name != target:
+                        table.add_column(name, key=f"sdr-{name}")
+            else:
+                table.add_column(c.header, key=c.key)
         self._caption("")
         self.query_one("#spark", Sparkline).data = []
 
@@ -85,7 +83,7 @@ class Timeline(Vertical):
         self.query_one("#timeline-title", Static).update(text)
 
     def _caption(self, status: str) -> None:
-        what = f"{self.target} SI-SDR" if self.has_references else f"{self.target} Δest"
+        what = f"{self.target} {col.headline(self.has_references).header}"
         best = f" best {BEST}{self.best}" if self.best is not None else ""
         self.query_one("#spark-label", Static).update(f"{what}{best}")
         self.set_title(f"{self.label}{'  ' + status if status else ''}")
@@ -94,17 +92,20 @@ class Timeline(Vertical):
         """Append a completed step (rows arrive in step order)."""
         self.rows.append(m)
         target = self.target
-        cells: list = [Text(str(m.step)), fmt_number(m.beta, digits=3)]
-        if self.has_references:
-            sdr = m.si_sdr or {}
-            cells.append(Text(fmt_number(sdr.get(target)), style="bold"))
-            cells.append(fmt_number(m.si_sdr_delta, signed=True))
-            cells += [fmt_number(sdr.get(n)) for n in self.sources if n != target]
-        change = m.estimate_change.get(target) if m.estimate_change else None
-        cells += [fmt_number(change), fmt_number(m.residual_db), fmt_number(m.clip_factor, digits=3),
-                  fmt_number(m.seconds)]
-        if m.beta is None:
-            cells[1] = "—"
+        cells: list = []
+        for c in col.columns(col.TIMELINE, self.has_references):
+            if c.key == "step":
+                cells.append(Text(str(m.step)))
+            elif c.key == "beta" and m.beta is None:
+                cells.append("—")
+            elif c is col.SI_SDR:
+                cells.append(Text(c.text(c.value(m, target)), style="bold"))
+            elif c is col.DELTA:
+                cells.append(c.text(c.value(m)))
+                cells += [col.SI_SDR.text(col.SI_SDR.value(m, n)) for n in self.sources
+                          if n != target]
+            else:
+                cells.append(c.text(c.value(m, target)))
         self.table.add_row(*cells, key=str(m.step))
         self._update_best()
         values = [self._metric(r) for r in self.rows]
@@ -112,9 +113,7 @@ class Timeline(Vertical):
         self._caption(status)
 
     def _metric(self, m: StepMetrics) -> float | None:
-        if self.has_references:
-            return (m.si_sdr or {}).get(self.target)
-        return (m.estimate_change or {}).get(self.target)
+        return col.headline(self.has_references).value(m, self.target)
 
     def _update_best(self) -> None:
         best = best_step(self.rows, self.target)

@@ -1,10 +1,9 @@
-"""The browser as an output device of the :class:`~progdemix_tui.playback.player.Player`.
+"""The browser as an output device (:class:`~.base.Output`) of the
+:class:`~progdemix_tui.playback.player.Player`.
 
-``--audio-device web`` (port 8765) or ``web:PORT`` opens a :class:`WebStream` instead of a
-PortAudio stream. It has the stream interface the player uses (``start``/``stop``/``abort``/
-``close``, ``samplerate``, ``channels``, ``active``, ``stopped``, ``latency``) and calls the
-player's audio callback, so the browser hears the same blocks (A/B crossfades, loop seams,
-level matching, blind tests) a sound card would.
+``--audio-device web`` (port 8765) or ``web:PORT`` opens a :class:`WebStream`. It calls the
+player's render callback as a sound card would, so the browser hears the same blocks (A/B
+crossfades, loop seams, level matching, blind tests).
 
 The browser's clock drives playback: the page's AudioWorklet asks for blocks as its jitter
 buffer drains; each request of the leading page renders one block (16-bit PCM, interleaved,
@@ -18,32 +17,20 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from .devices import OutputDevice
-from .errors import AudioUnavailable
-from .web_messages import MAX_PULL, ListenerStats
-from .web_server import HOST, TOKEN, WebSpeaker, acquire, port_in_use, release
+from ..devices import Device
+from ..errors import AudioUnavailable
+from ..web_messages import MAX_PULL, ListenerStats
+from ..web_server import HOST, TOKEN, WebSpeaker, acquire, port_in_use, release, require_aiohttp
+from .base import OutputAbort, OutputRequest, Render, Reservation
 
-__all__ = ["DEFAULT_PORT", "HOST", "MAX_PULL", "TOKEN", "ListenerStats", "WebSpeaker",
-           "WebStream", "check_web_device", "open_web_stream", "parse_web_device"]
+__all__ = ["DEFAULT_PORT", "HOST", "KIND", "MAX_PULL", "TOKEN", "ListenerStats", "WebSpeaker",
+           "WebStream", "check_web_device", "parse_web_device"]
 
 DEFAULT_PORT = 8765
-
-
-class WebCallbackAbort(Exception):
-    """Raised by the player's callback to stop a web stream (as sounddevice.CallbackAbort)."""
-
-
-class WebStreamError(Exception):
-    """A web stream failed to start (as sounddevice.PortAudioError)."""
-
-
-# what the player reads from ``self._sd`` when its stream is a WebStream
-SD_COMPAT = SimpleNamespace(PortAudioError=WebStreamError, CallbackAbort=WebCallbackAbort)
 
 
 def parse_web_device(device: object) -> int | None:
@@ -64,9 +51,13 @@ def parse_web_device(device: object) -> int | None:
 
 
 def check_web_device(device: object) -> None:
-    """For a command line: refuse a bad ``web:PORT`` or a busy port before the app starts
-    (``AudioUnavailable``, exit 2). Other devices are checked when they are opened."""
+    """For a command line: refuse a bad ``web:PORT``, a busy port or a missing aiohttp (the
+    ``[web]`` extra) before the app starts (``AudioUnavailable``, exit 2). Other devices are
+    checked when they are opened."""
     port = parse_web_device(device)
+    if port is None:
+        return
+    require_aiohttp()
     if not port:
         return
     with socket.socket() as probe:
@@ -77,26 +68,21 @@ def check_web_device(device: object) -> None:
             raise port_in_use(port) from exc
 
 
-class _Status:
-    output_underflow = False
-
-
 class WebStream:
     """A stream whose "sound card" is every browser page connected to the speaker on ``port``.
 
-    ``callback(outdata: float32 (frames, channels), frames, time_info, status)`` is the
-    player's; it runs in the server thread when the leading page asks for blocks.
+    ``render(out: float32 (frames, channels), underflow)`` is the player's; it runs in the
+    server thread when the leading page asks for blocks.
     ``describe()`` says what plays (for the pages: see :meth:`now`).
     ``record=True`` keeps a copy of every block sent (int16, (frames, channels)) for tests.
     """
 
     def __init__(self, port: int, samplerate: int, channels: int, blocksize: int,
-                 callback: Callable[..., Any], finished_callback: Callable[[], None],
-                 *, record: bool = False,
+                 render: Render, finished: Callable[[], None], *, record: bool = False,
                  describe: Callable[[], dict[str, Any]] | None = None) -> None:
         self.samplerate, self.channels, self.blocksize = samplerate, channels, blocksize
         self.latency = 0.1
-        self._callback, self._finished, self._describe = callback, finished_callback, describe
+        self._render, self._finished, self._describe = render, finished, describe
         self._active = False
         self.sent: list[np.ndarray] | None = [] if record else None
         self.blocks_sent = 0
@@ -104,8 +90,9 @@ class WebStream:
         self.speaker: WebSpeaker | None = acquire(port)
         self.port, self.token = self.speaker.port, self.speaker.token
         self.speaker.attach(self)
+        self.name = f"web {self.url}"
 
-    # ----------------------------------------------------------- stream API
+    # ----------------------------------------------------------- output API
     @property
     def url(self) -> str:
         return f"http://{HOST}:{self.port}/?t={self.token}"
@@ -113,10 +100,6 @@ class WebStream:
     @property
     def active(self) -> bool:
         return self._active
-
-    @property
-    def stopped(self) -> bool:
-        return not self._active
 
     def start(self) -> None:
         self._active = True
@@ -148,8 +131,8 @@ class WebStream:
         out = np.zeros((self.blocksize, self.channels), dtype=np.float32)
         if self._active:
             try:
-                self._callback(out, self.blocksize, None, _Status())
-            except WebCallbackAbort:
+                self._render(out, False)
+            except OutputAbort:
                 self._active = False
                 self._finished()
                 out.fill(0)
@@ -168,18 +151,57 @@ class WebStream:
         return {"playing": self._active}
 
 
-def open_web_stream(port: int, samplerate: int, channels: int, blocksize: int,
-                    callback: Callable[..., Any], finished_callback: Callable[[], None],
-                    *, record: bool = False,
-                    describe: Callable[[], dict[str, Any]] | None = None
-                    ) -> tuple[WebStream, OutputDevice]:
-    """Start the web speaker's server (not the audio) and describe it as an output device.
+class WebReservation(Reservation):
+    """The speaker's port held from a UI's start: its URL is known (and a page can connect)
+    before anything plays; every player opened on :attr:`spec` plays into it."""
 
-    Raises ``AudioUnavailable('device_busy')`` when the port is in use.
-    """
-    stream = WebStream(port, samplerate, channels, blocksize, callback, finished_callback,
-                       record=record, describe=describe)
-    device = OutputDevice(index=-1, name=f"web {stream.url}", hostapi="web",
-                          channels=channels, default_samplerate=float(samplerate),
-                          is_default=False)
-    return stream, device
+    eager = True  # a player's output opens once loaded: the page shows what is loaded
+
+    def __init__(self, port: int) -> None:
+        self._web: WebSpeaker | None = acquire(port)  # AudioUnavailable('device_busy')
+        super().__init__(f"web:{self._web.port}")  # web:0 -> the port it got, shared
+
+    def describe(self) -> str | None:
+        web = self._web
+        if web is None:
+            return None
+        n = web.listeners
+        return f"browser {web.url} · {n} listener{'s' if n != 1 else ''}"
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        if self._web is not None:
+            self._web.labels = dict(labels)
+
+    def close(self) -> None:
+        web, self._web = self._web, None
+        if web is not None:
+            release(web)
+
+
+class WebKind:
+    """The browser page: ``web`` or ``web:PORT``."""
+
+    name = "web"
+
+    def claims(self, spec: Device) -> bool:
+        return parse_web_device(spec) is not None
+
+    def check(self, spec: Device) -> None:
+        check_web_device(spec)
+
+    def reserve(self, spec: Device, *, check: bool = True) -> Reservation:
+        port = parse_web_device(spec)
+        assert port is not None
+        return WebReservation(port)
+
+    def open(self, spec: Device, request: OutputRequest) -> WebStream:
+        """Start the web speaker's server (not the audio); ``AudioUnavailable('device_busy')``
+        when the port is in use."""
+        port = parse_web_device(spec)
+        assert port is not None
+        return WebStream(port, request.samplerate, request.channels, request.blocksize,
+                         request.render, request.finished, record=request.record,
+                         describe=request.describe)
+
+
+KIND = WebKind()
