@@ -102,6 +102,7 @@ def cancelled(tmp_path_factory, tmp_path, tiny_model_path) -> tuple[Path, Path]:
     return Path(shutil.copytree(session, tmp_path / "cancelled")), track
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("extra", "kill"), [((), False), (("--adaptive", "2"), True)],
                          ids=["cancelled", "killed-adaptive"])
 def test_resumed_run_equals_an_uninterrupted_one(request, tmp_path, tiny_model_path, capsys,

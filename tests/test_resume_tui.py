@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 import tui_helpers
 from test_resume import STEPS, cancelled_once
 from tui_helpers import screen_text, sync, wait_for
@@ -12,6 +13,7 @@ from tui_helpers import screen_text, sync, wait_for
 from progdemix_tui.engine import open_session
 
 
+@pytest.mark.slow
 @sync
 async def test_sessions_screen_resumes_a_cancelled_session(work, tiny_model_path,
                                                             tmp_path_factory):
