@@ -145,3 +145,18 @@ def work(tmp_path, monkeypatch) -> Path:
     write_track(folder / "track", seconds=2.0)
     monkeypatch.chdir(folder)
     return folder
+
+
+SLOW_SECONDS = 10.0  # the `slow` marker's bound (pyproject.toml)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Name the tests that ran over :data:`SLOW_SECONDS` without the ``slow`` marker."""
+    unmarked = sorted(((r.duration, r.nodeid) for reports in terminalreporter.stats.values()
+                       for r in reports if getattr(r, "when", None) == "call"
+                       and r.duration > SLOW_SECONDS and "slow" not in r.keywords),
+                      reverse=True)
+    if unmarked:
+        terminalreporter.write_sep("-", f"over {SLOW_SECONDS:.0f} s without the slow marker")
+        for seconds, nodeid in unmarked:
+            terminalreporter.write_line(f"{seconds:6.1f} s  {nodeid}")
