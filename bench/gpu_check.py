@@ -571,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="tiny models and seconds of audio (checks the script on a CPU)")
     parser.add_argument("--seconds", type=float, default=None,
-                        help="the speed input's length (default 180, --quick 4)")
+                        help="the speed input's length (default 180, --quick 2)")
     parser.add_argument("--rounds", type=int, default=None,
                         help="timed rounds after a warm-up (default 3, --quick 1)")
     parser.add_argument("--budget", type=float, default=BUDGET_SECONDS,
@@ -582,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         print("gpu_check: CUDA is not available here; use --device cpu --quick.",
               file=sys.stderr)
         return 2
-    sizes = (Sizes(4.0, 2, 4.0, 1, False, 4.0) if args.quick
+    sizes = (Sizes(2.0, 1, 2.0, 1, False, 2.0) if args.quick
              else Sizes(15.0, 2, 180.0, 3, True, 30.0))
     if args.seconds is not None:
         sizes.speed_seconds = args.seconds
