@@ -125,7 +125,7 @@ def separate(
     device: str = _D["device"],
     precision: Precision = _D["precision"],
     segment: float | None = _D["segment"],
-    overlap: float = _D["overlap"],
+    overlap: float | None = _D["overlap"],
     shifts: int = _D["shifts"],
     batch_chunks: int = _D["batch_chunks"],
     seed: int = _D["seed"],
@@ -210,7 +210,7 @@ def _run(config: RunConfig, source: Path | None, samples: torch.Tensor | None,
     if out is not None:
         check_output_folder(out, overwrite)
     spec = config.separator
-    hub.preflight(spec.model, spec.repo, spec.trust_checkpoint)
+    hub.preflight(spec.model, spec.repo, spec.trust_checkpoint, spec.model_config)
     separator = Separator.from_config(spec)
     config.validate(separator.sources)  # the target against the model's own stems
     prepared: PreparedInput

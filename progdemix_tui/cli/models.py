@@ -16,12 +16,16 @@ from .common import err_console, handles_errors, out_console, print_table
 
 EPILOG = """\
 examples:
-  progdemix-tui models                  known models: cached or not, size, stems
+  progdemix-tui models                  known models: family, cached or not, size, rate, stems
   progdemix-tui models --json           the same as JSON (size_bytes/sources null when unknown)
+  progdemix-tui models convert model.ckpt --model-config model.yaml --to model.safetensors \
+      --trust-checkpoint                 a RoFormer checkpoint as a safe file, once
   progdemix-tui models --repo weights   the models a local demucs repo folder holds
   progdemix-tui models download hdemucs_mmi --to weights   fetch now, for offline use
 
-Sizes and stems of models not downloaded yet are not known offline (demucs's model lists
+Families: demucs and Open-Unmix (umxhq, umx, umxl, umxse) are listed by name; band-split
+RoFormers are files (a checkpoint and its YAML config: --model FILE --model-config FILE.yaml;
+docs/models.md). Sizes and stems of demucs models not downloaded yet are not known offline (demucs's model lists
 carry no sizes); they show as '—'. --online asks the hub for their sizes (size_source
 "hub" in --json; "local" for files on this machine).
 """
@@ -35,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--repo", metavar="DIR",
                         help="list the models in a local demucs repo folder (for --repo)")
     parser.add_argument("--json", action="store_true",
-                        help="print the list as JSON: name, default, cached, size_bytes, "
-                             "location, origin, sources, description")
+                        help="print the list as JSON: name, family, default, cached, "
+                             "size_bytes, samplerate, location, origin, sources, description")
     parser.add_argument("--online", action="store_true",
                         help="ask the hub for the sizes of models not downloaded yet")
     parser.set_defaults(handler=handle)
@@ -67,6 +71,10 @@ def handle_download(args: argparse.Namespace) -> int:
 
 def _size(n: int | None) -> str:
     return "—" if n is None else f"{n / 1e6:.1f} MB"
+
+
+def _rate(rate: int | None) -> str:
+    return "—" if rate is None else f"{rate / 1000:g} kHz"
 
 
 def _asked(status, source: dict):
@@ -127,15 +135,16 @@ def handle(args: argparse.Namespace) -> int:
 def _table(title: str, statuses: list, default: str | None, cached: bool) -> Table:
     """One row per model; ``cached``: with the column saying whether its weights are here."""
     table = Table(title=escape(title), title_justify="left")
-    columns = ("name", "cached", "size", "stems", "description")
+    columns = ("name", "family", "cached", "size", "rate", "stems", "description")
     for col in columns if cached else [c for c in columns if c != "cached"]:
         table.add_column(col, no_wrap=col != "description", min_width=20 if col == "description"
-                         else None, justify="right" if col in ("size", "stems") else "left")
+                         else None, justify="right" if col in ("size", "rate", "stems") else "left")
     for status in statuses:
         name = escape(status.name)
         row = [f"[bold]{name}[/] (default)" if status.name == default else name,
-               "[green]yes[/]" if status.cached else "no", _size(status.size_bytes),
+               escape(status.family), "[green]yes[/]" if status.cached else "no",
+               _size(status.size_bytes), _rate(status.samplerate),
                "—" if status.sources is None else str(len(status.sources)),
                escape(status.description)]
-        table.add_row(*(row if cached else [row[0], *row[2:]]))
+        table.add_row(*(row if cached else [*row[:2], *row[3:]]))
     return table

@@ -44,7 +44,7 @@ def check_model_available(config: RunConfig) -> None:
     from .hub import preflight
 
     spec = config.separator
-    preflight(spec.model, spec.repo, spec.trust_checkpoint)
+    preflight(spec.model, spec.repo, spec.trust_checkpoint, spec.model_config)
 
 
 @dataclass(frozen=True)
