@@ -6,13 +6,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
 
-from progdemix_tui.engine.options import TORCHAUDIO_NOTE
+from progdemix_tui.engine.errors import ConfigError
+from progdemix_tui.engine.options import OPTION, TORCHAUDIO_NOTE
 
-from .common import err_console, handles_errors, out_console, print_table
+from .common import add_option, err_console, handles_errors, out_console, print_table
 
 EPILOG = """\
 examples:
@@ -52,6 +54,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     get.add_argument("name", metavar="NAME", help="a demucs model name, e.g. hdemucs_mmi")
     get.add_argument("--to", metavar="DIR", help="also copy NAME.yaml and its .safetensors here")
     get.set_defaults(handler=handle_download)
+    convert = commands.add_parser(
+        "convert", help="make a safe .safetensors copy of a RoFormer checkpoint, once",
+        description="Read a band-split RoFormer checkpoint (.ckpt/.pth) with its training "
+                    "YAML config, check its tensors against the config, and write them with "
+                    "the checked config embedded to a .safetensors file: loading that runs no "
+                    "code and needs no --model-config. Written whole or not at all.")
+    convert.add_argument("checkpoint", metavar="CKPT", help="the .ckpt or .pth checkpoint")
+    add_option(convert, OPTION["model_config"], required=True)
+    convert.add_argument("--to", metavar="FILE.safetensors", required=True,
+                         help="the safe copy to write")
+    add_option(convert, OPTION["trust_checkpoint"])
+    convert.set_defaults(handler=handle_convert)
+
+
+@handles_errors
+def handle_convert(args: argparse.Namespace) -> int:
+    from progdemix_tui.engine.families.roformer import convert
+
+    target = Path(args.to).expanduser()
+    if target.exists() and not target.is_file():
+        raise ConfigError(f"--to {args.to} is not a file path; give FILE.safetensors.")
+    written = convert(args.checkpoint, args.model_config, target,
+                      trust_checkpoint=args.trust_checkpoint)
+    out_console.print(escape(str(written)), soft_wrap=True)
+    err_console.print(f"safe copy written: use --model {escape(str(written))} (no "
+                      "--model-config or --trust-checkpoint needed)", soft_wrap=True)
+    return 0
 
 
 @handles_errors

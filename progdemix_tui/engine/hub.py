@@ -233,14 +233,14 @@ def looks_like_path(spec: str) -> bool:
 
 def is_hub_name(spec: str, repo: object = None, config: object = None) -> bool:
     """Whether :func:`~.models.load_model` would look ``spec`` up on the hub (not with a
-    ``config``, ``--model-config``: a RoFormer; nor Open-Unmix's names)."""
+    ``config``, ``--model-config``: a RoFormer; nor Open-Unmix's names and model folders)."""
     from .families import OPENUNMIX_NAMES
 
     path = Path(spec).expanduser()
     return (repo is None and config is None and spec != "demo" and spec not in OPENUNMIX_NAMES
             and not spec.startswith("HDEMUCS_HIGH_MUSDB")
             and path.suffix not in (".safetensors", ".th", ".pt", ".pth")
-            and not looks_like_path(spec))
+            and not looks_like_path(spec) and not (path / "separator.json").is_file())
 
 
 def preflight(name: str, repo: object = None, trust: bool = False,

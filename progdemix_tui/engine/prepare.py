@@ -125,10 +125,34 @@ def load(checked: CheckedRequest, separators: SeparatorCache,
     and the target checked against its stems."""
     request = checked.request
     separator = separators.get(request.config.separator, notify)
+    procedure_for(request.config).check_model(separator.model)
+    ready = for_model(checked.ready.checked, separator.sources)
+    check_model_references(request, ready, separator)
     return PreparedRun(request.source, request.config, checked.start, checked.duration,
-                       request.references, checked.input,
-                       for_model(checked.ready.checked, separator.sources), separator,
-                       checked.notes)
+                       request.references, checked.input, ready, separator, checked.notes)
+
+
+def check_model_references(request: RunRequest, checked: CheckedConfig,
+                           separator: Separator) -> None:
+    """A run that needs references (oracle mode, the oracle adaptive score) must have them
+    for the loaded model's own stems (:func:`.tracks.reference_parts`): one line naming
+    those it lacks, before anything is written."""
+    from .errors import ReferencesRequired
+    from .tracks import missing_stems
+
+    folder = request.references or (request.source if request.source.is_dir() else None)
+    if folder is None or not checked.has_references or not Path(folder).is_dir():
+        return
+    missing = missing_stems(Path(folder), separator.sources)
+    if not missing:
+        return
+    try:
+        check_references(request.config, False)
+    except ReferencesRequired as exc:
+        raise ReferencesRequired(
+            f"{exc} Model {separator.model.name}'s stems are {', '.join(separator.sources)}; "
+            f"{folder} has no reference for {', '.join(missing)} (a file of that name, or the "
+            "four standard stems, whose sum stands for a model's last stem).") from None
 
 
 def prepare(request: RunRequest, separators: SeparatorCache | None = None,
@@ -260,6 +284,7 @@ def load_eval(checked: CheckedEval, separators: SeparatorCache,
 
     request, settings, dataset = checked.request, checked.settings, checked.dataset
     separator = separators.get(request.config.separator, notify)
+    procedure_for(request.config).check_model(separator.model)
     for target in request.targets:
         if target not in separator.sources:
             settings.config_for(target).validate(separator.sources)  # says which and why
