@@ -108,11 +108,15 @@ class PreparedRun:
 def check(request: RunRequest) -> CheckedRequest:
     """Everything before the model: the excerpt, the input, references, memory and the
     output folder (:func:`.job.check_run`), each once. Raises the error that applies."""
+    from .models import family_of
     from .session import check_output_folder
 
     config = request.config
-    start, duration, note = procedure_for(config).excerpt(request.source, request.start,
-                                                          request.duration)
+    procedure = procedure_for(config)
+    spec = config.separator
+    procedure.check_family(family_of(spec.model, spec.repo, spec.model_config or None),
+                           spec.model)
+    start, duration, note = procedure.excerpt(request.source, request.start, request.duration)
     ready = check_run(request.source, config, start, duration, request.references)
     if request.out is not None:
         check_output_folder(request.out, request.overwrite)
@@ -244,6 +248,22 @@ class PreparedEval:
     """The dataset's notes (tracks passed over while it was searched)."""
 
 
+def model_targets(config: RunConfig, separators: SeparatorCache,
+                  notify: Notify | None = None) -> tuple[str, ...]:
+    """``--target all``: every stem of the config's model, read without loading it where its
+    metadata tells (:func:`.models.model_stems`), else from the model loaded (and kept by
+    ``separators`` for the run)."""
+    from .models import model_stems
+
+    spec = config.separator
+    if spec.repo is None:
+        stems = model_stems(spec.model, spec.model_config or None)
+        if stems:
+            return stems
+    check_model_available(config)
+    return tuple(separators.get(spec, notify).sources)
+
+
 def check_eval(request: EvalRequest) -> CheckedEval:
     """Everything an evaluation can check before the model: its options, the model's
     availability, the config's need for references, the dataset and the output folder."""
@@ -255,6 +275,11 @@ def check_eval(request: EvalRequest) -> CheckedEval:
         if why:
             raise ConfigError(f"{option} {why}.")
     check_model_available(request.config)
+    from .models import family_of
+
+    spec = request.config.separator
+    procedure_for(request.config).check_family(
+        family_of(spec.model, spec.repo, spec.model_config or None), spec.model)
     if request.excerpt < 0:
         raise ConfigError("--excerpt must be ≥ 0 seconds (0: whole tracks).")
     betas = ev.parse_oracle_gains(request.oracle_gain) if request.oracle_gain else ()

@@ -302,7 +302,7 @@ class OpenUnmixSource:
             return None
         status = self.status(request.spec)
         return ModelShape(PUBLISHED[request.spec].samplerate, len(PUBLISHED[request.spec].urls),
-                          status.size_bytes, math.inf)
+                          status.size_bytes, math.inf, tuple(PUBLISHED[request.spec].urls))
 
     def load(self, request: ModelRequest) -> OpenUnmixModel:
         if request.spec in PUBLISHED:

@@ -469,7 +469,7 @@ class RoformerSource:
         except ModelUnavailable:
             return None
         return ModelShape(checked.samplerate, len(checked.sources), 4 * count,
-                          checked.chunk_size / checked.samplerate)
+                          checked.chunk_size / checked.samplerate, checked.sources)
 
     def load(self, request: ModelRequest) -> LoadedModel:
         path = Path(request.spec).expanduser()

@@ -35,6 +35,7 @@ from .pretrained import DESCRIPTIONS
 from .registry import (
     FAMILY_PACKAGES,
     SOURCES,
+    family_of,
     family_version,
     known_models,
     list_models,
@@ -56,7 +57,7 @@ __all__ = [
     "DEFAULT_MODEL", "DEMO_WEIGHTS", "DESCRIPTIONS", "PICKLED_SUFFIXES", "SAFE_CLASSES",
     "FAMILY_PACKAGES", "SOURCES", "TORCHAUDIO_BUNDLES", "TORCHAUDIO_SOURCES", "LoadedDemucs", "LoadedModel",
     "ModelRequest", "ModelShape", "ModelSource", "ModelStatus", "Notify", "RepoListing",
-    "RunNotes", "_wrap", "family_version", "file_kind", "known_models", "list_models", "list_repo",
+    "RunNotes", "_wrap", "family_of", "family_version", "file_kind", "known_models", "list_models", "list_repo",
     "load_model", "load_safetensors", "model_shape", "model_stems", "model_status",
     "parameter_count", "register", "save_safetensors", "shape_of", "source_for",
 ]

@@ -123,6 +123,8 @@ class ModelShape:
     segment: float | None = None
     """Seconds one forward sees unless ``--segment`` says otherwise (None: the global default;
     ``math.inf``: the whole input at once, as Open-Unmix)."""
+    stems: tuple[str, ...] | None = None
+    """Their names, where known without loading it."""
 
 
 def shape_of(model: LoadedModel) -> ModelShape:

@@ -80,6 +80,16 @@ def model_shape(spec: str, repo: str | os.PathLike | None = None,
         return None
 
 
+def family_of(spec: str, repo: str | os.PathLike | None = None,
+              config: str | os.PathLike | None = None) -> str | None:
+    """The family of model ``spec`` as its source tells without loading it (Open-Unmix's
+    names and folders, RoFormer files); None when only loading tells (demucs's sources)."""
+    try:
+        return getattr(source_for(ModelRequest.of(spec, repo, config=config)), "family", None)
+    except Exception:  # an unreadable path: loading it will say what is wrong
+        return None
+
+
 def known_models() -> list[str]:
     """Model names offered to users, default first."""
     names = [name for source in SOURCES if source.offered for name in source.names()]
@@ -92,9 +102,13 @@ def model_status(name: str, with_sources: bool = False) -> ModelStatus:
     return source_for(ModelRequest(name)).status(name, with_sources)
 
 
-def model_stems(spec: str) -> tuple[str, ...] | None:
-    """The stems of model ``spec`` read without building it: a known name's cached weights
-    or a ``.safetensors`` file's checked metadata; None when only loading can tell."""
+def model_stems(spec: str, config: str | os.PathLike | None = None) -> tuple[str, ...] | None:
+    """The stems of model ``spec`` read without building it: a family's published names or
+    config (``config``: ``--model-config``), a known name's cached weights or a
+    ``.safetensors`` file's checked metadata; None when only loading can tell."""
+    shape = model_shape(spec, config=config)
+    if shape is not None and shape.stems is not None:
+        return shape.stems
     try:
         path = Path(spec).expanduser()
         if path.suffix == ".safetensors" and path.is_file():
