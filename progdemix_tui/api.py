@@ -132,6 +132,7 @@ def separate(
     cache: bool = _D["cache"],
     repo: str | None = _D["repo"],
     trust_checkpoint: bool = _D["trust_checkpoint"],
+    model_config: str | None = _D["model_config"],
     session_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     stem_format: StemFormat = _D["stem_format"],
@@ -154,7 +155,8 @@ def separate(
     each one line saying what is wrong. torch's thread count is left as it is.
     """
     values: dict[str, Value] = {
-        "model": model, "repo": repo, "trust_checkpoint": trust_checkpoint, "device": device,
+        "model": model, "repo": repo, "trust_checkpoint": trust_checkpoint,
+        "model_config": model_config, "device": device,
         "precision": precision, "target": target, "steps": steps, "mode": mode,
         "schedule": schedule, "beta_max": beta_max, "preset": preset, "adaptive_k": adaptive_k,
         "adaptive_score": adaptive_score, "adaptive_chunk": adaptive_chunk,

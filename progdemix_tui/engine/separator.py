@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 
@@ -282,7 +283,9 @@ class Separator:
         # no_grad, not inference_mode: the output stays an ordinary tensor that callers may
         # update. Reduced precision is autocast over the precision's weights; the input
         # stays float32.
-        with self.inference():
+        # a family's hooks live on the runnable module during each forward: one module runs
+        # in one thread at a time (the TUI's worker and another separator may share it)
+        with module_lock(self.runnable_module()), self.inference():
             out = self.model.apply(self.runnable_module(), mix, segment=segment,
                                    overlap=self.overlap, shifts=self.shifts,
                                    batch_chunks=self.batch_chunks, device=self.device,
@@ -295,6 +298,20 @@ class Separator:
         """Add ``note`` to :attr:`notes` once."""
         if note not in self.notes:
             self.notes.append(note)
+
+
+_LOCKS: weakref.WeakKeyDictionary[torch.nn.Module, threading.Lock] = \
+    weakref.WeakKeyDictionary()
+_LOCKS_LOCK = threading.Lock()
+
+
+def module_lock(module: torch.nn.Module) -> threading.Lock:
+    """The lock that one runnable ``module`` runs under (one per module, kept while it lives)."""
+    with _LOCKS_LOCK:
+        lock = _LOCKS.get(module)
+        if lock is None:
+            lock = _LOCKS[module] = threading.Lock()
+        return lock
 
 
 @contextlib.contextmanager
