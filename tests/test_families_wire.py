@@ -318,3 +318,24 @@ def test_eval_target_all_is_the_models_stems(karaoke, umx):
     assert model_targets(run, cache) == ("vocals", "instrumental")
     umx_run = RunConfig(separator=SeparatorConfig(model=str(umx), device="cpu"))
     assert model_targets(umx_run, cache) == ("vocals", "drums", "bass", "other")
+
+
+def test_eval_all_targets_of_a_karaoke_roformer(tmp_path, karaoke):
+    """``eval --target all`` with a vocals + instrumental RoFormer on a MUSDB-style dataset:
+    both of its stems are evaluated, the instrumental's reference being the sum of the
+    other three stems (none skipped for lacking instrumental.wav)."""
+    import csv
+
+    checkpoint, config = karaoke
+    root = tmp_path / "musdb"
+    write_track(root / "a", seconds=2.5, rate=RATE, seed=1)
+    out = tmp_path / "eval"
+    done = cli("eval", str(root), "--out", str(out), "--steps", "1", "--excerpt", "1.5",
+               "--model", str(checkpoint), "--model-config", str(config), "--target", "all",
+               "--no-plots", *CPU[:4])
+    assert done.returncode == 0, done.stderr
+    with open(out / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["target"] for r in rows} == {"vocals", "instrumental"}
+    assert {r["stem"] for r in rows} == {"vocals", "instrumental"} and len(rows) == 8
+    assert not json.loads((out / "eval.json").read_text())["skipped"]
