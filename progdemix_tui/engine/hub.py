@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ModelUnavailable
-from .model_files import Bag, check_plain_name, inside, read_bag
+from .model_files import Bag, check_plain_name, contained, read_bag
 
 Notify = Callable[[str], None]
 DEFAULT_NAMESPACE = "adefossez"  # demucs.hf.DEFAULT_NAMESPACE
@@ -99,7 +99,7 @@ def cached(repo_id: str, filename: str) -> Path | None:
             f"the Hugging Face cache entry for {repo_id} is broken ({reason(exc)}); "
             f"delete {storage(repo_id)} and run again."
         ) from None
-    return inside(Path(path), storage(repo_id), f"cached file {filename} of {repo_id}:")
+    return contained(storage(repo_id), Path(path), f"cached file {filename} of {repo_id}:")
 
 
 def fetch(repo_id: str, filename: str, notify: Notify) -> Path:

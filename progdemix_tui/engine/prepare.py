@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import RunConfig, not_finite
+from .config import RunConfig, excerpt_length_problem, not_finite
 from .errors import ConfigError
 from .job import CheckedRun, check_run, model_description
 from .procedure import procedure_for
@@ -270,8 +270,8 @@ def check_eval(request: EvalRequest) -> CheckedEval:
     from . import dataset as ds
     from . import evaluation as ev
 
-    for option, value in (("--excerpt", request.excerpt), ("--silence-db", request.silence_db)):
-        why = not_finite(value)
+    for option, why in (("--excerpt", excerpt_length_problem(request.excerpt)),
+                        ("--silence-db", not_finite(request.silence_db))):
         if why:
             raise ConfigError(f"{option} {why}.")
     check_model_available(request.config)
@@ -280,8 +280,6 @@ def check_eval(request: EvalRequest) -> CheckedEval:
     spec = request.config.separator
     procedure_for(request.config).check_family(
         family_of(spec.model, spec.repo, spec.model_config or None), spec.model)
-    if request.excerpt < 0:
-        raise ConfigError("--excerpt must be ≥ 0 seconds (0: whole tracks).")
     betas = ev.parse_oracle_gains(request.oracle_gain) if request.oracle_gain else ()
     if request.sdr in ("bss", "both"):
         from .sdr import check_available
@@ -305,7 +303,7 @@ def load_eval(checked: CheckedEval, separators: SeparatorCache,
     """The separator, every target checked against its stems, and the evaluation folder
     created or resumed with what is left to do (:func:`.evaluation.plan`)."""
     from . import evaluation as ev
-    from .session import versions
+    from .provenance import provenance
 
     request, settings, dataset = checked.request, checked.settings, checked.dataset
     separator = separators.get(request.config.separator, notify)
@@ -313,8 +311,8 @@ def load_eval(checked: CheckedEval, separators: SeparatorCache,
     for target in request.targets:
         if target not in separator.sources:
             settings.config_for(target).validate(separator.sources)  # says which and why
-    info = {"model": model_description(separator), "device": separator.device_name,
-            "threads": request.threads, "versions": versions(), "shard": request.shard_text,
+    info = {**provenance(model_description(separator), separator.device_name, request.threads),
+            "shard": request.shard_text,
             "dataset": {"root": str(dataset.root), "tracks": len(dataset.tracks),
                         "notes": dataset.notes},
             "warnings": list(checked.warnings)}
