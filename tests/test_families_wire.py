@@ -17,7 +17,13 @@ from conftest import write_track
 
 pytest.importorskip("bs_roformer")
 
-from test_family_openunmix import TINY_ARGS, save_folder, tiny_targets  # noqa: E402
+from test_family_openunmix import (  # noqa: E402
+    TINY_ARGS,
+    _publish_umxse,
+    save_folder,
+    tiny_targets,
+    web,  # noqa: F401  # the fixture, for the download test
+)
 from test_family_roformer import (  # noqa: E402
     document,
     random_checkpoint,
@@ -344,3 +350,20 @@ def test_eval_all_targets_of_a_karaoke_roformer(tmp_path, karaoke):
     assert {r["target"] for r in rows} == {"vocals", "instrumental"}
     assert {r["stem"] for r in rows} == {"vocals", "instrumental"} and len(rows) == 8
     assert not json.loads((out / "eval.json").read_text())["skipped"]
+
+
+def test_models_download_fetches_an_openunmix_name_into_the_cache(
+        tmp_path, web, monkeypatch, capsys):  # noqa: F811
+    """``models download umxse`` fetches the published files (here from a local server) into
+    torch.hub's cache, where ``--model umxse`` then loads them offline."""
+    from progdemix_tui.cli import main
+    from progdemix_tui.engine.families.openunmix import cached_files, is_cached
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    _publish_umxse(*web, monkeypatch)
+    assert main(["models", "download", "umxse"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed == [str(p) for p in cached_files("umxse").values()] and is_cached("umxse")
+    assert main(["models", "download", "umxse", "--to", str(tmp_path / "x")]) == 2
+    assert "drop --to" in capsys.readouterr().err and not (tmp_path / "x").exists()

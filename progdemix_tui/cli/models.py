@@ -50,8 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     get = commands.add_parser(
         "download", help="fetch a model now, into the cache or a folder for --repo",
         description="Download a hub model now (from HF_ENDPOINT), so that it loads offline "
-                    "later; --to also copies its files into a folder usable with --repo.")
-    get.add_argument("name", metavar="NAME", help="a demucs model name, e.g. hdemucs_mmi")
+                    "later; --to also copies its files into a folder usable with --repo. An "
+                    "Open-Unmix name (umxhq, umx, umxl, umxse) is fetched from its published "
+                    "files into torch.hub's cache.")
+    get.add_argument("name", metavar="NAME",
+                     help="a demucs model name, e.g. hdemucs_mmi, or an Open-Unmix one (umxhq)")
     get.add_argument("--to", metavar="DIR", help="also copy NAME.yaml and its .safetensors here")
     get.set_defaults(handler=handle_download)
     convert = commands.add_parser(
@@ -86,15 +89,34 @@ def handle_convert(args: argparse.Namespace) -> int:
 @handles_errors
 def handle_download(args: argparse.Namespace) -> int:
     from progdemix_tui.engine.download import download
+    from progdemix_tui.engine.families import OPENUNMIX_NAMES
 
     def notify(text: str) -> None:
         err_console.print(text, markup=False, soft_wrap=True)
+
+    if args.name in OPENUNMIX_NAMES:
+        return _download_openunmix(args, notify)
 
     got = download(args.name, args.to, notify)
     for path in got.files:
         out_console.print(escape(str(path)), soft_wrap=True)
     where = f"{args.to} (use --repo {args.to})" if args.to else "the Hugging Face cache"
     err_console.print(f"{args.name}: {len(got.files)} file(s) in {escape(where)}")
+    return 0
+
+
+def _download_openunmix(args: argparse.Namespace, notify) -> int:
+    """An Open-Unmix name: its published files into torch.hub's cache, where it loads from."""
+    from progdemix_tui.engine.families.openunmix import cache_dir, fetch
+
+    if args.to:
+        raise ConfigError(f"--to is for demucs's --repo folders; {args.name}'s files go to "
+                          f"torch.hub's cache ({cache_dir()}), where --model {args.name} "
+                          "reads them: drop --to.")
+    files = fetch(args.name, notify)
+    for path in files.values():
+        out_console.print(escape(str(path)), soft_wrap=True)
+    err_console.print(f"{args.name}: {len(files)} file(s) in {escape(str(cache_dir()))}")
     return 0
 
 
