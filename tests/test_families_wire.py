@@ -367,3 +367,25 @@ def test_models_download_fetches_an_openunmix_name_into_the_cache(
     assert printed == [str(p) for p in cached_files("umxse").values()] and is_cached("umxse")
     assert main(["models", "download", "umxse", "--to", str(tmp_path / "x")]) == 2
     assert "drop --to" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_memory_check_reads_the_models_own_segment(monkeypatch):
+    """The memory check sizes one forward by the model's own segment: Open-Unmix separates
+    the whole input at once (refused here where a 10 s-chunked model fits), a RoFormer its
+    config's chunk, and ``--segment`` is capped by the model's."""
+    import math
+
+    from progdemix_tui.engine.errors import DeviceError
+    from progdemix_tui.engine.models import ModelShape
+    from progdemix_tui.engine.resources import MEMORY_ENV, preflight, segment_seconds
+
+    monkeypatch.setenv(MEMORY_ENV, "3G")
+    config = RunConfig(steps=1)
+    frames = 120 * 44100
+    assert preflight(frames, 44100, config, False, shape=ModelShape(44100, 4, 100 << 20))
+    with pytest.raises(DeviceError):
+        preflight(frames, 44100, config, False, shape=ModelShape(44100, 4, 100 << 20, math.inf))
+    assert segment_seconds(None, math.inf, 120.0) == 120.0
+    assert segment_seconds(None, 2.98, 120.0) == 2.98
+    assert segment_seconds(30.0, 2.98, 120.0) == 2.98
+    assert segment_seconds(None, None, 120.0) == 10.0
