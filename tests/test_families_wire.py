@@ -389,3 +389,15 @@ def test_memory_check_reads_the_models_own_segment(monkeypatch):
     assert segment_seconds(None, 2.98, 120.0) == 2.98
     assert segment_seconds(30.0, 2.98, 120.0) == 2.98
     assert segment_seconds(None, None, 120.0) == 10.0
+
+
+def test_an_empty_model_config_is_none():
+    """The TUI's empty field is no config: the hub's checks and the sources see none."""
+    from progdemix_tui.engine.hub import is_hub_name
+    from progdemix_tui.engine.models import ModelRequest
+    from progdemix_tui.engine.options import run_config
+
+    assert run_config({"model_config": ""}).separator.model_config is None
+    assert ModelRequest.of("htdemucs", config="").config is None
+    assert is_hub_name("htdemucs", None, "") and not is_hub_name("htdemucs", None, "c.yaml")
+    assert not is_hub_name("umxl") and not is_hub_name("umxhq")

@@ -174,6 +174,10 @@ class SeparatorConfig:
     cache: bool = True  # reuse step 0 from the step-0 cache (see .step0_cache)
     batch_chunks: int = 0  # chunks per forward; 0: per device (.resources.batch_chunks_for)
 
+    def __post_init__(self) -> None:
+        if not self.model_config:  # the TUI's empty field: no config
+            object.__setattr__(self, "model_config", None)
+
 
 @dataclass(frozen=True)
 class RunConfig:

@@ -237,7 +237,7 @@ def is_hub_name(spec: str, repo: object = None, config: object = None) -> bool:
     from .families import OPENUNMIX_NAMES
 
     path = Path(spec).expanduser()
-    return (repo is None and config is None and spec != "demo" and spec not in OPENUNMIX_NAMES
+    return (repo is None and not config and spec != "demo" and spec not in OPENUNMIX_NAMES
             and not spec.startswith("HDEMUCS_HIGH_MUSDB")
             and path.suffix not in (".safetensors", ".th", ".pt", ".pth")
             and not looks_like_path(spec) and not (path / "separator.json").is_file())

@@ -84,7 +84,7 @@ class ModelRequest:
            notify: Notify | None = None, config: str | os.PathLike | None = None) \
             -> ModelRequest:
         return cls(spec, None if repo is None else Path(repo), trust_checkpoint, notify,
-                   None if config is None else Path(config).expanduser())
+                   Path(config).expanduser() if config else None)
 
     def say(self, text: str) -> None:
         """Pass ``text`` to :attr:`notify`, if any."""
