@@ -401,3 +401,34 @@ def test_an_empty_model_config_is_none():
     assert ModelRequest.of("htdemucs", config="").config is None
     assert is_hub_name("htdemucs", None, "") and not is_hub_name("htdemucs", None, "c.yaml")
     assert not is_hub_name("umxl") and not is_hub_name("umxhq")
+
+
+@pytest.mark.parametrize("family", ["roformer", "openunmix"])
+def test_the_tui_reopens_a_familys_session(tmp_path, work, karaoke, umx, family):
+    """A session the CLI wrote with each family opens in the TUI (Pilot): its three steps in
+    the timeline, a step selectable for listening."""
+    import asyncio
+
+    from tui_helpers import make_app, screen_text, wait_for
+
+    from progdemix_tui.cli import main
+
+    checkpoint, config = karaoke
+    model = (["--model", str(checkpoint), "--model-config", str(config)]
+             if family == "roformer" else ["--model", str(umx)])
+    track = song(tmp_path / "song", RATE if family == "roformer" else 44100, seconds=1.5)
+    folder = work / "sessions" / family
+    assert main(["run", str(track), *model, "--steps", "2", "--out", str(folder), *CPU]) == 0
+
+    async def reopen() -> None:
+        app = make_app(".", checkpoint)
+        async with app.run_test(size=(100, 30)) as pilot:
+            app.open_session_folder(folder)
+            await wait_for(pilot, lambda: f"session {family} (complete, 3 steps)"
+                           in screen_text(app))
+            await pilot.press("t", "down", "down")
+            await wait_for(pilot, lambda: app.player.selection is not None
+                           and app.player.selection.step == 2)
+            assert app.player.selection.stem == "vocals"
+
+    asyncio.run(reopen())
