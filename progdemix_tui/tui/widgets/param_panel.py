@@ -27,17 +27,31 @@ NAMES = tuple(option.name for option in PANEL)
 """The panel's fields in order (their widgets' ids are ``p-<name>``)."""
 
 
+FAMILY_LABELS = {"openunmix": "Open-Unmix", "roformer": "RoFormer"}
+"""How the model list names a family other than demucs (demucs models go unlabelled)."""
+
+
+def model_label(name: str, family: str, cached: bool) -> str:
+    """The model list's line for ``name``: its family (other than demucs) and whether it runs
+    offline, e.g. ``umxl · Open-Unmix (not cached: needs network)``."""
+    label = FAMILY_LABELS.get(family)
+    state = "cached" if cached else "not cached: needs network"
+    return f"{name}{f' · {label}' if label else ''} ({state})"
+
+
 def model_options() -> list[tuple[str, str]]:
-    """(label, name) for the model select: known models marked cached or not."""
+    """(label, name) for the model select: known models with their family, marked cached or
+    not (:func:`model_label`). RoFormers are files: the model path field, with their config."""
     from progdemix_tui.engine.models import known_models, model_status
 
     out = []
     for name in known_models():
         try:
-            cached = model_status(name).cached
+            status = model_status(name)
+            cached, family = status.cached, str(getattr(status, "family", "demucs"))
         except Exception:  # a broken cache entry must not break the panel
-            cached = False
-        out.append((f"{name} {'(cached)' if cached else '(not cached)'}", name))
+            cached, family = False, "demucs"
+        out.append((model_label(name, family, cached), name))
     return out
 
 
@@ -61,6 +75,9 @@ class ParamPanel(VerticalScroll):
         super().__init__(id=id)
         self.initial = dict(values)
         self.targets: tuple[str, ...] = STEMS  # the target select's choices
+        self.learned: dict[str, tuple[str, ...]] = {}
+        """Stems of models as a run loaded them (:meth:`loaded`), by model spec: what cannot
+        be read without loading (a name downloaded by the run, a checkpoint with its config)."""
         self.models = models if models is not None else model_options()
 
     def compose(self) -> ComposeResult:
@@ -90,27 +107,39 @@ class ParamPanel(VerticalScroll):
             return Checkbox(option.check_text, value=bool(value), id=wid, compact=True)
         return Input(str(value), placeholder=option.placeholder, id=wid, compact=True)
 
-    @staticmethod
-    def target_choices(model: str) -> tuple[str, ...]:
+    def target_choices(self, model: str) -> tuple[str, ...]:
         """The target list: ``model``'s stems where they can be read without loading it
-        (cached weights, a .safetensors file; htdemucs_6s adds guitar and piano), else the
-        four standard stems."""
+        (cached weights, a .safetensors file; htdemucs_6s adds guitar and piano) or a run
+        loaded it, else the four standard stems."""
         from progdemix_tui.engine.models import model_stems
 
-        return (model_stems(model) if model else None) or STEMS
+        if not model:
+            return STEMS
+        return self.learned.get(model) or model_stems(model) or STEMS
 
-    def _update_targets(self, model: str) -> None:
-        """Offer ``model``'s stems as targets, keeping the chosen one where it still is."""
+    def loaded(self, model: str, sources: tuple[str, ...]) -> None:
+        """A run loaded ``model`` with these stems: remember them, and offer them as targets
+        while the panel still names that model."""
+        if not sources:
+            return
+        self.learned[model] = tuple(sources)
+        if chosen_model(self.values()) == model and self._update_targets(model):
+            self.post_message(self.Changed(self.values()))
+
+    def _update_targets(self, model: str) -> bool:
+        """Offer ``model``'s stems as targets, keeping the chosen one where it still is;
+        whether the list changed."""
         select = self.query_one("#p-target", Select)
         choices = self.target_choices(model)
         current = select.value
         if choices == self.targets:
-            return
+            return False
         self.targets = choices
         with select.prevent(Select.Changed):  # one Changed for the panel: the caller's
             select.set_options([(c, c) for c in choices])
             select.value = current if current in choices else (
                 "vocals" if "vocals" in choices else choices[0])
+        return True
 
     def values(self) -> dict:
         """The panel's current values, as stored in the settings file."""
