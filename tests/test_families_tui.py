@@ -1,0 +1,83 @@
+"""Issue "Any separator", the TUI's part: a 2-stem RoFormer (vocals + instrumental) through the
+whole TUI (Pilot): its checkpoint and YAML config chosen in Params, a run, the timeline's rows,
+the target list from the loaded model's stems, A/B marks, export; and the model list's words."""
+
+from __future__ import annotations
+
+import pytest
+import soundfile as sf
+from tui_helpers import make_app, screen_text, sync, wait_for
+
+pytest.importorskip("bs_roformer")
+
+from test_family_roformer import document, random_checkpoint, write_config  # noqa: E402
+
+from progdemix_tui.engine.config import STEMS  # noqa: E402
+from progdemix_tui.tui.widgets.param_panel import model_label  # noqa: E402
+
+TWO = ("vocals", "instrumental")
+
+
+@pytest.fixture
+def two_stem_roformer(tmp_path):
+    """A BS-RoFormer vocals model (the published config, shrunk) whose config names four
+    instruments: its stems are vocals and instrumental (mixture − vocals). A plain-tensor
+    ``.ckpt`` as the training code saves it, and its YAML."""
+    data = document("bs_roformer", instruments=("vocals", "drums", "bass", "other"))
+    folder = tmp_path / "roformer"
+    folder.mkdir()
+    return (random_checkpoint(folder, data, "bs_roformer"),
+            write_config(folder / "vocals.yaml", data))
+
+
+def test_model_list_says_the_family_and_what_needs_network():
+    assert model_label("umxl", "openunmix", False) == "umxl · Open-Unmix (not cached: needs network)"
+    assert model_label("umxhq", "openunmix", True) == "umxhq · Open-Unmix (cached)"
+    assert model_label("htdemucs", "demucs", False) == "htdemucs (not cached: needs network)"
+
+
+@sync
+async def test_a_two_stem_roformer_through_the_whole_tui(work, two_stem_roformer):
+    checkpoint, config = two_stem_roformer
+    app = make_app("track", "", models=[("demo (cached)", "demo")], segment="", overlap="",
+                   model_path="")
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = app.panel
+        # Params: the checkpoint and its config (a .ckpt's stems are in its config: the
+        # target list cannot know them before the model loads)
+        panel.set_value("model_path", str(checkpoint))
+        panel.set_value("model_config", str(config))
+        await wait_for(pilot, lambda: app.settings.params.get("model_config") == str(config))
+        assert panel.targets == STEMS and app.settings.params["target"] == "vocals"
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not app.run_view.running and len(app.timeline.rows) == 3,
+                       timeout=600)
+        assert app.run_view.last_error is None
+        # the loaded model's stems: the timeline's and the target list's
+        assert tuple(app.timeline.sources) == TWO
+        await wait_for(pilot, lambda: panel.targets == TWO)
+        assert [row.step for row in app.timeline.rows] == [0, 1, 2]
+        folder = app.timeline.folder
+        assert folder is not None and (folder / "step_002").exists() or any(
+            p.name.startswith("step") for p in folder.iterdir())
+        # A/B: step 0 against step 2
+        app.timeline.table.focus()
+        await pilot.press("home", "a", "down", "down", "b")
+        await wait_for(pilot, lambda: app.player.a is not None and app.player.b is not None)
+        assert (app.player.a.step, app.player.b.step) == (0, 2)
+        # export: all stems (the model's two), then target + karaoke (mixture − vocals)
+        for what, names in (("all", TWO), ("two", ("vocals", "no_vocals")),
+                            ("ab", ("A", "B"))):
+            await pilot.press("e")
+            await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ExportScreen")
+            await pilot.click(f"#what-{what}")
+            await pilot.click("#export-go")
+            files = [folder / "export" / (f"step2_{n}.wav" if what != "ab" else f"{n}.wav")
+                     for n in names]
+            await wait_for(pilot, lambda files=files: all(f.is_file() for f in files))
+        assert "failed" not in screen_text(app)
+    mixture, rate = sf.read(folder / "export" / "step2_vocals.wav", dtype="float32")
+    vocals = mixture
+    rest, _ = sf.read(folder / "export" / "step2_no_vocals.wav", dtype="float32")
+    instrumental, _ = sf.read(folder / "export" / "step2_instrumental.wav", dtype="float32")
+    assert vocals.shape == rest.shape == instrumental.shape and vocals.shape[1] == 2
