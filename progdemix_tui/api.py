@@ -125,13 +125,14 @@ def separate(
     device: str = _D["device"],
     precision: Precision = _D["precision"],
     segment: float | None = _D["segment"],
-    overlap: float = _D["overlap"],
+    overlap: float | None = _D["overlap"],
     shifts: int = _D["shifts"],
     batch_chunks: int = _D["batch_chunks"],
     seed: int = _D["seed"],
     cache: bool = _D["cache"],
     repo: str | None = _D["repo"],
     trust_checkpoint: bool = _D["trust_checkpoint"],
+    model_config: str | None = _D["model_config"],
     session_dir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     stem_format: StemFormat = _D["stem_format"],
@@ -154,7 +155,8 @@ def separate(
     each one line saying what is wrong. torch's thread count is left as it is.
     """
     values: dict[str, Value] = {
-        "model": model, "repo": repo, "trust_checkpoint": trust_checkpoint, "device": device,
+        "model": model, "repo": repo, "trust_checkpoint": trust_checkpoint,
+        "model_config": model_config, "device": device,
         "precision": precision, "target": target, "steps": steps, "mode": mode,
         "schedule": schedule, "beta_max": beta_max, "preset": preset, "adaptive_k": adaptive_k,
         "adaptive_score": adaptive_score, "adaptive_chunk": adaptive_chunk,
@@ -210,7 +212,7 @@ def _run(config: RunConfig, source: Path | None, samples: torch.Tensor | None,
     if out is not None:
         check_output_folder(out, overwrite)
     spec = config.separator
-    hub.preflight(spec.model, spec.repo, spec.trust_checkpoint)
+    hub.preflight(spec.model, spec.repo, spec.trust_checkpoint, spec.model_config)
     separator = Separator.from_config(spec)
     config.validate(separator.sources)  # the target against the model's own stems
     prepared: PreparedInput

@@ -26,15 +26,26 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # 4-step demo run took 182 s with two threads and 39 s with one beside one busy process.
 torch.set_num_threads(int(os.environ.setdefault("OMP_NUM_THREADS", "1")))
 
+
+def _private_dir(var: str, prefix: str) -> None:
+    """Point ``var`` at a new temporary folder of this test process, unless the user set it.
+
+    A folder another pytest process made for itself (xdist's controller, whose workers
+    inherit its environment) is not the user's: each worker gets its own, so that no two
+    processes share settings, the cache's HMAC key or cache entries."""
+    mine = f"_PROGDEMIX_TEST_OWN_{var}"
+    if var in os.environ and os.environ[var] != os.environ.get(mine):
+        return
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    os.environ[var] = os.environ[mine] = path
+
+
 # The step-0 cache of every test (and of the CLI subprocesses, which inherit it) lives in one
-# temporary folder per test session, not in the user's cache folder.
-_CACHE_DIR = tempfile.mkdtemp(prefix="progdemix-step0-")
-atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
-os.environ.setdefault("PROGDEMIX_CACHE_DIR", _CACHE_DIR)
+# temporary folder per test process, not in the user's cache folder.
+_private_dir("PROGDEMIX_CACHE_DIR", "progdemix-step0-")
 # Likewise the config folder (settings, the step-0 cache's HMAC key): never the user's own.
-_CONFIG_DIR = tempfile.mkdtemp(prefix="progdemix-config-")
-atexit.register(shutil.rmtree, _CONFIG_DIR, ignore_errors=True)
-os.environ.setdefault("PROGDEMIX_TUI_CONFIG_DIR", _CONFIG_DIR)
+_private_dir("PROGDEMIX_TUI_CONFIG_DIR", "progdemix-config-")
 
 # Waits in the tests are on events (a file appears, a screen shows a line, a process exits),
 # never races against the clock: this bound only stops a test that would otherwise hang
@@ -134,3 +145,18 @@ def work(tmp_path, monkeypatch) -> Path:
     write_track(folder / "track", seconds=2.0)
     monkeypatch.chdir(folder)
     return folder
+
+
+SLOW_SECONDS = 10.0  # the `slow` marker's bound (pyproject.toml)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Name the tests that ran over :data:`SLOW_SECONDS` without the ``slow`` marker."""
+    unmarked = sorted(((r.duration, r.nodeid) for reports in terminalreporter.stats.values()
+                       for r in reports if getattr(r, "when", None) == "call"
+                       and r.duration > SLOW_SECONDS and "slow" not in r.keywords),
+                      reverse=True)
+    if unmarked:
+        terminalreporter.write_sep("-", f"over {SLOW_SECONDS:.0f} s without the slow marker")
+        for seconds, nodeid in unmarked:
+            terminalreporter.write_line(f"{seconds:6.1f} s  {nodeid}")

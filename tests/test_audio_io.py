@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from progdemix_tui.engine import audio
+from progdemix_tui.engine import audio, files
 from progdemix_tui.engine.errors import AudioInputError, OutputError
 
 
@@ -123,7 +123,7 @@ def test_written_files_follow_the_umask(tmp_path):
 
     old = os.umask(0o022)
     try:
-        out = audio.write_text_atomic(tmp_path / "m.json", "{}")
+        out = files.write_text_atomic(tmp_path / "m.json", "{}")
     finally:
         os.umask(old)
     assert (out.stat().st_mode & 0o777) == 0o644

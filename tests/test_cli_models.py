@@ -36,7 +36,8 @@ def test_models_json_parses_with_what_is_known_locally(tmp_path):
     assert done.returncode == 0, done.stderr
     rows = {row["name"]: row for row in json.loads(done.stdout)}
     assert set(rows["demo"]) == {"name", "default", "cached", "size_bytes", "location",
-                                 "origin", "sources", "description", "size_source"}
+                                 "origin", "sources", "description", "size_source", "family",
+                                 "samplerate"}
     demo, default = rows["demo"], rows["hdemucs_mmi"]
     assert demo["cached"] and demo["size_bytes"] > 0 and demo["origin"] == "package"
     assert demo["size_source"] == "local"

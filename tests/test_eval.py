@@ -204,6 +204,7 @@ def test_oracle_gain_sweep(dataset, tiny_model_path, tmp_path):
     assert_png(out / "oracle_gain_vocals.png")
 
 
+@pytest.mark.slow
 def test_sdr_option_fills_the_sdr_column(dataset, tiny_model_path, tmp_path):
     out = tmp_path / "sdr"
     assert main(["eval", str(dataset / "a"), "--out", str(out), "--steps", "0",

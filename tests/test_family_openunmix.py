@@ -18,6 +18,7 @@ import torch
 from progdemix_tui.engine.errors import Cancelled, ModelUnavailable
 from progdemix_tui.engine.families import openunmix as family
 from progdemix_tui.engine.families.umx_package import openunmix, torchaudio_problem
+from progdemix_tui.engine.models import ModelRequest
 
 if importlib.util.find_spec("openunmix") is None:  # it imports only through umx_package
     pytest.skip("the openunmix extra is not installed", allow_module_level=True)
@@ -101,7 +102,7 @@ def test_umxhq_sized_folder_applies_as_the_package_separates(tmp_path: Path):
                enumerate(openunmix().umxhq_spec(pretrained=False).items())}
     folder = save_folder(tmp_path / "umxhq-random", targets, UMXHQ_ARGS)
     del targets
-    model = family.OpenUnmixSource().load(str(folder))
+    model = family.OpenUnmixSource().load(ModelRequest(str(folder)))
     assert (model.family, model.sources, model.samplerate) == (
         "openunmix", ("vocals", "drums", "bass", "other"), 44100)
     assert model.parameters == 35_577_488  # umxhq's size (4 targets of 512 units)
@@ -129,8 +130,8 @@ def test_published_name_loads_from_the_torch_hub_cache_as_the_package_does(
         state["stft.window"] = torch.hann_window(1024)  # open-unmix 1.0 files carry these
         state["sample_rate"] = torch.tensor(16000)
         torch.save(state, family.cached_files("umxse")[target])
-    assert source.available_offline("umxse") and source.handles("umxse")
-    model = source.load("umxse")
+    assert source.available_offline("umxse") and source.handles(ModelRequest("umxse"))
+    model = source.load(ModelRequest("umxse"))
     assert (model.sources, model.samplerate, model.origin.startswith("openunmix umxse")) == (
         ("speech", "noise"), 16000, True)
     package = openunmix().umxse(pretrained=True, niter=1)
@@ -156,7 +157,7 @@ def test_published_urls_are_the_package_s_own():
 def test_tiny_model_counts_forwards_and_stops_on_cancel(tiny: Path):
     """``chunks`` is the number of ``before`` calls (one per target and shift); a cancel
     raised from ``before`` stops the apply and leaves no hook behind."""
-    model = family.OpenUnmixSource().load(str(tiny))
+    model = family.OpenUnmixSource().load(ModelRequest(str(tiny)))
     calls = {"before": 0, "done": 0}
     mix = noise(2.0)
     random.seed(0)
@@ -188,7 +189,7 @@ def test_tiny_model_batches_and_runs_in_bf16(tiny: Path):
     autocast close to float32 (its STFT runs in float32: torch promotes the cast window)."""
     from progdemix_tui.engine.precision import autocast, cast_weights
 
-    model = family.OpenUnmixSource().load(str(tiny))
+    model = family.OpenUnmixSource().load(ModelRequest(str(tiny)))
     mix = torch.cat([noise(1.0, seed=1), noise(1.0, seed=2)])
     out = apply(model, mix)
     torch.testing.assert_close(out[1:], apply(model, mix[1:]), rtol=1e-4, atol=1e-6)
@@ -217,7 +218,7 @@ def test_safetensors_weights_equal_the_pth(tiny: Path, tmp_path: Path):
 
 def test_one_target_folder_gets_the_residual_stem(tmp_path: Path):
     folder = save_folder(tmp_path / "karaoke", tiny_targets(("vocals",)), TINY_ARGS)
-    model = family.OpenUnmixSource().load(str(folder))
+    model = family.OpenUnmixSource().load(ModelRequest(str(folder)))
     mix = noise(1.0)
     out = apply(model, mix)
     assert model.sources == ("vocals", "residual") and out.shape[1] == 2
@@ -241,9 +242,9 @@ def test_offline_uncached_name_is_one_named_line(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     source = family.OpenUnmixSource()
-    assert source.handles("umxl") and not source.available_offline("umxl")
+    assert source.handles(ModelRequest("umxl")) and not source.available_offline("umxl")
     with pytest.raises(ModelUnavailable) as caught:
-        source.load("umxl")
+        source.load(ModelRequest("umxl"))
     text = one_line(caught)
     assert text.startswith("umxl's weights are not cached") and "HF_HUB_OFFLINE" in text
     assert "vocals-bccbd9aa.pth" in text and "--model demo" in text
@@ -270,7 +271,7 @@ def test_hostile_json_numbers_are_refused_before_building(tiny: Path, where, cha
     (data if where == "separator" else data["args"]).update(change)
     path.write_text(json.dumps(data))
     with pytest.raises(ModelUnavailable) as caught:
-        family.OpenUnmixSource().load(str(tiny))
+        family.OpenUnmixSource().load(ModelRequest(str(tiny)))
     assert says in one_line(caught)
 
 
@@ -349,8 +350,8 @@ def test_weights_outside_the_folder_and_missing_files_are_refused(tiny: Path, tm
 def test_source_handles_names_and_model_folders_only(tiny: Path, tmp_path: Path):
     source = family.OpenUnmixSource()
     assert source.names() == ("umxhq", "umx", "umxl", "umxse")
-    assert source.handles(str(tiny)) and source.available_offline(str(tiny))
-    assert not source.handles("htdemucs") and not source.handles(str(tmp_path))
+    assert source.handles(ModelRequest(str(tiny))) and source.available_offline(str(tiny))
+    assert not source.handles(ModelRequest("htdemucs")) and not source.handles(ModelRequest(str(tmp_path)))
 
 
 # --------------------------------------------------------------------------- downloads
@@ -401,13 +402,13 @@ def test_an_uncached_name_is_downloaded_once_into_the_cache(
     monkeypatch.delenv("HF_HUB_OFFLINE")
     _publish_umxse(*web, monkeypatch)
     notes: list[str] = []
-    model = family.OpenUnmixSource().load("umxse", notify=notes.append)
+    model = family.OpenUnmixSource().load(ModelRequest("umxse", notify=notes.append))
     assert model.sources == ("speech", "noise")
     assert len(notes) == 1 and notes[0].startswith("downloading Open-Unmix umxse: 2 file(s)")
     assert family.OpenUnmixSource().available_offline("umxse")
     for path in web[0].iterdir():
         path.unlink()  # served no more: the second load reads the cache only
-    family.OpenUnmixSource().load("umxse", notify=notes.append)
+    family.OpenUnmixSource().load(ModelRequest("umxse", notify=notes.append))
     assert len(notes) == 1
 
 
@@ -417,7 +418,7 @@ def test_a_download_with_the_wrong_hash_is_refused(
     monkeypatch.delenv("HF_HUB_OFFLINE")
     _publish_umxse(*web, monkeypatch, spoil=True)
     with pytest.raises(ModelUnavailable) as caught:
-        family.OpenUnmixSource().load("umxse")
+        family.OpenUnmixSource().load(ModelRequest("umxse"))
     assert "downloading umxse's speech weights" in one_line(caught)
     assert "hash" in str(caught.value) and not family.cached_files("umxse")["speech"].exists()
 
@@ -431,6 +432,6 @@ def test_no_network_is_one_line_after_one_quick_probe(
             "other": "http://127.0.0.1:9/other-00000000.pth"}
     monkeypatch.setitem(family.PUBLISHED, "umxl", family.Published("umxl", "", 44100, urls))
     with pytest.raises(ModelUnavailable) as caught:
-        family.OpenUnmixSource().load("umxl")
+        family.OpenUnmixSource().load(ModelRequest("umxl"))
     assert one_line(caught).startswith("umxl's weights are not cached")
     assert "there is no network (URLError" in str(caught.value)

@@ -33,6 +33,7 @@ from progdemix_tui.engine.errors import (  # noqa: E402
 )
 from progdemix_tui.engine.families import roformer  # noqa: E402
 from progdemix_tui.engine.families.roformer_config import parse_config  # noqa: E402
+from progdemix_tui.engine.models import ModelRequest  # noqa: E402
 
 CPU = torch.device("cpu")
 PUBLISHED_BANDS = (2,) * 24 + (4,) * 12 + (12,) * 8 + (24,) * 8 + (48,) * 8 + (128, 129)
@@ -498,10 +499,14 @@ def test_the_source_handles_roformer_files_only(tmp_path):
 
     save_file({"x": torch.zeros(1)}, demucs_file, {"klass": "demucs.hdemucs.HDemucs"})
     plain = roformer.RoformerSource()
-    assert plain.handles(str(checkpoint)) and plain.handles(str(converted))
-    assert not plain.handles(str(demucs_file)) and not plain.handles("htdemucs")
-    assert not plain.handles(str(tmp_path / "model.pth"))  # a demucs suffix too: needs a config
-    assert roformer.RoformerSource(config).handles(str(tmp_path / "model.pth"))
+
+    def request(path: object, config: Path | None = None) -> ModelRequest:
+        return ModelRequest(str(path), config=config)
+
+    assert plain.handles(request(checkpoint)) and plain.handles(request(converted))
+    assert not plain.handles(request(demucs_file)) and not plain.handles(request("htdemucs"))
+    assert not plain.handles(request(tmp_path / "model.pth"))  # a demucs suffix: needs a config
+    assert plain.handles(request(tmp_path / "model.pth", config))
     assert plain.available_offline(str(converted)) and plain.names() == ()
-    assert plain.load(str(converted)).sources == ("vocals", "other")
-    assert roformer.RoformerSource(config).load(str(checkpoint)).family == "roformer"
+    assert plain.load(request(converted)).sources == ("vocals", "other")
+    assert plain.load(request(checkpoint, config)).family == "roformer"

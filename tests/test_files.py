@@ -13,7 +13,7 @@ from progdemix_tui.engine import files
 from progdemix_tui.engine.errors import ModelUnavailable, OutputError, SessionError
 from progdemix_tui.engine.evaluation import documents
 from progdemix_tui.engine.manifest import Invalid, member
-from progdemix_tui.engine.model_files import inside as model_inside
+from progdemix_tui.engine.model_files import contained
 from progdemix_tui.playback import Player
 
 SR = 8000
@@ -44,7 +44,7 @@ def test_every_reader_uses_the_one_check_with_its_own_error(tmp_path):
     with pytest.raises(SessionError, match="leads outside the evaluation folder"):
         documents.read_json(root, root / "out" / "x.json", "advice")
     with pytest.raises(ModelUnavailable, match="model file .* leads outside"):
-        model_inside(root / "out", root, "model file")
+        contained(root, root / "out", "model file")
     with pytest.raises(Invalid, match="stem leads outside the session"):
         member(root, "out/x.wav", "stem")
     with pytest.raises(Invalid, match="points outside the session"):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import HANG_TIMEOUT
 
 from progdemix_tui.engine.threads import available_cpus, torch_threads
@@ -39,6 +40,7 @@ def test_demo_says_what_its_seconds_are(tmp_path):
     assert "1.0 s long" in line and "made in" in line, line
 
 
+@pytest.mark.slow
 def test_eval_demo_model_script_applies_the_thread_policy():
     script = Path(__file__).resolve().parents[1] / "scripts" / "eval_demo_model.py"
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}

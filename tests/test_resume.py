@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,14 +14,19 @@ import pytest
 import soundfile as sf
 from conftest import interrupt_when, tiny_hdemucs, wait_while_running, write_track
 
+from progdemix_tui.cli import main
 from progdemix_tui.engine import open_session
 
 STEPS = "8"
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "progdemix_tui", "run", *args],
-                          capture_output=True, text=True)
+def cli(capsys, *args: str) -> subprocess.CompletedProcess:
+    """``run *args`` through the CLI's ``main`` in this process (the entry point's own code
+    path; the Ctrl-C and kill cases, where the process is the point, run a real one)."""
+    capsys.readouterr()
+    code = main(["run", *args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["run", *args], code, out, err)
 
 
 def common(model: Path) -> list[str]:
@@ -75,16 +81,42 @@ def cancelled_session(tmp_path: Path, model: Path, track: Path, *extra: str,
     return out
 
 
+_CANCELLED: dict[Path, tuple[Path, Path]] = {}
+
+
+def cancelled_once(factory: pytest.TempPathFactory, model: Path) -> tuple[Path, Path]:
+    """(session, track): a run of a 2 s track cancelled with Ctrl-C after two or more steps,
+    made once per test process for ``model`` (three tests resume or refuse it: they copy)."""
+    if model not in _CANCELLED:
+        base = factory.mktemp("cancelled-once")
+        track = write_track(base / "song", seconds=2.0)
+        _CANCELLED[model] = cancelled_session(base, model, track), track
+    return _CANCELLED[model]
+
+
+@pytest.fixture
+def cancelled(tmp_path_factory, tmp_path, tiny_model_path) -> tuple[Path, Path]:
+    """A copy of :func:`cancelled_once`'s session in ``tmp_path``, and the track it ran on
+    (shared: copy it too before changing it)."""
+    session, track = cancelled_once(tmp_path_factory, tiny_model_path)
+    return Path(shutil.copytree(session, tmp_path / "cancelled")), track
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(("extra", "kill"), [((), False), (("--adaptive", "2"), True)],
                          ids=["cancelled", "killed-adaptive"])
-def test_resumed_run_equals_an_uninterrupted_one(tmp_path, tiny_model_path, extra, kill):
-    track = write_track(tmp_path / "song", seconds=2.0)
-    whole = cli(str(track), "--out", str(tmp_path / "whole"), "--json", *common(tiny_model_path),
-                *extra)
+def test_resumed_run_equals_an_uninterrupted_one(request, tmp_path, tiny_model_path, capsys,
+                                                  extra, kill):
+    if kill:
+        track = write_track(tmp_path / "song", seconds=2.0)
+        out = cancelled_session(tmp_path, tiny_model_path, track, *extra, kill=kill)
+    else:
+        out, track = request.getfixturevalue("cancelled")
+    whole = cli(capsys, str(track), "--out", str(tmp_path / "whole"), "--json",
+                *common(tiny_model_path), *extra)
     assert whole.returncode == 0, whole.stderr
-    out = cancelled_session(tmp_path, tiny_model_path, track, *extra, kill=kill)
     kept = len(open_session(out).steps)
-    resumed = cli("--resume", str(out), "--json")
+    resumed = cli(capsys, "--resume", str(out), "--json")
     assert resumed.returncode == 0, resumed.stderr
     assert f"after step {kept - 1}" in resumed.stderr
     assert_same(json.loads(resumed.stdout), json.loads(whole.stdout))
@@ -93,21 +125,26 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, tiny_model_path, extr
     assert_same([r.metrics.to_dict() for r in session.steps],
                 [r.metrics.to_dict() for r in open_session(tmp_path / "whole").steps])
     assert not list(out.glob("steps/*/state.npy"))  # removed once complete
-    again = cli("--resume", str(out))  # a complete session is refused
+    again = cli(capsys, "--resume", str(out))  # a complete session is refused
     assert again.returncode == 2 and "complete" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1 and "Traceback" not in again.stderr
 
 
-def test_changed_input_model_or_manifest_is_refused(tmp_path, tiny_model_path):
+def test_changed_input_model_or_manifest_is_refused(tmp_path, tiny_model_path, capsys,
+                                                    cancelled):
     from progdemix_tui.engine.models import save_safetensors
 
-    track = write_track(tmp_path / "song", seconds=2.0)
-    out = cancelled_session(tmp_path, tiny_model_path, track)
+    out, shared = cancelled
+    track = Path(shutil.copytree(shared, tmp_path / "song"))  # this test changes its track
+    manifest = json.loads((out / "manifest.json").read_text())
+    source = Path(manifest["input"]["resume"]["source"])
+    manifest["input"]["resume"]["source"] = str(track / source.relative_to(shared))
+    (out / "manifest.json").write_text(json.dumps(manifest))
     before = (out / "manifest.json").read_text()
 
     mix, rate = sf.read(track / "mixture.wav", dtype="float32")
     sf.write(track / "mixture.wav", mix * 0.5, rate, subtype="FLOAT")
-    changed = cli("--resume", str(out))
+    changed = cli(capsys, "--resume", str(out))
     assert changed.returncode == 2 and "changed" in changed.stderr, changed.stderr
     assert len(changed.stderr.strip().splitlines()) == 1
     sf.write(track / "mixture.wav", mix, rate, subtype="FLOAT")
@@ -116,7 +153,7 @@ def test_changed_input_model_or_manifest_is_refused(tmp_path, tiny_model_path):
     manifest = json.loads(before)
     manifest["config"]["separator"]["model"] = str(tiny_model_path.parent / "other.safetensors")
     (out / "manifest.json").write_text(json.dumps(manifest))
-    other = cli("--resume", str(out))
+    other = cli(capsys, "--resume", str(out))
     assert other.returncode == 2 and "model" in other.stderr and "changed" in other.stderr, \
         other.stderr
     assert len(other.stderr.strip().splitlines()) == 1
@@ -124,7 +161,7 @@ def test_changed_input_model_or_manifest_is_refused(tmp_path, tiny_model_path):
     manifest = json.loads(before)
     manifest["steps"][0]["files"]["mixture"]["path"] = "../../etc/passwd"
     (out / "manifest.json").write_text(json.dumps(manifest))
-    hostile = cli("--resume", str(out))
+    hostile = cli(capsys, "--resume", str(out))
     assert hostile.returncode == 2 and "outside" in hostile.stderr, hostile.stderr
     assert len(hostile.stderr.strip().splitlines()) == 1
     assert (out / "manifest.json").read_text() == json.dumps(manifest)  # nothing written

@@ -3,16 +3,22 @@ screen continues it live, and the session ends complete with every planned step.
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
 import tui_helpers
-from test_resume import STEPS, cancelled_session
+from test_resume import STEPS, cancelled_once
 from tui_helpers import screen_text, sync, wait_for
 
 from progdemix_tui.engine import open_session
 
 
+@pytest.mark.slow
 @sync
-async def test_sessions_screen_resumes_a_cancelled_session(work, tiny_model_path):
-    out = cancelled_session(work / "sessions", tiny_model_path, work / "track")
+async def test_sessions_screen_resumes_a_cancelled_session(work, tiny_model_path,
+                                                            tmp_path_factory):
+    session, _ = cancelled_once(tmp_path_factory, tiny_model_path)  # shared with test_resume
+    out = shutil.copytree(session, work / "sessions" / "cancelled")
     kept = len(open_session(out).steps)
     app = tui_helpers.make_app(".", tiny_model_path)
     async with app.run_test(size=(100, 30)) as pilot:

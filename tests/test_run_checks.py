@@ -64,7 +64,8 @@ def test_cli_run_checks_once(tmp_path, tiny_model_path, calls):
     assert main(["run", str(track), "--steps", "1", "--mode", "oracle", "--out",
                  str(tmp_path / "s"), "--model", str(tiny_model_path), "--segment", "1",
                  "--device", "cpu"]) == 0
-    # validate: once when the arguments are parsed (cli/common.py), once by engine.check_run
+    # validate: once when the arguments are parsed (cli/common.py), once by engine.check_run;
+    # the second checks only the target, the values being kept (tests/test_prepare.py)
     assert calls == {"check_references": 1, "validate": 2, "inspect_input": 1, "preflight": 1,
                      "model loads": 1}
 

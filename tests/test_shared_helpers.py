@@ -4,10 +4,13 @@ documents' header and provenance (session manifest, eval.json)."""
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
 import pytest
 
+import progdemix_tui
 from progdemix_tui.engine import procedure, provenance, study
 from progdemix_tui.engine.config import (
     STEMS,
@@ -61,3 +64,18 @@ def test_session_and_evaluation_documents_share_header_and_provenance(tmp_path):
         assert doc["model"] == model and doc["device"] == "cpu"
         assert doc["versions"] == provenance.versions()
     assert "." in manifest["created"] and "." not in meta["created"]  # to the microsecond
+
+
+def test_only_provenance_builds_the_documents_metadata():
+    """No other module computes a ``versions`` or ``created`` value of its own (a dict key
+    given a call): session, eval and their preparation take them from engine/provenance.py."""
+    package = Path(progdemix_tui.__file__).parent
+    builders = set()
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Dict) and any(
+                    isinstance(k, ast.Constant) and k.value in ("versions", "created")
+                    and isinstance(v, ast.Call) for k, v in zip(node.keys, node.values,
+                                                                strict=True)):
+                builders.add(path.relative_to(package).as_posix())
+    assert builders == {"engine/provenance.py"}

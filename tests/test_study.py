@@ -333,6 +333,7 @@ def test_whole_sdr_is_torchmetrics_sdr():
     assert got[2] is None
 
 
+@pytest.mark.slow
 def test_eval_reports_both_sdrs(tmp_path, tiny_model_path, capsys):
     import csv
 

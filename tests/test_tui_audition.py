@@ -42,6 +42,7 @@ def player_line(app) -> str:
 # ---------------------------------------------------------------------- 1. run highlighted
 
 
+@pytest.mark.slow
 @sync
 async def test_r_runs_the_highlighted_entry(work, tiny_model_path):
     app = make_app(".", tiny_model_path)
@@ -434,6 +435,7 @@ async def goto(pilot, text: str) -> None:
     await pilot.press(*text, "enter")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(BACKENDS))
 @sync
 async def test_goto_after_a_run_seeks_the_selected_step(work, tiny_model_path, kind):

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import write_track
-from tui_helpers import write_fake_session
+from conftest import HANG_TIMEOUT, write_track
+from tui_helpers import screen_text, wait_for, write_fake_session
 
 from progdemix_tui.tui.app import ProgdemixApp
 from progdemix_tui.tui.audition import NullBackend
@@ -47,10 +47,16 @@ def test_params_tab(app, snap_compare):
     assert snap_compare(app, press=["p"], terminal_size=(80, 24))
 
 
+async def _open_session(pilot) -> None:
+    pilot.app.open_session_folder(Path("sessions/demo-session"))
+    await wait_for(pilot, lambda: len(pilot.app.timeline.rows) == 3)
+
+
 def test_timeline_with_metrics(app, snap_compare):
     async def open_session(pilot) -> None:
-        pilot.app.open_session_folder(Path("sessions/demo-session"))
+        await _open_session(pilot)
         await pilot.press("down")
+        await wait_for(pilot, lambda: pilot.app.player.selection is not None)
         await pilot.pause()
 
     assert snap_compare(app, run_before=open_session, terminal_size=(80, 24))
@@ -58,20 +64,22 @@ def test_timeline_with_metrics(app, snap_compare):
 
 def test_timeline_wide_without_sidebar(app, snap_compare):
     async def open_session(pilot) -> None:
-        pilot.app.open_session_folder(Path("sessions/demo-session"))
+        await _open_session(pilot)
         await pilot.press("z", "down", "down", "a")
+        await wait_for(pilot, lambda: pilot.app.player.duration is not None
+                       and not pilot.app.player.loading)
         await pilot.pause()
 
     assert snap_compare(app, run_before=open_session, terminal_size=(100, 24))
 
 
-async def _mark_ab(pilot) -> None:
-    pilot.app.open_session_folder(Path("sessions/demo-session"))
+async def _mark_ab(pilot, timeout: float = HANG_TIMEOUT) -> None:
+    """Mark steps 0 and 2 as A and B; wait (however long a busy machine takes, failing
+    only after ``timeout``) until they are read and level-matched in their thread."""
+    await _open_session(pilot)
     await pilot.press("z", "a", "down", "down", "b")
-    for _ in range(200):  # A and B are read and level-matched in a thread
-        if pilot.app.player.levels is not None:
-            break
-        await pilot.pause(0.05)
+    await wait_for(pilot, lambda: pilot.app.player.levels is not None
+                   and not pilot.app.player.loading, timeout=timeout)
     await pilot.pause()
 
 
@@ -83,6 +91,7 @@ def test_abx_test_running(app, snap_compare):
     async def abx(pilot) -> None:
         await _mark_ab(pilot)
         await pilot.press("M", "x", "x")
+        await wait_for(pilot, lambda: pilot.app.player.blind)
         pilot.app.clear_notifications()  # the toast would hide the player bar
         await pilot.pause()
 
@@ -93,6 +102,7 @@ def test_goto_screen_with_an_error(app, snap_compare):
     async def goto_past_the_end(pilot) -> None:
         await _mark_ab(pilot)
         await pilot.press("l", "right_square_bracket", "l", "g", *"4:10", "enter")
+        await wait_for(pilot, lambda: "past the end" in screen_text(pilot.app))
         await pilot.pause()
 
     assert snap_compare(app, run_before=goto_past_the_end, terminal_size=(80, 24))

@@ -168,16 +168,23 @@ def test_browser_loop_wraps_exactly_with_its_seam():
         stream = p.output
         assert stream is not None
         browser = Browser(stream.url + "&record=1")
-        wait_until(lambda: p.state.loop_count >= 3, "three loops")
-        frames = int(stream.blocks_sent * 512)
-        p.stop()
-        y = consumed(browser, frames)[:, 0]
-        np.testing.assert_array_equal(y, sent(p)[:len(y), 0])
         s, e = round(0.2 * SR), round(0.3 * SR)
         region = pcm(a[s:e])
-        starts = [k for k in np.flatnonzero(y == region[0])
-                  if np.array_equal(y[k:k + e - s], region)]
-        assert len(starts) >= 2 and np.all(np.diff(starts) == e - s)
+
+        def starts(y: np.ndarray) -> list[int]:
+            return [k for k in np.flatnonzero(y == region[0])
+                    if np.array_equal(y[k:k + e - s], region)]
+
+        # wait on what was sent (three whole loops in it), not on the mixer's loop count,
+        # which a busy machine lets run ahead of the blocks the server has recorded
+        wait_until(lambda: p.state.loop_count >= 3 and len(starts(sent(p)[:, 0])) >= 3,
+                   "three loops sent")
+        p.stop()
+        frames = len(sent(p))
+        y = consumed(browser, frames)[:, 0]
+        np.testing.assert_array_equal(y, sent(p)[:len(y), 0])
+        found = starts(y)
+        assert len(found) >= 3 and np.all(np.diff(found[:3]) == e - s)
     finally:
         if browser is not None:
             browser.close()

@@ -125,11 +125,10 @@ def add_model_arguments(parser: argparse.ArgumentParser, demucs: bool = False) -
 
 def add_loop_arguments(parser: argparse.ArgumentParser, target_all: bool = False) -> None:
     """The loop's options; ``--target`` takes any stem name, checked against the model's stems
-    once it is loaded (htdemucs_6s has guitar and piano), or with ``target_all`` (``eval``)
-    one of the four standard stems or ``all``."""
-    targets = ({"target": {"choices": (*STEMS, "all"), "metavar": None,
-                           "help": "stem to refine, or all (default vocals)"}} if target_all
-               else {})
+    once it is loaded (htdemucs_6s has guitar and piano), with ``target_all`` (``eval``) also
+    ``all``: every stem of the model."""
+    targets = ({"target": {"help": "stem to refine, one of the model's, or all: each of the "
+                                   "model's stems (default vocals)"}} if target_all else {})
     _add_group(parser, "loop", "progressive inference", overrides=targets)
 
 

@@ -26,7 +26,6 @@ from rich.progress import (
 from rich.table import Table
 
 from progdemix_tui.engine.columns import COLUMNS
-from progdemix_tui.engine.config import STEMS
 from progdemix_tui.engine.errors import ConfigError
 from progdemix_tui.engine.threads import torch_threads
 from progdemix_tui.formatting import fmt_number
@@ -130,17 +129,22 @@ def handle(args: argparse.Namespace) -> int:
 
     from .loading import SpinnerCache
 
-    targets = STEMS if args.target == "all" else (args.target,)
-    config = config_from_args(args, target=targets[0])  # --half is read as --precision fp16
+    # --half is read as --precision fp16; the target is checked against the model's stems
+    config = config_from_args(args, target="vocals" if args.target == "all" else None,
+                              model_stems=True)
     threads = torch_threads(args.threads)
     require_plots(args.no_plots)
+    separators = SpinnerCache(threads)
+    targets = (prepare.model_targets(config, separators) if args.target == "all"
+               else (args.target,))
+    config = config.with_target(targets[0])
     checked = prepare.check_eval(prepare.EvalRequest(
         Path(args.dataset), config, tuple(targets), args.excerpt, args.silence_db,
         args.new_mixture, args.sdr, args.oracle_gain, parse_shard(args.shard), args.shard,
         Path(args.out) if args.out else None, threads))
     for warning in checked.warnings:
         err_console.print(f"[bold yellow]warning:[/] {warning}")
-    run = prepare.load_eval(checked, SpinnerCache(threads))
+    run = prepare.load_eval(checked, separators)
     for note in run.notes:
         err_console.print(f"[dim]note:[/] {note}")
     separator, work, shard = run.separator, run.work, checked.request.shard

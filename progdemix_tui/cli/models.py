@@ -6,22 +6,28 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
 
-from progdemix_tui.engine.options import TORCHAUDIO_NOTE
+from progdemix_tui.engine.errors import ConfigError
+from progdemix_tui.engine.options import OPTION, TORCHAUDIO_NOTE
 
-from .common import err_console, handles_errors, out_console, print_table
+from .common import add_option, err_console, handles_errors, out_console, print_table
 
 EPILOG = """\
 examples:
-  progdemix-tui models                  known models: cached or not, size, stems
+  progdemix-tui models                  known models: family, cached or not, size, rate, stems
   progdemix-tui models --json           the same as JSON (size_bytes/sources null when unknown)
+  progdemix-tui models convert model.ckpt --model-config model.yaml --to model.safetensors \
+      --trust-checkpoint                 a RoFormer checkpoint as a safe file, once
   progdemix-tui models --repo weights   the models a local demucs repo folder holds
   progdemix-tui models download hdemucs_mmi --to weights   fetch now, for offline use
 
-Sizes and stems of models not downloaded yet are not known offline (demucs's model lists
+Families: demucs and Open-Unmix (umxhq, umx, umxl, umxse) are listed by name; band-split
+RoFormers are files (a checkpoint and its YAML config: --model FILE --model-config FILE.yaml;
+docs/models.md). Sizes and stems of demucs models not downloaded yet are not known offline (demucs's model lists
 carry no sizes); they show as '—'. --online asks the hub for their sizes (size_source
 "hub" in --json; "local" for files on this machine).
 """
@@ -35,8 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--repo", metavar="DIR",
                         help="list the models in a local demucs repo folder (for --repo)")
     parser.add_argument("--json", action="store_true",
-                        help="print the list as JSON: name, default, cached, size_bytes, "
-                             "location, origin, sources, description")
+                        help="print the list as JSON: name, family, default, cached, "
+                             "size_bytes, samplerate, location, origin, sources, description")
     parser.add_argument("--online", action="store_true",
                         help="ask the hub for the sizes of models not downloaded yet")
     parser.set_defaults(handler=handle)
@@ -44,18 +50,52 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     get = commands.add_parser(
         "download", help="fetch a model now, into the cache or a folder for --repo",
         description="Download a hub model now (from HF_ENDPOINT), so that it loads offline "
-                    "later; --to also copies its files into a folder usable with --repo.")
-    get.add_argument("name", metavar="NAME", help="a demucs model name, e.g. hdemucs_mmi")
+                    "later; --to also copies its files into a folder usable with --repo. An "
+                    "Open-Unmix name (umxhq, umx, umxl, umxse) is fetched from its published "
+                    "files into torch.hub's cache.")
+    get.add_argument("name", metavar="NAME",
+                     help="a demucs model name, e.g. hdemucs_mmi, or an Open-Unmix one (umxhq)")
     get.add_argument("--to", metavar="DIR", help="also copy NAME.yaml and its .safetensors here")
     get.set_defaults(handler=handle_download)
+    convert = commands.add_parser(
+        "convert", help="make a safe .safetensors copy of a RoFormer checkpoint, once",
+        description="Read a band-split RoFormer checkpoint (.ckpt/.pth) with its training "
+                    "YAML config, check its tensors against the config, and write them with "
+                    "the checked config embedded to a .safetensors file: loading that runs no "
+                    "code and needs no --model-config. Written whole or not at all.")
+    convert.add_argument("checkpoint", metavar="CKPT", help="the .ckpt or .pth checkpoint")
+    add_option(convert, OPTION["model_config"], required=True)
+    convert.add_argument("--to", metavar="FILE.safetensors", required=True,
+                         help="the safe copy to write")
+    add_option(convert, OPTION["trust_checkpoint"])
+    convert.set_defaults(handler=handle_convert)
+
+
+@handles_errors
+def handle_convert(args: argparse.Namespace) -> int:
+    from progdemix_tui.engine.families.roformer import convert
+
+    target = Path(args.to).expanduser()
+    if target.exists() and not target.is_file():
+        raise ConfigError(f"--to {args.to} is not a file path; give FILE.safetensors.")
+    written = convert(args.checkpoint, args.model_config, target,
+                      trust_checkpoint=args.trust_checkpoint)
+    out_console.print(escape(str(written)), soft_wrap=True)
+    err_console.print(f"safe copy written: use --model {escape(str(written))} (no "
+                      "--model-config or --trust-checkpoint needed)", soft_wrap=True)
+    return 0
 
 
 @handles_errors
 def handle_download(args: argparse.Namespace) -> int:
     from progdemix_tui.engine.download import download
+    from progdemix_tui.engine.families import OPENUNMIX_NAMES
 
     def notify(text: str) -> None:
         err_console.print(text, markup=False, soft_wrap=True)
+
+    if args.name in OPENUNMIX_NAMES:
+        return _download_openunmix(args, notify)
 
     got = download(args.name, args.to, notify)
     for path in got.files:
@@ -65,8 +105,27 @@ def handle_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def _download_openunmix(args: argparse.Namespace, notify) -> int:
+    """An Open-Unmix name: its published files into torch.hub's cache, where it loads from."""
+    from progdemix_tui.engine.families.openunmix import cache_dir, fetch
+
+    if args.to:
+        raise ConfigError(f"--to is for demucs's --repo folders; {args.name}'s files go to "
+                          f"torch.hub's cache ({cache_dir()}), where --model {args.name} "
+                          "reads them: drop --to.")
+    files = fetch(args.name, notify)
+    for path in files.values():
+        out_console.print(escape(str(path)), soft_wrap=True)
+    err_console.print(f"{args.name}: {len(files)} file(s) in {escape(str(cache_dir()))}")
+    return 0
+
+
 def _size(n: int | None) -> str:
     return "—" if n is None else f"{n / 1e6:.1f} MB"
+
+
+def _rate(rate: int | None) -> str:
+    return "—" if rate is None else f"{rate / 1000:g} kHz"
 
 
 def _asked(status, source: dict):
@@ -127,15 +186,16 @@ def handle(args: argparse.Namespace) -> int:
 def _table(title: str, statuses: list, default: str | None, cached: bool) -> Table:
     """One row per model; ``cached``: with the column saying whether its weights are here."""
     table = Table(title=escape(title), title_justify="left")
-    columns = ("name", "cached", "size", "stems", "description")
+    columns = ("name", "family", "cached", "size", "rate", "stems", "description")
     for col in columns if cached else [c for c in columns if c != "cached"]:
         table.add_column(col, no_wrap=col != "description", min_width=20 if col == "description"
-                         else None, justify="right" if col in ("size", "stems") else "left")
+                         else None, justify="right" if col in ("size", "rate", "stems") else "left")
     for status in statuses:
         name = escape(status.name)
         row = [f"[bold]{name}[/] (default)" if status.name == default else name,
-               "[green]yes[/]" if status.cached else "no", _size(status.size_bytes),
+               escape(status.family), "[green]yes[/]" if status.cached else "no",
+               _size(status.size_bytes), _rate(status.samplerate),
                "—" if status.sources is None else str(len(status.sources)),
                escape(status.description)]
-        table.add_row(*(row if cached else [row[0], *row[2:]]))
+        table.add_row(*(row if cached else [*row[:2], *row[3:]]))
     return table

@@ -453,7 +453,7 @@ def preflight(spec) -> None:
     """Before torch loads: a hub model neither cached nor reachable fails at once."""
     from progdemix_tui.engine.hub import preflight as check
 
-    check(spec.model, spec.repo, spec.trust_checkpoint)
+    check(spec.model, spec.repo, spec.trust_checkpoint, spec.model_config)
 
 
 def print_results(metrics: list, config, has_refs: bool) -> None:

@@ -22,9 +22,7 @@ import torch
 from .config import check_excerpt
 from .decoder_notes import decoder_notes_hidden
 from .errors import AudioInputError, OutputError
-from .files import IncompleteWrite, short_reason
-from .files import atomic_path as atomic_path  # noqa: F401 - the old import path, for callers in flight
-from .files import write_text_atomic as write_text_atomic  # noqa: F401 - likewise
+from .files import IncompleteWrite, atomic_path, short_reason
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 Subtype = Literal["PCM_16", "PCM_24", "FLOAT"]

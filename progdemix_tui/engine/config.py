@@ -81,6 +81,7 @@ MAX_BATCH_CHUNKS = 64  # chunks per forward pass (--batch-chunks); 0 picks per d
 MIN_SEGMENT = 0.1  # seconds; also where halving the segment after out-of-memory stops
 MAX_SEGMENT = 600.0  # seconds; the separator also caps a segment at the input's length
 DEFAULT_SEGMENT = 10.0  # seconds, when none is given (capped by the model's maximum)
+DEFAULT_OVERLAP = 0.25  # chunk overlap when none is given and the model has no default_overlap
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -163,14 +164,19 @@ class SeparatorConfig:
     model: str = DEFAULT_MODEL
     repo: str | None = None
     trust_checkpoint: bool = False
+    model_config: str | None = None  # the model's own config file (a RoFormer's YAML)
     device: DeviceSpec = "auto"
-    segment: float | None = None  # seconds; None: min(10 s, model maximum)
-    overlap: float = 0.25
+    segment: float | None = None  # seconds; None: the model's default (10 s), capped by it
+    overlap: float | None = None  # None: the model's default (demucs 0.25; a RoFormer's own)
     shifts: int = 0
     seed: int = 0
     precision: Precision = "auto"  # the one precision field (``--half`` is read as fp16)
     cache: bool = True  # reuse step 0 from the step-0 cache (see .step0_cache)
     batch_chunks: int = 0  # chunks per forward; 0: per device (.resources.batch_chunks_for)
+
+    def __post_init__(self) -> None:
+        if not self.model_config:  # the TUI's empty field: no config
+            object.__setattr__(self, "model_config", None)
 
 
 @dataclass(frozen=True)
@@ -274,7 +280,8 @@ class RunConfig:
                 found["separator.segment"] = f"must be longer than {MIN_SEGMENT:g} s"
             elif sep.segment > MAX_SEGMENT:
                 found["separator.segment"] = f"must be at most {MAX_SEGMENT:g} s"
-        if "separator.overlap" not in found and not 0.0 <= sep.overlap < 1.0:
+        if ("separator.overlap" not in found and sep.overlap is not None
+                and not 0.0 <= sep.overlap < 1.0):
             found["separator.overlap"] = f"must be in [0, 1), not {sep.overlap:g}"
         if not 0 <= sep.shifts <= MAX_SHIFTS:
             found["separator.shifts"] = f"must be from 0 to {MAX_SHIFTS}"

@@ -23,7 +23,7 @@ import torch
 from . import audio
 from .config import STEMS
 from .errors import AudioInputError, ProgdemixError
-from .tracks import find_stem
+from .tracks import find_stem, reference_parts
 
 SILENCE_DB = -60.0
 SCAN_HOP = 1.0  # seconds between candidate excerpt starts
@@ -193,14 +193,23 @@ def load_track(track: DatasetTrack, samplerate: int, sources: tuple[str, ...] = 
     lengths differ or that are shorter than :data:`MIN_TRACK_SECONDS`, a mixture that does
     not match the stems, a silent stem.
     """
-    missing = track.missing(sources, mixture=not new_mixture)
+    parts = reference_parts(track.folder, sources)  # a 2-stem model's rest: a sum of stems
+    missing = [*track.missing((), mixture=not new_mixture),
+               *(name for name in sources if name not in parts)]
     if missing:
         raise TrackSkipped(f"missing {', '.join(missing)} (.wav or .flac)")
+    files = tuple(dict.fromkeys(part for name in sources for part in parts[name]))
     try:
-        return _load_track(track, samplerate, sources, excerpt, new_mixture, threshold_db,
-                           start)
+        loaded = _load_track(track, samplerate, files, excerpt, new_mixture, threshold_db,
+                             start)
     except AudioInputError as exc:  # a file of the track is broken: say which, and why
         raise TrackSkipped(str(exc).replace(f"{track.folder}{os.sep}", "")) from None
+    if files == tuple(sources):
+        return loaded
+    refs = loaded.references
+    loaded.references = torch.stack([sum((refs[files.index(part)] for part in parts[name]),
+                                         torch.zeros_like(refs[0])) for name in sources])
+    return loaded
 
 
 def _check_files(track: DatasetTrack, sources: tuple[str, ...],

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import ModelUnavailable
-from .model_files import Bag, check_plain_name, inside, read_bag
+from .model_files import Bag, check_plain_name, contained, read_bag
 
 Notify = Callable[[str], None]
 DEFAULT_NAMESPACE = "adefossez"  # demucs.hf.DEFAULT_NAMESPACE
@@ -56,11 +56,15 @@ def repo_for(name: str) -> tuple[str, str]:
 
 def check_known(name: str) -> None:
     """A name without a slash must be one of demucs's pretrained names."""
+    from .families import OPENUNMIX_NAMES
+
     known = known_names()
     if "/" not in name and name not in known:
         raise ModelUnavailable(
             f"unknown model {name!r}; known: {', '.join(sorted(known | {'demo'}))}, "
-            "or give a .safetensors path, --repo DIR, or HDEMUCS_HIGH_MUSDB(_PLUS)."
+            f"Open-Unmix's {', '.join(OPENUNMIX_NAMES)}, or give a .safetensors path, "
+            "--repo DIR, HDEMUCS_HIGH_MUSDB(_PLUS), or a RoFormer checkpoint with "
+            "--model-config FILE.yaml."
         )
 
 
@@ -95,7 +99,7 @@ def cached(repo_id: str, filename: str) -> Path | None:
             f"the Hugging Face cache entry for {repo_id} is broken ({reason(exc)}); "
             f"delete {storage(repo_id)} and run again."
         ) from None
-    return inside(Path(path), storage(repo_id), f"cached file {filename} of {repo_id}:")
+    return contained(storage(repo_id), Path(path), f"cached file {filename} of {repo_id}:")
 
 
 def fetch(repo_id: str, filename: str, notify: Notify) -> Path:
@@ -227,22 +231,27 @@ def looks_like_path(spec: str) -> bool:
             or Path(spec).expanduser().is_file())
 
 
-def is_hub_name(spec: str, repo: object = None) -> bool:
-    """Whether :func:`~.models.load_model` would look ``spec`` up on the hub."""
+def is_hub_name(spec: str, repo: object = None, config: object = None) -> bool:
+    """Whether :func:`~.models.load_model` would look ``spec`` up on the hub (not with a
+    ``config``, ``--model-config``: a RoFormer; nor Open-Unmix's names and model folders)."""
+    from .families import OPENUNMIX_NAMES
+
     path = Path(spec).expanduser()
-    return (repo is None and spec != "demo" and not spec.startswith("HDEMUCS_HIGH_MUSDB")
+    return (repo is None and not config and spec != "demo" and spec not in OPENUNMIX_NAMES
+            and not spec.startswith("HDEMUCS_HIGH_MUSDB")
             and path.suffix not in (".safetensors", ".th", ".pt", ".pth")
-            and not looks_like_path(spec))
+            and not looks_like_path(spec) and not (path / "separator.json").is_file())
 
 
-def preflight(name: str, repo: object = None, trust: bool = False) -> None:
+def preflight(name: str, repo: object = None, trust: bool = False,
+              config: object = None) -> None:
     """Fail fast, before torch is imported, when a hub model is missing and cannot be fetched.
 
     Checks the cache (no network) and, for a missing file, makes the one probe request;
     downloads nothing. Raises the same errors as loading would. Does nothing for other
     specs, nor with ``trust`` (loading may then fall back to demucs's legacy repo).
     """
-    if trust or not is_hub_name(name, repo):
+    if trust or not is_hub_name(name, repo, config):
         return
     check_known(name)
     repo_id, short = repo_for(name)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import audio
 from .config import RunConfig, check_excerpt
-from .models import parameter_count, shape_of
+from .models import family_version, parameter_count, shape_of
 from .procedure import procedure_for
 from .progressive import CheckedConfig, IterationResult, StepProgress, check_config, iterate
 from .resources import preflight
@@ -26,7 +26,9 @@ from .tracks import InputInfo, PreparedInput, inspect_input
 def model_description(separator: Separator) -> dict:
     """JSON-ready description of the model and how it runs."""
     m = separator.model
-    return {"name": m.name, "origin": m.origin, "parameters": parameter_count(m),
+    return {"name": m.name, "family": m.family, "package": family_version(m.family),
+            "origin": m.origin,
+            "parameters": parameter_count(m),
             "samplerate": m.samplerate, "sources": list(m.sources),
             "segment": separator.segment, "overlap": separator.overlap,
             "shifts": separator.shifts, "half": separator.half,
@@ -68,7 +70,7 @@ def check_loaded_fits(separator: Separator, prepared: PreparedInput, config: Run
     from .models import model_shape
 
     sep = config.separator
-    if model_shape(sep.model, sep.repo) is not None:
+    if model_shape(sep.model, sep.repo, sep.model_config or None) is not None:
         return  # checked before loading
     rate = prepared.info.samplerate
     frames = int(prepared.mixture.shape[-1] * rate / separator.samplerate)

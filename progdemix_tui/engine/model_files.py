@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from .errors import ModelUnavailable
-from .files import inside as contained
+from .files import inside
 from .stem_names import stem_names_problem
 
 if TYPE_CHECKING:  # torch loads only when a model file is checked (hub.py stays light)
@@ -63,12 +63,11 @@ def check_stem_names(sources: object, where: str) -> tuple[str, ...]:
     return tuple(sources)  # type: ignore[arg-type]  # checked: a list or tuple of str
 
 
-def inside(path: Path, folder: Path, what: str) -> Path:
+def contained(folder: Path, path: Path, what: str) -> Path:
     """``path`` resolved (symlinks too); ModelUnavailable unless it lies inside ``folder``
-    (:func:`~progdemix_tui.engine.files.inside` with the models' message; kept with this
-    argument order for the model loaders' call sites)."""
-    return contained(folder, path, ModelUnavailable(f"{what} {path} leads outside {folder}; "
-                                                    "refused."))
+    (:func:`~progdemix_tui.engine.files.inside` with the models' message)."""
+    return inside(folder, path, ModelUnavailable(f"{what} {path} leads outside {folder}; "
+                                                 "refused."))
 
 
 MAX_BAG_BYTES = 64 * 1024

@@ -151,6 +151,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("trust_checkpoint", "trust checkpoint", "flag", "separator.trust_checkpoint",
            flags=("--trust-checkpoint",), group="model", panel=False,
            help="allow pickled .th checkpoints (loading them runs code from the file)"),
+    Option("model_config", "model config", "text", "separator.model_config",
+           flags=("--model-config",), metavar="FILE", group="model", panel=False,
+           help="the model's own config: a RoFormer checkpoint's training YAML "
+                "(docs/models.md)"),
     Option("device", "device", "text", "separator.device", flags=("--device",), group="model",
            demucs_flags=("-d",),
            help="auto|cpu|cuda|cuda:N|mps (default {default}: CUDA, then MPS, then CPU)"),
@@ -202,7 +206,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("segment", "segment", "optional float", "separator.segment", flags=("--segment",), metavar="SEC", group="model",
            help=f"chunk length in seconds (default {DEFAULT_SEGMENT:g}, capped by the model)",
            placeholder="default (s)", hint=" (empty = default)"),
-    Option("overlap", "overlap", "float", "separator.overlap", flags=("--overlap",), group="model", help="chunk overlap (default {default})"),
+    Option("overlap", "overlap", "optional float", "separator.overlap", flags=("--overlap",),
+           group="model", help="chunk overlap, 0 to <1 (default: the model's: 0.25 for "
+                               "demucs, a RoFormer config's own)",
+           placeholder="model's default", hint=" (empty = the model's)"),
     Option("shifts", "shifts", "int", "separator.shifts", flags=("--shifts",), group="model",
            help="random-shift averaging passes (default {default}; demucs CLI uses 1)"),
     Option("batch_chunks", "batch chunks", "int", "separator.batch_chunks",

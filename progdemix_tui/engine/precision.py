@@ -88,30 +88,43 @@ def _weights(module: torch.nn.Module) -> Iterator[tuple[torch.nn.Module, torch.T
                 yield layer, tensor
 
 
-def cast_weights(module: torch.nn.Module, precision: Resolved) -> torch.nn.Module:
+Layers = tuple[type, ...]
+
+
+def float32_layers(model: object) -> Layers:
+    """A loaded model's own layers that must stay float32 (its optional
+    ``float32_layers``: a RoFormer's rotary embeddings), beside :data:`FLOAT32_LAYERS`."""
+    return tuple(getattr(model, "float32_layers", ()))
+
+
+def cast_weights(module: torch.nn.Module, precision: Resolved, keep: Layers = ()) \
+        -> torch.nn.Module:
     """Store ``module``'s weights in :func:`weight_dtype` of ``precision``, in place, those of
-    :data:`FLOAT32_LAYERS` in float32; returns ``module``."""
+    :data:`FLOAT32_LAYERS` and ``keep`` (:func:`float32_layers`) in float32; returns
+    ``module``."""
     module.to(weight_dtype(precision))
     for layer in module.modules():
-        if isinstance(layer, FLOAT32_LAYERS):
+        if isinstance(layer, (*FLOAT32_LAYERS, *keep)):
             layer.float()
     return module
 
 
-def has_weights_of(module: torch.nn.Module, precision: Resolved) -> bool:
+def has_weights_of(module: torch.nn.Module, precision: Resolved, keep: Layers = ()) -> bool:
     """Whether ``module``'s weights are stored as :func:`cast_weights` stores them."""
     dtype = weight_dtype(precision)
-    return all(tensor.dtype == (torch.float32 if isinstance(layer, FLOAT32_LAYERS) else dtype)
+    float32 = (*FLOAT32_LAYERS, *keep)
+    return all(tensor.dtype == (torch.float32 if isinstance(layer, float32) else dtype)
                for layer, tensor in _weights(module))
 
 
-def module_in(module: torch.nn.Module, precision: Resolved) -> torch.nn.Module:
+def module_in(module: torch.nn.Module, precision: Resolved, keep: Layers = ()) \
+        -> torch.nn.Module:
     """``module`` with its weights as :func:`cast_weights` stores them for ``precision``:
     ``module`` itself when they already are, else a converted copy (``module`` is left as it
     is, so a model shared with a separator of another precision keeps working)."""
-    if has_weights_of(module, precision):
+    if has_weights_of(module, precision, keep):
         return module
-    return cast_weights(copy.deepcopy(module), precision)
+    return cast_weights(copy.deepcopy(module), precision, keep)
 
 
 DTYPE_FAILURE = re.compile(r"mixed dtype|scalar type|(?:input|weight|bias) type", re.IGNORECASE)

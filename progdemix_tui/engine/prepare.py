@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import RunConfig, not_finite
+from .config import RunConfig, excerpt_length_problem, not_finite
 from .errors import ConfigError
 from .job import CheckedRun, check_run, model_description
 from .procedure import procedure_for
@@ -44,7 +44,7 @@ def check_model_available(config: RunConfig) -> None:
     from .hub import preflight
 
     spec = config.separator
-    preflight(spec.model, spec.repo, spec.trust_checkpoint)
+    preflight(spec.model, spec.repo, spec.trust_checkpoint, spec.model_config)
 
 
 @dataclass(frozen=True)
@@ -108,11 +108,15 @@ class PreparedRun:
 def check(request: RunRequest) -> CheckedRequest:
     """Everything before the model: the excerpt, the input, references, memory and the
     output folder (:func:`.job.check_run`), each once. Raises the error that applies."""
+    from .models import family_of
     from .session import check_output_folder
 
     config = request.config
-    start, duration, note = procedure_for(config).excerpt(request.source, request.start,
-                                                          request.duration)
+    procedure = procedure_for(config)
+    spec = config.separator
+    procedure.check_family(family_of(spec.model, spec.repo, spec.model_config or None),
+                           spec.model)
+    start, duration, note = procedure.excerpt(request.source, request.start, request.duration)
     ready = check_run(request.source, config, start, duration, request.references)
     if request.out is not None:
         check_output_folder(request.out, request.overwrite)
@@ -125,10 +129,34 @@ def load(checked: CheckedRequest, separators: SeparatorCache,
     and the target checked against its stems."""
     request = checked.request
     separator = separators.get(request.config.separator, notify)
+    procedure_for(request.config).check_model(separator.model)
+    ready = for_model(checked.ready.checked, separator.sources)
+    check_model_references(request, ready, separator)
     return PreparedRun(request.source, request.config, checked.start, checked.duration,
-                       request.references, checked.input,
-                       for_model(checked.ready.checked, separator.sources), separator,
-                       checked.notes)
+                       request.references, checked.input, ready, separator, checked.notes)
+
+
+def check_model_references(request: RunRequest, checked: CheckedConfig,
+                           separator: Separator) -> None:
+    """A run that needs references (oracle mode, the oracle adaptive score) must have them
+    for the loaded model's own stems (:func:`.tracks.reference_parts`): one line naming
+    those it lacks, before anything is written."""
+    from .errors import ReferencesRequired
+    from .tracks import missing_stems
+
+    folder = request.references or (request.source if request.source.is_dir() else None)
+    if folder is None or not checked.has_references or not Path(folder).is_dir():
+        return
+    missing = missing_stems(Path(folder), separator.sources)
+    if not missing:
+        return
+    try:
+        check_references(request.config, False)
+    except ReferencesRequired as exc:
+        raise ReferencesRequired(
+            f"{exc} Model {separator.model.name}'s stems are {', '.join(separator.sources)}; "
+            f"{folder} has no reference for {', '.join(missing)} (a file of that name, or the "
+            "four standard stems, whose sum stands for a model's last stem).") from None
 
 
 def prepare(request: RunRequest, separators: SeparatorCache | None = None,
@@ -220,19 +248,38 @@ class PreparedEval:
     """The dataset's notes (tracks passed over while it was searched)."""
 
 
+def model_targets(config: RunConfig, separators: SeparatorCache,
+                  notify: Notify | None = None) -> tuple[str, ...]:
+    """``--target all``: every stem of the config's model, read without loading it where its
+    metadata tells (:func:`.models.model_stems`), else from the model loaded (and kept by
+    ``separators`` for the run)."""
+    from .models import model_stems
+
+    spec = config.separator
+    if spec.repo is None:
+        stems = model_stems(spec.model, spec.model_config or None)
+        if stems:
+            return stems
+    check_model_available(config)
+    return tuple(separators.get(spec, notify).sources)
+
+
 def check_eval(request: EvalRequest) -> CheckedEval:
     """Everything an evaluation can check before the model: its options, the model's
     availability, the config's need for references, the dataset and the output folder."""
     from . import dataset as ds
     from . import evaluation as ev
 
-    for option, value in (("--excerpt", request.excerpt), ("--silence-db", request.silence_db)):
-        why = not_finite(value)
+    for option, why in (("--excerpt", excerpt_length_problem(request.excerpt)),
+                        ("--silence-db", not_finite(request.silence_db))):
         if why:
             raise ConfigError(f"{option} {why}.")
     check_model_available(request.config)
-    if request.excerpt < 0:
-        raise ConfigError("--excerpt must be ≥ 0 seconds (0: whole tracks).")
+    from .models import family_of
+
+    spec = request.config.separator
+    procedure_for(request.config).check_family(
+        family_of(spec.model, spec.repo, spec.model_config or None), spec.model)
     betas = ev.parse_oracle_gains(request.oracle_gain) if request.oracle_gain else ()
     if request.sdr in ("bss", "both"):
         from .sdr import check_available
@@ -256,15 +303,16 @@ def load_eval(checked: CheckedEval, separators: SeparatorCache,
     """The separator, every target checked against its stems, and the evaluation folder
     created or resumed with what is left to do (:func:`.evaluation.plan`)."""
     from . import evaluation as ev
-    from .session import versions
+    from .provenance import provenance
 
     request, settings, dataset = checked.request, checked.settings, checked.dataset
     separator = separators.get(request.config.separator, notify)
+    procedure_for(request.config).check_model(separator.model)
     for target in request.targets:
         if target not in separator.sources:
             settings.config_for(target).validate(separator.sources)  # says which and why
-    info = {"model": model_description(separator), "device": separator.device_name,
-            "threads": request.threads, "versions": versions(), "shard": request.shard_text,
+    info = {**provenance(model_description(separator), separator.device_name, request.threads),
+            "shard": request.shard_text,
             "dataset": {"root": str(dataset.root), "tracks": len(dataset.tracks),
                         "notes": dataset.notes},
             "warnings": list(checked.warnings)}

@@ -62,6 +62,14 @@ class Procedure:
         ``seconds``."""
         return segment
 
+    def check_model(self, model: object) -> None:
+        """:class:`.errors.ConfigError` in one line when this procedure cannot run ``model``
+        (a :class:`.models.LoadedModel`); this tool runs every family."""
+        self.check_family(getattr(model, "family", None), getattr(model, "name", "?"))
+
+    def check_family(self, family: str | None, name: str) -> None:
+        """As :meth:`check_model`, before loading: ``family`` None when not known yet."""
+
     def separator(self, separator: SeparatorLike, frames: int) -> SeparatorLike:
         """The separator the loop calls on an input of ``frames``; raises the
         :class:`.errors.ConfigError` that applies when it cannot take them."""
@@ -112,6 +120,14 @@ class StudyProcedure(Procedure):
 
     def memory_segment(self, segment: float, seconds: float) -> float:
         return max(segment, seconds)  # one forward pass over the whole excerpt
+
+    def check_family(self, family: str | None, name: str) -> None:
+        if family not in (None, "demucs"):
+            from .errors import ConfigError
+
+            raise ConfigError(f"--preset study reproduces a study of demucs (its code calls "
+                              f"demucs's apply_model); model {name} is {family}: drop "
+                              "--preset study, or use a demucs model (hdemucs_mmi).")
 
     def separator(self, separator: SeparatorLike, frames: int) -> SeparatorLike:
         from .study import WholeExcerptSeparator

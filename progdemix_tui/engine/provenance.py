@@ -30,7 +30,7 @@ def header(fmt: str, version: int, created: str = "seconds") -> dict:
             "updated": utc_now()}
 
 
-def provenance(model: dict, device: str, threads: int) -> dict:
+def provenance(model: dict, device: str, threads: int | None) -> dict:
     """``model`` (:func:`~progdemix_tui.engine.job.model_description`), ``device``, torch's
     ``threads`` and the :func:`versions` that produced a result."""
     return {"model": model, "device": device, "threads": threads, "versions": versions()}

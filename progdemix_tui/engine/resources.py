@@ -191,6 +191,16 @@ def model_file_bytes(spec: str, repo: str | os.PathLike | None = None) -> int:
     return REFERENCE_MODEL_BYTES
 
 
+def segment_seconds(given: float | None, model: float | None, seconds: float) -> float:
+    """The seconds one forward sees: ``--segment`` (``given``), else the model's own
+    (``model``; infinite: the whole input of ``seconds``), else the default; capped by the
+    model's and by :data:`MAX_SEGMENT`."""
+    segment = given or model or DEFAULT_SEGMENT
+    if model is not None:
+        segment = min(segment, model)
+    return seconds if math.isinf(segment) else min(segment, MAX_SEGMENT)
+
+
 def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
               channels: int = 2, what: str = "this run",
               command: Literal["run", "eval"] = "run", shape: ModelShape | None = None,
@@ -208,7 +218,7 @@ def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
     if shape is None:
         from .models import model_shape
 
-        shape = model_shape(sep.model, sep.repo)
+        shape = model_shape(sep.model, sep.repo, sep.model_config or None)
         if shape is None:
             return False
     rate = shape.samplerate
@@ -217,7 +227,8 @@ def preflight(frames: int, file_rate: int, config: RunConfig, references: bool,
         channels=channels, sources=shape.sources, references=references, steps=config.steps,
         model_bytes=(shape.model_bytes if shape.model_bytes is not None
                      else model_file_bytes(sep.model, sep.repo)),
-        segment=min(sep.segment or DEFAULT_SEGMENT, MAX_SEGMENT), samplerate=rate,
+        segment=segment_seconds(sep.segment, shape.segment, model_frames / rate),
+        samplerate=rate,
         candidates=config.adaptive.candidates if config.adaptive else 0,
         resampled=file_rate != rate, loudness=config.loudness_match,
         batch_chunks=host_batch_chunks(sep.batch_chunks, sep.device))

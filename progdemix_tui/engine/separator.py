@@ -12,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 
 import torch
 
-from .config import DEFAULT_SEGMENT, MIN_SEGMENT, SeparatorConfig
+from .config import DEFAULT_OVERLAP, DEFAULT_SEGMENT, MIN_SEGMENT, SeparatorConfig
 from .device import describe, resolve_device
 from .errors import (
     Cancelled,
@@ -27,11 +28,12 @@ from .errors import (
     is_allocation_failure,
     out_of_memory,
 )
-from .models import LoadedModel, RunNotes, load_model
+from .models import LoadedModel, RunNotes, family_version, load_model
 from .precision import (
     Resolved,
     autocast,
     cast_weights,
+    float32_layers,
     module_in,
     precision_errors,
     resolve_precision,
@@ -56,7 +58,7 @@ class Separator:
     model: LoadedModel
     device: torch.device
     segment: float
-    overlap: float = 0.25
+    overlap: float = DEFAULT_OVERLAP
     shifts: int = 0
     half: bool = False
     seed: int = 0
@@ -87,12 +89,16 @@ class Separator:
         if model is None:
             # this separator's own: its weights take the precision's dtype in place (a given
             # model keeps its dtype; :meth:`runnable_module` copies it)
-            model = load_model(config.model, config.repo, config.trust_checkpoint, notify)
-            cast_weights(model.module, precision)
+            model = load_model(config.model, config.repo, config.trust_checkpoint, notify,
+                               config.model_config or None)
+            cast_weights(model.module, precision, float32_layers(model))
         model.module.to(device)
-        segment = config.segment if config.segment is not None else DEFAULT_SEGMENT
+        segment = config.segment if config.segment is not None else \
+            getattr(model, "default_segment", DEFAULT_SEGMENT)
         segment = min(segment, model.max_segment)
-        return cls(model, device, float(segment), config.overlap, config.shifts,
+        overlap = config.overlap if config.overlap is not None else \
+            getattr(model, "default_overlap", DEFAULT_OVERLAP)
+        return cls(model, device, float(segment), float(overlap), config.shifts,
                    precision == "fp16", config.seed, precision=precision,
                    step0_cache=Step0Cache() if config.cache else None,
                    batch_chunks=batch_chunks_for(config.batch_chunks, device, segment),
@@ -103,7 +109,8 @@ class Separator:
         (:func:`.precision.module_in`; a model shared with another separator is copied once)."""
         module = self.model.module
         if self._runnable is None or self._runnable[0] is not module:
-            self._runnable = (module, module_in(module, self.precision))
+            self._runnable = (module, module_in(module, self.precision,
+                                                float32_layers(self.model)))
         return self._runnable[1]
 
     @contextlib.contextmanager
@@ -203,14 +210,12 @@ class Separator:
         """Everything besides the input that a one-shot separation depends on, JSON-ready:
         the model's signature, the device type, every run parameter (each field but the
         model, device, notes, cache and chunks per forward, so a field added later counts
-        too) and the torch and demucs versions."""
-        import demucs
-
+        too), the torch version, and the model's family with its package's version."""
         params = {f.name: getattr(self, f.name) for f in fields(self)
                   if f.init and f.name not in _NOT_IDENTITY}
         return {"model": self.model_signature(), "device": self.device.type,
-                "params": params, "torch": torch.__version__,
-                "demucs": getattr(demucs, "__version__", "?")}
+                "params": params, "torch": torch.__version__, "family": self.model.family,
+                "package": family_version(self.model.family)}
 
     def separate_step0(
         self,
@@ -278,7 +283,9 @@ class Separator:
         # no_grad, not inference_mode: the output stays an ordinary tensor that callers may
         # update. Reduced precision is autocast over the precision's weights; the input
         # stays float32.
-        with self.inference():
+        # a family's hooks live on the runnable module during each forward: one module runs
+        # in one thread at a time (the TUI's worker and another separator may share it)
+        with module_lock(self.runnable_module()), self.inference():
             out = self.model.apply(self.runnable_module(), mix, segment=segment,
                                    overlap=self.overlap, shifts=self.shifts,
                                    batch_chunks=self.batch_chunks, device=self.device,
@@ -291,6 +298,20 @@ class Separator:
         """Add ``note`` to :attr:`notes` once."""
         if note not in self.notes:
             self.notes.append(note)
+
+
+_LOCKS: weakref.WeakKeyDictionary[torch.nn.Module, threading.Lock] = \
+    weakref.WeakKeyDictionary()
+_LOCKS_LOCK = threading.Lock()
+
+
+def module_lock(module: torch.nn.Module) -> threading.Lock:
+    """The lock that one runnable ``module`` runs under (one per module, kept while it lives)."""
+    with _LOCKS_LOCK:
+        lock = _LOCKS.get(module)
+        if lock is None:
+            lock = _LOCKS[module] = threading.Lock()
+        return lock
 
 
 @contextlib.contextmanager

@@ -41,13 +41,12 @@ from . import audio
 from .config import RunConfig
 from .config import StemFormat as StemFormat  # re-exported: job.py imports it from here
 from .errors import OutputError, SessionError
+from .files import atomic_path, write_text_atomic
 from .manifest import Invalid, member, read_manifest
 from .plots import SESSION_PLOTS
 from .procedure import result_count
 from .progressive import IterationResult, StepMetrics, best_step
-from .provenance import header, provenance
-from .provenance import utc_now as utc_now  # re-exported: the old import path
-from .provenance import versions as versions  # noqa: F401 - likewise
+from .provenance import header, provenance, utc_now
 from .stem_names import stem_names_problem
 
 FORMAT = "progdemix-session"
@@ -210,7 +209,7 @@ def write_state(folder: Path, step: int, estimates: torch.Tensor, mixture: torch
 
     state = torch.cat([estimates, mixture[None]]).to("cpu", torch.float32).numpy()
     try:
-        with audio.atomic_path(state_path(folder, step)) as tmp, open(tmp, "wb") as file:
+        with atomic_path(state_path(folder, step)) as tmp, open(tmp, "wb") as file:
             np.save(file, state, allow_pickle=False)
     except OSError as exc:
         raise OutputError(f"cannot write {state_path(folder, step)} ({exc.strerror or exc}); "
@@ -349,7 +348,7 @@ class SessionWriter:
 
     def _save_manifest(self) -> None:
         self.manifest["updated"] = utc_now()
-        audio.write_text_atomic(self.folder / "manifest.json",
+        write_text_atomic(self.folder / "manifest.json",
                                 json.dumps(self.manifest, indent=2, allow_nan=False) + "\n")
 
     def __enter__(self) -> SessionWriter:

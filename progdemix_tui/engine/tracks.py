@@ -33,8 +33,30 @@ def is_track_folder(folder: str | Path) -> bool:
     return folder.is_dir() and all(find_stem(folder, n) for n in ("mixture", *STEMS))
 
 
+def reference_parts(folder: Path, sources: tuple[str, ...] = STEMS) -> dict[str, tuple[str, ...]]:
+    """Which stem files of ``folder`` make each of the model's ``sources``' references: its
+    own file; but for a model with fewer stems than the four standard ones (a vocals +
+    instrumental RoFormer, a one-target Open-Unmix) on a folder holding those four, its last
+    stem (the rest of the song) is the sum of the four but its other stems. Stems with no
+    file and no such sum are missing (absent from the result)."""
+    parts: dict[str, tuple[str, ...]] = {
+        name: (name,) for name in sources if find_stem(folder, name) is not None}
+    if 0 < len(sources) < len(STEMS) and set(sources[:-1]) <= set(STEMS) \
+            and not missing_stems_of(folder, STEMS):
+        parts[sources[-1]] = tuple(s for s in STEMS if s not in sources[:-1])
+    return parts
+
+
+def missing_stems_of(folder: Path, names: tuple[str, ...]) -> list[str]:
+    """``names`` without a file in ``folder``."""
+    return [name for name in names if find_stem(folder, name) is None]
+
+
 def missing_stems(folder: Path, sources: tuple[str, ...] = STEMS) -> list[str]:
-    return [name for name in sources if find_stem(folder, name) is None]
+    """The model's ``sources`` whose references ``folder`` cannot give
+    (:func:`reference_parts`)."""
+    parts = reference_parts(folder, sources)
+    return [name for name in sources if name not in parts]
 
 
 @dataclass(frozen=True)
@@ -236,20 +258,32 @@ def _load_references(folder: Path, sources: tuple[str, ...], samplerate: int, st
         raise AudioInputError(
             f"{folder} lacks reference stems {', '.join(missing)} (.wav or .flac)."
         )
+    parts = reference_parts(folder, sources)
     stems = None
+    notes = []
     for i, name in enumerate(sources):
-        stem_path = find_stem(folder, name)
-        assert stem_path is not None
-        x = audio.load(stem_path, samplerate, start, length / samplerate).samples
-        if abs(x.shape[-1] - length) > 2:
-            raise AudioInputError(
-                f"reference {stem_path.name} is {x.shape[-1]} samples long but the mixture is "
-                f"{length}; stems must match the mixture."
-            )
-        if stems is None:  # filled stem by stem: no second copy of all references
-            stems = torch.zeros(len(sources), x.shape[0], length, dtype=x.dtype)
-        n = min(length, x.shape[-1])
-        stems[i, :, :n] = x[..., :n]
-        del x
+        if parts[name] != (name,):
+            notes.append(f"reference {name} = {' + '.join(parts[name])} (the rest of the song)")
+        for part in parts[name]:
+            x = _reference(folder, part, samplerate, start, length)
+            if stems is None:  # filled stem by stem: no second copy of all references
+                stems = torch.zeros(len(sources), x.shape[0], length, dtype=x.dtype)
+            n = min(length, x.shape[-1])
+            stems[i, :, :n] += x[..., :n]
+            del x
     assert stems is not None
-    return stems, [f"references from {folder}"]
+    return stems, [f"references from {folder}", *notes]
+
+
+def _reference(folder: Path, name: str, samplerate: int, start: float,
+               length: int) -> torch.Tensor:
+    """One stem file of ``folder`` at ``samplerate``, checked to match the mixture's length."""
+    stem_path = find_stem(folder, name)
+    assert stem_path is not None
+    x = audio.load(stem_path, samplerate, start, length / samplerate).samples
+    if abs(x.shape[-1] - length) > 2:
+        raise AudioInputError(
+            f"reference {stem_path.name} is {x.shape[-1]} samples long but the mixture is "
+            f"{length}; stems must match the mixture."
+        )
+    return x

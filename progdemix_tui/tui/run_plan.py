@@ -110,7 +110,7 @@ def _sources(config: RunConfig) -> tuple[str, ...] | None:
     loading it (None: the run checks it once the model is loaded)."""
     from progdemix_tui.engine.models import model_stems
 
-    return model_stems(config.separator.model)
+    return model_stems(config.separator.model, config.separator.model_config or None)
 
 
 def _check(values: dict) -> tuple[RunConfig, dict[str, Value], dict[str, str]]:

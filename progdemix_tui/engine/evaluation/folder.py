@@ -28,10 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import audio
 from ..config import upgrade_config_dict
 from ..errors import ConfigError, OutputError, SessionError
-from ..files import inside
+from ..files import inside, write_text_atomic
 from ..procedure import procedure_for
 from ..provenance import header, utc_now
 from . import documents
@@ -159,14 +158,14 @@ class EvalFolder:
 
     def save(self) -> None:
         self.meta["updated"] = utc_now()
-        audio.write_text_atomic(self.folder / "eval.json", json_text(self.meta))
+        write_text_atomic(self.folder / "eval.json", json_text(self.meta))
 
     def done(self, track: str, target: str) -> bool:
         return (self.tracks_dir / track_file_name(track, target)).is_file()
 
     def write_track(self, result: TrackResult) -> Path:
         path = self.tracks_dir / track_file_name(result.track, result.target)
-        return audio.write_text_atomic(path, json_text(result.to_dict()))
+        return write_text_atomic(path, json_text(result.to_dict()))
 
     def track_files(self) -> list[tuple[Path, TrackResult]]:
         """Every track file with its checked result, in file name order.
@@ -215,15 +214,15 @@ def write_tables(folder: EvalFolder, tables: Tables, plots: bool = True) -> list
     out = folder.folder
     tracks = len({row["track"] for row in tables.rows})
     files = [
-        audio.write_text_atomic(out / "results.csv", to_csv(tables.rows, ROW_COLUMNS)),
-        audio.write_text_atomic(out / "results.json", json_text(tables.rows)),
-        audio.write_text_atomic(out / "summary.csv", to_csv(tables.summary, SUMMARY_COLUMNS)),
-        audio.write_text_atomic(out / "summary.json", json_text(
+        write_text_atomic(out / "results.csv", to_csv(tables.rows, ROW_COLUMNS)),
+        write_text_atomic(out / "results.json", json_text(tables.rows)),
+        write_text_atomic(out / "summary.csv", to_csv(tables.summary, SUMMARY_COLUMNS)),
+        write_text_atomic(out / "summary.json", json_text(
             {"steps": tables.summary, "oracle_gain": tables.oracle_summary,
              "tracks": tracks})),
     ]
     if tables.oracle:
-        files.append(audio.write_text_atomic(out / "oracle_gain.csv",
+        files.append(write_text_atomic(out / "oracle_gain.csv",
                                              to_csv(tables.oracle, ORACLE_COLUMNS)))
     if plots and tables.rows:
         from .. import plots as plotting

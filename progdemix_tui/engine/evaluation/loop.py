@@ -10,7 +10,7 @@ from typing import Protocol
 from .. import audio
 from ..dataset import Dataset, DatasetTrack, TrackAudio, TrackSkipped, load_track
 from ..errors import AudioInputError, Cancelled, DeviceError, OutputError
-from ..models.base import ModelShape
+from ..models.base import ModelShape, shape_of
 from ..procedure import procedure_for, result_count
 from ..progressive import SeparatorLike
 from ..resources import preflight
@@ -95,7 +95,8 @@ def evaluate(
     try:
         for track, targets in work.todo:
             try:
-                check_track_fits(track, settings, tuple(separator.sources), separator.samplerate)
+                check_track_fits(track, settings, tuple(separator.sources), separator.samplerate,
+                                 _shape(separator))
                 loaded = load_track(track, separator.samplerate, tuple(separator.sources),
                                     settings.excerpt, settings.new_mixture, settings.silence_db,
                                     procedure_for(settings.config).track_start(track.folder))
@@ -128,13 +129,23 @@ def evaluate(
     return results
 
 
+def _shape(separator: SeparatorLike) -> ModelShape | None:
+    """The loaded model's shape (its size and segment), where the separator has a model."""
+    model = getattr(separator, "model", None) or getattr(getattr(separator, "inner", None),
+                                                         "model", None)
+    return None if model is None else shape_of(model)
+
+
 def check_track_fits(track: DatasetTrack, settings: EvalSettings,
-                     sources: tuple[str, ...], samplerate: int) -> None:
+                     sources: tuple[str, ...], samplerate: int,
+                     shape: ModelShape | None = None) -> None:
     """Raise :class:`TrackSkipped` when ``track``'s excerpt cannot fit in the memory
     available (:func:`progdemix_tui.engine.resources.preflight`, with the loaded model's
-    ``samplerate`` and ``sources``); reads only a header, before any audio."""
+    ``shape``: its size and segment, else its ``samplerate`` and ``sources``); reads only a
+    header, before any audio."""
     try:
-        head = audio.info(track.files[sources[0]])
+        head = audio.info(track.files["mixture"] if "mixture" in track.files
+                          else track.files[sources[0]])
     except (KeyError, AudioInputError):
         return  # load_track says what is wrong with the files
     frames = head.frames
@@ -143,7 +154,7 @@ def check_track_fits(track: DatasetTrack, settings: EvalSettings,
     try:
         preflight(frames, head.samplerate, settings.config, references=True,
                   what=f"track {track.name}", command="eval",
-                  shape=ModelShape(samplerate, len(sources)),
+                  shape=shape or ModelShape(samplerate, len(sources)),
                   procedure=procedure_for(settings.config))
     except DeviceError as exc:
         raise TrackSkipped(str(exc)) from None

@@ -6,8 +6,8 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import audio
 from ..errors import ConfigError, OutputError
+from ..files import write_text_atomic
 from ..provenance import utc_now
 from .folder import EvalFolder, Tables, finalize, json_text
 from .one_track import TrackResult
@@ -95,7 +95,7 @@ def _merge_into(target: EvalFolder, folders: list[EvalFolder],
             if path.name in finished:
                 duplicates.append(path.stem)
                 continue
-            audio.write_text_atomic(dest, json_text(result.to_dict()))
+            write_text_atomic(dest, json_text(result.to_dict()))
             finished.add(path.name)
             copied += 1
         for entry in folder.meta.get("skipped", []):

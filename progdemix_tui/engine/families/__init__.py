@@ -8,3 +8,7 @@ weights), ``sources``, ``samplerate``, ``audio_channels``, ``origin``, ``max_seg
 normalisation, chunking and post-filter inside). Each family module also has a source: it
 tells whether it handles a model spec, whether that model is available offline, and loads it.
 """
+
+OPENUNMIX_NAMES = ("umxhq", "umx", "umxl", "umxse")
+"""The published Open-Unmix names (:data:`.openunmix.PUBLISHED`'s keys), known here without
+importing torch, so the hub's checks leave them alone."""

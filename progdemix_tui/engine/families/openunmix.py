@@ -32,8 +32,10 @@ from .umx_files import (
 )
 from .umx_package import openunmix
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the seam imports this module: its types only here
     from collections.abc import Sequence
+
+    from ..models.base import ModelRequest, ModelShape, ModelStatus
 
 FAMILY = "openunmix"
 NITER = 1
@@ -258,25 +260,54 @@ def is_model_folder(spec: str) -> bool:
 
 
 class OpenUnmixSource:
-    """The models-seam source of this family: published names and model folders."""
+    """The models-seam source of this family (:class:`..models.ModelSource`): published
+    names and model folders."""
 
     family = FAMILY
+    offered = True
 
     def names(self) -> tuple[str, ...]:
         return tuple(PUBLISHED)
 
-    def handles(self, spec: str) -> bool:
-        return spec in PUBLISHED or is_model_folder(spec)
+    def handles(self, request: ModelRequest) -> bool:
+        return request.config is None and (request.spec in PUBLISHED
+                                           or is_model_folder(request.spec))
 
     def available_offline(self, spec: str) -> bool:
         """Whether ``spec`` loads without a network: cached weights, or a folder."""
         return is_cached(spec) if spec in PUBLISHED else is_model_folder(spec)
 
-    def load(self, spec: str, trust_checkpoint: bool = False,
-             notify: Notify | None = None) -> OpenUnmixModel:
-        if spec in PUBLISHED:
-            return load_published(spec, trust_checkpoint, notify)
-        return load_folder(Path(spec).expanduser(), trust_checkpoint)
+    def status(self, name: str, with_sources: bool = False) -> ModelStatus:
+        """A published name: cached or not (no download), its stems and rate as published."""
+        from ..models.base import ModelStatus
+
+        if name not in PUBLISHED:
+            folder = Path(name).expanduser()
+            return ModelStatus(folder.name, "Open-Unmix folder", is_model_folder(name), None,
+                               str(folder), str(folder), family=FAMILY)
+        published = PUBLISHED[name]
+        files = cached_files(name)
+        cached = all(path.is_file() for path in files.values())
+        size = sum(path.stat().st_size for path in files.values()) if cached else None
+        return ModelStatus(name, published.description, cached, size,
+                           str(cache_dir()) if cached else None,
+                           next(iter(published.urls.values())).rsplit("/", 2)[0],
+                           tuple(published.urls), FAMILY, published.samplerate)
+
+    def shape(self, request: ModelRequest) -> ModelShape | None:
+        """A published name's rate and stems; its size from its cached files (float32)."""
+        from ..models.base import ModelShape
+
+        if request.spec not in PUBLISHED:
+            return None
+        status = self.status(request.spec)
+        return ModelShape(PUBLISHED[request.spec].samplerate, len(PUBLISHED[request.spec].urls),
+                          status.size_bytes, math.inf, tuple(PUBLISHED[request.spec].urls))
+
+    def load(self, request: ModelRequest) -> OpenUnmixModel:
+        if request.spec in PUBLISHED:
+            return load_published(request.spec, request.trust_checkpoint, request.notify)
+        return load_folder(Path(request.spec).expanduser(), request.trust_checkpoint)
 
 
 def _reason(exc: BaseException) -> str:

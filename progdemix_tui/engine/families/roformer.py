@@ -14,6 +14,7 @@ zeroing of each estimate's DC bin, which the package's forward lacks.
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import tempfile
@@ -22,14 +23,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ModelUnavailable, OutputError, UntrustedCheckpoint
 from .roformer_config import MAX_CONFIG_BYTES, RoformerConfig, parse_config, read_config
 from .roformer_demix import chunk_count, demix, step_for
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the seam imports this module: its types only here
     import torch
+
+    from ..models.base import LoadedModel, ModelRequest, ModelShape, ModelStatus
 
 INSTALL_HINT = "pip install 'progdemix-tui[roformer]'"
 PICKLED_SUFFIXES = (".ckpt", ".pth", ".pt", ".th")
@@ -68,6 +71,11 @@ class RoformerModel:
     def max_segment(self) -> float:
         """Seconds of one chunk as trained (the default segment, and the longest)."""
         return self.config.chunk_size / self.config.samplerate
+
+    @property
+    def default_segment(self) -> float:
+        """The segment a run uses unless given: the config's chunk (as trained)."""
+        return self.max_segment
 
     @property
     def default_overlap(self) -> float:
@@ -411,29 +419,65 @@ def _first_line(exc: BaseException) -> str:
 
 
 class RoformerSource:
-    """The models-seam source of this family: checkpoint files with their YAML ``config``
-    (``--model-config``), and ``.safetensors`` files made by :func:`convert`. It publishes no
-    names: RoFormer weights come from their authors, not from a package."""
+    """The models-seam source of this family (:class:`..models.ModelSource`): checkpoint
+    files with their YAML config (``--model-config``, :attr:`ModelRequest.config`), and
+    ``.safetensors`` files made by :func:`convert`. It publishes no names: RoFormer weights
+    come from their authors, not from a package."""
 
     family = "roformer"
-
-    def __init__(self, config: str | os.PathLike | None = None) -> None:
-        self.config = config
+    offered = False
 
     def names(self) -> tuple[str, ...]:
         return ()
 
-    def handles(self, spec: str) -> bool:
-        """A ``.ckpt``, a converted ``.safetensors``, or, given a config, any checkpoint file."""
-        path = Path(spec).expanduser()
-        if self.config is not None:
-            return path.suffix in (".safetensors", *PICKLED_SUFFIXES)
+    def handles(self, request: ModelRequest) -> bool:
+        """A ``.ckpt``, a converted ``.safetensors``, or, given a config, anything (a file
+        it cannot read is then one line naming ``--model-config``)."""
+        if request.config is not None:
+            return True
+        path = Path(request.spec).expanduser()
         return path.suffix == ".ckpt" or (path.suffix == ".safetensors" and path.is_file()
                                           and is_roformer_file(path))
 
     def available_offline(self, spec: str) -> bool:
         return Path(spec).expanduser().is_file()
 
-    def load(self, spec: str, trust_checkpoint: bool = False,
-             notify: Callable[[str], None] | None = None) -> RoformerModel:
-        return load(spec, self.config, trust_checkpoint=trust_checkpoint)
+    def status(self, name: str, with_sources: bool = False) -> ModelStatus:
+        from ..models.base import ModelStatus
+
+
+        path = Path(name).expanduser()
+        ok = path.is_file()
+        return ModelStatus(path.stem, "band-split RoFormer file", ok,
+                           path.stat().st_size if ok else None, str(path) if ok else None,
+                           str(path), family=self.family)
+
+    def shape(self, request: ModelRequest) -> ModelShape | None:
+        """Rate, stems and size from the config (the one given, or a converted file's own),
+        the model built on the meta device; None when that cannot tell."""
+        from ..models.base import ModelShape
+
+        path = Path(request.spec).expanduser()
+        try:
+            if request.config is not None:
+                checked = read_config(request.config)
+            elif path.suffix == ".safetensors" and path.is_file():
+                checked = _config(path, None, _safetensors_header(path)[1], None)
+            else:
+                return None
+            count = sum(math.prod(shape) for shape in expected_shapes(checked).values())
+        except ModelUnavailable:
+            return None
+        return ModelShape(checked.samplerate, len(checked.sources), 4 * count,
+                          checked.chunk_size / checked.samplerate, checked.sources)
+
+    def load(self, request: ModelRequest) -> LoadedModel:
+        path = Path(request.spec).expanduser()
+        if request.config is not None and path.suffix not in (".safetensors",
+                                                              *PICKLED_SUFFIXES):
+            raise ModelUnavailable(f"--model-config is a RoFormer checkpoint's YAML config; "
+                                   f"{request.spec!r} is not a .safetensors, .ckpt or .pth "
+                                   "file: drop --model-config or give the checkpoint.")
+        # its stems, rate and segment are read-only properties of its config
+        return cast("LoadedModel", load(path, request.config,
+                                        trust_checkpoint=request.trust_checkpoint))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ModelUnavailable
 from ..jsondoc import DocumentError, parse_bounded
 from ..model_build import compare_state
-from ..model_files import check_stem_names, inside
+from ..model_files import check_stem_names, contained
 from .umx_package import openunmix
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class TargetSpec:
 def read_json(path: Path, folder: Path) -> dict[str, Any]:
     """The JSON object in ``path`` (inside ``folder``, bounded); else one-line ModelUnavailable."""
     try:
-        data = parse_bounded(inside(path, folder, "Open-Unmix file"), MAX_JSON_BYTES)
+        data = parse_bounded(contained(folder, path, "Open-Unmix file"), MAX_JSON_BYTES)
     except DocumentError as exc:
         raise ModelUnavailable(f"{path}: {exc}; it is not an Open-Unmix model file.") from None
     if not isinstance(data, dict):
@@ -120,13 +120,13 @@ def weights_file(folder: Path, target: str) -> Path:
     """``<target>.safetensors``, else the package's ``<target>*.pth`` (one of them)."""
     safe = folder / f"{target}.safetensors"
     if safe.is_file():
-        return inside(safe, folder, "Open-Unmix weights")
+        return contained(folder, safe, "Open-Unmix weights")
     found = sorted(folder.glob(f"{target}*.pth"))
     if len(found) != 1:
         raise ModelUnavailable(
             f"{folder}: {'no' if not found else 'more than one'} weights file for target "
             f"{target!r} ({target}.safetensors or {target}.pth); give one per target.")
-    return inside(found[0], folder, "Open-Unmix weights")
+    return contained(folder, found[0], "Open-Unmix weights")
 
 
 def folder_targets(folder: Path) -> tuple[str, ...]:

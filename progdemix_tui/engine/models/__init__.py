@@ -33,7 +33,10 @@ from .demucs_family import LoadedDemucs
 from .demucs_family import wrap as _wrap
 from .pretrained import DESCRIPTIONS
 from .registry import (
+    FAMILY_PACKAGES,
     SOURCES,
+    family_of,
+    family_version,
     known_models,
     list_models,
     load_model,
@@ -52,9 +55,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_MODEL", "DEMO_WEIGHTS", "DESCRIPTIONS", "PICKLED_SUFFIXES", "SAFE_CLASSES",
-    "SOURCES", "TORCHAUDIO_BUNDLES", "TORCHAUDIO_SOURCES", "LoadedDemucs", "LoadedModel",
+    "FAMILY_PACKAGES", "SOURCES", "TORCHAUDIO_BUNDLES", "TORCHAUDIO_SOURCES", "LoadedDemucs", "LoadedModel",
     "ModelRequest", "ModelShape", "ModelSource", "ModelStatus", "Notify", "RepoListing",
-    "RunNotes", "_wrap", "file_kind", "known_models", "list_models", "list_repo",
+    "RunNotes", "_wrap", "family_of", "family_version", "file_kind", "known_models", "list_models", "list_repo",
     "load_model", "load_safetensors", "model_shape", "model_stems", "model_status",
     "parameter_count", "register", "save_safetensors", "shape_of", "source_for",
 ]

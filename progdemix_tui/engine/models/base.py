@@ -8,6 +8,7 @@ is a :class:`ModelSource` in :data:`.registry.SOURCES`, tried in order.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,11 +76,15 @@ class ModelRequest:
     repo: Path | None = None
     trust_checkpoint: bool = False
     notify: Notify | None = None
+    config: Path | None = None
+    """The model's own config file (``--model-config``: a RoFormer's training YAML)."""
 
     @classmethod
     def of(cls, spec: str, repo: str | os.PathLike | None = None, trust_checkpoint: bool = False,
-           notify: Notify | None = None) -> ModelRequest:
-        return cls(spec, None if repo is None else Path(repo), trust_checkpoint, notify)
+           notify: Notify | None = None, config: str | os.PathLike | None = None) \
+            -> ModelRequest:
+        return cls(spec, None if repo is None else Path(repo), trust_checkpoint, notify,
+                   Path(config).expanduser() if config else None)
 
     def say(self, text: str) -> None:
         """Pass ``text`` to :attr:`notify`, if any."""
@@ -101,6 +106,10 @@ class ModelStatus:
     or a local repo folder."""
     sources: tuple[str, ...] | None = None
     """The stems it separates, read from local safetensors metadata (None: not known here)."""
+    family: str = "demucs"
+    """The model's family (:attr:`LoadedModel.family`)."""
+    samplerate: int | None = None
+    """Its rate, where known without loading it."""
 
 
 @dataclass(frozen=True)
@@ -111,11 +120,18 @@ class ModelShape:
     sources: int
     model_bytes: int | None = None
     """Bytes of its weights in memory (None: estimated from its file)."""
+    segment: float | None = None
+    """Seconds one forward sees unless ``--segment`` says otherwise (None: the global default;
+    ``math.inf``: the whole input at once, as Open-Unmix)."""
+    stems: tuple[str, ...] | None = None
+    """Their names, where known without loading it."""
 
 
 def shape_of(model: LoadedModel) -> ModelShape:
     """A loaded model's shape, its weights counted as float32."""
-    return ModelShape(model.samplerate, len(model.sources), 4 * parameter_count(model))
+    segment = getattr(model, "default_segment", None)
+    return ModelShape(model.samplerate, len(model.sources), 4 * parameter_count(model),
+                      model.max_segment if math.isinf(model.max_segment) else segment)
 
 
 class ModelSource(Protocol):

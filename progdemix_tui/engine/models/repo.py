@@ -11,7 +11,7 @@ import torch
 
 from ..errors import ModelUnavailable, UntrustedCheckpoint
 from ..hub import reason
-from ..model_files import Bag, check_plain_name, inside, load_checked_safetensors_files, read_bag
+from ..model_files import Bag, check_plain_name, contained, load_checked_safetensors_files, read_bag
 from .base import LoadedModel, ModelRequest, ModelShape, ModelStatus
 from .demucs_family import make_bag, unwrap, wrap
 from .weights import safetensors_shape, safetensors_sources
@@ -60,7 +60,7 @@ def _bag(name: str, repo: Path) -> Bag:
     """``NAME.yaml``'s bag, else a bag of the one model ``name``."""
     bag_file = repo / f"{name}.yaml"
     if bag_file.is_file() or bag_file.is_symlink():
-        return read_bag(inside(bag_file, repo, "bag file"))
+        return read_bag(contained(repo, bag_file, "bag file"))
     return Bag((name,))
 
 
@@ -88,7 +88,7 @@ def find_repo_file(repo: Path, sig: str, name: str) -> Path:
     ModelUnavailable if none, or if a candidate leads outside ``repo``."""
     safe = repo / f"{sig}.safetensors"
     if safe.is_file() or safe.is_symlink():
-        return inside(safe, repo, "model file")
+        return contained(repo, safe, "model file")
     pickled = sorted(repo.glob(f"{sig}.th")) + sorted(repo.glob(f"{sig}-*.th"))
     if not pickled:
         raise ModelUnavailable(
@@ -96,7 +96,7 @@ def find_repo_file(repo: Path, sig: str, name: str) -> Path:
             f"{sig}.safetensors (or {sig}.th); see README 'Offline weights'."
         )
     for file in pickled:
-        inside(file, repo, "model file")
+        contained(repo, file, "model file")
     return pickled[0]
 
 
@@ -131,7 +131,7 @@ def list_repo(repo: str | os.PathLike) -> RepoListing:
     for bag_file in sorted(folder.glob("*.yaml")):
         try:
             check_plain_name(bag_file.stem, f"bag file {bag_file}")
-            sigs = read_bag(inside(bag_file, folder, "bag file")).models
+            sigs = read_bag(contained(folder, bag_file, "bag file")).models
             files = [find_repo_file(folder, sig, bag_file.stem) for sig in sigs]
             models.append(_repo_status(bag_file.stem, files, folder))
         except ModelUnavailable as exc:

@@ -62,7 +62,7 @@ def save_safetensors(model: torch.nn.Module, path: str | os.PathLike, half: bool
     """Save a demucs model (built with ``capture_init``) in demucs's safetensors format."""
     from safetensors.torch import save_file
 
-    from ..audio import atomic_path
+    from ..files import atomic_path
 
     # Set by demucs.states.capture_init.
     args, kwargs = cast("tuple[tuple[Any, ...], dict[str, Any]]", model._init_args_kwargs)
