@@ -13,6 +13,7 @@ pytest.importorskip("bs_roformer")
 from test_family_roformer import document, random_checkpoint, write_config  # noqa: E402
 
 from progdemix_tui.engine.config import STEMS  # noqa: E402
+from progdemix_tui.tui.run_plan import field_errors  # noqa: E402
 from progdemix_tui.tui.widgets.param_panel import model_label  # noqa: E402
 
 TWO = ("vocals", "instrumental")
@@ -43,18 +44,24 @@ async def test_a_two_stem_roformer_through_the_whole_tui(work, two_stem_roformer
                    model_path="")
     async with app.run_test(size=(120, 40)) as pilot:
         panel = app.panel
-        # Params: the checkpoint and its config (a .ckpt's stems are in its config: the
-        # target list cannot know them before the model loads)
+        # Params: the checkpoint, then its config (which names the stems)
         panel.set_value("model_path", str(checkpoint))
+        await wait_for(pilot, lambda: app.settings.params.get("model_path") == str(checkpoint))
+        assert panel.targets == STEMS
+        panel.set_value("model_config", str(config) + ".missing")
+        field = app.query_one("#p-model_config")
+        await wait_for(pilot, lambda: field.has_class("-invalid"))
+        assert field_errors(panel.values())["model_config"].startswith("no such config file")
         panel.set_value("model_config", str(config))
         await wait_for(pilot, lambda: app.settings.params.get("model_config") == str(config))
-        assert panel.targets == STEMS and app.settings.params["target"] == "vocals"
+        assert panel.targets == TWO and app.settings.params["target"] == "vocals"
+        assert not field.has_class("-invalid")
         await pilot.press("r")
         await wait_for(pilot, lambda: not app.run_view.running and len(app.timeline.rows) == 3)
         assert app.run_view.last_error is None
         # the loaded model's stems: the timeline's and the target list's
-        assert tuple(app.timeline.sources) == TWO
-        await wait_for(pilot, lambda: panel.targets == TWO)
+        assert tuple(app.timeline.sources) == TWO and panel.targets == TWO
+        assert panel.learned == {(str(checkpoint), str(config)): TWO}
         assert [row.step for row in app.timeline.rows] == [0, 1, 2]
         folder = work / app.timeline.folder
         assert sorted(p.name for p in (folder / "steps" / "002").iterdir()) == [
