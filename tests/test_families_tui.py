@@ -4,6 +4,8 @@ the target list from the loaded model's stems, A/B marks, export; and the model 
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import soundfile as sf
 from tui_helpers import make_app, screen_text, sync, wait_for
@@ -89,3 +91,27 @@ async def test_a_two_stem_roformer_through_the_whole_tui(work, two_stem_roformer
     mixture, _ = sf.read(work / "track" / "mixture.wav", dtype="float32")
     assert rate == 44100 and vocals.shape == rest.shape == mixture.shape == (88200, 2)
     assert ((vocals + rest - mixture) ** 2).sum() < 0.02 * (mixture ** 2).sum()
+
+
+@sync
+async def test_the_target_list_follows_the_stems_a_run_loaded(work, tmp_path):
+    """An Open-Unmix folder with one target: its stems (vocals + the package's residual) are
+    known only once loaded. Before the run the list is the four standard stems; the run's
+    model gives vocals and residual, which the list then offers."""
+    if importlib.util.find_spec("openunmix") is None:  # it imports only through umx_package
+        pytest.skip("openunmix is not installed")
+    from test_family_openunmix import TINY_ARGS, save_folder, tiny_targets
+
+    folder = save_folder(tmp_path / "umx-vocals", tiny_targets(names=("vocals",)), TINY_ARGS)
+    app = make_app("track", folder, models=[("demo (cached)", "demo")], segment="")
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = app.panel
+        assert panel.targets == STEMS
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not app.run_view.running and len(app.timeline.rows) == 3)
+        assert app.run_view.last_error is None
+        assert tuple(app.timeline.sources) == ("vocals", "residual")
+        await wait_for(pilot, lambda: panel.targets == ("vocals", "residual"))
+        assert app.settings.params["target"] == "vocals"
+        panel.set_value("model_path", "")  # another model: its own list again
+        await wait_for(pilot, lambda: panel.targets == STEMS)
