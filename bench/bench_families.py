@@ -45,7 +45,7 @@ from progdemix_tui.engine import RunConfig  # noqa: E402
 from progdemix_tui.engine.families import openunmix as umx_family  # noqa: E402
 from progdemix_tui.engine.families import roformer  # noqa: E402
 from progdemix_tui.engine.families.umx_package import openunmix  # noqa: E402
-from progdemix_tui.engine.models.base import LoadedModel  # noqa: E402
+from progdemix_tui.engine.models.base import LoadedModel, ModelRequest  # noqa: E402
 from progdemix_tui.engine.precision import cast_weights  # noqa: E402
 from progdemix_tui.engine.progressive import iterate  # noqa: E402
 from progdemix_tui.engine.separator import Separator  # noqa: E402
@@ -81,7 +81,7 @@ def build_umx(work: Path, quick: bool) -> tuple[LoadedModel, Callable[[torch.Ten
                    enumerate(openunmix().umxhq_spec(pretrained=False).items())}
         args = umx_ref.UMXHQ_ARGS
     folder = umx_ref.save_folder(work / "umx", targets, args)
-    model = umx_family.OpenUnmixSource().load(str(folder))
+    model = umx_family.OpenUnmixSource().load(ModelRequest(str(folder)))
 
     def own(mix: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():  # openunmix.predict.separate: separator(audio), one EM pass
