@@ -152,7 +152,8 @@ OPTIONS: tuple[Option, ...] = (
            flags=("--trust-checkpoint",), group="model", panel=False,
            help="allow pickled .th checkpoints (loading them runs code from the file)"),
     Option("model_config", "model config", "text", "separator.model_config",
-           flags=("--model-config",), metavar="FILE", group="model", panel=False,
+           flags=("--model-config",), metavar="FILE", group="model",
+           placeholder="a RoFormer checkpoint's YAML",
            help="the model's own config: a RoFormer checkpoint's training YAML "
                 "(docs/models.md)"),
     Option("device", "device", "text", "separator.device", flags=("--device",), group="model",

@@ -180,6 +180,8 @@ class ProgdemixApp(App[int]):
     @on(RunStarted)
     def _run_started(self, event: RunStarted) -> None:
         self.player.stem = event.config.target  # after the run view showed it (messages bubble)
+        separator = event.config.separator
+        self.panel.loaded(separator.model, separator.model_config, event.sources)
 
     @on(StepCompleted)
     def _step_completed(self, event: StepCompleted) -> None:

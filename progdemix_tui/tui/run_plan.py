@@ -79,8 +79,12 @@ def _panel_problems(v: dict[str, Value]) -> dict[str, str]:
     path = str(v["model_path"])
     if not v["model"] and not path:
         found["model"] = "choose a model or type a model path"
-    if path.endswith((".safetensors", ".th", ".pt", ".pth")) and not is_file(expand(path)):
+    if path.endswith((".safetensors", ".th", ".pt", ".pth", ".ckpt")) \
+            and not is_file(expand(path)):
         found["model_path"] = f"no such model file: {path}"
+    config = str(v.get("model_config") or "").strip()
+    if config and not is_file(expand(config)):
+        found["model_config"] = f"no such config file: {config}"
     start, duration = v["start"], v["duration"]
     for name, why in excerpt_problems(start if isinstance(start, float) else 0.0,
                                       duration if isinstance(duration, float) else None).items():

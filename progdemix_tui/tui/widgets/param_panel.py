@@ -27,23 +27,42 @@ NAMES = tuple(option.name for option in PANEL)
 """The panel's fields in order (their widgets' ids are ``p-<name>``)."""
 
 
+FAMILY_LABELS = {"openunmix": "Open-Unmix", "roformer": "RoFormer"}
+"""How the model list names a family other than demucs (demucs models go unlabelled)."""
+
+
+def model_label(name: str, family: str, cached: bool) -> str:
+    """The model list's line for ``name``: its family (other than demucs) and whether it runs
+    offline, e.g. ``umxl · Open-Unmix (not cached: needs network)``."""
+    label = FAMILY_LABELS.get(family)
+    state = "cached" if cached else "not cached: needs network"
+    return f"{name}{f' · {label}' if label else ''} ({state})"
+
+
 def model_options() -> list[tuple[str, str]]:
-    """(label, name) for the model select: known models marked cached or not."""
+    """(label, name) for the model select: known models with their family, marked cached or
+    not (:func:`model_label`). RoFormers are files: the model path field, with their config."""
     from progdemix_tui.engine.models import known_models, model_status
 
     out = []
     for name in known_models():
         try:
-            cached = model_status(name).cached
+            status = model_status(name)
+            cached, family = status.cached, str(getattr(status, "family", "demucs"))
         except Exception:  # a broken cache entry must not break the panel
-            cached = False
-        out.append((f"{name} {'(cached)' if cached else '(not cached)'}", name))
+            cached, family = False, "demucs"
+        out.append((model_label(name, family, cached), name))
     return out
 
 
 def chosen_model(values: dict) -> str:
     """The model a run of the panel's ``values`` loads: the model file, else the select's."""
     return str(values.get("model_path") or "").strip() or str(values.get("model") or "")
+
+
+def chosen_config(values: dict) -> str | None:
+    """The model's own config file of the panel's ``values`` (a RoFormer's YAML), if any."""
+    return str(values.get("model_config") or "").strip() or None
 
 
 class ParamPanel(VerticalScroll):
@@ -61,6 +80,9 @@ class ParamPanel(VerticalScroll):
         super().__init__(id=id)
         self.initial = dict(values)
         self.targets: tuple[str, ...] = STEMS  # the target select's choices
+        self.learned: dict[tuple[str, str | None], tuple[str, ...]] = {}
+        """Stems of models as a run loaded them (:meth:`loaded`), by model spec: what cannot
+        be read without loading (a name downloaded by the run, a checkpoint with its config)."""
         self.models = models if models is not None else model_options()
 
     def compose(self) -> ComposeResult:
@@ -83,34 +105,50 @@ class ParamPanel(VerticalScroll):
         if option.kind == "choice":
             choices = option.choices
             if option.name == "target":
-                choices = self.targets = self.target_choices(chosen_model(self.initial))
+                choices = self.targets = self.target_choices(chosen_model(self.initial),
+                                                             chosen_config(self.initial))
             return Select([(c, c) for c in choices], allow_blank=False, compact=True, id=wid,
                           value=value if value in choices else choices[0])
         if option.kind == "flag":
             return Checkbox(option.check_text, value=bool(value), id=wid, compact=True)
         return Input(str(value), placeholder=option.placeholder, id=wid, compact=True)
 
-    @staticmethod
-    def target_choices(model: str) -> tuple[str, ...]:
+    def target_choices(self, model: str, config: str | None = None) -> tuple[str, ...]:
         """The target list: ``model``'s stems where they can be read without loading it
-        (cached weights, a .safetensors file; htdemucs_6s adds guitar and piano), else the
-        four standard stems."""
+        (cached weights, a .safetensors file, a RoFormer's ``config``; htdemucs_6s adds guitar
+        and piano) or a run loaded it, else the four standard stems."""
         from progdemix_tui.engine.models import model_stems
 
-        return (model_stems(model) if model else None) or STEMS
+        if not model:
+            return STEMS
+        return self.learned.get((model, config)) or model_stems(model, config) or STEMS
 
-    def _update_targets(self, model: str) -> None:
-        """Offer ``model``'s stems as targets, keeping the chosen one where it still is."""
+    def loaded(self, model: str, config: str | None, sources: tuple[str, ...]) -> None:
+        """A run loaded ``model`` (with ``config``) and it has these stems: remember them, and
+        offer them as targets while the panel still names that model (a name whose stems
+        were not known before its download)."""
+        if not sources:
+            return
+        self.learned[(model, config or None)] = tuple(sources)
+        values = self.values()
+        if (chosen_model(values), chosen_config(values)) == (model, config or None) \
+                and self._update_targets(model, config or None):
+            self.post_message(self.Changed(self.values()))
+
+    def _update_targets(self, model: str, config: str | None) -> bool:
+        """Offer ``model``'s stems as targets, keeping the chosen one where it still is;
+        whether the list changed."""
         select = self.query_one("#p-target", Select)
-        choices = self.target_choices(model)
+        choices = self.target_choices(model, config)
         current = select.value
         if choices == self.targets:
-            return
+            return False
         self.targets = choices
         with select.prevent(Select.Changed):  # one Changed for the panel: the caller's
             select.set_options([(c, c) for c in choices])
             select.value = current if current in choices else (
                 "vocals" if "vocals" in choices else choices[0])
+        return True
 
     def values(self) -> dict:
         """The panel's current values, as stored in the settings file."""
@@ -156,8 +194,9 @@ class ParamPanel(VerticalScroll):
         self._flag(field_errors(self.values()))
 
     def _changed(self, name: str) -> None:
-        if name in ("model", "model_path"):
-            self._update_targets(chosen_model(self.values()))
+        if name in ("model", "model_path", "model_config"):
+            values = self.values()
+            self._update_targets(chosen_model(values), chosen_config(values))
         values = self.values()
         self._flag(field_errors(values))
         self.post_message(self.Changed(values))
