@@ -163,6 +163,9 @@ def test_training_on_sampled_songs_within_budget(banks, tmp_path):
          "--channels", "4", "--batch", "2", "--segment", "1", "--song-duration", "2",
          "--pool", "4", "--pool-start", "2", "--workers", "1", "--log-every", "1e9",
          "--eval-songs", "1", "--seed-base", "990000", "--budget", str(budget),
+         # two steps are enough to check what a run on sampled songs writes; without this the
+         # run trains until its budget (75 s of the suite) whatever the machine
+         "--max-steps", "2",
          "--bank", str(banks["train"]), "--sampled-share", "1",
          "--heldout-bank", str(banks["heldout"]), "--out", str(out)],
         capture_output=True, text=True, timeout=HANG_TIMEOUT)
