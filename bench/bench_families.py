@@ -10,7 +10,7 @@ after one untimed warm-up round that also fills step 0's cache:
 
 - ``own fp32``: the family's own inference — the package's ``Separator`` called on the whole
   input as ``openunmix.predict.separate`` calls it; for RoFormers the re-derivation of the
-  training code's ``demix`` that tests/test_family_roformer.py checks the family against;
+  training code's ``demix`` that tests/unit/test_family_roformer.py checks the family against;
 - ``step fp32`` / ``step bf16``: step 1 of a one-step run (:func:`iterate`: building y_1,
   separating it through the tool's :class:`Separator`, the metrics), its own seconds.
 
@@ -38,8 +38,8 @@ import yaml
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(0, str(TESTS))
-import test_family_openunmix as umx_ref  # noqa: E402
-import test_family_roformer as rof_ref  # noqa: E402
+from unit import test_family_openunmix as umx_ref  # noqa: E402
+from unit import test_family_roformer as rof_ref  # noqa: E402
 
 from progdemix_tui.engine import RunConfig  # noqa: E402
 from progdemix_tui.engine.families import openunmix as umx_family  # noqa: E402

@@ -1,7 +1,7 @@
 """Player latency: play() -> first audio callback, and A/B switch request -> switch rendered.
 
 Runs the player through the real PortAudio/ALSA stack into the ALSA file sink, paced at real
-time (see tests/filesink.py), in a child process, and reports each latency in
+time (see tests/support/filesink.py), in a child process, and reports each latency in
 ms and in audio blocks, next to PortAudio's output latency (the buffered audio between a
 rendered block and the speaker). Results are written to bench/RESULTS.md, "## Player latency".
 
@@ -83,7 +83,7 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # test tooling
-    from filesink import sink_env, write_asoundrc
+    from support.filesink import sink_env, write_asoundrc
 
     with tempfile.TemporaryDirectory() as tmp:
         write_asoundrc(Path(tmp) / "home", Path(tmp) / "out.raw", speed=1.0)
@@ -108,7 +108,7 @@ def main() -> None:
     cmd = "python bench/bench_player.py" + (
         f" --blocksize {args.blocksize}" if args.blocksize != 512 else "")
     machine = (f"{platform.machine()} Linux VM, {_cores()} CPU cores, no sound card: ALSA file "
-               f"sink paced at real time (tests/filesink.py), Python "
+               f"sink paced at real time (tests/support/filesink.py), Python "
                f"{platform.python_version()}")
     text = "\n".join([
         HEADING, "",

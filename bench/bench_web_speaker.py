@@ -1,6 +1,6 @@
 """The web speaker: switch latency and a long continuous playback in headless chromium.
 
-Plays through ``--audio-device web`` into Debian's headless chromium (tests/browser.py) over
+Plays through ``--audio-device web`` into Debian's headless chromium (tests/support/browser.py) over
 loopback. Measures (1) A/B switch request -> switch rendered (the same measure as
 bench_player.py's PortAudio row) and what the page reports as it plays: its jitter-buffer
 level and its measured latency (buffer + half the WebSocket round trip + the AudioContext's
@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--buffer-ms", type=int, default=100)
     args = ap.parse_args()
-    from browser import Browser
+    from support.browser import Browser
 
     from progdemix_tui.playback import Player
 
