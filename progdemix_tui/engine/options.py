@@ -151,7 +151,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("trust_checkpoint", "trust checkpoint", "flag", "separator.trust_checkpoint",
            flags=("--trust-checkpoint",), group="model", panel=False,
            help="allow pickled .th checkpoints (loading them runs code from the file)"),
-    Option("model_config", "model config", "text", "separator.model_config",
+    Option("model_config", "model yaml", "text", "separator.model_config",
            flags=("--model-config",), metavar="FILE", group="model",
            placeholder="a RoFormer checkpoint's YAML",
            help="the model's own config: a RoFormer checkpoint's training YAML "
