@@ -71,6 +71,7 @@ def run(track, model, precision: str, factor: str) -> subprocess.CompletedProces
                           capture_output=True, text=True, env=env, check=False)
 
 
+@pytest.mark.slow
 def test_the_cli_warns_in_one_line_before_the_run(track, tiny_model_path):
     slow = run(track, tiny_model_path, "bf16", "36.2")
     assert slow.returncode == 0, slow.stderr

@@ -81,6 +81,7 @@ def cli(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.smoke  # the floors' environment: the uncached path
+@pytest.mark.slow
 def test_download_into_cache_and_folder_then_offline_run(tmp_path, hub):
     env = hub_env(tmp_path, hub)
     weights = tmp_path / "weights"

@@ -79,6 +79,7 @@ def _run(track, out, model, *extra: str, env: dict[str, str]) -> dict:
     return json.loads((out / "manifest.json").read_text())
 
 
+@pytest.mark.slow
 def test_cli_run_uses_and_records_the_threads(tmp_path, tiny_model_path):
     track = write_track(tmp_path / "song", seconds=1.0)
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}

@@ -239,6 +239,7 @@ def test_a_ninth_page_is_refused_with_a_reason():
         p.close()
 
 
+@pytest.mark.slow
 def test_a_client_that_never_finishes_its_request_is_cut():
     """22.14: a connection that trickles an incomplete request line and headers is closed
     (after the speaker's header timeout, 10 s), while a page connected before it plays on."""
