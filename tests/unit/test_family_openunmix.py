@@ -21,7 +21,7 @@ from progdemix_tui.engine.families.umx_package import openunmix, torchaudio_prob
 from progdemix_tui.engine.models import ModelRequest
 
 if importlib.util.find_spec("openunmix") is None:  # it imports only through umx_package
-    pytest.skip("the openunmix extra is not installed", allow_module_level=True)
+    pytest.skip("openunmix is not installed (pip install --no-deps 'openunmix>=1.3.0')", allow_module_level=True)
 
 CPU = torch.device("cpu")
 UMXHQ_ARGS = {"nfft": 4096, "nhop": 1024, "nb_channels": 2, "hidden_size": 512,
