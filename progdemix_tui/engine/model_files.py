@@ -106,7 +106,7 @@ def read_bag(path: Path) -> Bag:
     try:
         data = yaml.load(_bag_text(path), Loader=_NoAliasLoader)  # noqa: S506 (a SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ModelUnavailable(f"{path} is not a readable YAML bag file ({_first_line(exc)}).") from None
+        raise ModelUnavailable(f"{path} is not a readable YAML bag file ({first_line(exc)}).") from None
     if not isinstance(data, dict):
         raise ModelUnavailable(f"{path} is not a bag file: expected a mapping with 'models'.")
     sigs = data.get("models")
@@ -128,13 +128,9 @@ def read_bag(path: Path) -> Bag:
     return Bag(models, weights, None if segment is None else float(segment))
 
 
-def check_safetensors(path: Path) -> tuple[str, list, dict, dict[str, tuple]]:
-    """Refuse a safetensors file that must not be built; nothing is built or called.
-
-    The class must be in :data:`SAFE_CLASSES`, the state unquantized, the arguments plain
-    JSON (a list and an object) within :mod:`.model_build`'s bounds. Returns ``(class, args,
-    kwargs, tensor shapes)``.
-    """
+def safetensors_header(path: Path) -> tuple[dict[str, tuple], dict[str, str]]:
+    """``(tensor shapes, metadata)`` of a safetensors file, from its header alone (no tensor
+    is read); ModelUnavailable when it is not one."""
     from safetensors import safe_open
 
     try:
@@ -143,7 +139,18 @@ def check_safetensors(path: Path) -> tuple[str, list, dict, dict[str, tuple]]:
             names = handle.keys()
             shapes = {key: tuple(handle.get_slice(key).get_shape()) for key in names}
     except Exception as exc:
-        raise ModelUnavailable(f"{path} is not a valid safetensors file ({_first_line(exc)}).") from None
+        raise ModelUnavailable(f"{path} is not a valid safetensors file ({first_line(exc)}).") from None
+    return shapes, metadata
+
+
+def check_safetensors(path: Path) -> tuple[str, list, dict, dict[str, tuple]]:
+    """Refuse a safetensors file that must not be built; nothing is built or called.
+
+    The class must be in :data:`SAFE_CLASSES`, the state unquantized, the arguments plain
+    JSON (a list and an object) within :mod:`.model_build`'s bounds. Returns ``(class, args,
+    kwargs, tensor shapes)``.
+    """
+    shapes, metadata = safetensors_header(path)
     klass = metadata.get("klass")
     if klass not in SAFE_CLASSES:
         raise ModelUnavailable(
@@ -203,7 +210,7 @@ def _init_arguments(path: Path, metadata: dict[str, str]) -> tuple[list, dict]:
         args = _decode_json(json.loads(metadata.get("args", "")))
         kwargs = _decode_json(json.loads(metadata.get("kwargs", "")))
     except (ValueError, TypeError, KeyError, RecursionError, ArithmeticError) as exc:
-        raise ModelUnavailable(f"{path}: bad args/kwargs metadata ({_first_line(exc)}).") from None
+        raise ModelUnavailable(f"{path}: bad args/kwargs metadata ({first_line(exc)}).") from None
     if not isinstance(args, list) or not isinstance(kwargs, dict):
         raise ModelUnavailable(f"{path}: metadata args must be a JSON list and kwargs an object.")
     return args, kwargs
@@ -222,7 +229,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     """The exception's first line, whole (never cut mid-word)."""
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ModelUnavailable, OutputError, UntrustedCheckpoint
+from ..model_files import first_line, safetensors_header
 from .roformer_config import MAX_CONFIG_BYTES, RoformerConfig, parse_config, read_config
 from .roformer_demix import chunk_count, demix, step_for
 
@@ -215,7 +216,7 @@ def load(checkpoint: str | os.PathLike, config: str | os.PathLike | None = None,
     path = Path(checkpoint).expanduser()
     _package()  # the extra's one-line message before any file is read
     if path.suffix == ".safetensors":
-        shapes, metadata = _safetensors_header(path)
+        shapes, metadata = safetensors_header(path)
         checked = _config(path, config, metadata, kind)
         module = _build(checked, shapes, path)
         _fill_from_safetensors(module, path)
@@ -300,7 +301,7 @@ def read_checkpoint(path: Path, trust: bool) -> dict[str, torch.Tensor]:
             f"{path} holds more than plain tensors, and loading it runs code from the file; "
             "pass --trust-checkpoint if you trust its source.") from None
     except Exception as exc:
-        raise ModelUnavailable(f"{path} is not a readable checkpoint ({_first_line(exc)}).") from None
+        raise ModelUnavailable(f"{path} is not a readable checkpoint ({first_line(exc)}).") from None
     for key in WRAPPERS:
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -314,7 +315,7 @@ def read_checkpoint(path: Path, trust: bool) -> dict[str, torch.Tensor]:
 def is_roformer_file(path: str | os.PathLike) -> bool:
     """Whether ``path`` is a ``.safetensors`` file made by :func:`convert`."""
     try:
-        return METADATA_KIND in _safetensors_header(Path(path))[1]
+        return METADATA_KIND in safetensors_header(Path(path))[1]
     except ModelUnavailable:
         return False
 
@@ -351,19 +352,6 @@ def _config(path: Path, config: str | os.PathLike | None, metadata: dict[str, st
     return parse_config(document, str(path), kind or metadata.get(METADATA_KIND))
 
 
-def _safetensors_header(path: Path) -> tuple[dict[str, tuple], dict[str, str]]:
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
-            names = handle.keys()
-            shapes = {key: tuple(handle.get_slice(key).get_shape()) for key in names}
-    except Exception as exc:
-        raise ModelUnavailable(f"{path} is not a valid safetensors file ({_first_line(exc)}).") from None
-    return shapes, metadata
-
-
 def _fill_from_safetensors(module: torch.nn.Module, path: Path) -> None:
     from safetensors import safe_open
 
@@ -372,7 +360,7 @@ def _fill_from_safetensors(module: torch.nn.Module, path: Path) -> None:
             names = handle.keys()
             module.load_state_dict({key: handle.get_tensor(key) for key in names})
     except Exception as exc:
-        raise ModelUnavailable(f"{path} could not be loaded ({_first_line(exc)}).") from None
+        raise ModelUnavailable(f"{path} could not be loaded ({first_line(exc)}).") from None
 
 
 def expected_shapes(config: RoformerConfig, where: str | Path = "the config") -> dict[str, tuple]:
@@ -387,7 +375,7 @@ def expected_shapes(config: RoformerConfig, where: str | Path = "the config") ->
             model = classes[config.kind](**config.arguments)
     except Exception as exc:
         raise ModelUnavailable(f"{where}: its config's model arguments do not build a "
-                               f"{config.kind} model ({_first_line(exc)}).") from None
+                               f"{config.kind} model ({first_line(exc)}).") from None
     count = sum(p.numel() for p in model.parameters())
     if count > MAX_PARAMETERS:
         raise ModelUnavailable(f"{where}: its config describes a model of {count:,} weights "
@@ -410,11 +398,6 @@ def _build(config: RoformerConfig, shapes: dict[str, tuple], path: Path) -> torc
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return _package()[config.kind](**config.arguments)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 
@@ -462,7 +445,7 @@ class RoformerSource:
             if request.config is not None:
                 checked = read_config(request.config)
             elif path.suffix == ".safetensors" and path.is_file():
-                checked = _config(path, None, _safetensors_header(path)[1], None)
+                checked = _config(path, None, safetensors_header(path)[1], None)
             else:
                 return None
             count = sum(math.prod(shape) for shape in expected_shapes(checked).values())

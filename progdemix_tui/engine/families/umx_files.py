@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ModelUnavailable
 from ..jsondoc import DocumentError, parse_bounded
 from ..model_build import compare_state
-from ..model_files import check_stem_names, contained
+from ..model_files import check_stem_names, contained, safetensors_header
 from .umx_package import openunmix
 
 if TYPE_CHECKING:
@@ -145,17 +145,9 @@ def file_shapes(path: Path, trust: bool) -> tuple[dict[str, tuple[int, ...]], An
     """``(shapes, reader)``: the tensors' shapes, and a callable giving the state dict (a
     safetensors file is read only when called; a ``.pth`` is read now, as plain tensors)."""
     if path.suffix == ".safetensors":
-        from safetensors import safe_open
         from safetensors.torch import load_file
 
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                names = handle.keys()
-                shapes = {k: tuple(handle.get_slice(k).get_shape()) for k in names}
-        except Exception as exc:
-            raise ModelUnavailable(f"{path} is not a valid safetensors file "
-                                   f"({_first_line(exc)}).") from None
-        return shapes, lambda: load_file(str(path))
+        return safetensors_header(path)[0], lambda: load_file(str(path))
     state = read_pth(path, trust)
     return {k: tuple(v.shape) for k, v in state.items()}, lambda: state
 
