@@ -18,10 +18,11 @@ def test_two_sessions_in_the_same_second_list_newest_first(tmp_path):
                for n in ("b-first", "a-second")]
     assert created[0] < created[1] and all("." in c for c in created)  # microseconds
     # the same second, as two quick runs write them: only the microseconds tell them apart
-    for name, stamp in zip(("b-first", "a-second"), created, strict=True):
+    # (fixed ones: the writes' own may straddle a second, .999 then .001)
+    for name, micro in (("b-first", "250000"), ("a-second", "750000")):
         path = tmp_path / name / "manifest.json"
         manifest = json.loads(path.read_text())
-        manifest["created"] = "2026-12-04T16:00:55" + stamp[19:]
+        manifest["created"] = f"2026-12-04T16:00:55.{micro}+00:00"
         path.write_text(json.dumps(manifest))
     assert [s.folder.name for s in scan_sessions(tmp_path).sessions] == ["a-second", "b-first"]
 
