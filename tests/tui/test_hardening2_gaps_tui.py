@@ -36,3 +36,27 @@ async def test_file_names_with_escapes_are_shown_inert_in_the_browser_and_the_ru
         await wait_for(pilot, lambda: not app.run_view.running and len(app.timeline.rows) == 3)
         await wait_for(pilot, lambda: "complete" in screen_text(app))
         _inert(screen_text(app))
+
+
+@sync
+async def test_a_session_folder_named_with_escapes_opens_and_exports_inert(work,
+                                                                          tiny_model_path):
+    from support.tui_helpers import write_fake_session
+
+    folder = write_fake_session(work / "sessions" / f"s{TITLE}{CLEAR}", steps=2)
+    app = make_app(".", tiny_model_path)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("o")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "SessionsScreen")
+        await wait_for(pilot, lambda: "1 session(s)" in screen_text(app))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ != "SessionsScreen"
+                       and len(app.timeline.rows) == 2)
+        text = screen_text(app)
+        _inert(text)
+        assert "s\\x1b]2;owned\\x07" in text
+        await pilot.press("t", "down", "e")
+        await wait_for(pilot, lambda: app.screen.__class__.__name__ == "ExportScreen")
+        _inert(screen_text(app))
+        await pilot.press("enter")  # a blank folder field: the session's own export folder
+        await wait_for(pilot, lambda: any((folder / "export").glob("*.wav")))
