@@ -24,13 +24,24 @@ from progdemix_tui.engine.errors import (
     out_of_memory,
 )
 from progdemix_tui.engine.options import OPTIONS, Group, Option, run_config
+from progdemix_tui.engine.text import visible_lines
 from progdemix_tui.text import markup_safe
 
-err_console = Console(stderr=True, highlight=False)
+
+class InertConsole(Console):
+    """A Console whose printed strings (notes, table cells, lines quoting file names) reach
+    the terminal with their control characters visible: a name from a folder someone sent
+    cannot set the title or clipboard (``ESC ] 0``, ``ESC ] 52``) or clear the screen."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(visible_lines(text), **kwargs)
+
+
+err_console = InertConsole(stderr=True, highlight=False)
 """Progress, notes and warnings on stderr: silent with ``-q``."""
-error_console = Console(stderr=True, highlight=False)
+error_console = InertConsole(stderr=True, highlight=False)
 """Errors and cancellations on stderr: shown even with ``-q``."""
-out_console = Console(highlight=False)
+out_console = InertConsole(highlight=False)
 
 VERBOSITY = (("-q", "--quiet", -1, "errors only: no progress, notes or warnings on stderr"),
              ("-v", "--verbose", 1, "also library warnings and log notes"))

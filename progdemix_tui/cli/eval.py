@@ -29,6 +29,7 @@ from progdemix_tui.engine.columns import COLUMNS
 from progdemix_tui.engine.errors import ConfigError
 from progdemix_tui.engine.threads import torch_threads
 from progdemix_tui.formatting import fmt_number
+from progdemix_tui.text import markup_safe
 
 from .common import (
     add_loop_arguments,
@@ -143,10 +144,10 @@ def handle(args: argparse.Namespace) -> int:
         args.new_mixture, args.sdr, args.oracle_gain, parse_shard(args.shard), args.shard,
         Path(args.out) if args.out else None, threads))
     for warning in checked.warnings:
-        err_console.print(f"[bold yellow]warning:[/] {warning}")
+        err_console.print(f"[bold yellow]warning:[/] {markup_safe(warning)}")
     run = prepare.load_eval(checked, separators)
     for note in run.notes:
-        err_console.print(f"[dim]note:[/] {note}")
+        err_console.print(f"[dim]note:[/] {markup_safe(note)}")
     separator, work, shard = run.separator, run.work, checked.request.shard
     err_console.print(
         f"model [bold]{separator.model.name}[/] on {separator.device_name}; "
@@ -194,7 +195,8 @@ class _ProgressEvents:
             self.progress.console.print(f"[dim]note:[/] {escape(track.name)}: {escape(note)}")
 
     def track_started(self, name: str, target: str, steps: int) -> None:
-        self.progress.reset(self.steps, total=steps, description=f"{name[:30]} · {target}")
+        self.progress.reset(self.steps, total=steps,
+                            description=markup_safe(f"{name[:30]} · {target}"))
 
     def chunk(self, step: int, done: int, total: int) -> None:
         return None

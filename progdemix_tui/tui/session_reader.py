@@ -15,6 +15,7 @@ from progdemix_tui.engine.config import RunConfig
 from progdemix_tui.engine.errors import ProgdemixError, SessionError
 from progdemix_tui.engine.progressive import StepMetrics
 from progdemix_tui.engine.session import SessionSummary, open_session, scan_sessions
+from progdemix_tui.text import visible
 
 from .paths import PATH_ERRORS, reason
 
@@ -22,11 +23,12 @@ from .paths import PATH_ERRORS, reason
 def run_title(name: str, cfg: RunConfig) -> str:
     """A run's own parameters, from its config (a session's manifest), never the panel's,
     first (a narrow title cuts the folder name, not them):
-    ``model · target · mode · schedule β≤1 · 10 steps · adaptive — folder``."""
+    ``model · target · mode · schedule β≤1 · 10 steps · adaptive — folder``; the model and
+    folder names from files, with their control characters visible."""
     model = Path(cfg.separator.model).name
     adaptive = " · adaptive" if cfg.adaptive is not None else ""
-    return (f"{model} · {cfg.target} · {cfg.mode} · {cfg.schedule} β≤{cfg.beta_max:g} · "
-            f"{cfg.steps} steps{adaptive} — {name}")
+    return visible(f"{model} · {cfg.target} · {cfg.mode} · {cfg.schedule} β≤{cfg.beta_max:g} · "
+                   f"{cfg.steps} steps{adaptive} — {name}")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
 
 from progdemix_tui.engine.export import EXPORT_FORMATS, ExportFormat
+from progdemix_tui.text import visible
 
 from ..paths import expand
 
@@ -77,7 +78,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export-box"):
-            yield Static(self.title_text, id="export-title", markup=False)
+            yield Static(visible(self.title_text), id="export-title", markup=False)
             with Horizontal(classes="export-row"):
                 with Choices(id="export-what"):
                     yield Choice(f"target ({self.target})", value=True, id="what-target")
@@ -88,9 +89,13 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
                     for i, fmt in enumerate(EXPORT_FORMATS):
                         yield Choice(fmt, value=i == 0, id=f"fmt-{fmt}")
             yield Label("to folder:")
-            yield Input(str(self.dest), id="export-dest", compact=True)
+            # a field shows its text raw: a folder named with control characters starts
+            # blank (blank is the default folder), shown inert in the line below
+            shown = str(self.dest) if visible(self.dest) == str(self.dest) else ""
+            yield Input(shown, placeholder="the session's export folder", id="export-dest",
+                        compact=True)
             # the folder whole, wrapped: the field scrolls and would hide its end
-            yield Static(str(self.dest), id="export-dest-full", markup=False)
+            yield Static(visible(self.dest), id="export-dest-full", markup=False)
             with Horizontal(classes="export-row"):
                 yield Button("Export", id="export-go", variant="primary", compact=True)
                 yield Button("Cancel", id="export-cancel", compact=True)
@@ -111,7 +116,7 @@ class ExportScreen(ModalScreen[ExportRequest | None]):
     @on(Input.Changed, "#export-dest")
     def _dest_changed(self, event: Input.Changed) -> None:
         self.query_one("#export-dest-full", Static).update(
-            str(expand(event.value.strip() or str(self.dest))))
+            visible(expand(event.value.strip() or str(self.dest))))
 
     @on(Button.Pressed, "#export-go")
     @on(Input.Submitted, "#export-dest")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -15,6 +16,7 @@ from textual.widgets import DirectoryTree, Input, Static
 from progdemix_tui.engine import audio, tracks
 from progdemix_tui.engine.errors import InputUnreadable, NoMixture, ProgdemixError
 from progdemix_tui.formatting import fmt_time
+from progdemix_tui.text import plain, visible
 
 from ..paths import PATH_ERRORS, expand, is_dir, reason
 
@@ -58,6 +60,10 @@ class AudioTree(DirectoryTree):
         return [p for p in paths if not p.name.startswith(".")
                 and (self._safe_is_dir(p) or is_audio(p))]
 
+    def process_label(self, label: str | Text) -> Text:
+        """A name from the folder as written: controls visible, never markup."""
+        return super().process_label(plain(label) if isinstance(label, str) else label)
+
 
 class FileBrowser(Vertical):
     """Tree + path input + info line. Posts :class:`FileBrowser.Chosen` for an input."""
@@ -87,7 +93,7 @@ class FileBrowser(Vertical):
     def show_info(self, path: Path) -> tuple[str, bool]:
         text, ok = describe(path)
         self.info = f"{_short(path)}: {text}"
-        self.query_one("#file-info", Static).update(self.info)
+        self.query_one("#file-info", Static).update(visible(self.info))
         return text, ok
 
     def highlighted_input(self) -> Path | None:

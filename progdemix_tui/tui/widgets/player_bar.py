@@ -9,6 +9,7 @@ from textual.widgets import Static
 
 from progdemix_tui.formatting import fmt_time
 from progdemix_tui.playback import BlindState
+from progdemix_tui.text import visible
 
 from ..audition import Cue, session_tag
 from ..audition_controller import AuditionController
@@ -83,11 +84,11 @@ class PlayerBar(Vertical):
         else:
             gain = f" {au.levels.describe()}" if au.levels is not None else ""
             line = f"{head}  {self._marks(None)}{gain}"
-        self.query_one("#player-line", Static).update(line)
+        self.query_one("#player-line", Static).update(visible(line))
         sel = f"sel: {au.selection.describe()}" if au.selection else "sel: —"
         status = f"{sel}  {au.message}" if au.message else sel
         self._speaker_shown = au.speaker()
         speaker = self.query_one("#player-speaker", Static)
         speaker.display = bool(self._speaker_shown)
-        speaker.update(self._speaker_shown)
-        self.query_one("#player-status", Static).update(status)
+        speaker.update(visible(self._speaker_shown))
+        self.query_one("#player-status", Static).update(visible(status))  # names from files

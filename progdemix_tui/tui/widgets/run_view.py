@@ -20,6 +20,7 @@ from textual.widgets import ProgressBar, Static
 from progdemix_tui.engine.separator import SeparatorCache
 from progdemix_tui.engine.session import new_session_folder
 from progdemix_tui.formatting import fmt_time
+from progdemix_tui.text import visible
 
 from ..paths import PATH_ERRORS
 from ..paths import reason as os_reason
@@ -69,9 +70,9 @@ class RunView(Horizontal):
         return self.query_one("#progress", ProgressBar)
 
     def say(self, text: str) -> None:
-        """Show ``text`` in the label."""
+        """Show ``text`` in the label (it may quote file names: controls made visible)."""
         self.params_refused = False
-        self.query_one("#progress-label", Static).update(text)
+        self.query_one("#progress-label", Static).update(visible(text))
 
     def refuse(self, reason: str, title: str = "", params: bool = False) -> None:
         """A run that cannot start: ``cannot run: reason`` in the label and a notification
