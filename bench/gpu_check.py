@@ -589,9 +589,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds is not None:
         sizes.rounds = args.rounds
     device = args.device
+    from progdemix_tui.engine.threads import torch_threads, use_threads
+
+    threads = torch_threads()  # the thread policy, as a run: on a busy CPU torch's default
+    use_threads(threads)  # (every core) made the tiny models' timings swing 1-100x
     meta: dict[str, Any] = {
         "device": device, "quick": args.quick, "python": platform.python_version(),
-        "torch": torch.__version__, "cpu_flags": " ".join(cpu_flags()) or "?",
+        "torch": torch.__version__, "torch_threads": threads,
+        "cpu_flags": " ".join(cpu_flags()) or "?",
         "gpu": torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda")
         else "-", "sizes": asdict(sizes),
     }

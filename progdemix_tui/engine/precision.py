@@ -42,12 +42,20 @@ CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 """/proc/cpuinfo flags of a CPU that computes bf16 natively."""
 
 
+CPUINFO_ENV = "PROGDEMIX_CPUINFO"
+"""Environment variable naming the file :func:`cpu_has_bf16` reads instead of /proc/cpuinfo
+(so a run can be tested as on a CPU without native bf16, on any CPU)."""
+
+
 @functools.cache
-def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """Whether this CPU computes bf16 natively (an AVX512-BF16 or AMX flag in ``cpuinfo``).
+def cpu_has_bf16(cpuinfo: Path | None = None) -> bool:
+    """Whether this CPU computes bf16 natively (an AVX512-BF16 or AMX flag in ``cpuinfo``;
+    by default :data:`CPUINFO_ENV`'s file, else /proc/cpuinfo).
 
     False where ``cpuinfo`` cannot be read (not Linux): auto then keeps fp32.
     """
+    if cpuinfo is None:
+        cpuinfo = Path(os.environ.get(CPUINFO_ENV, "").strip() or "/proc/cpuinfo")
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:

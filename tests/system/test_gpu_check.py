@@ -33,6 +33,7 @@ def test_gpu_check_runs_on_the_cpu(tmp_path):
     doc = json.loads((out / "summary.json").read_text())
     status = {check["name"]: check["status"] for check in doc["checks"]}
     assert doc["failed"] == []
+    assert doc["meta"]["torch_threads"] >= 1  # the tool's thread policy, as a run
     for name in ("imports", "cli_cpu_fp32", "cli_cpu_bf16", "cli_cpu_auto", "cli_cpu_study",
                  "cli_cpu_batch_chunks", "step0_cache", "tui_worker", "quality",
                  "speed_hdemucs", "speed_htdemucs"):
