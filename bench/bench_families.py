@@ -12,10 +12,16 @@ after one untimed warm-up round that also fills step 0's cache:
   input as ``openunmix.predict.separate`` calls it; for RoFormers the re-derivation of the
   training code's ``demix`` that tests/unit/test_family_roformer.py checks the family against;
 - ``step fp32`` / ``step bf16``: step 1 of a one-step run (:func:`iterate`: building y_1,
-  separating it through the tool's :class:`Separator`, the metrics), its own seconds.
+  separating it through the tool's :class:`Separator`, the metrics): the work the run's
+  generator does between yielding step 0 and step 1.
 
-Printed: medians, ``step fp32 / own fp32`` (goal <= 1.05) and ``step bf16 / step fp32``, and
-bf16's error: the energy of (bf16 − fp32) over that of fp32, on step 0's stems.
+Each is timed twice: wall seconds, and CPU seconds of the process (``time.process_time``).
+On a shared machine the wall time swings with the other processes' load (one BS-RoFormer
+round took 58 s, the next 113 s); with one torch thread the CPU time counts the work itself
+and stays within a few percent. The settings run in turn, their order reversed every other
+round. Printed: medians (and min–max), ``step fp32 / own fp32`` on CPU and on wall time (goal
+<= 1.05) and ``step bf16 / step fp32``, and bf16's error: the energy of (bf16 − fp32) over that
+of fp32, on step 0's stems.
 
     python bench/bench_families.py [--seconds 6] [--rounds 3] [--families umxhq bs mel]
         [--threads 1] [--json OUT] [--quick]   (--quick: shrunk models, 2 s, 1 round: a smoke test of the script)
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -114,19 +121,33 @@ def build_roformer(kind: str, work: Path, quick: bool) \
     return model, own
 
 
-def separator(model: LoadedModel, precision: str) -> Separator:
+def separator(model: LoadedModel, precision: str, cache: Path) -> Separator:
     """The tool's separator of ``model`` as a run builds it: the model's own segment and
-    overlap, weights in ``precision``'s dtype, a step-0 cache."""
+    overlap, weights in ``precision``'s dtype, a step-0 cache in ``cache``."""
     return Separator(model, CPU, float(min(model.max_segment, 1e9)),
                      overlap=getattr(model, "default_overlap", 0.25),
                      precision=precision,  # type: ignore[arg-type]
-                     half=False, step0_cache=Step0Cache())
+                     half=False, step0_cache=Step0Cache(cache))
 
 
-def step_seconds(sep: Separator, mix: torch.Tensor, target: str) -> tuple[float, torch.Tensor]:
-    """Seconds of step 1 of a one-step run, and step 0's stems."""
-    results = list(iterate(sep, mix, RunConfig(steps=1, target=target)))
-    return results[1].metrics.seconds, results[0].estimates
+Timing = tuple[float, float]
+"""``(wall seconds, CPU seconds)``."""
+
+
+def timed(work: Callable[[], object]) -> tuple[Timing, object]:
+    """``work()``'s wall and process CPU seconds, and its value."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = work()
+    return (time.perf_counter() - wall, time.process_time() - cpu), value
+
+
+def step_timing(sep: Separator, mix: torch.Tensor, target: str) -> tuple[Timing, torch.Tensor]:
+    """Seconds of step 1 of a one-step run (what the generator does between yielding step 0
+    and step 1), and step 0's stems."""
+    run = iterate(sep, mix, RunConfig(steps=1, target=target))
+    first = next(run)
+    timing, _ = timed(lambda: next(run))
+    return timing, first.estimates
 
 
 def error(test: torch.Tensor, reference: torch.Tensor) -> float:
@@ -134,29 +155,44 @@ def error(test: torch.Tensor, reference: torch.Tensor) -> float:
     return float(((test - reference) ** 2).sum() / (reference ** 2).sum().clamp_min(1e-20))
 
 
+def summary(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
 def bench_family(name: str, model: LoadedModel, own: Callable[[torch.Tensor], torch.Tensor],
-                 mix: torch.Tensor, rounds: int) -> dict:
+                 mix: torch.Tensor, rounds: int, cache: Path) -> dict:
     target = "vocals"
     cast_weights(model.module, "fp32")
-    separators = {"step fp32": separator(model, "fp32"), "step bf16": separator(model, "bf16")}
-    times: dict[str, list[float]] = {"own fp32": [], **{k: [] for k in separators}}
+    separators = {"step fp32": separator(model, "fp32", cache),
+                  "step bf16": separator(model, "bf16", cache)}
+    times: dict[str, list[Timing]] = {"own fp32": [], **{k: [] for k in separators}}
     stems: dict[str, torch.Tensor] = {}
     for round_ in range(rounds + 1):  # round 0 warms up (and fills step 0's caches)
-        start = time.perf_counter()
-        own(mix)
-        seconds = time.perf_counter() - start
-        if round_:
-            times["own fp32"].append(seconds)
-        for key, sep in separators.items():
-            seconds, stems[key] = step_seconds(sep, mix, target)
+        order = list(times) if round_ % 2 else list(reversed(times))
+        for key in order:
+            if key == "own fp32":
+                timing, _ = timed(lambda: own(mix))
+            else:
+                timing, stems[key] = step_timing(separators[key], mix, target)
             if round_:
-                times[key].append(seconds)
-    medians = {key: statistics.median(values) for key, values in times.items()}
+                times[key].append(timing)
+    wall = {key: summary([t[0] for t in values]) for key, values in times.items()}
+    cpu = {key: summary([t[1] for t in values]) for key, values in times.items()}
+
+    def ratio(of: dict, a: str, b: str) -> float:
+        return of[a]["median"] / of[b]["median"]
+
     return {"family": name, "parameters": sum(p.numel() for p in model.module.parameters()),
-            "times": times, "medians": medians,
-            "step / own": medians["step fp32"] / medians["own fp32"],
-            "bf16 / fp32": medians["step bf16"] / medians["step fp32"],
+            "times": times, "wall": wall, "cpu": cpu,
+            "step / own cpu": ratio(cpu, "step fp32", "own fp32"),
+            "step / own wall": ratio(wall, "step fp32", "own fp32"),
+            "bf16 / fp32 cpu": ratio(cpu, "step bf16", "step fp32"),
+            "bf16 / fp32 wall": ratio(wall, "step bf16", "step fp32"),
             "bf16 error": error(stems["step bf16"], stems["step fp32"])}
+
+
+def spread(of: dict) -> str:
+    return f"{of['median']:7.2f} ({of['min']:.2f}–{of['max']:.2f})"
 
 
 def main() -> None:
@@ -178,6 +214,7 @@ def main() -> None:
           f"{platform.python_version()}, CPU flags: "
           + ", ".join(f"{flag} {'yes' if on else 'no'}" for flag, on in cpu_flags().items()))
     results = []
+    loads = [os.getloadavg()]
     with tempfile.TemporaryDirectory() as tmp:
         for family in args.families:
             work = Path(tmp) / family
@@ -190,16 +227,23 @@ def main() -> None:
                 rate = model.samplerate
             generator = torch.Generator().manual_seed(0)
             mix = 0.1 * torch.randn(2, int(args.seconds * rate), generator=generator)
-            result = bench_family(family, model, own, mix, args.rounds)
+            result = bench_family(family, model, own, mix, args.rounds, work / "step0")
             results.append(result)
-            m = result["medians"]
-            print(f"{family:6} {result['parameters'] / 1e6:6.1f} M weights  own fp32 "
-                  f"{m['own fp32']:7.2f} s  step fp32 {m['step fp32']:7.2f} s  step bf16 "
-                  f"{m['step bf16']:7.2f} s  step/own {result['step / own']:.3f}  "
-                  f"bf16/fp32 {result['bf16 / fp32']:.3f}  bf16 error "
+            print(f"{family:6} {result['parameters'] / 1e6:6.1f} M weights, bf16 error "
                   f"{result['bf16 error']:.1e}", flush=True)
+            for clock in ("cpu", "wall"):
+                m = result[clock]
+                print(f"  {clock:4} s: own fp32 {spread(m['own fp32'])}  step fp32 "
+                      f"{spread(m['step fp32'])}  step bf16 {spread(m['step bf16'])}  "
+                      f"step/own {result[f'step / own {clock}']:.3f}  bf16/fp32 "
+                      f"{result[f'bf16 / fp32 {clock}']:.3f}", flush=True)
+    loads.append(os.getloadavg())
+    print("load average (1, 5, 15 min) at the start "
+          + ", ".join(f"{x:.1f}" for x in loads[0]) + "; at the end "
+          + ", ".join(f"{x:.1f}" for x in loads[1]))
     if args.json:
         args.json.write_text(json.dumps({"cpu": cpu_flags(), "seconds": args.seconds,
+                                         "threads": args.threads, "load": loads,
                                          "results": results}, indent=1))
 
 

@@ -29,7 +29,9 @@ Families: demucs and Open-Unmix (umxhq, umx, umxl, umxse) are listed by name; ba
 RoFormers are files (a checkpoint and its YAML config: --model FILE --model-config FILE.yaml;
 docs/models.md). Sizes and stems of demucs models not downloaded yet are not known offline (demucs's model lists
 carry no sizes); they show as '—'. --online asks the hub for their sizes (size_source
-"hub" in --json; "local" for files on this machine).
+"hub" in --json; "local" for files on this machine). An Open-Unmix name not downloaded yet
+shows '~' and the size of its package's model, what the download brings (size_source
+"estimate").
 """
 
 
@@ -120,8 +122,10 @@ def _download_openunmix(args: argparse.Namespace, notify) -> int:
     return 0
 
 
-def _size(n: int | None) -> str:
-    return "—" if n is None else f"{n / 1e6:.1f} MB"
+def _size(n: int | None, source: str | None = None) -> str:
+    if n is None:
+        return "—"
+    return f"{'~' if source == 'estimate' else ''}{n / 1e6:.1f} MB"
 
 
 def _rate(rate: int | None) -> str:
@@ -158,7 +162,8 @@ def handle(args: argparse.Namespace) -> int:
             err_console.print(f"skipped: {note}", markup=False, soft_wrap=True)
     else:
         statuses, title, default = list_models(), "models", DEFAULT_MODEL
-    source = {s.name: ("local" if s.size_bytes is not None else None) for s in statuses}
+    source = {s.name: s.size_source or ("local" if s.size_bytes is not None else None)
+              for s in statuses}
     if args.online and not args.repo:
         statuses = [_asked(s, source) for s in statuses]
     if args.json:
@@ -194,7 +199,7 @@ def _table(title: str, statuses: list, default: str | None, cached: bool) -> Tab
         name = escape(status.name)
         row = [f"[bold]{name}[/] (default)" if status.name == default else name,
                escape(status.family), "[green]yes[/]" if status.cached else "no",
-               _size(status.size_bytes), _rate(status.samplerate),
+               _size(status.size_bytes, status.size_source), _rate(status.samplerate),
                "—" if status.sources is None else str(len(status.sources)),
                escape(status.description)]
         table.add_row(*(row if cached else [*row[:2], *row[3:]]))

@@ -110,6 +110,9 @@ class ModelStatus:
     """The model's family (:attr:`LoadedModel.family`)."""
     samplerate: int | None = None
     """Its rate, where known without loading it."""
+    size_source: str | None = None
+    """How :attr:`size_bytes` is known when not from files here: ``estimate`` (the weights a
+    download would bring, from the model's published architecture); None: local files."""
 
 
 @dataclass(frozen=True)
