@@ -5,12 +5,11 @@ tested on any CPU; the probe itself runs for real once)."""
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import pytest
 import torch
 
+from progdemix_tui.cli import main
 from progdemix_tui.engine.errors import ConfigError
 from progdemix_tui.engine.precision import (
     BF16_FACTOR_ENV,
@@ -60,28 +59,34 @@ def test_a_bad_override_is_a_config_error(monkeypatch):
         bf16_cpu_factor()
 
 
-def run(track, model, precision: str, factor: str) -> subprocess.CompletedProcess:
-    import os
+@pytest.fixture
+def run(monkeypatch, capsys):
+    """``run`` through the CLI in this process, the probe's factor set; its exit code and
+    stderr (what the warning is about is the order of the lines there)."""
 
-    env = dict(os.environ, **{BF16_FACTOR_ENV: factor})
-    return subprocess.run([sys.executable, "-m", "progdemix_tui", "run", str(track), "--model",
-                           str(model), "--device", "cpu", "--precision", precision,
-                           "--steps", "0", "--no-cache", "--out", str(track.parent / "s"),
-                           "--overwrite"],
-                          capture_output=True, text=True, env=env, check=False)
+    def call(track, model, precision: str, factor: str) -> tuple[int, str]:
+        monkeypatch.setenv(BF16_FACTOR_ENV, factor)
+        bf16_cpu_factor.cache_clear()
+        capsys.readouterr()
+        code = main(["run", str(track), "--model", str(model), "--device", "cpu",
+                     "--precision", precision, "--steps", "0", "--no-cache", "--out",
+                     str(track.parent / "s"), "--overwrite"])
+        return code, capsys.readouterr().err
+
+    return call
 
 
 @pytest.mark.slow
-def test_the_cli_warns_in_one_line_before_the_run(track, tiny_model_path):
-    slow = run(track, tiny_model_path, "bf16", "36.2")
-    assert slow.returncode == 0, slow.stderr
-    lines = slow.stderr.splitlines()
+def test_the_cli_warns_in_one_line_before_the_run(track, tiny_model_path, run):
+    code, stderr = run(track, tiny_model_path, "bf16", "36.2")
+    assert code == 0, stderr
+    lines = stderr.splitlines()
     warning = [n for n, line in enumerate(lines) if line.startswith("warning: bf16")]
     started = [n for n, line in enumerate(lines) if line.startswith("model ")]
     assert len(warning) == 1 and warning[0] < started[0]
     assert "36.2x slower than fp32" in lines[warning[0]]
     assert "--precision fp32 or auto" in lines[warning[0]]
-    fast = run(track, tiny_model_path, "bf16", "0.6")
-    assert fast.returncode == 0 and "warning: bf16" not in fast.stderr
-    fp32 = run(track, tiny_model_path, "fp32", "36.2")
-    assert fp32.returncode == 0 and "warning: bf16" not in fp32.stderr
+    code, stderr = run(track, tiny_model_path, "bf16", "0.6")
+    assert code == 0 and "warning: bf16" not in stderr
+    code, stderr = run(track, tiny_model_path, "fp32", "36.2")
+    assert code == 0 and "warning: bf16" not in stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -71,22 +70,31 @@ def test_bad_threads_one_line_exit_2(tmp_path, tiny_model_path, capsys, monkeypa
     assert not (tmp_path / "out").exists()
 
 
-def _run(track, out, model, *extra: str, env: dict[str, str]) -> dict:
-    """A real ``run`` in its own process (torch's threads are process-wide); its manifest."""
-    subprocess.run([sys.executable, "-m", "progdemix_tui", "run", str(track), "--steps", "1",
-                    "--out", str(out), "--model", str(model), "--segment", "1", "--device",
-                    "cpu", "-q", *extra], env=env, check=True, timeout=HANG_TIMEOUT)
-    return json.loads((out / "manifest.json").read_text())
+CLI_RUNS = """
+import json, sys
+from pathlib import Path
+from progdemix_tui.cli import main
+
+track, model, out = sys.argv[1:]
+for name, extra in (("policy", []), ("two", ["--threads", "2"])):  # a fresh torch first
+    assert main(["run", track, "--steps", "0", "--out", f"{out}/{name}", "--model", model,
+                 "--segment", "1", "--device", "cpu", "-q", *extra]) == 0
+    print("threads", json.loads((Path(out) / name / "manifest.json").read_text())["threads"])
+"""
 
 
 @pytest.mark.slow
 def test_cli_run_uses_and_records_the_threads(tmp_path, tiny_model_path):
+    """Real ``run``s in their own process (torch's threads are process-wide): the first in
+    a fresh torch, so no flag and no OMP_NUM_THREADS must give the policy, not torch's
+    default (every core); then ``--threads 2``."""
     track = write_track(tmp_path / "song", seconds=1.0)
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    assert _run(track, tmp_path / "a", tiny_model_path, "--threads", "2", env=env)["threads"] == 2
-    # no flag, no OMP_NUM_THREADS: the policy, not torch's default (every core)
-    policy = torch_threads(None, environ=NO_ENV)
-    assert _run(track, tmp_path / "b", tiny_model_path, env=env)["threads"] == policy
+    done = subprocess.run([sys.executable, "-c", CLI_RUNS, str(track), str(tiny_model_path),
+                           str(tmp_path)], env=env, capture_output=True, text=True,
+                          check=True, timeout=HANG_TIMEOUT)
+    recorded = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("threads ")]
+    assert recorded == [str(torch_threads(None, environ=NO_ENV)), "2"]
 
 
 TUI_RUN = """
@@ -98,30 +106,32 @@ from progdemix_tui.tui.run_plan import parse
 from progdemix_tui.tui.settings import DEFAULTS
 from progdemix_tui.tui.worker.runner import RunEnded, RunRequest, run_job
 
-track, model, out, *argv = sys.argv[1:]
-app = build_app([*argv, track], backend=NullBackend(), save_settings=False)
+track, model, out = sys.argv[1:]
 plan = parse(dict(DEFAULTS, model_path=model, steps="0", segment="1", device="cpu"))
-messages = []
-worker = threading.Thread(target=run_job, args=(RunRequest(Path(track), plan, Path(out),
-                          app.torch_threads), threading.Event(), messages.append))
-worker.start()
-worker.join()
-assert isinstance(messages[-1], RunEnded) and messages[-1].status == "complete", messages[-1]
-print(app.torch_threads, json.loads((Path(out) / "manifest.json").read_text())["threads"])
+for name, argv in (("policy", []), ("two", ["--threads", "2"])):  # a fresh torch first
+    app = build_app([*argv, track], backend=NullBackend(), save_settings=False)
+    messages = []
+    session = Path(out) / name
+    worker = threading.Thread(target=run_job, args=(RunRequest(Path(track), plan, session,
+                              app.torch_threads), threading.Event(), messages.append))
+    worker.start()
+    worker.join()
+    assert isinstance(messages[-1], RunEnded) and messages[-1].status == "complete", messages
+    print(app.torch_threads, json.loads((session / "manifest.json").read_text())["threads"])
 """
 
 
-@pytest.mark.parametrize("argv", [["--threads", "2"], []])
-def test_tui_run_uses_the_same_policy(tmp_path, tiny_model_path, argv):
-    """The TUI's command line and its run worker: the thread count the CLI would use."""
+def test_tui_run_uses_the_same_policy(tmp_path, tiny_model_path):
+    """The TUI's command line and its run worker: the thread count the CLI would use, with
+    no flag (in a fresh torch) and with ``--threads 2``."""
     track = write_track(tmp_path / "song", seconds=1.0)
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     env[ENV_DIR] = str(tmp_path / "config")
     done = subprocess.run([sys.executable, "-c", TUI_RUN, str(track), str(tiny_model_path),
-                           str(tmp_path / "session"), *argv], env=env, capture_output=True,
-                          text=True, check=True, timeout=HANG_TIMEOUT)
-    expected = 2 if argv else torch_threads(None, environ=NO_ENV)
-    assert done.stdout.split() == [str(expected), str(expected)]
+                           str(tmp_path)], env=env, capture_output=True, text=True,
+                          check=True, timeout=HANG_TIMEOUT)
+    policy = str(torch_threads(None, environ=NO_ENV))
+    assert done.stdout.split() == [policy, policy, "2", "2"]
 
 
 def test_tui_threads_default_is_the_policy(tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ from unit.test_family_roformer import (  # noqa: E402
     write_config,
 )
 
+from progdemix_tui.cli import main  # noqa: E402
 from progdemix_tui.engine import open_session  # noqa: E402
 from progdemix_tui.engine.config import RunConfig, SeparatorConfig  # noqa: E402
 from progdemix_tui.engine.families import OPENUNMIX_NAMES, roformer  # noqa: E402
@@ -45,9 +47,21 @@ RATE = 8000  # the tiny RoFormer configs' rate
 CPU = ["--device", "cpu", "--precision", "fp32", "--stem-format", "wav"]
 
 
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "progdemix_tui", *args], capture_output=True,
-                          text=True, cwd=cwd)
+@pytest.fixture
+def cli(capsys) -> Callable[..., subprocess.CompletedProcess]:
+    """The CLI in this process (``main``): its exit code and what it printed. None of these
+    tests is about the process itself (the kill below is a real one)."""
+
+    def call(*args: str) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's refusals
+            code = exc.code
+        printed = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, printed.out, printed.err)
+
+    return call
 
 
 def one_line_error(done: subprocess.CompletedProcess) -> str:
@@ -86,7 +100,7 @@ def read(session: Path, step: int, stem: str) -> torch.Tensor:
 
 
 @pytest.mark.slow
-def test_roformer_run_report_export_through_the_cli(tmp_path, karaoke):
+def test_roformer_run_report_export_through_the_cli(tmp_path, karaoke, cli):
     """``run --model CKPT --model-config CFG``: step 0 is the training code's chunked
     inference with the config's chunk and overlap (not 10 s and 0.25); N+1 steps; the
     manifest records the family and the config; report reads it; export writes the model's
@@ -134,7 +148,7 @@ def test_roformer_run_report_export_through_the_cli(tmp_path, karaoke):
 
 
 @pytest.mark.slow
-def test_roformer_resumed_after_a_kill(tmp_path, karaoke):
+def test_roformer_resumed_after_a_kill(tmp_path, karaoke, cli):
     checkpoint, config = karaoke
     track = song(tmp_path / "song", RATE)
     out = cancelled_session(tmp_path, checkpoint, track, "--model-config", str(config),
@@ -146,7 +160,7 @@ def test_roformer_resumed_after_a_kill(tmp_path, karaoke):
 
 
 @pytest.mark.slow
-def test_roformer_converted_file_runs_without_its_config(tmp_path, karaoke):
+def test_roformer_converted_file_runs_without_its_config(tmp_path, karaoke, cli):
     """``models convert``: the safe copy runs without --model-config and gives what the
     checkpoint gives; nothing is written when the checkpoint is not trusted and holds more
     than tensors."""
@@ -177,7 +191,7 @@ def test_roformer_converted_file_runs_without_its_config(tmp_path, karaoke):
 
 
 @pytest.mark.slow
-def test_hostile_config_and_mismatched_checkpoint_are_one_line(tmp_path, karaoke):
+def test_hostile_config_and_mismatched_checkpoint_are_one_line(tmp_path, karaoke, cli):
     checkpoint, _ = karaoke
     track = song(tmp_path / "song", RATE, seconds=1.5)
     huge = write_config(tmp_path / "huge.yaml", document("bs_roformer", dim=1 << 20,
@@ -224,7 +238,7 @@ def test_user_segment_and_overlap_win_but_the_chunk_caps(karaoke):
 
 
 @pytest.mark.slow
-def test_study_preset_and_oracle_follow_the_family(tmp_path, karaoke, umx):
+def test_study_preset_and_oracle_follow_the_family(tmp_path, karaoke, umx, cli):
     """The study preset reproduces a demucs study: another family is one line. Oracle mode
     with a 2-stem model on a MUSDB-style folder: the model's last stem's reference is the
     rest of the song (the four stems but its target); a folder without the four is one line
@@ -262,7 +276,7 @@ def test_study_preset_and_oracle_follow_the_family(tmp_path, karaoke, umx):
 # --------------------------------------------------------------------------- Open-Unmix
 
 
-def test_openunmix_run_equals_the_package_and_exports(tmp_path, umx):
+def test_openunmix_run_equals_the_package_and_exports(tmp_path, umx, cli):
     """``run --model FOLDER``: step 0 is ``openunmix.predict.separate`` on the same folder;
     N+1 steps; report and export work with its stems."""
     track = song(tmp_path / "song", 44100, seconds=2.0)
@@ -331,7 +345,7 @@ def test_eval_target_all_is_the_models_stems(karaoke, umx):
     assert model_targets(umx_run, cache) == ("vocals", "drums", "bass", "other")
 
 
-def test_eval_all_targets_of_a_karaoke_roformer(tmp_path, karaoke):
+def test_eval_all_targets_of_a_karaoke_roformer(tmp_path, karaoke, cli):
     """``eval --target all`` with a vocals + instrumental RoFormer on a MUSDB-style dataset:
     both of its stems are evaluated, the instrumental's reference being the sum of the
     other three stems (none skipped for lacking instrumental.wav)."""
@@ -356,7 +370,6 @@ def test_models_download_fetches_an_openunmix_name_into_the_cache(
         tmp_path, web, monkeypatch, capsys):  # noqa: F811
     """``models download umxse`` fetches the published files (here from a local server) into
     torch.hub's cache, where ``--model umxse`` then loads them offline."""
-    from progdemix_tui.cli import main
     from progdemix_tui.engine.families.openunmix import cached_files, is_cached
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
@@ -410,8 +423,6 @@ def test_the_tui_reopens_a_familys_session(tmp_path, work, karaoke, umx, family)
     import asyncio
 
     from support.tui_helpers import make_app, screen_text, wait_for
-
-    from progdemix_tui.cli import main
 
     checkpoint, config = karaoke
     model = (["--model", str(checkpoint), "--model-config", str(config)]
