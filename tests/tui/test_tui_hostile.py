@@ -18,6 +18,7 @@ import pytest
 from support import tui_helpers
 from support.tui_helpers import screen_text, sync, wait_for, write_fake_session
 
+from progdemix_tui.cli import main
 from progdemix_tui.cli.tui import build_app
 from progdemix_tui.engine.errors import ProgdemixError
 from progdemix_tui.tui.audition import NullBackend
@@ -162,7 +163,8 @@ async def test_folder_that_cannot_be_listed(request, tmp_path, work, tiny_model_
 
 
 @sync
-async def test_unreadable_settings_and_session_folder(request, tmp_path, work, tiny_model_path):
+async def test_unreadable_settings_and_session_folder(request, tmp_path, work, tiny_model_path,
+                                                      capsys):
     if run_unprivileged(request, tmp_path):
         return
     config = Path(os.environ["PROGDEMIX_TUI_CONFIG_DIR"])
@@ -186,11 +188,7 @@ async def test_unreadable_settings_and_session_folder(request, tmp_path, work, t
             await pilot.press("escape")
             await wait_for(pilot, lambda: app.screen.__class__.__name__ == "Screen")
             assert not app.open_session_folder(locked)
-        done = subprocess.run([sys.executable, "-m", "progdemix_tui", "--session", str(locked)],
-                              capture_output=True, text=True, timeout=120, check=False,
-                              stdin=subprocess.DEVNULL)
-        assert done.returncode == 2 and "Permission denied" in done.stderr, done.stderr
-        assert len(done.stderr.strip().splitlines()) == 1
+        assert "Permission denied" in one_line_exit_2(["--session", str(locked)], capsys)
     finally:
         locked.chmod(0o755)
         (config / "settings.json").chmod(0o644)
@@ -251,11 +249,29 @@ def test_settings_keep_the_values_that_are_fine(tmp_path):
 # --------------------------------------------------------------------------- sessions
 
 
+def one_line_exit_2(argv: list[str], capsys) -> str:
+    """``progdemix-tui ARGV`` through the CLI's ``main`` in this process refused: exit 2,
+    one line on stderr; that line."""
+    capsys.readouterr()
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
 @pytest.mark.parametrize("change", HOSTILE_MANIFESTS.values(), ids=HOSTILE_MANIFESTS.keys())
-def test_bad_session_on_the_command_line_is_one_line_exit_2(work, change):
+def test_bad_session_on_the_command_line_is_one_line_exit_2(work, change, capsys):
     bad = tamper(write_fake_session(work / "sessions" / "bad", steps=2), change)
     with pytest.raises(ProgdemixError):
         app_from_argv(["--session", str(bad)])
+    assert "bad" in one_line_exit_2(["--session", str(bad)], capsys)
+
+
+def test_a_bad_session_ends_the_real_process_with_2(work):
+    """The same refusal from the installed entry point in its own process: exit status 2,
+    one line on stderr, no traceback (the parametrized test above checks each manifest)."""
+    bad = tamper(write_fake_session(work / "sessions" / "bad", steps=2),
+                 HOSTILE_MANIFESTS["missing config"])
     done = subprocess.run([sys.executable, "-m", "progdemix_tui", "--session", str(bad)],
                           capture_output=True, text=True, timeout=120, check=False,
                           stdin=subprocess.DEVNULL)
