@@ -150,7 +150,7 @@ def test_roformer_run_report_export_through_the_cli(tmp_path, karaoke, cli):
 @pytest.mark.slow
 def test_roformer_resumed_after_a_kill(tmp_path, karaoke, cli):
     checkpoint, config = karaoke
-    track = song(tmp_path / "song", RATE)
+    track = song(tmp_path / "song", RATE, seconds=1.5)
     out = cancelled_session(tmp_path, checkpoint, track, "--model-config", str(config),
                             "--device", "cpu", kill=True)
     resumed = cli("run", "--resume", str(out))

@@ -29,7 +29,7 @@ def session_dirs(root: Path) -> list[Path]:
 @pytest.mark.smoke
 @sync
 async def test_pick_run_select_export(work, tiny_model_path):
-    app = make_app(".", tiny_model_path)
+    app = make_app(".", tiny_model_path, duration="1")
     async with app.run_test(size=(80, 24)) as pilot:
         # pick the track by typing its path
         await pilot.click("#path-input")

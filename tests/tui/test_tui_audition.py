@@ -45,7 +45,7 @@ def player_line(app) -> str:
 @pytest.mark.slow
 @sync
 async def test_r_runs_the_highlighted_entry(work, tiny_model_path):
-    app = make_app(".", tiny_model_path)
+    app = make_app(".", tiny_model_path, duration="1")
     async with app.run_test(size=(80, 24)) as pilot:
         # the root folder is highlighted: not an input
         await pilot.press("r")
