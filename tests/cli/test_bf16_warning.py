@@ -76,7 +76,6 @@ def run(monkeypatch, capsys):
     return call
 
 
-@pytest.mark.slow
 def test_the_cli_warns_in_one_line_before_the_run(track, tiny_model_path, run):
     code, stderr = run(track, tiny_model_path, "bf16", "36.2")
     assert code == 0, stderr

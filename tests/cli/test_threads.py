@@ -83,7 +83,6 @@ for name, extra in (("policy", []), ("two", ["--threads", "2"])):  # a fresh tor
 """
 
 
-@pytest.mark.slow
 def test_cli_run_uses_and_records_the_threads(tmp_path, tiny_model_path):
     """Real ``run``s in their own process (torch's threads are process-wide): the first in
     a fresh torch, so no flag and no OMP_NUM_THREADS must give the policy, not torch's

@@ -99,7 +99,6 @@ def read(session: Path, step: int, stem: str) -> torch.Tensor:
 # --------------------------------------------------------------------------- RoFormer
 
 
-@pytest.mark.slow
 def test_roformer_run_report_export_through_the_cli(tmp_path, karaoke, cli):
     """``run --model CKPT --model-config CFG``: step 0 is the training code's chunked
     inference with the config's chunk and overlap (not 10 s and 0.25); N+1 steps; the
@@ -147,7 +146,6 @@ def test_roformer_run_report_export_through_the_cli(tmp_path, karaoke, cli):
     np.testing.assert_allclose(vocals_file + minus, mix.numpy(), atol=1e-5)
 
 
-@pytest.mark.slow
 def test_roformer_resumed_after_a_kill(tmp_path, karaoke, cli):
     checkpoint, config = karaoke
     track = song(tmp_path / "song", RATE, seconds=1.5)
@@ -159,7 +157,6 @@ def test_roformer_resumed_after_a_kill(tmp_path, karaoke, cli):
     assert session.status == "complete" and len(session.steps) == 9
 
 
-@pytest.mark.slow
 def test_roformer_converted_file_runs_without_its_config(tmp_path, karaoke, cli):
     """``models convert``: the safe copy runs without --model-config and gives what the
     checkpoint gives; nothing is written when the checkpoint is not trusted and holds more
@@ -190,7 +187,6 @@ def test_roformer_converted_file_runs_without_its_config(tmp_path, karaoke, cli)
     assert done.returncode == 0, done.stderr and target.is_file()
 
 
-@pytest.mark.slow
 def test_hostile_config_and_mismatched_checkpoint_are_one_line(tmp_path, karaoke, cli):
     checkpoint, _ = karaoke
     track = song(tmp_path / "song", RATE, seconds=1.5)
@@ -237,7 +233,6 @@ def test_user_segment_and_overlap_win_but_the_chunk_caps(karaoke):
 # --------------------------------------------------------------------------- refusals
 
 
-@pytest.mark.slow
 def test_study_preset_and_oracle_follow_the_family(tmp_path, karaoke, umx, cli):
     """The study preset reproduces a demucs study: another family is one line. Oracle mode
     with a 2-stem model on a MUSDB-style folder: the model's last stem's reference is the
