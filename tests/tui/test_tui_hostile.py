@@ -117,6 +117,7 @@ def run_unprivileged(request, tmp_path) -> bool:
     return True
 
 
+@pytest.mark.slow  # as root: a second pytest without the capabilities
 @sync
 async def test_folder_that_cannot_be_listed(request, tmp_path, work, tiny_model_path):
     if run_unprivileged(request, tmp_path):
