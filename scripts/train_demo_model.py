@@ -266,6 +266,14 @@ def render_song_job(job: tuple[int, float, str | None]) -> np.ndarray:
     return render_song(*job)
 
 
+def validation_sets(bank: str | None, dev: torch.device) -> dict[str, torch.Tensor]:
+    """The monitoring songs (generator, and sampled from ``bank``), 6 s each, on ``dev``."""
+    sets = {"generator": np.stack([generate_song(s, 6.0).stems for s in VALID_SEEDS])}
+    if bank:
+        sets["sampled"] = np.stack([render_song(s, 6.0, bank) for s in VALID_SEEDS])
+    return {name: torch.from_numpy(v).to(dev) for name, v in sets.items()}
+
+
 def evaluate_all(model: torch.nn.Module, sets: dict[str, np.ndarray], device: str):
     """SI-SDR summaries per evaluation set, and the seconds it took."""
     start = time.time()
@@ -284,8 +292,9 @@ def train(args: argparse.Namespace) -> None:
         print(msg, flush=True)
         log_file.write(msg + "\n")
 
-    feeder = SongFeeder(args.workers, args.seed_base, args.song_duration, bank=args.bank,
-                        share=args.sampled_share)
+    # songs waiting beyond what the pool can take in are rendered for nothing
+    feeder = SongFeeder(args.workers, args.seed_base, args.song_duration,
+                        backlog=min(64, args.pool), bank=args.bank, share=args.sampled_share)
     held = Held(feeder, args.heldout_bank, args.eval_songs)
     torch.manual_seed(args.seed)
     dev = torch.device(args.device)
@@ -334,10 +343,7 @@ def train(args: argparse.Namespace) -> None:
         pool[filled] = torch.from_numpy(feeder.get(block=True))
         filled += 1
     log(f"{filled} songs ready after {time.time() - t_start:.1f} s (pool fills up to {args.pool})")
-    valid_sets = {"generator": np.stack([generate_song(s, 6.0).stems for s in VALID_SEEDS])}
-    if args.bank:
-        valid_sets["sampled"] = np.stack([render_song(s, 6.0, args.bank) for s in VALID_SEEDS])
-    valid = {name: torch.from_numpy(v).to(dev) for name, v in valid_sets.items()}
+    valid: dict[str, torch.Tensor] = {}  # rendered at the first log line (none, if no log)
 
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     gen = torch.Generator(device=dev).manual_seed(args.seed)
@@ -383,6 +389,8 @@ def train(args: argparse.Namespace) -> None:
         if time.time() - last_log >= args.log_every:
             last_log = time.time()
             parts = []
+            if not valid:
+                valid = validation_sets(args.bank, dev)
             with torch.no_grad():
                 ema.eval()
                 for name, v in valid.items():

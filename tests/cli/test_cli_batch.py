@@ -93,7 +93,9 @@ def test_ctrl_c_keeps_finished_sessions(tmp_path, tiny_model_path):
 
     songs = tmp_path / "album"
     songs.mkdir()
-    for name, seconds in (("a-short.wav", 0.3), ("b-long.wav", 3.0)):
+    # the second song's 30 steps of 6 s outlast the wait for its first steps as 60 of 3 s did,
+    # and the first song completes in half the steps
+    for name, seconds in (("a-short.wav", 0.3), ("b-long.wav", 6.0)):
         t = np.arange(int(44100 * seconds)) / 44100
         sf.write(songs / name, np.stack([0.3 * np.sin(2 * np.pi * 220 * t)] * 2, 1), 44100)
     out = tmp_path / "sessions"
@@ -111,7 +113,7 @@ def test_ctrl_c_keeps_finished_sessions(tmp_path, tiny_model_path):
                 and len(seen[1]["steps"]) >= 2)
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "progdemix_tui", "run", str(songs), "--steps", "60", "--out",
+        [sys.executable, "-m", "progdemix_tui", "run", str(songs), "--steps", "30", "--out",
          str(out), "--model", str(tiny_model_path), "--segment", "1", "--device", "cpu"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -120,7 +122,7 @@ def test_ctrl_c_keeps_finished_sessions(tmp_path, tiny_model_path):
     assert "Traceback" not in err and "cancelled" in err
     first, second = sorted(p for p in out.iterdir())
     assert engine.open_session(first).status == "complete"
-    assert len(engine.open_session(first).steps) == 61
+    assert len(engine.open_session(first).steps) == 31
     assert engine.open_session(second).status == "cancelled"
     assert len(engine.open_session(second).steps) >= 2
 
