@@ -13,6 +13,7 @@ would unpickle them whole). Folders: :mod:`.umx_files`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -234,8 +235,8 @@ def load_published(name: str, trust: bool = False, notify: Notify | None = None)
         -> OpenUnmixModel:
     """A published model: the package builds it (its sizes, no weights), the cached files
     fill it after a key and shape check."""
+    package = openunmix()  # before any download: without it, the weights would be no use
     files = fetch(name, notify or (lambda _: None))
-    package = openunmix()
     separator = getattr(package, name)(targets=None, residual=False, niter=NITER, device="cpu",
                                        pretrained=False, wiener_win_len=WIENER_WIN_LEN,
                                        filterbank="torch")
@@ -301,13 +302,17 @@ class OpenUnmixSource:
         published = PUBLISHED[name]
         files = cached_files(name)
         cached = all(path.is_file() for path in files.values())
-        size = sum(path.stat().st_size for path in files.values()) if cached else \
-            download_bytes(name)
+        size: int | None = None
+        if cached:
+            size = sum(path.stat().st_size for path in files.values())
+        else:
+            with contextlib.suppress(ModelUnavailable):  # no package: the size is unknown
+                size = download_bytes(name)
         return ModelStatus(name, published.description, cached, size,
                            str(cache_dir()) if cached else None,
                            next(iter(published.urls.values())).rsplit("/", 2)[0],
                            tuple(published.urls), FAMILY, published.samplerate,
-                           None if cached else "estimate")
+                           "estimate" if size is not None and not cached else None)
 
     def shape(self, request: ModelRequest) -> ModelShape | None:
         """A published name's rate and stems; its size from its cached files, or the package's

@@ -20,8 +20,9 @@ from contextlib import contextmanager
 
 from ..errors import ModelUnavailable
 
-INSTALL = "pip install 'progdemix-tui[openunmix]'"
-"""How a user gets the package (the extra pins its floor)."""
+INSTALL = "pip install --no-deps 'openunmix>=1.3.0'"
+"""How a user gets the package: without its dependencies, whose torchaudio pins one torch
+release and would replace the installed one (docs/models.md); not an extra for that reason."""
 
 _LOCK = threading.Lock()
 
