@@ -19,10 +19,15 @@ STEM_EXTENSIONS = (".wav", ".flac")
 
 
 def find_stem(folder: Path, name: str) -> Path | None:
-    """``folder/name.wav`` or ``.flac``, whichever exists."""
-    for ext in STEM_EXTENSIONS:
-        candidate = folder / f"{name}{ext}"
+    """``folder/name.wav`` or ``.flac``, whichever exists: a regular file first, else any
+    entry but a folder (a FIFO, a device, a dangling link), so that reading it says what it
+    is instead of the folder passing for one without that stem."""
+    candidates = [folder / f"{name}{ext}" for ext in STEM_EXTENSIONS]
+    for candidate in candidates:
         if candidate.is_file():
+            return candidate
+    for candidate in candidates:
+        if candidate.is_symlink() or (candidate.exists() and not candidate.is_dir()):
             return candidate
     return None
 

@@ -10,6 +10,7 @@ real file and folder names here, run through the real CLI and the tiny real mode
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 from conftest import write_track
@@ -73,3 +74,32 @@ def test_the_cli_consoles_keep_markup_and_lines_but_show_controls():
     console = InertConsole(file=io.StringIO(), width=200, highlight=False)
     console.print(f"[bold]note:[/] a{TITLE}\nb\tc{CLEAR}")
     assert console.file.getvalue() == "note: a\\x1b]0;owned\\x07\nb       c\\x1b[2J\n"
+
+
+def test_a_fifo_mixture_makes_no_folder_of_songs(tmp_path, tiny_model_path, capsys):
+    # A track folder whose mixture is a FIFO passed for a folder of four songs (its stems),
+    # separated one by one, exit 0; now it is the track it looks like, refused in one line.
+    track = write_track(tmp_path / "track", seconds=1.0)
+    (track / "mixture.wav").unlink()
+    os.mkfifo(track / "mixture.wav")
+    out = tmp_path / "out"
+    assert main(["run", str(track), "--out", str(out), *_fast(tiny_model_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "mixture.wav is not a regular file" in err[0], err
+    assert not out.exists()
+
+
+def test_a_fifo_stem_in_a_dataset_is_named_not_missing(tmp_path, tiny_model_path, capsys):
+    dataset = tmp_path / "dataset"
+    write_track(dataset / "good", seconds=1.0)
+    odd = write_track(dataset / "odd", seconds=1.0)
+    (odd / "bass.wav").unlink()
+    os.mkfifo(odd / "bass.wav")
+    code = main(["eval", str(dataset), "--out", str(tmp_path / "ev"), "--no-plots",
+                 *_fast(tiny_model_path)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "odd: bass.wav is not a regular file" in out + err and "missing" not in out + err
+    doc = json.loads((tmp_path / "ev" / "eval.json").read_text())
+    assert [s["track"] for s in doc["skipped"]] == ["odd"]
+    assert doc["skipped"][0]["reason"].startswith("bass.wav is not a regular file")
