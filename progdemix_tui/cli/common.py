@@ -8,7 +8,7 @@ import functools
 import logging
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
 from rich.console import Console, RenderableType
@@ -161,6 +161,18 @@ def config_from_args(args: argparse.Namespace, target: str | None = None,
     ALIAS_NOTES.clear()
     config = run_config(values)
     return config.validate(None if model_stems else STEMS)
+
+
+WARNING = "[bold yellow]warning:[/]"
+"""The label of a warning line (:func:`print_notes`)."""
+
+
+def print_notes(notes: Iterable[str], console: Console | None = None, *,
+                label: str = "[dim]note:[/]") -> None:
+    """Notes (or, with ``label``, warnings) about the input, the excerpt or the model, one
+    line each: their strings may quote file names, so controls and markup are inert."""
+    for note in notes:
+        (console or err_console).print(f"{label} {markup_safe(note)}", soft_wrap=True)
 
 
 def require_plots(no_plots: bool) -> None:

@@ -32,12 +32,14 @@ from progdemix_tui.formatting import fmt_number
 from progdemix_tui.text import markup_safe
 
 from .common import (
+    WARNING,
     add_loop_arguments,
     add_model_arguments,
     config_from_args,
     err_console,
     handles_errors,
     out_console,
+    print_notes,
     print_table,
     require_plots,
 )
@@ -143,11 +145,9 @@ def handle(args: argparse.Namespace) -> int:
         Path(args.dataset), config, tuple(targets), args.excerpt, args.silence_db,
         args.new_mixture, args.sdr, args.oracle_gain, parse_shard(args.shard), args.shard,
         Path(args.out) if args.out else None, threads))
-    for warning in checked.warnings:
-        err_console.print(f"[bold yellow]warning:[/] {markup_safe(warning)}")
+    print_notes(checked.warnings, label=WARNING)
     run = prepare.load_eval(checked, separators)
-    for note in run.notes:
-        err_console.print(f"[dim]note:[/] {markup_safe(note)}")
+    print_notes(run.notes)
     separator, work, shard = run.separator, run.work, checked.request.shard
     err_console.print(
         f"model [bold]{separator.model.name}[/] on {separator.device_name}; "
@@ -309,8 +309,7 @@ def print_summary(folder, tables, as_json: bool = False) -> None:
         for entry in skipped:
             err_console.print(f"  {entry['track']}: {entry['reason']}", markup=False,
                               soft_wrap=True)
-    for warning in folder.meta.get("warnings", []):
-        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}")
+    print_notes(folder.meta.get("warnings", []), label=WARNING)
 
 
 @handles_errors

@@ -30,6 +30,7 @@ from .common import (
     error_console,
     handles_errors,
     out_console,
+    print_notes,
     print_table,
 )
 from .export import add_export_arguments, export_to, spec_from_args
@@ -135,12 +136,6 @@ def handle(args: argparse.Namespace) -> int:
         return run_single(args, checked, export, threads, out)
     finally:
         discard_if_empty(out)
-
-
-def print_notes(notes: tuple[str, ...] | list[str], console=None) -> None:
-    """Notes about the input or the excerpt, one dim line each."""
-    for note in notes:
-        (console or err_console).print(f"[dim]note:[/] {escape(note)}", soft_wrap=True)
 
 
 def run_resume(args: argparse.Namespace) -> int:
