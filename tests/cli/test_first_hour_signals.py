@@ -1,6 +1,6 @@
 """Ctrl-C works however the tool was started (issue "First hour" 1): a shell's background
 job inherits SIGINT ignored; the tool installs its own handler, so it still stops at once,
-keeps the finished steps and exits 130."""
+keeps the finished steps (whole: every stem file, no partial one) and exits 130."""
 
 from __future__ import annotations
 
@@ -34,4 +34,9 @@ def test_ctrl_c_stops_a_run_whatever_sigint_it_inherited(tmp_path, tiny_model_pa
                          "two steps in the manifest")
     assert proc.returncode == 130, err
     assert "Traceback" not in err
-    assert open_session(out).status == "cancelled"
+    session = open_session(out)
+    assert session.status == "cancelled"
+    assert 2 <= len(session.steps) < 201  # the completed steps are kept, whole
+    for record in session.steps:
+        assert session.path(record.step, "vocals").is_file()
+    assert not list(out.rglob("*.part"))
